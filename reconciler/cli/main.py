@@ -1,0 +1,53 @@
+"""Entry point of the `reconciler` command: builds the argument parser from the command modules.
+
+Each command module exposes `register(subparsers)`, which adds its subparser and sets
+`handler=<function(args) -> int>` as a default. Exit codes follow kubectl/diff conventions:
+0 success, 1 a negative result (invalid, changes pending), 2 usage error, >2 other errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from reconciler import __version__
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+def _command_modules() -> tuple[ModuleType, ...]:
+    """The command modules, imported lazily so `reconciler --help` stays fast."""
+    from reconciler.cli import version  # noqa: PLC0415
+
+    return (version,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconciler",
+        description="Declarative GitOps reconciler: Kubernetes-style manifests in git, "
+        "rootless Podman containers on plain Linux hosts over SSH.",
+    )
+    parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in _command_modules():
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        result: int = handler(args)
+    except KeyboardInterrupt:
+        print("reconciler: interrupted", file=sys.stderr)
+        return 130
+    return result
