@@ -1,0 +1,255 @@
+"""The scheduler: binds pending pods to hosts (filter, then score), keeping bound pods in place.
+
+Called by the reconcile loop after controllers expand desired pods and before the plan is
+computed; pure, no I/O. Every host is evaluated for every pod, as numpy vector operations over
+host columns sorted by name, so the first maximum found is also the lowest host name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import numpy as np
+from numpy.typing import NDArray
+
+from reconciler.scheduler import predicates
+from reconciler.scheduler.inputs import HostInfo, HostPort, PodRequest, Taint, Toleration
+from reconciler.scheduler.result import FILTER_ORDER, Placement, Reason, Unschedulable
+
+Bools = NDArray[np.bool_]
+Ints = NDArray[np.int64]
+Codes = NDArray[np.int8]
+
+# A host's first failing filter as a small integer: 0 passes, then FILTER_ORDER from 1.
+_CODE = {reason: number for number, reason in enumerate(FILTER_ORDER, start=1)}
+_ShapeKey = tuple[tuple[tuple[str, str], ...], tuple[Toleration, ...]]
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """Host-only filters for one (nodeSelector, tolerations) pair, over all hosts."""
+
+    ok: Bools
+    codes: Codes
+    penalty: Ints | None  # untolerated PreferNoSchedule taints; None when zero on every host
+
+
+class _Cluster:
+    """Hosts as columns, plus everything placed on them so far."""
+
+    def __init__(self, hosts: list[HostInfo]) -> None:
+        self.hosts = hosts
+        self.names = [host.name for host in hosts]
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.ready: Bools = np.array([host.ready for host in hosts], dtype=np.bool_)
+        self.cpu_capacity: Ints = np.array([h.cpu_millis for h in hosts], dtype=np.int64)
+        self.memory_capacity: Ints = np.array([h.memory_bytes for h in hosts], dtype=np.int64)
+        # Divisors for the free fraction; a zero capacity divides by 1, and any host with zero
+        # capacity that fits has zero left, so its fraction is 0 as in the reference.
+        self.cpu_scale = np.where(self.cpu_capacity == 0, 1, self.cpu_capacity).astype(np.float64)
+        self.memory_scale = np.where(self.memory_capacity == 0, 1, self.memory_capacity).astype(
+            np.float64
+        )
+        self.free_cpu: Ints = self.cpu_capacity.copy()
+        self.free_memory: Ints = self.memory_capacity.copy()
+        self.ports: dict[HostPort, Bools] = {}
+        groups: dict[tuple[Taint, ...], int] = {}
+        self.taint_group = np.array(
+            [groups.setdefault(host.taints, len(groups)) for host in hosts], dtype=np.intp
+        )
+        self.taint_sets = list(groups)
+        self._labels: dict[str, tuple[NDArray[np.int32], dict[str, int]]] = {}
+        self._shapes: dict[_ShapeKey, _Shape] = {}
+
+    # -- host-only filters ------------------------------------------------------------------
+
+    def _label_equals(self, key: str, value: str) -> Bools:
+        if key not in self._labels:
+            values: dict[str, int] = {}
+            codes = np.array(
+                [
+                    values.setdefault(host.labels[key], len(values)) if key in host.labels else -1
+                    for host in self.hosts
+                ],
+                dtype=np.int32,
+            )
+            self._labels[key] = (codes, values)
+        codes, values = self._labels[key]
+        result: Bools = codes == values.get(value, -2)
+        return result
+
+    def shape(self, pod: PodRequest) -> _Shape:
+        key: _ShapeKey = (tuple(sorted(pod.node_selector.items())), pod.tolerations)
+        cached = self._shapes.get(key)
+        if cached is not None:
+            return cached
+        tolerated = np.array(
+            [predicates.hard_taints_tolerated(t, pod.tolerations) for t in self.taint_sets],
+            dtype=np.bool_,
+        )[self.taint_group]
+        selected = np.ones(len(self.hosts), dtype=np.bool_)
+        for label, value in key[0]:
+            selected &= self._label_equals(label, value)
+        codes = np.zeros(len(self.hosts), dtype=np.int8)
+        # Later assignments win, so assign in reverse filter order.
+        codes[~selected] = _CODE[Reason.NODE_SELECTOR_MISMATCH]
+        codes[~tolerated] = _CODE[Reason.UNTOLERATED_TAINT]
+        codes[~self.ready] = _CODE[Reason.HOST_NOT_READY]
+        penalties = np.array(
+            [predicates.preference_penalty(t, pod.tolerations) for t in self.taint_sets],
+            dtype=np.int64,
+        )
+        penalty = penalties[self.taint_group] if penalties.any() else None
+        shape = _Shape(ok=codes == 0, codes=codes, penalty=penalty)
+        self._shapes[key] = shape
+        return shape
+
+    # -- placing ----------------------------------------------------------------------------
+
+    def port_conflicts(self, pod: PodRequest) -> Bools | None:
+        conflict: Bools | None = None
+        for port in pod.host_ports:
+            used = self.ports.get(port)
+            if used is not None:
+                conflict = used.copy() if conflict is None else conflict | used
+        return conflict
+
+    def reserve_ports(self, ports: frozenset[HostPort], host: int) -> None:
+        for port in ports:
+            used = self.ports.get(port)
+            if used is None:
+                used = self.ports[port] = np.zeros(len(self.hosts), dtype=np.bool_)
+            used[host] = True
+
+    def place(self, pod: PodRequest, host: int) -> None:
+        self.free_cpu[host] -= pod.cpu_millis
+        self.free_memory[host] -= pod.memory_bytes
+        self.reserve_ports(pod.host_ports, host)
+
+    def fitting(self, pod: PodRequest, shape: _Shape) -> Bools:
+        fit: Bools = shape.ok & (self.free_cpu >= pod.cpu_millis)
+        fit &= self.free_memory >= pod.memory_bytes
+        conflict = self.port_conflicts(pod)
+        if conflict is not None:
+            fit &= ~conflict
+        return fit
+
+    def failures(self, pod: PodRequest, shape: _Shape) -> dict[Reason, int]:
+        """Hosts per first failing filter, for a pod that fits nowhere."""
+        codes = shape.codes.copy()
+        conflict = self.port_conflicts(pod)
+        dynamic = (
+            (Reason.HOST_PORT_CONFLICT, conflict),
+            (Reason.INSUFFICIENT_CPU, self.free_cpu < pod.cpu_millis),
+            (Reason.INSUFFICIENT_MEMORY, self.free_memory < pod.memory_bytes),
+        )
+        for reason, failed in dynamic:
+            if failed is not None:
+                codes[(codes == 0) & failed] = _CODE[reason]
+        counts = np.bincount(codes, minlength=len(FILTER_ORDER) + 1)
+        return {reason: int(counts[_CODE[reason]]) for reason in FILTER_ORDER}
+
+    def best(self, pod: PodRequest, fit: Bools, spread: Ints | None, shape: _Shape) -> int:
+        """The winning host among those that fit: fewest replicas of the pod's owner, then
+        fewest untolerated PreferNoSchedule taints, then most free capacity, then name."""
+        candidates = fit
+        if spread is not None:
+            fewest = np.min(spread, where=candidates, initial=np.iinfo(np.int64).max)
+            candidates = candidates & (spread == fewest)
+        if shape.penalty is not None:
+            fewest = np.min(shape.penalty, where=candidates, initial=np.iinfo(np.int64).max)
+            candidates = candidates & (shape.penalty == fewest)
+        free = (self.free_cpu - pod.cpu_millis) / self.cpu_scale
+        free += (self.free_memory - pod.memory_bytes) / self.memory_scale
+        return int(np.argmax(np.where(candidates, free, -np.inf)))
+
+
+class _Spread:
+    """Replicas per owner per host, kept dense only while the owner has pods still to place."""
+
+    def __init__(self, hosts: int, bound: dict[str, Counter[int]], pending: list[PodRequest]):
+        self._hosts = hosts
+        self._bound = bound
+        self._remaining = Counter(pod.owner for pod in pending if pod.owner is not None)
+        self._dense: dict[str, Ints] = {}
+
+    def counts(self, owner: str | None) -> Ints | None:
+        """Current counts for the owner's next pod, or None if they are all zero."""
+        if owner is None:
+            return None
+        dense = self._dense.get(owner)
+        if dense is None and owner in self._bound:
+            dense = self._dense[owner] = np.zeros(self._hosts, dtype=np.int64)
+            for host, n in self._bound.pop(owner).items():
+                dense[host] = n
+        return dense
+
+    def placed(self, owner: str | None, host: int | None) -> None:
+        """Record the outcome of the owner's next pod (host None: unschedulable)."""
+        if owner is None:
+            return
+        self._remaining[owner] -= 1
+        if self._remaining[owner] == 0:
+            self._dense.pop(owner, None)
+            return
+        if host is not None:
+            dense = self._dense.get(owner)
+            if dense is None:
+                dense = self._dense[owner] = np.zeros(self._hosts, dtype=np.int64)
+            dense[host] += 1
+
+
+def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement:
+    """Bind every pod to a host, or report it unschedulable with per-host reasons.
+
+    A pod whose `bound_host` is present and ready stays there and its requests count as used
+    (even if it would no longer fit: it is running). Then the other pods, in key order, each go
+    to the best host that passes every filter. The result depends only on the sets of hosts and
+    pods, not on their order.
+    """
+    by_name = predicates.unique_hosts(list(hosts))
+    cluster = _Cluster(sorted(by_name.values(), key=lambda host: host.name))
+    ordered = predicates.pods_in_order(list(pods))
+    bindings: dict[str, str] = {}
+    pending: list[PodRequest] = []
+    used: dict[int, list[int]] = {}
+    bound_owners: dict[str, Counter[int]] = {}
+    for pod in ordered:
+        host = cluster.index.get(pod.bound_host) if pod.bound_host is not None else None
+        if host is None or not cluster.hosts[host].ready:
+            pending.append(pod)
+            continue
+        bindings[pod.key] = cluster.names[host]
+        usage = used.setdefault(host, [0, 0])
+        usage[0] += pod.cpu_millis
+        usage[1] += pod.memory_bytes
+        cluster.reserve_ports(pod.host_ports, host)
+        if pod.owner is not None:
+            bound_owners.setdefault(pod.owner, Counter())[host] += 1
+    for host, (cpu, memory) in used.items():
+        # Summed in Python ints; an overcommitted host only needs to stay negative (fits nothing).
+        cluster.free_cpu[host] = max(int(cluster.cpu_capacity[host]) - cpu, -1)
+        cluster.free_memory[host] = max(int(cluster.memory_capacity[host]) - memory, -1)
+
+    spread = _Spread(len(cluster.names), bound_owners, pending)
+    unschedulable: list[Unschedulable] = []
+    for pod in pending:
+        shape = cluster.shape(pod)
+        fit = cluster.fitting(pod, shape)
+        if not fit.any():
+            failures = cluster.failures(pod, shape)
+            unschedulable.append(Unschedulable.from_counts(pod.key, len(cluster.names), failures))
+            spread.placed(pod.owner, None)
+            continue
+        host = cluster.best(pod, fit, spread.counts(pod.owner), shape)
+        cluster.place(pod, host)
+        spread.placed(pod.owner, host)
+        bindings[pod.key] = cluster.names[host]
+
+    return Placement(
+        bindings=MappingProxyType(dict(sorted(bindings.items()))),
+        unschedulable=tuple(unschedulable),
+    )
