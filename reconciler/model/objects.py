@@ -1,0 +1,179 @@
+"""Typed configuration, networking and infrastructure objects (Namespace, ConfigMap, Secret,
+Service, Host) and `DesiredState`, the whole validated content of one repository revision that
+the loader hands to the controllers and the scheduler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from reconciler.model import base, workloads
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Namespace:
+    meta: base.ObjectMeta
+    source: base.SourceRef | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> base.ObjectKey:
+        return base.ObjectKey(base.Kind.NAMESPACE, "", self.meta.name)
+
+
+@dataclass(frozen=True)
+class ConfigMap:
+    meta: base.ObjectMeta
+    data: base.FrozenMap[str, str] = field(default_factory=base.FrozenMap)
+    binary_data: base.FrozenMap[str, bytes] = field(default_factory=base.FrozenMap)
+    source: base.SourceRef | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> base.ObjectKey:
+        return base.ObjectKey(base.Kind.CONFIG_MAP, self.meta.namespace, self.meta.name)
+
+    def keys(self) -> frozenset[str]:
+        return frozenset(self.data) | frozenset(self.binary_data)
+
+
+@dataclass(frozen=True, repr=False)
+class Secret:
+    """A Secret with its values decoded (`data` base64 and `stringData` merged). The values never
+    appear in `repr`, so they cannot leak through logs or error messages."""
+
+    meta: base.ObjectMeta
+    data: base.FrozenMap[str, bytes] = field(default_factory=base.FrozenMap)
+    type: str = "Opaque"
+    source: base.SourceRef | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> base.ObjectKey:
+        return base.ObjectKey(base.Kind.SECRET, self.meta.namespace, self.meta.name)
+
+    def keys(self) -> frozenset[str]:
+        return frozenset(self.data)
+
+    def __repr__(self) -> str:
+        return (
+            f"Secret(meta={self.meta!r}, type={self.type!r}, "
+            f"data=<redacted: {len(self.data)} keys {sorted(self.data)!r}>)"
+        )
+
+
+@dataclass(frozen=True)
+class ServicePort:
+    port: int
+    target_port: int | str  # a number, or the name of a container port
+    protocol: workloads.Protocol = workloads.Protocol.TCP
+    name: str = ""
+    node_port: int | None = None
+
+
+@dataclass(frozen=True)
+class Service:
+    meta: base.ObjectMeta
+    selector: base.FrozenMap[str, str]
+    ports: tuple[ServicePort, ...]
+    type: str = "ClusterIP"
+    source: base.SourceRef | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> base.ObjectKey:
+        return base.ObjectKey(base.Kind.SERVICE, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True)
+class Taint:
+    key: str
+    effect: workloads.TaintEffect
+    value: str = ""
+
+
+@dataclass(frozen=True)
+class Host:
+    """A machine the daemon drives over SSH (`reconciler.dev/v1alpha1` Host). Its labels are
+    `meta.labels`; capacity is cpu millicores and memory bytes."""
+
+    meta: base.ObjectMeta
+    address: str
+    ssh_user: str
+    ssh_port: int = 22
+    cpu_capacity: int = 0
+    memory_capacity: int = 0
+    taints: tuple[Taint, ...] = ()
+    source: base.SourceRef | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> base.ObjectKey:
+        return base.ObjectKey(base.Kind.HOST, "", self.meta.name)
+
+
+Object = (
+    Namespace
+    | ConfigMap
+    | Secret
+    | Service
+    | Host
+    | workloads.Pod
+    | workloads.Deployment
+)
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """Every valid object of one repository revision, keyed by `ObjectKey`, in key order."""
+
+    objects: base.FrozenMap[base.ObjectKey, Object] = field(default_factory=base.FrozenMap)
+
+    @classmethod
+    def of(cls, objects: list[Object]) -> DesiredState:
+        return cls(base.FrozenMap(sorted(((o.key, o) for o in objects), key=lambda kv: kv[0])))
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def __iter__(self) -> Iterator[Object]:
+        return iter(self.objects.values())
+
+    def get(self, key: base.ObjectKey) -> Object | None:
+        return self.objects.get(key)
+
+    def _of(self, kind: type[T]) -> tuple[T, ...]:
+        return tuple(o for o in self.objects.values() if isinstance(o, kind))
+
+    @property
+    def namespaces(self) -> tuple[Namespace, ...]:
+        return self._of(Namespace)
+
+    @property
+    def config_maps(self) -> tuple[ConfigMap, ...]:
+        return self._of(ConfigMap)
+
+    @property
+    def secrets(self) -> tuple[Secret, ...]:
+        return self._of(Secret)
+
+    @property
+    def services(self) -> tuple[Service, ...]:
+        return self._of(Service)
+
+    @property
+    def hosts(self) -> tuple[Host, ...]:
+        return self._of(Host)
+
+    @property
+    def pods(self) -> tuple[workloads.Pod, ...]:
+        return self._of(workloads.Pod)
+
+    @property
+    def deployments(self) -> tuple[workloads.Deployment, ...]:
+        return self._of(workloads.Deployment)
+
+    def by_kind(self) -> Mapping[base.Kind, tuple[Object, ...]]:
+        grouped: dict[base.Kind, list[Object]] = {}
+        for key, obj in self.objects.items():
+            grouped.setdefault(key.kind, []).append(obj)
+        return {kind: tuple(objs) for kind, objs in grouped.items()}

@@ -1,0 +1,229 @@
+"""Typed workloads: containers, pod specs, Pods and Deployments, with quantities already parsed
+(cpu in millicores, memory in bytes). Built by the manifest loader; the deployment controller
+expands a `Deployment` into `PodSpec`s, the scheduler places them, the executor maps them to
+podman pods.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from reconciler.model import base
+
+
+class RestartPolicy(enum.StrEnum):
+    ALWAYS = "Always"
+    ON_FAILURE = "OnFailure"
+    NEVER = "Never"
+
+
+class PullPolicy(enum.StrEnum):
+    ALWAYS = "Always"
+    IF_NOT_PRESENT = "IfNotPresent"
+    NEVER = "Never"
+
+
+class Protocol(enum.StrEnum):
+    TCP = "TCP"
+    UDP = "UDP"
+
+
+class TolerationOperator(enum.StrEnum):
+    EQUAL = "Equal"
+    EXISTS = "Exists"
+
+
+class TaintEffect(enum.StrEnum):
+    NO_SCHEDULE = "NoSchedule"
+    PREFER_NO_SCHEDULE = "PreferNoSchedule"
+    NO_EXECUTE = "NoExecute"
+
+
+class StrategyType(enum.StrEnum):
+    ROLLING_UPDATE = "RollingUpdate"
+    RECREATE = "Recreate"
+
+
+@dataclass(frozen=True)
+class ContainerPort:
+    container_port: int
+    host_port: int | None = None
+    protocol: Protocol = Protocol.TCP
+    name: str = ""
+    host_ip: str = ""
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A key of a ConfigMap or Secret (`valueFrom.configMapKeyRef` / `secretKeyRef`)."""
+
+    name: str
+    key: str
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    """Exactly one of `value`, `config_map_key`, `secret_key` is meaningful."""
+
+    name: str
+    value: str = ""
+    config_map_key: KeyRef | None = None
+    secret_key: KeyRef | None = None
+
+
+@dataclass(frozen=True)
+class EnvFrom:
+    """All keys of a ConfigMap or a Secret as environment variables, with an optional prefix."""
+
+    config_map: str = ""
+    secret: str = ""
+    prefix: str = ""
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Requests (used by the scheduler) and limits (`--cpus`, `--memory`); None when unset."""
+
+    cpu_request: int | None = None
+    memory_request: int | None = None
+    cpu_limit: int | None = None
+    memory_limit: int | None = None
+
+
+@dataclass(frozen=True)
+class VolumeMount:
+    name: str
+    mount_path: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class Container:
+    name: str
+    image: str
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    working_dir: str = ""
+    env: tuple[EnvVar, ...] = ()
+    env_from: tuple[EnvFrom, ...] = ()
+    ports: tuple[ContainerPort, ...] = ()
+    resources: Resources = field(default_factory=Resources)
+    volume_mounts: tuple[VolumeMount, ...] = ()
+    image_pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
+
+
+@dataclass(frozen=True)
+class KeyToPath:
+    key: str
+    path: str
+
+
+class VolumeType(enum.StrEnum):
+    CONFIG_MAP = "configMap"
+    SECRET = "secret"  # noqa: S105 (a volume type, not a password)
+    EMPTY_DIR = "emptyDir"
+    HOST_PATH = "hostPath"
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A pod volume. `source` is the ConfigMap or Secret name, or the host path; "" for emptyDir."""
+
+    name: str
+    type: VolumeType
+    source: str = ""
+    items: tuple[KeyToPath, ...] = ()
+    optional: bool = False
+    host_path_type: str = ""
+
+
+@dataclass(frozen=True)
+class Toleration:
+    key: str = ""
+    operator: TolerationOperator = TolerationOperator.EQUAL
+    value: str = ""
+    effect: TaintEffect | None = None  # None tolerates every effect
+
+
+@dataclass(frozen=True)
+class PodSpec:
+    containers: tuple[Container, ...]
+    restart_policy: RestartPolicy = RestartPolicy.ALWAYS
+    node_selector: base.FrozenMap[str, str] = field(default_factory=base.FrozenMap)
+    tolerations: tuple[Toleration, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    termination_grace_period_seconds: int = 30
+
+    @property
+    def cpu_request(self) -> int:
+        """Sum of the containers' cpu requests in millicores (a limit stands in for a request)."""
+        return sum(
+            _request(c.resources.cpu_request, c.resources.cpu_limit) for c in self.containers
+        )
+
+    @property
+    def memory_request(self) -> int:
+        """Sum of the containers' memory requests in bytes (a limit stands in for a request)."""
+        return sum(
+            _request(c.resources.memory_request, c.resources.memory_limit) for c in self.containers
+        )
+
+    @property
+    def host_ports(self) -> tuple[tuple[int, Protocol], ...]:
+        return tuple(
+            (p.host_port, p.protocol)
+            for c in self.containers
+            for p in c.ports
+            if p.host_port is not None
+        )
+
+
+def _request(request: int | None, limit: int | None) -> int:
+    if request is not None:
+        return request
+    return limit or 0
+
+
+@dataclass(frozen=True)
+class PodTemplate:
+    labels: base.FrozenMap[str, str]
+    annotations: base.FrozenMap[str, str]
+    spec: PodSpec
+
+
+@dataclass(frozen=True)
+class Pod:
+    meta: base.ObjectMeta
+    spec: PodSpec
+    source: base.SourceRef | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> base.ObjectKey:
+        return base.ObjectKey(base.Kind.POD, self.meta.namespace, self.meta.name)
+
+
+@dataclass(frozen=True)
+class RollingUpdate:
+    """`maxSurge` / `maxUnavailable` as given: an int or a percentage string such as "25%"."""
+
+    max_surge: int | str = "25%"
+    max_unavailable: int | str = "25%"
+
+
+@dataclass(frozen=True)
+class Deployment:
+    meta: base.ObjectMeta
+    replicas: int
+    selector: base.FrozenMap[str, str]
+    template: PodTemplate
+    strategy: StrategyType = StrategyType.ROLLING_UPDATE
+    rolling_update: RollingUpdate = field(default_factory=RollingUpdate)
+    min_ready_seconds: int = 0
+    source: base.SourceRef | None = field(default=None, compare=False)
+
+    @property
+    def key(self) -> base.ObjectKey:
+        return base.ObjectKey(base.Kind.DEPLOYMENT, self.meta.namespace, self.meta.name)
