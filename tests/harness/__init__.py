@@ -1,0 +1,1 @@
+"""Test hosts on this machine: network namespaces with sshd and rootless Podman (see lab.py)."""

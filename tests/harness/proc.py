@@ -1,0 +1,113 @@
+"""Process and network helpers of the test harness: run commands without a shell, wait for
+ports, stop processes by PID. Errors are HarnessError, one line that says what to do."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+SBIN_DIRS = ("/usr/sbin", "/sbin", "/usr/libexec/podman", "/usr/bin")
+
+
+class HarnessError(Exception):
+    """A one-line error that says what to do; the CLI prints it without a traceback."""
+
+
+class UsageError(HarnessError):
+    """The request itself is wrong (exit code 2)."""
+
+
+def which(binary: str) -> str | None:
+    found = shutil.which(binary)
+    if found:
+        return found
+    for directory in SBIN_DIRS:
+        candidate = Path(directory) / binary
+        if candidate.exists():
+            return str(candidate)
+    return None
+
+
+def run(
+    cmd: Sequence[str], *, check: bool = True, timeout: float = 120, input_text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a command (never through a shell); on failure raise HarnessError with its stderr."""
+    try:
+        result = subprocess.run(
+            list(cmd),
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            input=input_text,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise HarnessError(f"`{' '.join(cmd)}` timed out after {timeout:.0f}s") from exc
+    if check and result.returncode != 0:
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        raise HarnessError(
+            f"`{' '.join(cmd)}` failed: {detail[-1] if detail else result.returncode}"
+        )
+    return result
+
+
+def pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    stat = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        if stat.read_text().split(") ", 1)[1].startswith("Z"):
+            return False
+    return True
+
+
+def stop_pid(pid: int, sig: signal.Signals = signal.SIGTERM, wait: float = 5.0) -> None:
+    """Stop one process we started, by PID: SIGTERM, then SIGKILL after `wait` seconds."""
+    if not pid_alive(pid):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, sig)
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not pid_alive(pid):
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def port_open(address: str, port: int, timeout: float = 0.3) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((address, port), timeout=timeout):
+        return True
+    return False
+
+
+def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def write_file(path: Path, text: str, mode: int = 0o644, owner_uid: int | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    path.chmod(mode)
+    if owner_uid is not None:
+        os.chown(path, owner_uid, owner_uid)
