@@ -1,0 +1,219 @@
+"""What runs on hosts, as the planner and the executor exchange it: the podman pod to run
+(`PodRun`, fully resolved: env values, files, ports, labels), what was observed on a host
+(`ObservedPod`, read back from podman labels alone), and the actions of a `Plan`.
+
+The plan layer builds `PodRun`s from desired objects; the executor turns them into podman calls.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from reconciler.model import base
+
+LABEL_PREFIX = f"{base.API_GROUP}/"
+MANAGED_BY = f"{LABEL_PREFIX}managed-by"
+MANAGER = "reconciler"
+"""Every podman object the reconciler creates has MANAGED_BY=MANAGER; nothing else is touched."""
+LABEL_NAMESPACE = f"{LABEL_PREFIX}namespace"
+LABEL_NAME = f"{LABEL_PREFIX}name"
+LABEL_OWNER = f"{LABEL_PREFIX}owner"  # "Deployment/<name>", or "" for a bare Pod
+LABEL_SPEC_HASH = f"{LABEL_PREFIX}spec-hash"
+LABEL_TEMPLATE_HASH = f"{LABEL_PREFIX}template-hash"
+LABEL_REVISION = f"{LABEL_PREFIX}revision"
+LABEL_CONTAINER = f"{LABEL_PREFIX}container"
+
+
+class Sensitive(str):
+    """A secret value: behaves as a str for the executor, never shows in repr (logs, errors)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "'<redacted>'"
+
+
+@dataclass(frozen=True)
+class HostTarget:
+    """How to reach one host (from its Host manifest)."""
+
+    name: str
+    address: str
+    port: int = 22
+    user: str = "reconciler"
+
+
+@dataclass(frozen=True, repr=False)
+class HostFile:
+    """A file the executor writes on the host before the pod starts (configMap/secret volumes).
+
+    `path` is relative to the host user's reconciler state directory
+    (`~/.local/share/reconciler/`); secret files are written with mode 0600.
+    """
+
+    path: str
+    content: bytes
+    mode: int = 0o644
+    secret: bool = False
+
+    def __repr__(self) -> str:
+        shown = "<redacted>" if self.secret else f"{len(self.content)} bytes"
+        return f"HostFile({self.path!r}, {shown}, mode={self.mode:o})"
+
+
+class MountKind(enum.StrEnum):
+    BIND = "bind"  # source: a directory relative to the host state dir (written HostFiles)
+    VOLUME = "volume"  # source: a podman volume name (emptyDir)
+    HOST_PATH = "hostPath"  # source: an absolute host path (allow-listed)
+
+
+@dataclass(frozen=True)
+class Mount:
+    kind: MountKind
+    source: str
+    target: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class PortMapping:
+    host_port: int
+    container_port: int
+    protocol: str = "tcp"
+    host_ip: str = ""
+
+
+@dataclass(frozen=True)
+class ContainerRun:
+    name: str
+    image: str
+    pull_policy: str = "IfNotPresent"  # Always | IfNotPresent | Never
+    command: tuple[str, ...] = ()  # entrypoint; () keeps the image's
+    args: tuple[str, ...] = ()
+    working_dir: str = ""
+    env: tuple[tuple[str, str], ...] = ()  # values may be Sensitive
+    mounts: tuple[Mount, ...] = ()
+    cpu_limit_millis: int | None = None
+    memory_limit_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class PodRun:
+    """One desired podman pod on one host. `labels` include the MANAGED_BY/... labels above."""
+
+    namespace: str
+    name: str
+    host: str
+    spec_hash: str
+    labels: base.FrozenMap[str, str]
+    containers: tuple[ContainerRun, ...]
+    ports: tuple[PortMapping, ...] = ()
+    restart_policy: str = "Always"  # Always | OnFailure | Never
+    files: tuple[HostFile, ...] = ()
+    volumes: tuple[str, ...] = ()  # podman volumes (emptyDir) to create
+    owner: str = ""
+
+    @property
+    def podman_name(self) -> str:
+        """The podman pod name: unique per host, readable, derived from namespace and name."""
+        return f"{self.namespace}_{self.name}"
+
+
+class PodPhase(enum.StrEnum):
+    PENDING = "Pending"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    UNKNOWN = "Unknown"
+
+
+@dataclass(frozen=True)
+class ObservedContainer:
+    name: str
+    podman_id: str
+    image: str
+    state: str  # podman's: created, running, exited, ...
+    exit_code: int = 0
+    restart_count: int = 0
+    started_at: str = ""
+
+
+@dataclass(frozen=True)
+class ObservedPod:
+    """A managed podman pod found on a host, described only by what its labels and podman say."""
+
+    namespace: str
+    name: str
+    host: str
+    podman_id: str
+    spec_hash: str
+    owner: str = ""
+    revision: str = ""
+    labels: base.FrozenMap[str, str] = field(default_factory=base.FrozenMap)
+    phase: PodPhase = PodPhase.UNKNOWN
+    containers: tuple[ObservedContainer, ...] = ()
+    created_at: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.namespace, self.name)
+
+
+@dataclass(frozen=True)
+class HostObservation:
+    """Everything managed on one host, or why the host could not be read.
+
+    An unreachable host's pods are unknown, never assumed deleted.
+    """
+
+    host: str
+    reachable: bool
+    pods: tuple[ObservedPod, ...] = ()
+    error: str = ""
+
+
+class ActionKind(enum.StrEnum):
+    CREATE = "create"
+    REPLACE = "replace"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class Action:
+    """One change on one host: CREATE has `run`; DELETE has `observed`; REPLACE has both."""
+
+    kind: ActionKind
+    host: str
+    namespace: str
+    name: str
+    run: PodRun | None = None
+    observed: ObservedPod | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...] = ()
+    unchanged: tuple[tuple[str, str, str], ...] = ()  # (host, namespace, name)
+
+    @property
+    def empty(self) -> bool:
+        return not self.actions
+
+    def for_host(self, host: str) -> tuple[Action, ...]:
+        return tuple(a for a in self.actions if a.host == host)
+
+
+class Outcome(enum.StrEnum):
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"  # host unreachable
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    action: Action
+    outcome: Outcome
+    message: str = ""
+    seconds: float = 0.0
