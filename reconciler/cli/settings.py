@@ -1,0 +1,114 @@
+"""Connection settings for commands that reach hosts: SSH key, known_hosts, timeouts.
+
+Precedence, highest first: command-line flags, environment (RECONCILER_SSH_KEY,
+RECONCILER_KNOWN_HOSTS, RECONCILER_CONNECT_TIMEOUT, RECONCILER_COMMAND_TIMEOUT), the config file
+(--config, $RECONCILER_CONFIG, ~/.config/reconciler/config.yaml, /etc/reconciler/config.yaml),
+then defaults (~/.ssh/id_ed25519, ~/.ssh/known_hosts, 5 s, 120 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+CONFIG_PATHS = (Path("~/.config/reconciler/config.yaml"), Path("/etc/reconciler/config.yaml"))
+FIELDS = {
+    "ssh_key": "RECONCILER_SSH_KEY",
+    "known_hosts": "RECONCILER_KNOWN_HOSTS",
+    "connect_timeout": "RECONCILER_CONNECT_TIMEOUT",
+    "command_timeout": "RECONCILER_COMMAND_TIMEOUT",
+}
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names where it came from."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    ssh_key: Path
+    known_hosts: Path
+    connect_timeout: float = 5.0
+    command_timeout: float = 120.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection settings")
+    group.add_argument("--config", metavar="FILE", help="config file (YAML)")
+    group.add_argument("--ssh-key", metavar="FILE", help="private key for SSH to hosts")
+    group.add_argument("--known-hosts", metavar="FILE", help="known_hosts with pinned host keys")
+    group.add_argument("--connect-timeout", metavar="SECONDS", type=float)
+    group.add_argument("--command-timeout", metavar="SECONDS", type=float)
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    try:
+        loaded = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, YAMLError) as exc:
+        raise SettingsError(f"{path}: cannot read config file: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise SettingsError(f"{path}: the config file must be a mapping of settings")
+    unknown = sorted(set(loaded) - set(FIELDS))
+    if unknown:
+        raise SettingsError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}"
+        )
+    return dict(loaded)
+
+
+def _config_file(flag: str | None, env: Mapping[str, str]) -> Path | None:
+    if flag:
+        return Path(flag)
+    if env.get("RECONCILER_CONFIG"):
+        return Path(env["RECONCILER_CONFIG"])
+    for candidate in CONFIG_PATHS:
+        if candidate.expanduser().exists():
+            return candidate.expanduser()
+    return None
+
+
+def resolve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
+    """Merge flags, environment, config file and defaults (see the module docstring)."""
+    env = os.environ if env is None else env
+    config_path = _config_file(getattr(args, "config", None), env)
+    if config_path is not None and not config_path.exists():
+        raise SettingsError(f"{config_path}: config file not found")
+    from_file = _read_config(config_path) if config_path else {}
+    values: dict[str, Any] = {}
+    for field, variable in FIELDS.items():
+        flag = getattr(args, field, None)
+        if flag is not None:
+            values[field] = flag
+        elif env.get(variable):
+            values[field] = env[variable]
+        elif field in from_file:
+            values[field] = from_file[field]
+    try:
+        return Settings(
+            ssh_key=Path(str(values.get("ssh_key", "~/.ssh/id_ed25519"))).expanduser(),
+            known_hosts=Path(str(values.get("known_hosts", "~/.ssh/known_hosts"))).expanduser(),
+            connect_timeout=float(values.get("connect_timeout", 5.0)),
+            command_timeout=float(values.get("command_timeout", 120.0)),
+        )
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"a timeout setting is not a number: {exc}") from exc
+
+
+def check_files(settings: Settings) -> None:
+    """Fail early, with the file named, when the key or known_hosts cannot be read."""
+    checks = (
+        ("SSH key", settings.ssh_key, "--ssh-key", FIELDS["ssh_key"]),
+        ("known_hosts", settings.known_hosts, "--known-hosts", FIELDS["known_hosts"]),
+    )
+    for what, path, flag, variable in checks:
+        if not path.is_file():
+            raise SettingsError(f"{what} {path} not found: pass {flag} or set {variable}")
