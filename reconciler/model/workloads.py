@@ -112,7 +112,9 @@ class Container:
     ports: tuple[ContainerPort, ...] = ()
     resources: Resources = field(default_factory=Resources)
     volume_mounts: tuple[VolumeMount, ...] = ()
-    image_pull_policy: PullPolicy = PullPolicy.IF_NOT_PRESENT
+    # None: not set in the manifest; the planner applies Kubernetes' default (Always for an
+    # untagged or `:latest` image, else IfNotPresent).
+    image_pull_policy: PullPolicy | None = None
 
 
 @dataclass(frozen=True)
