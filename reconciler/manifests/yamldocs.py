@@ -422,9 +422,7 @@ class _Builder:
             if ambiguous is not None:
                 self._ambiguous(mark, text, ambiguous)
                 return
-        container = frame.container
-        assert isinstance(container, dict)
-        if text in container:
+        if text in frame.marks:
             first = frame.marks[text][0]
             self._note(mark, dg.Code.YAML_DUPLICATE_KEY,
                        f"duplicate key {text!r} (first defined at line {first[0]})", None,
@@ -491,8 +489,9 @@ class _Builder:
             if key is _DISCARD:
                 return
             assert isinstance(key, str)
-            container[key] = value
             frame.marks[key] = (frame.key_mark, mark)
+            if value is not None:  # null means "unset", as in Kubernetes: the key is dropped
+                container[key] = value
         else:
             assert isinstance(container, list)
             frame.marks[len(container)] = (mark, mark)

@@ -1,0 +1,239 @@
+"""Build typed model objects from documents that passed the schema and the checks.
+
+Last per-document stage of `loader`: plain dicts in, frozen `reconciler.model` dataclasses out,
+with defaults filled in the way Kubernetes fills them and quantities in millicores and bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from typing import Any
+
+from reconciler.model import base, objects, quantity, workloads
+
+Doc = dict[str, Any]
+
+
+def build(kind: base.Kind, doc: Doc, namespace: str, source: base.SourceRef) -> objects.Object:
+    """The typed object of a valid document (`namespace` is "" for cluster-scoped kinds)."""
+    return _BUILDERS[kind](doc, _meta(doc["metadata"], namespace), source)
+
+
+def _meta(meta: Doc, namespace: str) -> base.ObjectMeta:
+    return base.ObjectMeta(
+        name=meta["name"],
+        namespace=namespace,
+        labels=base.frozen_map(meta.get("labels")),
+        annotations=base.frozen_map(meta.get("annotations")),
+    )
+
+
+def _namespace(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
+    return objects.Namespace(meta, source=source)
+
+
+def _config_map(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
+    binary = {k: base64.b64decode(v) for k, v in (doc.get("binaryData") or {}).items()}
+    return objects.ConfigMap(
+        meta, base.frozen_map(doc.get("data")), base.FrozenMap(binary), source=source
+    )
+
+
+def _secret(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
+    data = {k: base64.b64decode(v) for k, v in (doc.get("data") or {}).items()}
+    data.update({k: v.encode() for k, v in (doc.get("stringData") or {}).items()})
+    return objects.Secret(meta, base.FrozenMap(data), doc.get("type") or "Opaque", source=source)
+
+
+def _pod(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
+    return workloads.Pod(meta, pod_spec(doc["spec"]), source=source)
+
+
+def _deployment(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
+    spec = doc["spec"]
+    template = spec["template"]
+    template_meta = template.get("metadata") or {}
+    strategy = spec.get("strategy") or {}
+    rolling = strategy.get("rollingUpdate") or {}
+    return workloads.Deployment(
+        meta=meta,
+        replicas=spec.get("replicas", 1),
+        selector=base.frozen_map(spec["selector"]["matchLabels"]),
+        template=workloads.PodTemplate(
+            labels=base.frozen_map(template_meta.get("labels")),
+            annotations=base.frozen_map(template_meta.get("annotations")),
+            spec=pod_spec(template["spec"]),
+        ),
+        strategy=workloads.StrategyType(strategy.get("type") or "RollingUpdate"),
+        rolling_update=workloads.RollingUpdate(
+            max_surge=rolling.get("maxSurge", "25%"),
+            max_unavailable=rolling.get("maxUnavailable", "25%"),
+        ),
+        min_ready_seconds=spec.get("minReadySeconds", 0),
+        source=source,
+    )
+
+
+def _service(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
+    spec = doc["spec"]
+    ports = tuple(
+        objects.ServicePort(
+            port=p["port"],
+            target_port=p.get("targetPort", p["port"]),
+            protocol=workloads.Protocol(p.get("protocol") or "TCP"),
+            name=p.get("name", ""),
+            node_port=p.get("nodePort"),
+        )
+        for p in spec["ports"]
+    )
+    return objects.Service(
+        meta, base.frozen_map(spec["selector"]), ports, spec.get("type") or "ClusterIP",
+        source=source,
+    )
+
+
+def _host(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
+    spec = doc["spec"]
+    return objects.Host(
+        meta=meta,
+        address=spec["address"],
+        ssh_user=spec["ssh"]["user"],
+        ssh_port=spec["ssh"].get("port", 22),
+        cpu_capacity=quantity.cpu_millicores(spec["capacity"]["cpu"]),
+        memory_capacity=quantity.memory_bytes(spec["capacity"]["memory"]),
+        taints=tuple(
+            objects.Taint(t["key"], workloads.TaintEffect(t["effect"]), t.get("value", ""))
+            for t in spec.get("taints") or []
+        ),
+        source=source,
+    )
+
+
+def pod_spec(spec: Doc) -> workloads.PodSpec:
+    return workloads.PodSpec(
+        containers=tuple(_container(c) for c in spec["containers"]),
+        restart_policy=workloads.RestartPolicy(spec.get("restartPolicy") or "Always"),
+        node_selector=base.frozen_map(spec.get("nodeSelector")),
+        tolerations=tuple(_toleration(t) for t in spec.get("tolerations") or []),
+        volumes=tuple(_volume(v) for v in spec.get("volumes") or []),
+        termination_grace_period_seconds=spec.get("terminationGracePeriodSeconds", 30),
+    )
+
+
+def _container(c: Doc) -> workloads.Container:
+    image: str = c["image"]
+    default_pull = "Always" if image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1] \
+        else "IfNotPresent"
+    return workloads.Container(
+        name=c["name"],
+        image=image,
+        command=tuple(c.get("command") or ()),
+        args=tuple(c.get("args") or ()),
+        working_dir=c.get("workingDir", ""),
+        env=tuple(_env(e) for e in c.get("env") or []),
+        env_from=tuple(_env_from(e) for e in c.get("envFrom") or []),
+        ports=tuple(
+            workloads.ContainerPort(
+                container_port=p["containerPort"],
+                host_port=p.get("hostPort"),
+                protocol=workloads.Protocol(p.get("protocol") or "TCP"),
+                name=p.get("name", ""),
+                host_ip=p.get("hostIP", ""),
+            )
+            for p in c.get("ports") or []
+        ),
+        resources=_resources(c.get("resources") or {}),
+        volume_mounts=tuple(
+            workloads.VolumeMount(m["name"], m["mountPath"], bool(m.get("readOnly")))
+            for m in c.get("volumeMounts") or []
+        ),
+        image_pull_policy=workloads.PullPolicy(c.get("imagePullPolicy") or default_pull),
+    )
+
+
+def _env(e: Doc) -> workloads.EnvVar:
+    source = e.get("valueFrom") or {}
+    return workloads.EnvVar(
+        name=e["name"],
+        value=e.get("value", ""),
+        config_map_key=_key_ref(source.get("configMapKeyRef")),
+        secret_key=_key_ref(source.get("secretKeyRef")),
+    )
+
+
+def _key_ref(ref: Doc | None) -> workloads.KeyRef | None:
+    if not ref:
+        return None
+    return workloads.KeyRef(ref["name"], ref["key"], bool(ref.get("optional")))
+
+
+def _env_from(e: Doc) -> workloads.EnvFrom:
+    config_map = e.get("configMapRef") or {}
+    secret = e.get("secretRef") or {}
+    return workloads.EnvFrom(
+        config_map=config_map.get("name", ""),
+        secret=secret.get("name", ""),
+        prefix=e.get("prefix", ""),
+        optional=bool(config_map.get("optional") or secret.get("optional")),
+    )
+
+
+def _resources(r: Doc) -> workloads.Resources:
+    requests = r.get("requests") or {}
+    limits = r.get("limits") or {}
+
+    def parsed(section: Doc, name: str, parse: Callable[[object], int]) -> int | None:
+        return parse(section[name]) if name in section else None
+
+    return workloads.Resources(
+        cpu_request=parsed(requests, "cpu", quantity.cpu_millicores),
+        memory_request=parsed(requests, "memory", quantity.memory_bytes),
+        cpu_limit=parsed(limits, "cpu", quantity.cpu_millicores),
+        memory_limit=parsed(limits, "memory", quantity.memory_bytes),
+    )
+
+
+def _toleration(t: Doc) -> workloads.Toleration:
+    effect = t.get("effect") or None
+    return workloads.Toleration(
+        key=t.get("key", ""),
+        operator=workloads.TolerationOperator(t.get("operator") or "Equal"),
+        value=t.get("value", ""),
+        effect=workloads.TaintEffect(effect) if effect else None,
+    )
+
+
+def _volume(v: Doc) -> workloads.Volume:
+    name = v["name"]
+    for field_name, volume_type, name_field in (
+        ("configMap", workloads.VolumeType.CONFIG_MAP, "name"),
+        ("secret", workloads.VolumeType.SECRET, "secretName"),
+    ):
+        if field_name in v:
+            source = v[field_name]
+            return workloads.Volume(
+                name,
+                volume_type,
+                source[name_field],
+                tuple(workloads.KeyToPath(i["key"], i["path"]) for i in source.get("items") or []),
+                bool(source.get("optional")),
+            )
+    if "hostPath" in v:
+        host_path = v["hostPath"]
+        return workloads.Volume(
+            name, workloads.VolumeType.HOST_PATH, host_path["path"],
+            host_path_type=host_path.get("type", ""),
+        )
+    return workloads.Volume(name, workloads.VolumeType.EMPTY_DIR)
+
+
+_BUILDERS: dict[base.Kind, Callable[[Doc, base.ObjectMeta, base.SourceRef], objects.Object]] = {
+    base.Kind.NAMESPACE: _namespace,
+    base.Kind.CONFIG_MAP: _config_map,
+    base.Kind.SECRET: _secret,
+    base.Kind.POD: _pod,
+    base.Kind.DEPLOYMENT: _deployment,
+    base.Kind.SERVICE: _service,
+    base.Kind.HOST: _host,
+}

@@ -1,0 +1,195 @@
+"""Load a repository's manifests into the typed desired state, with every problem as a diagnostic.
+
+The entry point of `reconciler.manifests`: `load_repository(path)`. Stages: discovery ->
+yamldocs (parse) -> kind dispatch -> schemas (+ schema_errors) -> checks -> build -> references.
+The daemon applies a revision only when `LoadResult.ok`; `reconciler validate` prints the rest.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from reconciler.manifests import (
+    build,
+    checks,
+    discovery,
+    references,
+    schema_errors,
+    schemas,
+    yamldocs,
+)
+from reconciler.model import base, objects
+from reconciler.model import diagnostics as dg
+
+Limits = yamldocs.Limits
+DEFAULT_LIMITS = yamldocs.DEFAULT_LIMITS
+
+
+class RepositoryError(Exception):
+    """The repository path cannot be used at all (missing, not a directory): a usage error."""
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    root: Path
+    state: objects.DesiredState
+    """The objects of every document that is valid on its own; use it only when `ok`."""
+    diagnostics: tuple[dg.Diagnostic, ...]
+    files: tuple[str, ...]
+    documents: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def errors(self) -> tuple[dg.Diagnostic, ...]:
+        return tuple(d for d in self.diagnostics if d.severity is dg.Severity.ERROR)
+
+
+def load_repository(
+    root: Path | str,
+    *,
+    limits: yamldocs.Limits = DEFAULT_LIMITS,
+    schema_set: schemas.SchemaSet | None = None,
+) -> LoadResult:
+    """Load and validate every manifest under `root`. Problems in the manifests are returned as
+    diagnostics, never raised; only an unusable `root` raises `RepositoryError`."""
+    given = Path(root)
+    if not given.exists():
+        raise RepositoryError(f"{given}: no such directory")
+    if not given.is_dir():
+        raise RepositoryError(f"{given}: not a directory")
+    run = _Run(given.resolve(), limits, schema_set or schemas.load())
+    return run.load()
+
+
+@dataclass
+class _Run:
+    root: Path
+    limits: yamldocs.Limits
+    schemas: schemas.SchemaSet
+    diagnostics: list[dg.Diagnostic] = field(default_factory=list)
+    objects: list[objects.Object] = field(default_factory=list)
+    declared: list[references.Declared] = field(default_factory=list)
+    references: list[checks.Reference] = field(default_factory=list)
+    documents: int = 0
+
+    def load(self) -> LoadResult:
+        files, problems = discovery.find(self.root)
+        self.diagnostics += problems
+        complete = not problems
+        for manifest in files:
+            parsed = yamldocs.read_file(manifest.path, manifest.rel, self.limits)
+            self.diagnostics += parsed.diagnostics
+            if parsed.fatal:
+                complete = False
+                continue
+            yaml_marks = {(d.line, d.column) for d in parsed.diagnostics}
+            for document in parsed.documents:
+                self.documents += 1
+                self._document(document, yaml_marks)
+        self.diagnostics += references.check(self.declared, self.references, resolve=complete)
+        self.diagnostics.sort(key=lambda d: (d.file, d.line, d.column, d.path, d.message))
+        return LoadResult(
+            root=self.root,
+            state=objects.DesiredState.of(self.objects),
+            diagnostics=tuple(self.diagnostics),
+            files=tuple(f.rel for f in files),
+            documents=self.documents,
+        )
+
+    def _document(self, document: yamldocs.Document, yaml_marks: set[tuple[int, int]]) -> None:
+        value = document.value
+        if not isinstance(value, dict):
+            shape = "a list" if isinstance(value, list) else "a single value"
+            self._error(document, (), dg.Code.NOT_A_MAPPING,
+                        f"a manifest must be a mapping with apiVersion and kind, found {shape}",
+                        "write one object per YAML document, separated by ---")
+            return
+        kind = self._kind(document, value)
+        if kind is None:
+            return
+        redact = kind is base.Kind.SECRET
+        found = schema_errors.translate(
+            self.schemas.iter_errors(kind, value), document,
+            has_upstream=kind in self.schemas.upstream, redact=redact,
+        )
+        found = [d for d in found if (d.line, d.column) not in yaml_marks]
+        namespace = _namespace(kind, value)
+        if found:
+            self.diagnostics += found
+            self._declare(kind, document, value, namespace)
+            return
+        result = checks.check(kind, document, namespace)
+        self.references += result.references
+        if result.diagnostics:
+            self.diagnostics += result.diagnostics
+            self._declare(kind, document, value, namespace)
+            return
+        source = base.SourceRef(document.file, document.line)
+        obj = build.build(kind, value, namespace, source)
+        self.objects.append(obj)
+        data_keys = obj.keys() if isinstance(obj, objects.ConfigMap | objects.Secret) else None
+        self._declare(kind, document, value, namespace, data_keys)
+
+    def _kind(self, document: yamldocs.Document, value: dict[str, Any]) -> base.Kind | None:
+        api_version, kind_name = value.get("apiVersion"), value.get("kind")
+        for name, given in (("apiVersion", api_version), ("kind", kind_name)):
+            if not isinstance(given, str) or not given:
+                self._error(document, (name,) if name in value else (), dg.Code.MISSING_TYPE,
+                            f"{name} is missing" if given is None else f"{name} must be a string",
+                            "every manifest starts with apiVersion and kind, for example "
+                            "apiVersion: v1 and kind: ConfigMap")
+                return None
+        assert isinstance(api_version, str) and isinstance(kind_name, str)
+        kind = base.Kind.lookup(api_version, kind_name)
+        if kind is not None:
+            return kind
+        supported = ", ".join(f"{k.api_version} {k}" for k in base.Kind)
+        if kind_name in base.Kind.__members__.values():
+            right = base.Kind(kind_name).api_version
+            self._error(document, ("apiVersion",), dg.Code.UNKNOWN_KIND,
+                        f"{kind_name} is served by apiVersion {right}, not {api_version}",
+                        f"write apiVersion: {right}")
+        elif (api_version, kind_name) in self.schemas.upstream_kinds:
+            self._error(document, ("kind",), dg.Code.UNSUPPORTED_KIND,
+                        f"kind {kind_name} ({api_version}) is not supported by reconciler",
+                        f"supported kinds: {supported}")
+        else:
+            close = difflib.get_close_matches(kind_name, [str(k) for k in base.Kind], n=1)
+            hint = f'did you mean "{close[0]}"?' if close else f"supported kinds: {supported}"
+            self._error(document, ("kind",), dg.Code.UNKNOWN_KIND,
+                        f"unknown kind {kind_name} in apiVersion {api_version}", hint)
+        return None
+
+    def _declare(self, kind: base.Kind, document: yamldocs.Document, value: dict[str, Any],
+                 namespace: str, data_keys: frozenset[str] | None = None) -> None:
+        """Record a declared object; `data_keys` None (an invalid ConfigMap or Secret) skips
+        the key checks of references to it."""
+        meta = value.get("metadata")
+        name = meta.get("name") if isinstance(meta, dict) else None
+        if not isinstance(name, str) or not name:
+            return
+        line, column = document.at(("metadata", "name"))
+        self.declared.append(references.Declared(
+            base.ObjectKey(kind, namespace, name), document.file, line, column, "metadata.name",
+            data_keys))
+
+    def _error(self, document: yamldocs.Document, path: tuple[str, ...], code: dg.Code,
+               message: str, hint: str) -> None:
+        line, column = document.at(path)
+        self.diagnostics.append(
+            dg.Diagnostic(document.file, line, column, ".".join(path), message, hint, code)
+        )
+
+
+def _namespace(kind: base.Kind, value: dict[str, Any]) -> str:
+    if not kind.namespaced:
+        return ""
+    meta = value.get("metadata")
+    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    return namespace if isinstance(namespace, str) and namespace else base.DEFAULT_NAMESPACE

@@ -1,0 +1,140 @@
+"""The JSON schemas of `schemas/`, loaded once and compiled into validators per kind.
+
+Second stage of `loader`: each document is checked against `schemas/subset/<kind>.json`, which is
+`allOf` [upstream Kubernetes strict schema, our restrictions] (or our own Host schema). The `$ref`s
+are inlined at load time so validation does no reference lookups.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+
+from reconciler.manifests import subset
+from reconciler.model import base
+
+SCHEMAS_ENV = "RECONCILER_SCHEMAS"
+"""Overrides where `schemas/` is (default: beside the `reconciler` package, as in a checkout)."""
+
+_DEFINITIONS_REFS = ("/api/_definitions.json#/$defs/", "#/$defs/")
+_ANNOTATIONS = frozenset({"$ref", "$schema", "$id", "description", "title", "format", "default"})
+"""Keywords dropped when inlining: they assert nothing, and skipping them speeds validation."""
+_NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs"})
+"""Keywords whose keys are names (a property may be called "description"), not keywords."""
+
+
+class SchemaError(Exception):
+    """`schemas/` is missing or broken: an installation problem, not a manifest problem."""
+
+
+@dataclass(frozen=True)
+class SchemaSet:
+    directory: Path
+    kubernetes_version: str
+    validators: dict[base.Kind, Any]
+    """Per kind, a validator of the subset schema (what reconciler accepts)."""
+    upstream: dict[base.Kind, Any]
+    """Per Kubernetes kind, a validator of the upstream strict schema alone."""
+    upstream_kinds: frozenset[tuple[str, str]]
+    """Every (apiVersion, kind) of the pinned Kubernetes version."""
+
+    def iter_errors(self, kind: base.Kind, document: object) -> Iterator[Any]:
+        yield from self.validators[kind].iter_errors(document)
+
+
+def default_directory() -> Path:
+    configured = os.environ.get(SCHEMAS_ENV)
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parent.parent.parent / "schemas"
+
+
+@functools.cache
+def load(directory: Path | None = None) -> SchemaSet:
+    """Load and compile the schemas (cached: they are immutable for the process's life)."""
+    root = directory or default_directory()
+    upstream_root = root / "upstream"
+    versions = sorted(p.name for p in upstream_root.glob("v*") if p.is_dir())
+    if len(versions) != 1:
+        raise SchemaError(
+            f"expected exactly one pinned Kubernetes version under {upstream_root}, "
+            f"found {versions or 'none'}; run scripts/copy_schemas.py"
+        )
+    version_dir = upstream_root / versions[0]
+    definitions = _read(version_dir / "_definitions.json")["$defs"]
+    validators: dict[base.Kind, Any] = {}
+    upstream: dict[base.Kind, Any] = {}
+    for kind in subset.KINDS:
+        schema_path = root / "subset" / kind.schema_file
+        inliner = _Inliner(definitions, schema_path.parent)
+        validators[kind.kind] = _compile(inliner.inline(_read(schema_path)))
+        if kind.upstream is not None:
+            upstream[kind.kind] = _compile(inliner.inline(_read(version_dir / kind.upstream)))
+    kinds = frozenset((k["apiVersion"], k["kind"]) for k in _read(version_dir / "kinds.json"))
+    return SchemaSet(root, versions[0].lstrip("v"), validators, upstream, kinds)
+
+
+def _compile(schema: Any) -> Any:
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _read(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise SchemaError(f"cannot read schema {path}: {exc}") from exc
+
+
+class _Inliner:
+    """Replaces every `$ref` with the schema it names (the definitions have no cycles)."""
+
+    def __init__(self, definitions: dict[str, Any], base_dir: Path) -> None:
+        self.definitions = definitions
+        self.base_dir = base_dir
+        self.cache: dict[str, Any] = {}
+        self.active: set[str] = set()
+
+    def inline(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.inline(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        out: dict[str, Any] = {}
+        for key, value in node.items():
+            if key in _ANNOTATIONS or key.startswith("x-"):
+                continue
+            if key in _NAMED_SCHEMAS and isinstance(value, dict):
+                out[key] = {name: self.inline(sub) for name, sub in value.items()}
+            else:
+                out[key] = self.inline(value)
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            target = self._resolve(ref)
+            out = {**target, **out} if out else target
+        return out
+
+    def _resolve(self, ref: str) -> Any:
+        if ref in self.cache:
+            return self.cache[ref]
+        if ref in self.active:
+            raise SchemaError(f"cyclic $ref {ref}")
+        self.active.add(ref)
+        for prefix in _DEFINITIONS_REFS:
+            if ref.startswith(prefix):
+                name = ref[len(prefix):]
+                if name not in self.definitions:
+                    raise SchemaError(f"unknown definition {name}")
+                resolved = self.inline(self.definitions[name])
+                break
+        else:
+            resolved = self.inline(_read((self.base_dir / ref).resolve()))
+        self.active.discard(ref)
+        self.cache[ref] = resolved
+        return resolved

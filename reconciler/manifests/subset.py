@@ -1,0 +1,257 @@
+"""The supported subset of the Kubernetes API, as data: every field we implement, its type and
+how it maps to Podman. `scripts/copy_schemas.py` turns this table into the restriction layer of
+`schemas/subset/*.json` and the field table of `docs/manifests.md`; a field absent here is refused.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from reconciler.model import base
+
+
+class T(enum.StrEnum):
+    """Field types (the upstream schema has the exact types; these drive docs and Host)."""
+
+    STRING = "string"
+    INTEGER = "integer"
+    BOOLEAN = "boolean"
+    OBJECT = "object"
+    LIST = "list"  # a list of objects (`fields`) or of strings (no `fields`)
+    MAP = "map"  # string keys to string values
+    QUANTITY = "quantity"
+    INT_OR_STRING = "int-or-string"
+
+
+@dataclass(frozen=True)
+class F:
+    """One supported field."""
+
+    name: str
+    type: T
+    podman: str
+    fields: tuple[F, ...] = ()
+    required: bool = False
+    enum: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+
+
+@dataclass(frozen=True)
+class KindSubset:
+    kind: base.Kind
+    upstream: str | None
+    """The upstream schema file (`deployment-apps-v1.json`); None for our own kinds."""
+    fields: tuple[F, ...]
+
+    @property
+    def schema_file(self) -> str:
+        if self.upstream is not None:
+            return self.upstream
+        group, version = self.kind.api_version.split("/")
+        return f"{self.kind.lower()}-{group.split('.')[0]}-{version}.json"
+
+
+def walk(fields: tuple[F, ...], prefix: str = "") -> Iterator[tuple[str, F]]:
+    """Every field with its dotted path (`spec.containers[].image`), parents first."""
+    for field in fields:
+        path = f"{prefix}.{field.name}" if prefix else field.name
+        yield path, field
+        child_prefix = f"{path}[]" if field.type is T.LIST else path
+        yield from walk(field.fields, child_prefix)
+
+
+_LABELS = F("labels", T.MAP, "podman labels on the pod and its containers; matched by selectors")
+_ANNOTATIONS = F("annotations", T.MAP, "kept; keys with the `reconciler.dev/` prefix configure us")
+
+
+def _metadata(namespaced: bool) -> F:
+    fields = [F("name", T.STRING, "part of the podman pod name", required=True)]
+    if namespaced:
+        fields.append(F("namespace", T.STRING, "`default` if omitted; a podman label"))
+    fields += [_LABELS, _ANNOTATIONS]
+    return F("metadata", T.OBJECT, "", tuple(fields), required=True)
+
+
+def _type_fields(kind: base.Kind) -> tuple[F, F]:
+    return (
+        F("apiVersion", T.STRING, f"`{kind.api_version}`", required=True),
+        F("kind", T.STRING, f"`{kind}`", required=True),
+    )
+
+
+_OPTIONAL = F("optional", T.BOOLEAN, "a missing object or key is not an error")
+_KEY_REF = (F("name", T.STRING, "object in the pod's namespace", required=True),
+            F("key", T.STRING, "key in that object", required=True), _OPTIONAL)
+_ITEMS = F("items", T.LIST, "only these keys, written to these file names", (
+    F("key", T.STRING, "key in the object", required=True),
+    F("path", T.STRING, "relative file name in the volume", required=True),
+))
+
+CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
+    F("name", T.STRING, "container name `<pod>-<name>`", required=True),
+    F("image", T.STRING, "`podman create IMAGE`", required=True),
+    F("command", T.LIST, "`--entrypoint` (as a JSON list)"),
+    F("args", T.LIST, "arguments after the image"),
+    F("workingDir", T.STRING, "`--workdir`"),
+    F("imagePullPolicy", T.STRING, "`--pull=always|missing|never`",
+      enum=("Always", "IfNotPresent", "Never")),
+    F("env", T.LIST, "`--env NAME=VALUE`", (
+        F("name", T.STRING, "variable name", required=True),
+        F("value", T.STRING, "literal value"),
+        F("valueFrom", T.OBJECT, "value read from a ConfigMap or Secret key at apply time", (
+            F("configMapKeyRef", T.OBJECT, "a ConfigMap key", _KEY_REF),
+            F("secretKeyRef", T.OBJECT, "a Secret key (passed as a podman secret)", _KEY_REF),
+        )),
+    )),
+    F("envFrom", T.LIST, "every key of a ConfigMap or Secret as `--env`", (
+        F("configMapRef", T.OBJECT, "all keys of a ConfigMap", (
+            F("name", T.STRING, "ConfigMap in the pod's namespace", required=True), _OPTIONAL)),
+        F("secretRef", T.OBJECT, "all keys of a Secret", (
+            F("name", T.STRING, "Secret in the pod's namespace", required=True), _OPTIONAL)),
+        F("prefix", T.STRING, "prepended to every variable name"),
+    )),
+    F("ports", T.LIST, "ports of the pod", (
+        F("containerPort", T.INTEGER, "port inside the pod", required=True,
+          minimum=1, maximum=65535),
+        F("hostPort", T.INTEGER, "`--publish hostPort:containerPort` on the pod",
+          minimum=1, maximum=65535),
+        F("hostIP", T.STRING, "`--publish hostIP:hostPort:containerPort`"),
+        F("protocol", T.STRING, "`/tcp` or `/udp` of the published port", enum=("TCP", "UDP")),
+        F("name", T.STRING, "name a Service `targetPort` can refer to"),
+    )),
+    F("resources", T.OBJECT, "", (
+        F("requests", T.OBJECT, "used by the scheduler (sum must fit the host's capacity)", (
+            F("cpu", T.QUANTITY, "millicores reserved on the host"),
+            F("memory", T.QUANTITY, "bytes reserved on the host"),
+        )),
+        F("limits", T.OBJECT, "enforced by podman", (
+            F("cpu", T.QUANTITY, "`--cpus`"),
+            F("memory", T.QUANTITY, "`--memory`"),
+        )),
+    )),
+    F("volumeMounts", T.LIST, "`--volume SOURCE:mountPath`", (
+        F("name", T.STRING, "a volume of the pod", required=True),
+        F("mountPath", T.STRING, "absolute path in the container", required=True),
+        F("readOnly", T.BOOLEAN, "`:ro` (configMap and secret volumes are always read-only)"),
+    )),
+), required=True)
+
+POD_SPEC_FIELDS = (
+    CONTAINER,
+    F("restartPolicy", T.STRING, "`--restart=always|on-failure|no` on the containers",
+      enum=("Always", "OnFailure", "Never")),
+    F("nodeSelector", T.MAP, "scheduler: the host's labels must contain these"),
+    F("tolerations", T.LIST, "scheduler: taints of a host this pod may run on", (
+        F("key", T.STRING, "taint key (empty with `Exists` tolerates everything)"),
+        F("operator", T.STRING, "how `value` is compared", enum=("Equal", "Exists")),
+        F("value", T.STRING, "taint value"),
+        F("effect", T.STRING, "taint effect (empty: all)",
+          enum=("", "NoSchedule", "PreferNoSchedule", "NoExecute")),
+    )),
+    F("volumes", T.LIST, "volumes of the podman pod", (
+        F("name", T.STRING, "referred to by `volumeMounts`", required=True),
+        F("configMap", T.OBJECT, "files written under the host user's state directory, "
+          "mounted read-only", (F("name", T.STRING, "ConfigMap", required=True), _ITEMS,
+                                _OPTIONAL)),
+        F("secret", T.OBJECT, "files written with mode 0600, mounted read-only", (
+            F("secretName", T.STRING, "Secret", required=True), _ITEMS, _OPTIONAL)),
+        F("emptyDir", T.OBJECT, "a podman volume that lives as long as the pod"),
+        F("hostPath", T.OBJECT, "a bind mount, only under the daemon's allow-list", (
+            F("path", T.STRING, "absolute path on the host", required=True),
+            F("type", T.STRING, "checked before the bind mount",
+              enum=("", "Directory", "DirectoryOrCreate", "File", "FileOrCreate")),
+        )),
+    )),
+    F("terminationGracePeriodSeconds", T.INTEGER, "`podman stop --time`", minimum=0),
+)
+
+_POD_SPEC = F("spec", T.OBJECT, "a podman pod", POD_SPEC_FIELDS, required=True)
+
+KINDS: tuple[KindSubset, ...] = (
+    KindSubset(base.Kind.NAMESPACE, "namespace-v1.json", (
+        *_type_fields(base.Kind.NAMESPACE), _metadata(namespaced=False))),
+    KindSubset(base.Kind.CONFIG_MAP, "configmap-v1.json", (
+        *_type_fields(base.Kind.CONFIG_MAP), _metadata(namespaced=True),
+        F("data", T.MAP, "env values and files of `configMap` volumes"),
+        F("binaryData", T.MAP, "base64 file contents of `configMap` volumes"),
+    )),
+    KindSubset(base.Kind.SECRET, "secret-v1.json", (
+        *_type_fields(base.Kind.SECRET), _metadata(namespaced=True),
+        F("type", T.STRING, "only `Opaque`", enum=("Opaque",)),
+        F("data", T.MAP, "base64 values; podman secrets and 0600 files"),
+        F("stringData", T.MAP, "plain values, merged over `data`"),
+    )),
+    KindSubset(base.Kind.POD, "pod-v1.json", (
+        *_type_fields(base.Kind.POD), _metadata(namespaced=True), _POD_SPEC)),
+    KindSubset(base.Kind.DEPLOYMENT, "deployment-apps-v1.json", (
+        *_type_fields(base.Kind.DEPLOYMENT), _metadata(namespaced=True),
+        F("spec", T.OBJECT, "", (
+            F("replicas", T.INTEGER, "number of podman pods, spread over hosts", minimum=0),
+            F("selector", T.OBJECT, "", (
+                F("matchLabels", T.MAP, "must equal labels of the template", required=True),
+            ), required=True),
+            F("template", T.OBJECT, "the pods", (
+                F("metadata", T.OBJECT, "", (_LABELS, _ANNOTATIONS)),
+                _POD_SPEC,
+            ), required=True),
+            F("strategy", T.OBJECT, "how pods are replaced on a change", (
+                F("type", T.STRING, "replace gradually, or stop all first",
+                  enum=("RollingUpdate", "Recreate")),
+                F("rollingUpdate", T.OBJECT, "", (
+                    F("maxSurge", T.INT_OR_STRING, "extra pods during a rollout"),
+                    F("maxUnavailable", T.INT_OR_STRING, "pods that may be down in a rollout"),
+                )),
+            )),
+            F("minReadySeconds", T.INTEGER, "a new pod counts as available after this",
+              minimum=0),
+        ), required=True),
+    )),
+    KindSubset(base.Kind.SERVICE, "service-v1.json", (
+        *_type_fields(base.Kind.SERVICE), _metadata(namespaced=True),
+        F("spec", T.OBJECT, "a frontend of the per-host HAProxy", (
+            F("type", T.STRING, "`ClusterIP`: HAProxy on every host; `NodePort` also opens "
+              "`nodePort`", enum=("ClusterIP", "NodePort")),
+            F("selector", T.MAP, "backends: pods with these labels", required=True),
+            F("ports", T.LIST, "HAProxy listeners", (
+                F("port", T.INTEGER, "listening port", required=True, minimum=1, maximum=65535),
+                F("targetPort", T.INT_OR_STRING, "pod port (number or port name)"),
+                F("protocol", T.STRING, "`mode tcp`; UDP is not load-balanced",
+                  enum=("TCP",)),
+                F("name", T.STRING, "port name"),
+                F("nodePort", T.INTEGER, "host port for `NodePort`", minimum=1,
+                  maximum=65535),
+            ), required=True),
+        ), required=True),
+    )),
+    KindSubset(base.Kind.HOST, None, (
+        *_type_fields(base.Kind.HOST), _metadata(namespaced=False),
+        F("spec", T.OBJECT, "", (
+            F("address", T.STRING, "IP address or DNS name the daemon connects to",
+              required=True),
+            F("ssh", T.OBJECT, "", (
+                F("user", T.STRING, "login user; rootless podman runs as this user",
+                  required=True),
+                F("port", T.INTEGER, "SSH port (default 22)", minimum=1, maximum=65535),
+            ), required=True),
+            F("capacity", T.OBJECT, "what the scheduler may place here", (
+                F("cpu", T.QUANTITY, "cores (`2`, `1500m`)", required=True),
+                F("memory", T.QUANTITY, "bytes (`2Gi`)", required=True),
+            ), required=True),
+            F("taints", T.LIST, "pods must tolerate these", (
+                F("key", T.STRING, "taint key", required=True),
+                F("value", T.STRING, "taint value"),
+                F("effect", T.STRING, "what happens to pods that do not tolerate it",
+                  required=True, enum=("NoSchedule", "PreferNoSchedule", "NoExecute")),
+            )),
+        ), required=True),
+    )),
+)
+
+BY_KIND: dict[base.Kind, KindSubset] = {subset.kind: subset for subset in KINDS}
+
+ANNOTATION_PREFIX = f"{base.API_GROUP}/"
+KNOWN_ANNOTATIONS: frozenset[str] = frozenset()
+"""Annotations with our prefix that some part of reconciler reads; any other is an error."""
