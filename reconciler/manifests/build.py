@@ -122,12 +122,10 @@ def pod_spec(spec: Doc) -> workloads.PodSpec:
 
 
 def _container(c: Doc) -> workloads.Container:
-    image: str = c["image"]
-    default_pull = "Always" if image.endswith(":latest") or ":" not in image.rsplit("/", 1)[-1] \
-        else "IfNotPresent"
+    policy = c.get("imagePullPolicy")
     return workloads.Container(
         name=c["name"],
-        image=image,
+        image=c["image"],
         command=tuple(c.get("command") or ()),
         args=tuple(c.get("args") or ()),
         working_dir=c.get("workingDir", ""),
@@ -148,7 +146,8 @@ def _container(c: Doc) -> workloads.Container:
             workloads.VolumeMount(m["name"], m["mountPath"], bool(m.get("readOnly")))
             for m in c.get("volumeMounts") or []
         ),
-        image_pull_policy=workloads.PullPolicy(c.get("imagePullPolicy") or default_pull),
+        # None when unset: the planner applies Kubernetes' default for the image's tag
+        image_pull_policy=workloads.PullPolicy(policy) if policy else None,
     )
 
 

@@ -1,0 +1,79 @@
+"""`reconciler validate [PATH]`: load and validate a repository's manifests, report every error.
+
+Compiler-style lines (`file:line:col: error: field: message`, then the hint) or `-o json`.
+Exit status: 0 valid, 1 invalid, 2 usage error (PATH missing or not a directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from reconciler.manifests import loader
+
+EXIT_VALID = 0
+EXIT_INVALID = 1
+EXIT_USAGE = 2
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "validate",
+        help="validate the manifests of a repository",
+        description="Load every *.yaml/*.yml under PATH (dot-folders skipped), validate it "
+        "against the supported Kubernetes subset and report all errors. Exit status: 0 valid, "
+        "1 invalid, 2 usage error.",
+    )
+    parser.add_argument("path", nargs="?", default=".", metavar="PATH",
+                        help="repository directory (default: the current directory)")
+    parser.add_argument("-o", "--output", choices=("text", "json"), default="text",
+                        help="output format (default: text)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result = loader.load_repository(args.path)
+    except loader.RepositoryError as exc:
+        print(f"reconciler validate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.output == "json":
+        print(json.dumps(as_json(result, args.path), indent=2))
+    else:
+        print_text(result, args.path)
+    return EXIT_VALID if result.ok else EXIT_INVALID
+
+
+def print_text(result: loader.LoadResult, prefix: str) -> None:
+    for diagnostic in result.diagnostics:
+        print(diagnostic.format(prefix))
+        if diagnostic.hint:
+            print(f"    hint: {diagnostic.hint}")
+    errors = len(result.errors)
+    files = len({d.file for d in result.errors})
+    summary = (
+        f"{_plural(errors, 'error')} in {_plural(files, 'file')}"
+        if errors
+        else f"valid: {_plural(len(result.state), 'object')} in "
+        f"{_plural(len(result.files), 'file')}"
+    )
+    print(summary, file=sys.stderr if errors else sys.stdout)
+
+
+def as_json(result: loader.LoadResult, prefix: str) -> dict[str, object]:
+    return {
+        "valid": result.ok,
+        "path": prefix,
+        "files": len(result.files),
+        "documents": result.documents,
+        "objects": len(result.state),
+        "errors": len(result.errors),
+        "diagnostics": [d.as_json() for d in result.diagnostics],
+    }
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
