@@ -1,0 +1,132 @@
+"""Scheduling adapter: maps Host objects, host observations and desired pods onto the scheduler's
+input values and runs it. Called by `pipeline.build_plan` between resolution and `podrun.build`.
+
+Readiness is reachability in this reconcile's observations: a host that could not be read (or was
+not observed at all) is not Ready. Binding is sticky: a desired pod observed on a reachable host is
+bound there (if observed on several, the running copy wins, then the first host by name; `diff`
+deletes the other copies). A pod observed nowhere, which includes every pod of an unreachable host
+since those are unknown, is placed like a new one; nothing on the unreachable host is deleted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from reconciler.model import base, diagnostics, hoststate, objects, workloads
+from reconciler.plan import expand
+from reconciler.scheduler import inputs, placement, result
+
+
+def pod_key(namespace: str, name: str) -> str:
+    """The scheduler's pod key, "namespace/name"."""
+    return f"{namespace}/{name}"
+
+
+def _quantity(value: int) -> int:
+    return min(max(value, 0), inputs.MAX_QUANTITY - 1)
+
+
+def host_info(host: objects.Host, ready: bool) -> inputs.HostInfo:
+    return inputs.HostInfo(
+        name=host.meta.name,
+        ready=ready,
+        cpu_millis=_quantity(host.cpu_capacity),
+        memory_bytes=_quantity(host.memory_capacity),
+        labels=dict(host.meta.labels),
+        taints=tuple(
+            inputs.Taint(taint.key, taint.value, inputs.TaintEffect(taint.effect.value))
+            for taint in host.taints
+        ),
+    )
+
+
+def ready_hosts(observations: Mapping[str, hoststate.HostObservation]) -> frozenset[str]:
+    return frozenset(name for name, seen in observations.items() if seen.reachable)
+
+
+def pod_request(pod: expand.DesiredPod, bound_host: str | None) -> inputs.PodRequest:
+    spec = pod.spec
+    return inputs.PodRequest(
+        key=pod_key(pod.namespace, pod.name),
+        owner=f"{pod.namespace}/{pod.owner}" if pod.owner else None,
+        cpu_millis=_quantity(spec.cpu_request),
+        memory_bytes=_quantity(spec.memory_request),
+        node_selector=dict(spec.node_selector),
+        tolerations=tuple(_toleration(t) for t in spec.tolerations),
+        host_ports=frozenset(
+            inputs.HostPort(port, inputs.Protocol(protocol.value))
+            for port, protocol in spec.host_ports
+        ),
+        bound_host=bound_host,
+    )
+
+
+def _toleration(toleration: workloads.Toleration) -> inputs.Toleration:
+    return inputs.Toleration(
+        key=toleration.key,
+        operator=inputs.TolerationOperator(toleration.operator.value),
+        value=toleration.value,
+        effect=inputs.TaintEffect(toleration.effect.value) if toleration.effect else None,
+    )
+
+
+def sticky_hosts(
+    observations: Mapping[str, hoststate.HostObservation],
+) -> dict[tuple[str, str], str]:
+    """(namespace, name) -> the reachable host each observed pod is bound to."""
+    candidates: dict[tuple[str, str], list[hoststate.ObservedPod]] = {}
+    for seen in observations.values():
+        if seen.reachable:
+            for pod in seen.pods:
+                candidates.setdefault(pod.key, []).append(pod)
+    return {
+        key: min(pods, key=lambda p: (p.phase is not hoststate.PodPhase.RUNNING, p.host)).host
+        for key, pods in candidates.items()
+    }
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The scheduler's placement, plus hosts and pods its inputs refused (for instance a
+    toleration Kubernetes would reject): such a host is left out, such a pod is not placed."""
+
+    placement: result.Placement
+    errors: tuple[diagnostics.Diagnostic, ...] = ()
+    refused: frozenset[tuple[str, str]] = frozenset()
+
+
+def schedule(
+    hosts: Sequence[objects.Host],
+    pods: Iterable[expand.DesiredPod],
+    observations: Mapping[str, hoststate.HostObservation],
+) -> Binding:
+    ready = ready_hosts(observations)
+    sticky = sticky_hosts(observations)
+    errors: list[diagnostics.Diagnostic] = []
+    refused: set[tuple[str, str]] = set()
+    infos = []
+    for host in hosts:
+        try:
+            infos.append(host_info(host, host.meta.name in ready))
+        except ValueError as exc:
+            errors.append(_refused(str(host.key), host.source, str(exc)))
+    requests = []
+    for pod in pods:
+        try:
+            requests.append(pod_request(pod, sticky.get(pod.key)))
+        except ValueError as exc:
+            refused.add(pod.key)
+            errors.append(_refused(str(pod.object_key), pod.source, str(exc)))
+    return Binding(placement.schedule(infos, requests), tuple(errors), frozenset(refused))
+
+
+def _refused(subject: str, source: base.SourceRef | None, message: str) -> diagnostics.Diagnostic:
+    return diagnostics.Diagnostic(
+        file=source.file if source else "",
+        line=source.line if source else 0,
+        column=0,
+        path="",
+        message=f"{subject}: cannot be scheduled: {message}",
+        code=diagnostics.Code.INVALID_VALUE,
+    )

@@ -1,0 +1,106 @@
+"""The plan: desired `PodRun`s against what hosts report, as create / replace / delete actions.
+The last pure step of `pipeline.build_plan`; `executor.apply(plan)` carries it out.
+
+- CREATE a desired pod that its host does not run; REPLACE it when the observed spec-hash label
+  differs; leave it alone when equal. A pod bound to another host than the one running it is a
+  DELETE there and a CREATE on the new host.
+- DELETE (prune) managed pods that are not desired, and extra copies of a desired pod.
+- Nothing is planned for an unreachable host: its pods are unknown, and unknown is not deleted.
+  Neither is anything `held` (pods whose desired state could not be worked out this time).
+
+Actions are sorted by host, then deletes before replaces before creates (freeing ports and
+capacity first), then namespace and name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from reconciler.model import hoststate
+from reconciler.plan import podrun
+
+_ORDER = {
+    hoststate.ActionKind.DELETE: 0,
+    hoststate.ActionKind.REPLACE: 1,
+    hoststate.ActionKind.CREATE: 2,
+}
+
+
+def compute(
+    runs: Iterable[hoststate.PodRun],
+    observations: Mapping[str, hoststate.HostObservation],
+    held: frozenset[tuple[str, str]] = frozenset(),
+) -> hoststate.Plan:
+    """The plan that makes reachable hosts run exactly `runs` (one run per namespace/name)."""
+    reachable = {name for name, seen in observations.items() if seen.reachable}
+    observed: dict[tuple[str, str], dict[str, hoststate.ObservedPod]] = {}
+    for name in sorted(reachable):
+        for pod in observations[name].pods:
+            observed.setdefault(pod.key, {})[name] = pod
+
+    actions: list[hoststate.Action] = []
+    unchanged: list[tuple[str, str, str]] = []
+    desired: set[tuple[str, str]] = set()
+    for run in runs:
+        key = (run.namespace, run.name)
+        desired.add(key)
+        copies = observed.get(key, {})
+        if run.host not in reachable:
+            continue  # not placed by the scheduler (it binds to ready hosts only); touch nothing
+        for host, pod in copies.items():
+            if host != run.host:
+                reason = f"moved to {run.host}" if run.host not in copies else "extra copy"
+                actions.append(_delete(pod, host, f"{reason} (desired on {run.host})"))
+        current = copies.get(run.host)
+        if current is None:
+            elsewhere = sorted(set(copies) - {run.host})
+            reason = f"moved from {', '.join(elsewhere)}" if elsewhere else "not running"
+            actions.append(_action(hoststate.ActionKind.CREATE, run, None, reason))
+        elif current.spec_hash != run.spec_hash:
+            actions.append(
+                _action(hoststate.ActionKind.REPLACE, run, current, _changed(current, run))
+            )
+        else:
+            unchanged.append((run.host, run.namespace, run.name))
+
+    for key, copies in observed.items():
+        if key in desired or key in held:
+            continue
+        for host, pod in copies.items():
+            actions.append(_delete(pod, host, "not desired"))
+
+    actions.sort(key=lambda a: (a.host, _ORDER[a.kind], a.namespace, a.name))
+    return hoststate.Plan(actions=tuple(actions), unchanged=tuple(sorted(unchanged)))
+
+
+def _action(
+    kind: hoststate.ActionKind,
+    run: hoststate.PodRun,
+    observed: hoststate.ObservedPod | None,
+    reason: str,
+) -> hoststate.Action:
+    return hoststate.Action(
+        kind=kind,
+        host=run.host,
+        namespace=run.namespace,
+        name=run.name,
+        run=run,
+        observed=observed,
+        reason=reason,
+    )
+
+
+def _delete(pod: hoststate.ObservedPod, host: str, reason: str) -> hoststate.Action:
+    return hoststate.Action(
+        kind=hoststate.ActionKind.DELETE,
+        host=host,
+        namespace=pod.namespace,
+        name=pod.name,
+        observed=pod,
+        reason=reason,
+    )
+
+
+def _changed(observed: hoststate.ObservedPod, run: hoststate.PodRun) -> str:
+    parts = podrun.changed_parts(observed, run)
+    return f"spec changed: {', '.join(parts)}" if parts else "spec changed"

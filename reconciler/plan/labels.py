@@ -1,0 +1,27 @@
+"""The label vocabulary the planner adds on top of `hoststate`'s: which labels are digests (never
+rendered), which stay out of the spec hash, and which a manifest may not set. Used by `resolve`,
+`podrun`, `render` and `export`.
+"""
+
+from __future__ import annotations
+
+from reconciler.model import hoststate
+
+SPEC_PARTS = f"{hoststate.LABEL_PREFIX}spec-parts"
+"""`name=digest,...` for each part of the spec hash, sorted by name (see `podrun`)."""
+
+HASHES = frozenset({hoststate.LABEL_SPEC_HASH, SPEC_PARTS})
+"""Labels whose values are digests (of secret values too): never rendered."""
+
+UNHASHED = HASHES | {hoststate.LABEL_REVISION}
+"""Labels left out of the spec hash: the hashes themselves and the revision."""
+
+RESERVED = UNHASHED | {
+    hoststate.MANAGED_BY,
+    hoststate.LABEL_NAMESPACE,
+    hoststate.LABEL_NAME,
+    hoststate.LABEL_OWNER,
+    hoststate.LABEL_TEMPLATE_HASH,
+    hoststate.LABEL_CONTAINER,
+}
+"""Labels the reconciler sets; a manifest may not set them."""

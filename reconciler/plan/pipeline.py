@@ -1,0 +1,106 @@
+"""The one pure function `reconciler diff` and the daemon both call: desired state and host
+observations in, a `PlanResult` out (the plan, where each pod goes, what could not be placed or
+resolved). Steps: expand, resolve, schedule (sticky), build the `PodRun`s, compute the plan.
+
+A desired pod that cannot be resolved (a missing ConfigMap, a refused hostPath) or placed is not
+run, and nothing it replaces is deleted: its own observed copies, and for a Deployment every
+observed pod of that Deployment, are held (left as they are) until a later revision or reconcile
+can place it. So a broken change never takes down what runs (rolling updates come later).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from reconciler.model import diagnostics, hoststate, objects
+from reconciler.plan import binding, diff, expand, podrun, refs, resolve
+from reconciler.scheduler import result
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """Everything one planning pass found. `placements` maps "namespace/name" to its host;
+    `held` are (namespace, name) of observed pods kept as they are because of a problem."""
+
+    plan: hoststate.Plan
+    revision: str
+    runs: tuple[hoststate.PodRun, ...] = ()
+    placements: Mapping[str, str] = field(default_factory=dict)
+    unschedulable: tuple[result.Unschedulable, ...] = ()
+    errors: tuple[diagnostics.Diagnostic, ...] = ()
+    held: tuple[tuple[str, str], ...] = ()
+    unreachable: tuple[str, ...] = ()
+
+    def unschedulable_messages(self) -> dict[str, str]:
+        """Pod key -> Kubernetes-style reason, e.g. `0/3 hosts: 3 insufficient cpu`."""
+        return {entry.pod: entry.message for entry in self.unschedulable}
+
+
+def build_plan(
+    desired: objects.DesiredState,
+    observations: Mapping[str, hoststate.HostObservation],
+    revision: str,
+    policy: resolve.Policy | None = None,
+) -> PlanResult:
+    """Plan one reconcile. `observations` are keyed by host name; `revision` goes on new pods'
+    labels only (it is not part of the spec hash)."""
+    policy = policy or resolve.Policy()
+    observed = [pod for seen in observations.values() if seen.reachable for pod in seen.pods]
+    pods = expand.expand(desired, observed)
+
+    resolved: list[resolve.ResolvedPod] = []
+    errors: list[diagnostics.Diagnostic] = []
+    failed: set[tuple[str, str]] = set()
+    for pod in pods:
+        try:
+            resolved.append(resolve.resolve(pod, desired, policy))
+        except refs.ResolveError as exc:
+            failed.add(pod.key)
+            errors.append(_diagnostic(pod, exc))
+
+    bound = binding.schedule(desired.hosts, [r.pod for r in resolved], observations)
+    errors.extend(bound.errors)
+    failed |= bound.refused
+    runs = []
+    for item in resolved:
+        host = bound.placement.host_of(binding.pod_key(item.pod.namespace, item.pod.name))
+        if host is None:
+            failed.add(item.pod.key)
+        else:
+            runs.append(podrun.build(item, host, revision))
+
+    held = _held(pods, failed, observed)
+    return PlanResult(
+        plan=diff.compute(runs, observations, held),
+        revision=revision,
+        runs=tuple(runs),
+        placements=dict(bound.placement.bindings),
+        unschedulable=bound.placement.unschedulable,
+        errors=tuple(sorted(set(errors))),
+        held=tuple(sorted(held & {pod.key for pod in observed})),
+        unreachable=tuple(sorted(n for n, seen in observations.items() if not seen.reachable)),
+    )
+
+
+def _held(
+    pods: tuple[expand.DesiredPod, ...],
+    failed: set[tuple[str, str]],
+    observed: list[hoststate.ObservedPod],
+) -> frozenset[tuple[str, str]]:
+    owners = {(pod.namespace, pod.owner) for pod in pods if pod.key in failed and pod.owner}
+    return frozenset(failed) | {
+        pod.key for pod in observed if pod.owner and (pod.namespace, pod.owner) in owners
+    }
+
+
+def _diagnostic(pod: expand.DesiredPod, exc: refs.ResolveError) -> diagnostics.Diagnostic:
+    return diagnostics.Diagnostic(
+        file=pod.source.file if pod.source else "",
+        line=pod.source.line if pod.source else 0,
+        column=0,
+        path=exc.path,
+        message=f"{pod.object_key}: {exc.message}",
+        hint=exc.hint,
+        code=exc.code,
+    )
