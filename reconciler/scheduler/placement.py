@@ -21,10 +21,12 @@ from reconciler.scheduler.result import FILTER_ORDER, Placement, Reason, Unsched
 
 Bools = NDArray[np.bool_]
 Ints = NDArray[np.int64]
+Floats = NDArray[np.float64]
 Codes = NDArray[np.int8]
 
 # A host's first failing filter as a small integer: 0 passes, then FILTER_ORDER from 1.
 _CODE = {reason: number for number, reason in enumerate(FILTER_ORDER, start=1)}
+_NEVER = np.iinfo(np.int64).max  # a key no fitting host has
 _ShapeKey = tuple[tuple[tuple[str, str], ...], tuple[Toleration, ...]]
 
 
@@ -35,6 +37,7 @@ class _Shape:
     ok: Bools
     codes: Codes
     penalty: Ints | None  # untolerated PreferNoSchedule taints; None when zero on every host
+    penalty_base: int  # one more than the largest penalty
 
 
 class _Cluster:
@@ -53,8 +56,10 @@ class _Cluster:
         self.memory_scale = np.where(self.memory_capacity == 0, 1, self.memory_capacity).astype(
             np.float64
         )
-        self.free_cpu: Ints = self.cpu_capacity.copy()
-        self.free_memory: Ints = self.memory_capacity.copy()
+        # Free capacity as float64: every value is an integer below 2**53 (inputs stay below
+        # MAX_QUANTITY), so subtracting and comparing stay exact and no cast is needed to score.
+        self.free_cpu: Floats = self.cpu_capacity.astype(np.float64)
+        self.free_memory: Floats = self.memory_capacity.astype(np.float64)
         self.ports: dict[HostPort, Bools] = {}
         groups: dict[tuple[Taint, ...], int] = {}
         self.taint_group = np.array(
@@ -103,7 +108,8 @@ class _Cluster:
             dtype=np.int64,
         )
         penalty = penalties[self.taint_group] if penalties.any() else None
-        shape = _Shape(ok=codes == 0, codes=codes, penalty=penalty)
+        base = int(penalties.max(initial=0)) + 1
+        shape = _Shape(ok=codes == 0, codes=codes, penalty=penalty, penalty_base=base)
         self._shapes[key] = shape
         return shape
 
@@ -156,12 +162,14 @@ class _Cluster:
         """The winning host among those that fit: fewest replicas of the pod's owner, then
         fewest untolerated PreferNoSchedule taints, then most free capacity, then name."""
         candidates = fit
-        if spread is not None:
-            fewest = np.min(spread, where=candidates, initial=np.iinfo(np.int64).max)
-            candidates = candidates & (spread == fewest)
+        # Spread and penalty as one integer key: spread * (max penalty + 1) + penalty orders
+        # hosts exactly as the pair (spread, penalty) does.
+        key = spread
         if shape.penalty is not None:
-            fewest = np.min(shape.penalty, where=candidates, initial=np.iinfo(np.int64).max)
-            candidates = candidates & (shape.penalty == fewest)
+            key = shape.penalty if key is None else key * shape.penalty_base + shape.penalty
+        if key is not None:
+            masked = np.where(fit, key, _NEVER)
+            candidates = masked == masked.min()
         free = (self.free_cpu - pod.cpu_millis) / self.cpu_scale
         free += (self.free_memory - pod.memory_bytes) / self.memory_scale
         return int(np.argmax(np.where(candidates, free, -np.inf)))
