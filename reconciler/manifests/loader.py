@@ -89,9 +89,11 @@ class _Run:
                 complete = False
                 continue
             yaml_marks = {(d.line, d.column) for d in parsed.diagnostics}
+            start = len(self.diagnostics)
             for document in parsed.documents:
                 self.documents += 1
                 self._document(document, yaml_marks)
+            self._cap(start, manifest.rel)
         self.diagnostics += references.check(self.declared, self.references, resolve=complete)
         self.diagnostics.sort(key=lambda d: (d.file, d.line, d.column, d.path, d.message))
         return LoadResult(
@@ -135,6 +137,21 @@ class _Run:
         self.objects.append(obj)
         data_keys = obj.keys() if isinstance(obj, objects.ConfigMap | objects.Secret) else None
         self._declare(kind, document, value, namespace, data_keys)
+
+    def _cap(self, start: int, rel: str) -> None:
+        """Keep at most `max_errors_per_file` diagnostics per file (compilers stop too)."""
+        cap = self.limits.max_errors_per_file
+        if len(self.diagnostics) - start <= cap:
+            return
+        shown = self.diagnostics[start:]
+        shown.sort(key=lambda d: (d.line, d.column))
+        hidden = len(shown) - cap
+        del self.diagnostics[start:]
+        self.diagnostics += shown[:cap]
+        self.diagnostics.append(dg.Diagnostic(
+            rel, shown[cap].line, shown[cap].column, "",
+            f"too many errors in this file; {hidden} more are not shown",
+            "fix the errors above first", dg.Code.TOO_MANY_ERRORS))
 
     def _kind(self, document: yamldocs.Document, value: dict[str, Any]) -> base.Kind | None:
         api_version, kind_name = value.get("apiVersion"), value.get("kind")
