@@ -27,6 +27,7 @@ Codes = NDArray[np.int8]
 # A host's first failing filter as a small integer: 0 passes, then FILTER_ORDER from 1.
 _CODE = {reason: number for number, reason in enumerate(FILTER_ORDER, start=1)}
 _NEVER = np.iinfo(np.int64).max  # a key no fitting host has
+_SHAPE_CACHE = 256  # distinct (nodeSelector, tolerations) pairs kept; real inputs have a few
 _ShapeKey = tuple[tuple[tuple[str, str], ...], tuple[Toleration, ...]]
 
 
@@ -91,6 +92,8 @@ class _Cluster:
         cached = self._shapes.get(key)
         if cached is not None:
             return cached
+        if len(self._shapes) >= _SHAPE_CACHE:
+            self._shapes.clear()  # pathological inputs only: keeps memory bounded
         tolerated = np.array(
             [predicates.hard_taints_tolerated(t, pod.tolerations) for t in self.taint_sets],
             dtype=np.bool_,

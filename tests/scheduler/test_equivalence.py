@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -193,3 +194,10 @@ def test_fast_equals_reference_on_larger_clusters() -> None:
         assert fast.unschedulable, "the instance should be tight enough to leave some pods out"
         assert len(set(fast.bindings.values())) > 50
         _check_invariants(hosts, pods, fast)
+
+
+def test_shape_cache_eviction_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    hosts, pods = _random_cluster(7, hosts=60, pods=300)
+    expected = reference.schedule(hosts, pods)
+    monkeypatch.setattr(placement, "_SHAPE_CACHE", 1)
+    assert placement.schedule(hosts, pods) == expected
