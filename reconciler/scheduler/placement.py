@@ -181,7 +181,9 @@ class _Cluster:
 class _Spread:
     """Replicas per owner per host, kept dense only while the owner has pods still to place."""
 
-    def __init__(self, hosts: int, bound: dict[str, Counter[int]], pending: list[PodRequest]):
+    def __init__(
+        self, hosts: int, bound: dict[str, Counter[int]], pending: list[PodRequest]
+    ) -> None:
         self._hosts = hosts
         self._bound = bound
         self._remaining = Counter(pod.owner for pod in pending if pod.owner is not None)
