@@ -1,0 +1,4 @@
+"""Executor: the only layer that touches hosts. `protocol.HostExecutor` is the contract;
+`podman_ssh.PodmanSSHExecutor` drives rootless Podman over SSH; `fake.FakeExecutor` is the
+in-memory twin for controller and CLI tests. Callers see `hoststate` values and `errors`.
+"""

@@ -1,0 +1,228 @@
+"""`FakeExecutor`: an in-memory `HostExecutor` for controller, daemon and CLI tests (no SSH, no
+Podman, microseconds per call). It keeps the real executor's observable behaviour: the same
+labels and observed values (built with `podmanspec` and `observed`), the same outcomes (SKIPPED
+on an unreachable host, FAILED for a bad image), the same mutation counters.
+
+Tests steer it: `kill`/`revive` a host, `fail_image`, `fail_next`, `set_container_state`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterable
+
+from reconciler.executor import errors, observed, podmanspec, protocol
+from reconciler.model import hoststate
+
+Key = tuple[str, str]  # (namespace, name)
+
+
+class FakeExecutor:
+    """See the module docstring. Pods live in `self.pods[host][(namespace, name)]`."""
+
+    def __init__(self, hosts: Iterable[str] = ()) -> None:
+        self._lock = threading.RLock()
+        self._stats = protocol.ExecutorStats()
+        self._ids = itertools.count(1)
+        self.pods: dict[str, dict[Key, hoststate.ObservedPod]] = {h: {} for h in hosts}
+        self.images: dict[str, set[str]] = {}
+        self.unreachable: dict[str, str] = {}
+        self.bad_images: dict[str, str] = {}
+        self.failures: dict[tuple[str, str, str], str] = {}
+        self.calls: list[str] = []
+        self.closed = False
+
+    @property
+    def stats(self) -> protocol.ExecutorStats:
+        return self._stats
+
+    # ----- steering (tests) ------------------------------------------------------------------
+
+    def kill(self, host: str, why: str = "no answer within 10s") -> None:
+        """Make `host` unreachable: observe reports it, apply skips its actions."""
+        with self._lock:
+            self.unreachable[host] = why
+
+    def revive(self, host: str) -> None:
+        with self._lock:
+            self.unreachable.pop(host, None)
+
+    def fail_image(self, image: str, detail: str = "manifest unknown") -> None:
+        """Pulling `image` fails (like a registry without that image)."""
+        with self._lock:
+            self.bad_images[image] = detail
+
+    def fail_next(self, host: str, namespace: str, name: str, message: str) -> None:
+        """The next action on that pod fails with `message`."""
+        with self._lock:
+            self.failures[(host, namespace, name)] = message
+
+    def set_container_state(
+        self, host: str, namespace: str, name: str, state: str, exit_code: int = 0
+    ) -> None:
+        """Give every container of a pod a podman state (e.g. "exited", 1); phase follows."""
+        with self._lock:
+            pod = self.pods[host][(namespace, name)]
+            containers = tuple(
+                hoststate.ObservedContainer(
+                    c.name, c.podman_id, c.image, state, exit_code, c.restart_count, c.started_at
+                )
+                for c in pod.containers
+            )
+            self.pods[host][(namespace, name)] = self._with(pod, containers)
+
+    @staticmethod
+    def _with(
+        pod: hoststate.ObservedPod, containers: tuple[hoststate.ObservedContainer, ...]
+    ) -> hoststate.ObservedPod:
+        entry = {"Id": pod.podman_id, "Labels": dict(pod.labels), "Created": pod.created_at}
+        built = observed.pod(pod.host, entry, containers)
+        assert built is not None
+        return built
+
+    # ----- HostExecutor ----------------------------------------------------------------------
+
+    def observe(
+        self, targets: Iterable[hoststate.HostTarget]
+    ) -> dict[str, hoststate.HostObservation]:
+        out: dict[str, hoststate.HostObservation] = {}
+        with self._lock:
+            for target in targets:
+                self.calls.append(f"observe {target.name}")
+                self._stats.count_read(2)
+                why = self.unreachable.get(target.name)
+                if why is not None:
+                    error = errors.HostUnreachable(target.name, target.address, why)
+                    out[target.name] = hoststate.HostObservation(
+                        target.name, False, error=str(error)
+                    )
+                    continue
+                pods = self.pods.setdefault(target.name, {})
+                found = tuple(sorted(pods.values(), key=lambda p: p.key))
+                out[target.name] = hoststate.HostObservation(target.name, True, found)
+        return out
+
+    def apply(
+        self,
+        plan: hoststate.Plan,
+        targets: Iterable[hoststate.HostTarget],
+        progress: protocol.ProgressCallback | None = None,
+    ) -> list[hoststate.ActionResult]:
+        names = {t.name for t in targets}
+        indexed = list(enumerate(plan.actions))
+        ordered = [(i, a) for i, a in indexed if a.kind is hoststate.ActionKind.DELETE]
+        ordered += [(i, a) for i, a in indexed if a.kind is not hoststate.ActionKind.DELETE]
+        results: dict[int, hoststate.ActionResult] = {}
+        with self._lock:
+            for index, action in ordered:
+                results[index] = self._one(action, names)
+                if progress is not None:
+                    progress(results[index])
+        return [results[i] for i in range(len(plan.actions))]
+
+    def close(self) -> None:
+        self.closed = True
+
+    # ----- actions ---------------------------------------------------------------------------
+
+    def _one(self, action: hoststate.Action, names: set[str]) -> hoststate.ActionResult:
+        started = time.monotonic()
+        self.calls.append(f"{action.kind} {action.host} {action.namespace}/{action.name}")
+        if action.host not in names:
+            message = f"no Host named {action.host!r} among the targets"
+            return hoststate.ActionResult(action, hoststate.Outcome.FAILED, message)
+        why = self.unreachable.get(action.host)
+        if why is not None:
+            message = str(errors.HostUnreachable(action.host, action.host, why))
+            return hoststate.ActionResult(action, hoststate.Outcome.SKIPPED, message)
+        try:
+            failure = self.failures.pop((action.host, action.namespace, action.name), None)
+            if failure is not None:
+                raise errors.PodError(action.host, f"{action.namespace}_{action.name}", failure)
+            message = self._dispatch(action)
+            outcome = hoststate.Outcome.DONE
+        except errors.ExecutorError as exc:
+            outcome, message = hoststate.Outcome.FAILED, str(exc)
+        return hoststate.ActionResult(action, outcome, message, time.monotonic() - started)
+
+    def _dispatch(self, action: hoststate.Action) -> str:
+        if action.kind is hoststate.ActionKind.CREATE and action.run is not None:
+            return self._create(action.run)
+        if action.kind is hoststate.ActionKind.DELETE and action.observed is not None:
+            return self._delete(action.host, action.observed.key)
+        if action.kind is hoststate.ActionKind.REPLACE and action.run and action.observed:
+            podmanspec.validate(action.run)
+            self._pull(action.run)
+            self._delete(action.host, action.observed.key)
+            return self._create(action.run).replace("created", "replaced", 1)
+        raise errors.PodError(action.host, action.name, f"malformed {action.kind} action")
+
+    def _pull(self, run: hoststate.PodRun) -> None:
+        present = self.images.setdefault(run.host, set())
+        for image, policy in podmanspec.images(run):
+            if policy != "Always" and image in present:
+                continue
+            if policy == "Never":
+                raise errors.ImagePullError(
+                    run.host, run.podman_name, image,
+                    "it is not present on the host and imagePullPolicy is Never",
+                )  # fmt: skip
+            self._stats.count(protocol.Mutation.IMAGE_PULL)
+            if image in self.bad_images:
+                raise errors.ImagePullError(
+                    run.host, run.podman_name, image, self.bad_images[image]
+                )
+            present.add(image)
+
+    def _create(self, run: hoststate.PodRun) -> str:
+        podmanspec.validate(run)
+        self._pull(run)
+        pods = self.pods.setdefault(run.host, {})
+        existing = pods.get((run.namespace, run.name))
+        if existing is not None:
+            if existing.spec_hash == run.spec_hash:
+                return f"pod {run.podman_name} already exists with this spec"
+            self._delete(run.host, existing.key)
+        count = self._stats.count
+        count(protocol.Mutation.FILE_WRITE, len(run.files))
+        count(protocol.Mutation.VOLUME_CREATE, len(run.volumes))
+        count(protocol.Mutation.POD_CREATE)
+        count(protocol.Mutation.CONTAINER_CREATE, len(run.containers))
+        count(protocol.Mutation.POD_START)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        containers = tuple(
+            hoststate.ObservedContainer(
+                name=c.name,
+                podman_id=f"fake-container-{next(self._ids)}",
+                image=c.image,
+                state="running",
+                started_at=now,
+            )
+            for c in run.containers
+        )
+        entry = {
+            "Id": f"fake-pod-{next(self._ids)}",
+            "Labels": podmanspec.pod_labels(run),
+            "Created": now,
+        }
+        built = observed.pod(run.host, entry, containers)
+        assert built is not None
+        pods[built.key] = built
+        return f"pod {run.podman_name} created and started ({len(run.containers)} container(s))"
+
+    def _delete(self, host: str, key: Key) -> str:
+        pod = self.pods.setdefault(host, {}).pop(key, None)
+        name = podmanspec.pod_name(*key)
+        if pod is None:
+            return f"pod {name} was already gone; its leftovers removed"
+        self._stats.count(protocol.Mutation.POD_STOP)
+        self._stats.count(protocol.Mutation.POD_REMOVE)
+        if pod.labels.get(podmanspec.LABEL_DIRS):
+            self._stats.count(protocol.Mutation.DIR_REMOVE)
+        return f"pod {name} removed"
+
+
+def _conforms(executor: FakeExecutor) -> protocol.HostExecutor:
+    return executor  # mypy checks that FakeExecutor implements the protocol

@@ -1,0 +1,236 @@
+"""The pod operations on one host, as sequences of podman calls: observe, create, replace and
+delete. Each runs synchronously in a worker thread with a `HostSession`; `podman_ssh` fans them
+out across hosts and actions and turns their errors into `ActionResult`s.
+
+Safety rules kept here: only objects carrying the managed-by label are ever changed or removed;
+images are pulled (and checked) before anything is torn down; a half-made pod is rolled back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator
+
+from reconciler.executor import errors, hostsession, observed, podmanspec
+from reconciler.model import hoststate
+
+log = logging.getLogger(__name__)
+
+
+def _managed(labels: object) -> bool:
+    return isinstance(labels, dict) and labels.get(hoststate.MANAGED_BY) == hoststate.MANAGER
+
+
+@contextlib.contextmanager
+def _pod_context(host: str, pod: str) -> Iterator[None]:
+    """Give a failed podman/file operation the pod's context (OperationFailed ▶ PodError)."""
+    try:
+        yield
+    except errors.OperationFailed as exc:
+        if exc.status == 409 or "already in use" in exc.detail or "already exists" in exc.detail:
+            raise errors.PodmanRequestFailed(
+                host, pod, exc.operation, f"{exc.detail} (a name conflict: an object with that "
+                "name exists on the host; the reconciler leaves objects it did not create alone)"
+            ) from exc  # fmt: skip
+        raise errors.PodmanRequestFailed(host, pod, exc.operation, exc.detail) from exc
+
+
+# ----- observe -----------------------------------------------------------------------------------
+
+
+def observe(session: hostsession.HostSession) -> tuple[hoststate.ObservedPod, ...]:
+    """Every managed pod on the host (two list calls, then one inspect per app container)."""
+    api = session.api
+    try:
+        pods, containers = session.map(
+            lambda which: (
+                api.list_pods(observed.managed_filter())
+                if which == "pods"
+                else api.list_containers(observed.managed_filter())
+            ),
+            ["pods", "containers"],
+        )
+        ids = [str(c["Id"]) for c in observed.app_containers(containers)]
+        inspected = session.map(api.inspect_container, ids)
+    except errors.OperationFailed as exc:
+        raise errors.PodmanUnavailable(
+            session.target.name, session.target.user, session.connection.remote_socket, str(exc)
+        ) from exc
+    inspects = {cid: data for cid, data in zip(ids, inspected, strict=True) if data is not None}
+    return observed.pods(session.target.name, pods, containers, inspects)
+
+
+# ----- images ------------------------------------------------------------------------------------
+
+
+def pull_images(session: hostsession.HostSession, run: hoststate.PodRun) -> None:
+    """Make every image of the pod present per its imagePullPolicy (ImagePullError if not)."""
+    for image, policy in podmanspec.images(run):
+        if policy != "Always":
+            try:
+                present = session.api.image_exists(image)
+            except errors.OperationFailed as exc:
+                raise errors.ImagePullError(run.host, run.podman_name, image, exc.detail) from exc
+            if present:
+                continue
+            if policy == "Never":
+                raise errors.ImagePullError(
+                    run.host, run.podman_name, image,
+                    "it is not present on the host and imagePullPolicy is Never",
+                )  # fmt: skip
+        try:
+            session.api.pull(image)
+        except errors.OperationFailed as exc:
+            raise errors.ImagePullError(run.host, run.podman_name, image, exc.detail) from exc
+
+
+# ----- create ------------------------------------------------------------------------------------
+
+
+def create(session: hostsession.HostSession, run: hoststate.PodRun, *, pulled: bool = False) -> str:
+    """Create and start the pod; returns a short report. Raises PodError/HostError."""
+    podmanspec.validate(run)
+    if not pulled:
+        pull_images(session, run)
+    pod = run.podman_name
+    with _pod_context(run.host, pod):
+        existing = session.api.inspect_pod(pod)
+    if existing is not None:
+        labels = (existing.get("Labels") or {}) if isinstance(existing, dict) else {}
+        if not _managed(labels):
+            raise errors.NameConflict(run.host, pod, "podman pod", pod)
+        if labels.get(hoststate.LABEL_SPEC_HASH) == run.spec_hash:
+            return f"pod {pod} already exists with this spec"
+        delete_pod(session, pod, str(existing.get("Id", pod)), labels)
+    return _assemble(session, run)
+
+
+def _prepare_volumes(session: hostsession.HostSession, run: hoststate.PodRun) -> None:
+    for volume in run.volumes:
+        with _pod_context(run.host, run.podman_name):
+            found = session.api.inspect_volume(volume)
+        if found is not None:
+            labels = found.get("Labels") or {}
+            same = _managed(labels) and (
+                labels.get(hoststate.LABEL_NAMESPACE),
+                labels.get(hoststate.LABEL_NAME),
+            ) == (run.namespace, run.name)
+            if not same:
+                raise errors.NameConflict(run.host, run.podman_name, "podman volume", volume)
+            with _pod_context(run.host, run.podman_name):  # a leftover of this pod: start empty
+                session.api.remove_volume(volume)
+        with _pod_context(run.host, run.podman_name):
+            session.api.create_volume(podmanspec.volume_spec(run, volume))
+
+
+def _assemble(session: hostsession.HostSession, run: hoststate.PodRun) -> str:
+    """Files, volumes, pod, containers; rolled back if any of them fails. Then start."""
+    pod = run.podman_name
+    created_pod = False
+    warnings: list[str] = []
+    try:
+        with _pod_context(run.host, pod):
+            session.write_files(run.files)
+        _prepare_volumes(session, run)
+        with _pod_context(run.host, pod):
+            session.api.create_pod(podmanspec.pod_spec(run))
+            created_pod = True
+            for container in run.containers:
+                spec = podmanspec.container_spec(
+                    run, container, session.connection.state_dir, session.options.stop_timeout
+                )
+                _, found = session.api.create_container(spec)
+                warnings.extend(w for w in found if w not in warnings)
+    except errors.ExecutorError:
+        _rollback(session, run, created_pod)
+        raise
+    for warning in warnings:
+        session.warn_once(warning)
+    with _pod_context(run.host, pod):
+        try:
+            session.api.start_pod(pod)
+        except errors.OperationFailed as exc:
+            raise errors.OperationFailed(
+                "start", f"{exc.detail} (the pod was created and is left in place: see its "
+                "containers' logs on the host; the next change to it replaces it)"
+            ) from exc  # fmt: skip
+    report = f"pod {pod} created and started ({len(run.containers)} container(s))"
+    if warnings:
+        report += "; podman warned: " + "; ".join(warnings)
+    return report
+
+
+def _rollback(session: hostsession.HostSession, run: hoststate.PodRun, created_pod: bool) -> None:
+    """Undo a partial create (best effort; a HostError during rollback is left to the caller)."""
+    if session.broken:
+        return
+    try:
+        if created_pod:
+            session.api.remove_pod(run.podman_name)
+        for volume in run.volumes:
+            found = session.api.inspect_volume(volume)
+            if found is not None and _managed(found.get("Labels") or {}):
+                session.api.remove_volume(volume)
+        session.remove_dirs(podmanspec.file_dirs(run))
+    except errors.ExecutorError as exc:
+        log.warning("host %s: rolling back pod %s failed: %s", run.host, run.podman_name, exc)
+
+
+# ----- delete / replace --------------------------------------------------------------------------
+
+
+def _dirs_from_labels(host: str, pod: str, labels: dict[str, str]) -> list[str]:
+    raw = labels.get(podmanspec.LABEL_DIRS, "")
+    try:
+        listed = json.loads(raw) if raw else []
+        return [podmanspec.normal_relative(str(d)) for d in listed]
+    except (ValueError, TypeError) as exc:  # not written by us: remove nothing
+        log.warning("host %s: pod %s: bad %s label (%s); its files are left",
+                    host, pod, podmanspec.LABEL_DIRS, exc)  # fmt: skip
+        return []
+
+
+def delete_pod(
+    session: hostsession.HostSession, pod: str, pod_id: str, known_labels: dict[str, str]
+) -> str:
+    """Remove a managed pod (by id), its emptyDir volumes and its file directories."""
+    host = session.target.name
+    with _pod_context(host, pod):
+        current = session.api.inspect_pod(pod_id)
+    labels = dict(known_labels)
+    if current is not None:
+        labels = dict(current.get("Labels") or {})
+        if not _managed(labels):
+            raise errors.NameConflict(host, pod, "podman pod", pod)
+        with _pod_context(host, pod):  # stop first: podman stops the containers in parallel
+            session.api.stop_pod(pod_id, session.options.stop_timeout)
+            session.api.remove_pod(pod_id)
+    dirs = _dirs_from_labels(host, pod, labels)
+    namespace = labels.get(hoststate.LABEL_NAMESPACE, "")
+    name = labels.get(hoststate.LABEL_NAME, "")
+    with _pod_context(host, pod):
+        if namespace and name:
+            extra = {hoststate.LABEL_NAMESPACE: namespace, hoststate.LABEL_NAME: name}
+            for volume in session.api.list_volumes(observed.managed_filter(extra)):
+                session.api.remove_volume(str(volume["Name"]))
+        session.remove_dirs(dirs)
+    gone = "removed" if current is not None else "was already gone; its leftovers removed"
+    return f"pod {pod} {gone}"
+
+
+def delete(session: hostsession.HostSession, pod: hoststate.ObservedPod) -> str:
+    name = podmanspec.pod_name(pod.namespace, pod.name)
+    return delete_pod(session, name, pod.podman_id or name, dict(pod.labels))
+
+
+def replace(
+    session: hostsession.HostSession, run: hoststate.PodRun, old: hoststate.ObservedPod
+) -> str:
+    """New images first (a failed pull leaves the old pod running), then delete, then create."""
+    podmanspec.validate(run)
+    pull_images(session, run)
+    delete(session, old)
+    report = create(session, run, pulled=True)
+    return report.replace("created and started", "replaced and started", 1)

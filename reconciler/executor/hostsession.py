@@ -1,0 +1,141 @@
+"""Everything the executor keeps per host between calls: the SSH connection (on the loop
+thread), podman-py's client on the forwarded socket, and a bounded worker pool for that host.
+
+`podman_ssh.PodmanSSHExecutor` opens one session per host and reuses it; `hostops` runs the
+pod operations with it. A session that lost its connection is `broken` and gets replaced.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+import requests
+
+from reconciler.executor import errors, loop, podmanapi, protocol, sshconn
+from reconciler.model import hoststate
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Tuning of the real executor (the SSH part is in `ssh`)."""
+
+    ssh: sshconn.SSHSettings
+    pull_timeout: float = 600.0
+    stop_timeout: int = 10  # seconds podman waits after SIGTERM before SIGKILL
+    host_concurrency: int = 8  # concurrent podman calls per host (sshd MaxSessions is 10)
+
+
+class HostSession:
+    """One host's connection, API client and worker pool; see the module docstring."""
+
+    def __init__(
+        self,
+        target: hoststate.HostTarget,
+        options: Options,
+        runner: loop.LoopThread,
+        connection: sshconn.HostConnection,
+        stats: protocol.ExecutorStats,
+    ) -> None:
+        self.target = target
+        self.options = options
+        self.stats = stats
+        self._runner = runner
+        self.connection = connection
+        self.broken = False
+        self._warned: set[str] = set()
+        self.api = podmanapi.PodmanAPI(
+            target.name,
+            connection.local_socket,
+            stats,
+            transport_error=self._transport_error,
+            timeout=options.ssh.command_timeout,
+            pull_timeout=options.pull_timeout,
+            ping_timeout=options.ssh.connect_timeout,
+            pool_size=options.host_concurrency,
+        )
+        self.pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=options.host_concurrency, thread_name_prefix=f"podman-{target.name}"
+        )
+
+    @classmethod
+    def open(
+        cls,
+        target: hoststate.HostTarget,
+        options: Options,
+        runner: loop.LoopThread,
+        local_socket: str,
+        stats: protocol.ExecutorStats,
+    ) -> HostSession:
+        """Connect and check that Podman's API answers (raises a `HostError` otherwise)."""
+        connection = runner.run(sshconn.HostConnection.open(target, options.ssh, local_socket))
+        session = cls(target, options, runner, connection, stats)
+        try:
+            session.api.ping()
+        except BaseException:
+            session.close()
+            raise
+        return session
+
+    @property
+    def alive(self) -> bool:
+        return not self.broken and not self.connection.closed
+
+    def _transport_error(self, operation: str, exc: BaseException) -> errors.HostError:
+        """A podman call failed below HTTP: a dead host, a lost connection or a dead service."""
+        self.broken = True
+        address = f"{self.target.user}@{self.target.address}:{self.target.port}"
+        if isinstance(exc, requests.Timeout):
+            return errors.HostUnreachable(
+                self.target.name, address, f"{operation}: no answer in time", timed_out=True
+            )
+        if self.connection.closed:
+            return errors.HostUnreachable(
+                self.target.name, address, f"SSH connection lost during {operation}"
+            )
+        return errors.PodmanUnavailable(
+            self.target.name, self.target.user, self.connection.remote_socket, f"{operation}: {exc}"
+        )
+
+    def warn_once(self, warning: str) -> None:
+        """Log a podman warning (e.g. limits ignored on cgroup v1 rootless) once per session."""
+        if warning not in self._warned:
+            self._warned.add(warning)
+            log.warning("host %s: podman: %s", self.target.name, warning)
+
+    # ----- files (SFTP, on the loop) -------------------------------------------------------
+
+    def write_files(self, files: Sequence[hoststate.HostFile]) -> None:
+        if files:
+            written = self._runner.run(self.connection.write_files(files))
+            self.stats.count(protocol.Mutation.FILE_WRITE, written)
+
+    def remove_dirs(self, dirs: Sequence[str]) -> None:
+        if dirs:
+            removed = self._runner.run(self.connection.remove_dirs(dirs))
+            self.stats.count(protocol.Mutation.DIR_REMOVE, removed)
+
+    # ----- parallel calls ----------------------------------------------------------------------
+
+    def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
+        """`fn` over `items` on this host's pool (bounded); the first error is raised."""
+        return list(self.pool.map(fn, items))
+
+    def close(self) -> None:
+        self.broken = True
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.api.close()
+        with contextlib.suppress(Exception):
+            self._runner.run(self.connection.close())
+        with contextlib.suppress(OSError):
+            os.unlink(self.connection.local_socket)

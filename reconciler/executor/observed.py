@@ -1,0 +1,141 @@
+"""Pure reading of Podman's answers into `ObservedPod`s: identity from labels alone, phase from
+container states. `hostops.observe` fetches the JSON (pod list, container list, inspects) and
+hands it here; the planner then diffs the result against the desired pods.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from reconciler.executor import podmanspec
+from reconciler.model import base, hoststate
+
+log = logging.getLogger(__name__)
+
+RUNNING_STATES = frozenset({"running", "paused", "stopping", "restarting"})
+PENDING_STATES = frozenset({"created", "configured", "initialized"})
+DONE_STATES = frozenset({"exited", "stopped"})
+
+
+def managed_filter(extra: Mapping[str, str] | None = None) -> dict[str, list[str]]:
+    """The libpod list filter for objects carrying the reconciler's managed-by label."""
+    labels = {hoststate.MANAGED_BY: hoststate.MANAGER, **(extra or {})}
+    return {"label": [f"{key}={value}" for key, value in labels.items()]}
+
+
+def phase(containers: Iterable[hoststate.ObservedContainer]) -> hoststate.PodPhase:
+    """Kubernetes-style pod phase from the app containers' podman states."""
+    states = [(c.state, c.exit_code) for c in containers]
+    if not states:
+        return hoststate.PodPhase.PENDING
+    if any(state in RUNNING_STATES for state, _ in states):
+        return hoststate.PodPhase.RUNNING
+    if any(state in PENDING_STATES for state, _ in states):
+        return hoststate.PodPhase.PENDING
+    if all(state in DONE_STATES for state, _ in states):
+        if all(code == 0 for _, code in states):
+            return hoststate.PodPhase.SUCCEEDED
+        return hoststate.PodPhase.FAILED
+    return hoststate.PodPhase.UNKNOWN
+
+
+def _labels(entry: Mapping[str, Any]) -> dict[str, str]:
+    raw = entry.get("Labels") or {}
+    return {str(k): str(v) for k, v in raw.items()}
+
+
+def container(
+    entry: Mapping[str, Any], inspect: Mapping[str, Any] | None
+) -> hoststate.ObservedContainer:
+    """One app container from its list entry, refined by its inspect data when present."""
+    labels = _labels(entry)
+    names = entry.get("Names") or [""]
+    state = str(entry.get("State", ""))
+    exit_code = int(entry.get("ExitCode") or 0)
+    restarts = 0
+    started = ""
+    if inspect:
+        status = inspect.get("State") or {}
+        state = str(status.get("Status") or state)
+        exit_code = int(status.get("ExitCode") or 0)
+        started = str(status.get("StartedAt") or "")
+        restarts = int(inspect.get("RestartCount") or 0)
+    if started.startswith("0001-01-01"):
+        started = ""
+    return hoststate.ObservedContainer(
+        name=labels.get(hoststate.LABEL_CONTAINER, str(names[0])),
+        podman_id=str(entry.get("Id", "")),
+        image=str(entry.get("Image", "")),
+        state=state,
+        exit_code=exit_code,
+        restart_count=restarts,
+        started_at=started,
+    )
+
+
+def pod(
+    host: str, entry: Mapping[str, Any], containers: Iterable[hoststate.ObservedContainer]
+) -> hoststate.ObservedPod | None:
+    """A managed pod from its list entry and its app containers; None without identity labels.
+
+    A pod missing one of the containers its label lists (a create cut short by a crash) gets
+    spec_hash "" so that any plan replaces it.
+    """
+    labels = _labels(entry)
+    namespace = labels.get(hoststate.LABEL_NAMESPACE, "")
+    name = labels.get(hoststate.LABEL_NAME, "")
+    if labels.get(hoststate.MANAGED_BY) != hoststate.MANAGER or not namespace or not name:
+        log.warning("host %s: pod %r has no reconciler identity labels; ignored",
+                    host, entry.get("Name"))  # fmt: skip
+        return None
+    expected = [n for n in labels.get(podmanspec.LABEL_CONTAINERS, "").split(",") if n]
+    order = {n: i for i, n in enumerate(expected)}
+    found = sorted(containers, key=lambda c: (order.get(c.name, len(order)), c.name))
+    spec_hash = labels.get(hoststate.LABEL_SPEC_HASH, "")
+    if sorted(expected) != sorted(c.name for c in found):
+        spec_hash = ""
+    return hoststate.ObservedPod(
+        namespace=namespace,
+        name=name,
+        host=host,
+        podman_id=str(entry.get("Id", "")),
+        spec_hash=spec_hash,
+        owner=labels.get(hoststate.LABEL_OWNER, ""),
+        revision=labels.get(hoststate.LABEL_REVISION, ""),
+        labels=base.FrozenMap(labels),
+        phase=phase(found),
+        containers=tuple(found),
+        created_at=str(entry.get("Created", "")),
+    )
+
+
+def app_containers(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """Managed, non-infra container list entries that belong to a pod."""
+    return [
+        e
+        for e in entries
+        if not e.get("IsInfra")
+        and e.get("Pod")
+        and _labels(e).get(hoststate.MANAGED_BY) == hoststate.MANAGER
+    ]
+
+
+def pods(
+    host: str,
+    pod_entries: Iterable[Mapping[str, Any]],
+    container_entries: Iterable[Mapping[str, Any]],
+    inspects: Mapping[str, Mapping[str, Any]],
+) -> tuple[hoststate.ObservedPod, ...]:
+    """Every managed pod of a host, sorted by (namespace, name)."""
+    by_pod: dict[str, list[hoststate.ObservedContainer]] = {}
+    for entry in app_containers(container_entries):
+        observed = container(entry, inspects.get(str(entry.get("Id", ""))))
+        by_pod.setdefault(str(entry["Pod"]), []).append(observed)
+    found = []
+    for entry in pod_entries:
+        built = pod(host, entry, by_pod.get(str(entry.get("Id", "")), []))
+        if built is not None:
+            found.append(built)
+    return tuple(sorted(found, key=lambda p: p.key))

@@ -1,0 +1,279 @@
+"""`PodmanSSHExecutor`: the real `HostExecutor`. Rootless Podman on each host, driven with
+podman-py through one long-lived, host-key-verified asyncssh connection per host.
+
+Threads: one asyncio loop thread owns the SSH connections; a fan-out pool works on hosts in
+parallel; each host has its own bounded pool for podman calls (`hostsession`). The pod
+operations themselves are in `hostops`.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import itertools
+import logging
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from reconciler.executor import errors, hostops, hostsession, loop, protocol, sshconn
+from reconciler.model import hoststate
+
+log = logging.getLogger(__name__)
+
+Indexed = tuple[int, hoststate.Action]
+
+
+class PodmanSSHExecutor:
+    """See the module docstring; construct once, reuse for every reconcile, `close()` at exit."""
+
+    def __init__(
+        self,
+        known_hosts: Path,
+        key_file: Path,
+        *,
+        connect_timeout: float = 10.0,
+        command_timeout: float = 60.0,
+        pull_timeout: float = 600.0,
+        stop_timeout: int = 10,
+        host_concurrency: int = 8,
+        max_parallel_hosts: int = 32,
+        podman_socket: str = sshconn.DEFAULT_PODMAN_SOCKET,
+    ) -> None:
+        settings = sshconn.SSHSettings(
+            known_hosts=Path(known_hosts),
+            key_file=Path(key_file),
+            connect_timeout=connect_timeout,
+            command_timeout=command_timeout,
+            keepalive_interval=max(1.0, connect_timeout),
+            podman_socket=podman_socket,
+        )
+        settings.check()
+        self._options = hostsession.Options(
+            ssh=settings,
+            pull_timeout=pull_timeout,
+            stop_timeout=stop_timeout,
+            host_concurrency=max(1, host_concurrency),
+        )
+        self._stats = protocol.ExecutorStats()
+        self._runner = loop.LoopThread()
+        self._fanout = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, max_parallel_hosts), thread_name_prefix="executor-host"
+        )
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="reconciler-podman-"))
+        self._socket_ids = itertools.count()
+        self._sessions: dict[str, hostsession.HostSession] = {}
+        self._host_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self._progress_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def stats(self) -> protocol.ExecutorStats:
+        return self._stats
+
+    def __enter__(self) -> PodmanSSHExecutor:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ----- sessions ------------------------------------------------------------------------
+
+    def _host_lock(self, name: str) -> threading.Lock:
+        with self._lock:
+            return self._host_locks.setdefault(name, threading.Lock())
+
+    def _session(self, target: hoststate.HostTarget) -> tuple[hostsession.HostSession, bool]:
+        """The host's live session (reused) or a new one; True when new. Raises HostError."""
+        if self._closed:
+            raise errors.ExecutorError("the executor is closed")
+        with self._host_lock(target.name):
+            session = self._sessions.get(target.name)
+            if session is not None and session.alive and session.target == target:
+                return session, False
+            if session is not None:
+                self._drop(target.name)
+            local = str(self._socket_dir / f"{next(self._socket_ids)}.sock")
+            session = hostsession.HostSession.open(
+                target, self._options, self._runner, local, self._stats
+            )
+            self._sessions[target.name] = session
+            return session, True
+
+    def _drop(self, name: str) -> None:
+        session = self._sessions.pop(name, None)
+        if session is not None:
+            session.close()
+
+    def _live_session(self, target: hoststate.HostTarget) -> hostsession.HostSession:
+        """A session that just answered a ping: a reused one that fails is replaced once,
+        unless the host simply did not answer (then it is unreachable, no second wait)."""
+        session, fresh = self._session(target)
+        if fresh:
+            return session
+        try:
+            session.api.ping()
+            return session
+        except errors.HostError as exc:
+            with self._host_lock(target.name):
+                if self._sessions.get(target.name) is session:
+                    self._drop(target.name)
+            if isinstance(exc, errors.HostUnreachable) and exc.timed_out:
+                raise
+        return self._session(target)[0]
+
+    # ----- observe -------------------------------------------------------------------------
+
+    def observe(
+        self, targets: Iterable[hoststate.HostTarget]
+    ) -> dict[str, hoststate.HostObservation]:
+        wanted = list(targets)
+        found = self._fanout.map(self._observe_host, wanted)
+        return {target.name: observation for target, observation in zip(wanted, found, strict=True)}
+
+    def _observe_host(self, target: hoststate.HostTarget) -> hoststate.HostObservation:
+        started = time.monotonic()
+        try:
+            session = self._live_session(target)
+            pods = hostops.observe(session)
+        except errors.HostError as exc:
+            log.warning("observe: %s", exc)
+            return hoststate.HostObservation(target.name, reachable=False, error=str(exc))
+        log.debug(
+            "observe %s: %d pods in %.3fs", target.name, len(pods), time.monotonic() - started
+        )
+        return hoststate.HostObservation(target.name, reachable=True, pods=pods)
+
+    # ----- apply ---------------------------------------------------------------------------
+
+    def apply(
+        self,
+        plan: hoststate.Plan,
+        targets: Iterable[hoststate.HostTarget],
+        progress: protocol.ProgressCallback | None = None,
+    ) -> list[hoststate.ActionResult]:
+        by_name = {target.name: target for target in targets}
+        by_host: dict[str, list[Indexed]] = {}
+        for index, action in enumerate(plan.actions):
+            by_host.setdefault(action.host, []).append((index, action))
+        jobs = [
+            self._fanout.submit(self._apply_host, by_name.get(host), host, actions, progress)
+            for host, actions in by_host.items()
+        ]
+        results: list[hoststate.ActionResult | None] = [None] * len(plan.actions)
+        for job in jobs:
+            for index, result in job.result():
+                results[index] = result
+        return [r for r in results if r is not None]
+
+    def _report(
+        self, progress: protocol.ProgressCallback | None, result: hoststate.ActionResult
+    ) -> hoststate.ActionResult:
+        level = logging.INFO if result.outcome is hoststate.Outcome.DONE else logging.WARNING
+        log.log(level, "%s %s/%s on %s: %s: %s", result.action.kind, result.action.namespace,
+                result.action.name, result.action.host, result.outcome, result.message)  # fmt: skip
+        if progress is not None:
+            with self._progress_lock:
+                progress(result)
+        return result
+
+    def _apply_host(
+        self,
+        target: hoststate.HostTarget | None,
+        host: str,
+        actions: Sequence[Indexed],
+        progress: protocol.ProgressCallback | None,
+    ) -> list[tuple[int, hoststate.ActionResult]]:
+        def finish_all(
+            outcome: hoststate.Outcome, message: str
+        ) -> list[tuple[int, hoststate.ActionResult]]:
+            return [
+                (i, self._report(progress, hoststate.ActionResult(a, outcome, message)))
+                for i, a in actions
+            ]
+
+        if target is None:
+            return finish_all(
+                hoststate.Outcome.FAILED,
+                f"no Host named {host!r} among the targets: declare it (kind: Host) "
+                "or move its pods",
+            )
+        try:
+            session = self._live_session(target)
+        except errors.HostError as exc:
+            return finish_all(hoststate.Outcome.SKIPPED, str(exc))
+        host_down: list[errors.HostError] = []
+        done: list[tuple[int, hoststate.ActionResult]] = []
+        deletes = [(i, a) for i, a in actions if a.kind is hoststate.ActionKind.DELETE]
+        others = [(i, a) for i, a in actions if a.kind is not hoststate.ActionKind.DELETE]
+        for phase in (deletes, others):
+            futures = [
+                (i, session.pool.submit(self._run_action, session, a, host_down, progress))
+                for i, a in phase
+            ]
+            done.extend((i, future.result()) for i, future in futures)
+        if host_down:
+            with self._host_lock(host):
+                if self._sessions.get(host) is session:
+                    self._drop(host)
+        return done
+
+    def _run_action(
+        self,
+        session: hostsession.HostSession,
+        action: hoststate.Action,
+        host_down: list[errors.HostError],
+        progress: protocol.ProgressCallback | None,
+    ) -> hoststate.ActionResult:
+        started = time.monotonic()
+        if host_down:
+            result = hoststate.ActionResult(action, hoststate.Outcome.SKIPPED, str(host_down[0]))
+            return self._report(progress, result)
+        try:
+            message = self._dispatch(session, action)
+            outcome = hoststate.Outcome.DONE
+        except errors.HostError as exc:
+            host_down.append(exc)
+            outcome, message = hoststate.Outcome.SKIPPED, str(exc)
+        except errors.ExecutorError as exc:
+            outcome, message = hoststate.Outcome.FAILED, str(exc)
+        seconds = time.monotonic() - started
+        return self._report(progress, hoststate.ActionResult(action, outcome, message, seconds))
+
+    @staticmethod
+    def _dispatch(session: hostsession.HostSession, action: hoststate.Action) -> str:
+        kind = action.kind
+        if kind is hoststate.ActionKind.CREATE and action.run is not None:
+            return hostops.create(session, action.run)
+        if kind is hoststate.ActionKind.DELETE and action.observed is not None:
+            return hostops.delete(session, action.observed)
+        if kind is hoststate.ActionKind.REPLACE and action.run and action.observed:
+            return hostops.replace(session, action.run, action.observed)
+        raise errors.PodError(
+            action.host,
+            f"{action.namespace}/{action.name}",
+            f"malformed {kind} action (CREATE needs run, DELETE observed, REPLACE both)",
+        )
+
+    # ----- close ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._fanout.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            names = list(self._sessions)
+        for name in names:
+            with contextlib.suppress(Exception):
+                self._drop(name)
+        self._runner.stop()
+        shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+
+def _conforms(executor: PodmanSSHExecutor) -> protocol.HostExecutor:
+    return executor  # mypy checks that PodmanSSHExecutor implements the protocol

@@ -1,0 +1,242 @@
+"""Podman's libpod REST API for one host, through podman-py's `APIClient` on the locally forwarded
+socket. Bodies are JSON (user data never meets a shell); each mutating call is counted in the
+executor's stats; transport and HTTP failures become executor errors here, once.
+
+`hostops` calls these from worker threads; podman-py is synchronous and thread-safe enough for
+concurrent requests (a requests.Session with a bounded connection pool).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.parse
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import podman
+import podman.errors
+import requests
+
+from reconciler.executor import errors, protocol
+
+log = logging.getLogger(__name__)
+
+Filters = Mapping[str, list[str]]
+
+
+def _quote(name: str) -> str:
+    return urllib.parse.quote(name, safe="/:@")
+
+
+def _message(response: Any) -> str:
+    try:
+        body = response.json()
+        return str(body.get("message") or body.get("cause") or body)
+    except (ValueError, AttributeError):
+        return str(response.text or f"HTTP {response.status_code}").strip()
+
+
+class PodmanAPI:
+    """The calls the executor makes, nothing else (no generic passthrough)."""
+
+    def __init__(
+        self,
+        host: str,
+        local_socket: str,
+        stats: protocol.ExecutorStats,
+        *,
+        transport_error: Callable[[str, BaseException], errors.HostError],
+        timeout: float,
+        pull_timeout: float,
+        ping_timeout: float,
+        pool_size: int,
+    ) -> None:
+        self.host = host
+        self._stats = stats
+        self._transport_error = transport_error
+        self._timeout = timeout
+        self._pull_timeout = pull_timeout
+        self._ping_timeout = ping_timeout
+        self._client = podman.PodmanClient(
+            base_url=f"unix://{local_socket}", timeout=timeout, max_pool_size=pool_size
+        )
+        self._api = self._client.api
+
+    def close(self) -> None:
+        self._client.close()  # type: ignore[no-untyped-call]
+
+    # ----- plumbing ----------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        operation: str,
+        *,
+        mutation: protocol.Mutation | None = None,
+        params: Mapping[str, Any] | None = None,
+        body: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+        stream: bool = False,
+        ok_missing: bool = False,
+    ) -> Any:
+        """One HTTP request; returns the response (None for a 404 when `ok_missing`)."""
+        if mutation is None:
+            self._stats.count_read()
+        else:
+            self._stats.count(mutation)
+        kwargs: dict[str, Any] = {"params": dict(params or {}), "timeout": timeout or self._timeout}
+        if body is not None:
+            kwargs["data"] = json.dumps(body)
+            kwargs["headers"] = {"content-type": "application/json"}
+        if stream:
+            kwargs["stream"] = True
+        try:
+            response = getattr(self._api, method)(path, **kwargs)
+        except (podman.errors.APIError, requests.RequestException, OSError) as exc:
+            cause = exc.__cause__ if isinstance(exc, podman.errors.APIError) else exc
+            raise self._transport_error(operation, cause or exc) from exc
+        if ok_missing and response.status_code == 404:
+            return None
+        if response.status_code >= 400:
+            raise errors.OperationFailed(operation, _message(response), response.status_code)
+        return response
+
+    # ----- reads -------------------------------------------------------------------------
+
+    def ping(self) -> None:
+        self._call("get", "/_ping", "ping the Podman API", timeout=self._ping_timeout)
+
+    def list_pods(self, filters: Filters) -> list[dict[str, Any]]:
+        params = {"filters": json.dumps(filters)}
+        return list(self._call("get", "/pods/json", "list pods", params=params).json() or [])
+
+    def list_containers(self, filters: Filters) -> list[dict[str, Any]]:
+        params = {"all": "true", "filters": json.dumps(filters)}
+        found = self._call("get", "/containers/json", "list containers", params=params).json()
+        return list(found or [])
+
+    def inspect_container(self, container_id: str) -> dict[str, Any] | None:
+        path = f"/containers/{_quote(container_id)}/json"
+        response = self._call("get", path, "inspect container", ok_missing=True)
+        return None if response is None else dict(response.json())
+
+    def inspect_pod(self, pod: str) -> dict[str, Any] | None:
+        response = self._call("get", f"/pods/{_quote(pod)}/json", "inspect pod", ok_missing=True)
+        return None if response is None else dict(response.json())
+
+    def image_exists(self, image: str) -> bool:
+        path = f"/images/{_quote(image)}/exists"
+        return self._call("get", path, "check image", ok_missing=True) is not None
+
+    def inspect_volume(self, name: str) -> dict[str, Any] | None:
+        path = f"/volumes/{_quote(name)}/json"
+        response = self._call("get", path, "inspect volume", ok_missing=True)
+        return None if response is None else dict(response.json())
+
+    def list_volumes(self, filters: Filters) -> list[dict[str, Any]]:
+        params = {"filters": json.dumps(filters)}
+        return list(self._call("get", "/volumes/json", "list volumes", params=params).json() or [])
+
+    # ----- changes -----------------------------------------------------------------------
+
+    def pull(self, image: str) -> str:
+        """Pull `image` from its registry; returns the image id. A pull that reports an error
+        or no image is an `OperationFailed` (podman-py would hand back an empty Image)."""
+        params = {"reference": image, "policy": "always", "compatMode": "false"}
+        response = self._call(
+            "post",
+            "/images/pull",
+            "pull",
+            mutation=protocol.Mutation.IMAGE_PULL,
+            params=params,
+            timeout=self._pull_timeout,
+            stream=True,
+        )
+        image_id = ""
+        problem = ""
+        try:
+            for line in response.iter_lines():
+                if not line:
+                    continue
+                try:
+                    item = json.loads(line)
+                except ValueError:
+                    continue
+                if item.get("error"):
+                    problem = str(item["error"]).strip()
+                image_id = str(item.get("id") or image_id)
+        except (requests.RequestException, OSError) as exc:
+            raise self._transport_error("pull", exc) from exc
+        finally:
+            response.close()
+        if problem or not image_id:
+            raise errors.OperationFailed("pull", problem or "podman reported no pulled image")
+        return image_id
+
+    def create_pod(self, spec: Mapping[str, Any]) -> str:
+        response = self._call(
+            "post", "/pods/create", "create pod", mutation=protocol.Mutation.POD_CREATE, body=spec
+        )
+        return str(response.json()["Id"])
+
+    def create_container(self, spec: Mapping[str, Any]) -> tuple[str, list[str]]:
+        """Returns the container id and podman's warnings (e.g. limits ignored on cgroup v1)."""
+        response = self._call(
+            "post",
+            "/containers/create",
+            f"create container {spec.get('name', '')}",
+            mutation=protocol.Mutation.CONTAINER_CREATE,
+            body=spec,
+        )
+        body = response.json()
+        return str(body["Id"]), [str(w) for w in body.get("Warnings") or []]
+
+    def start_pod(self, pod: str) -> None:
+        response = self._call(
+            "post", f"/pods/{_quote(pod)}/start", "start pod", mutation=protocol.Mutation.POD_START
+        )
+        if response.status_code != 304:
+            errs = (response.json() or {}).get("Errs")
+            if errs:
+                raise errors.OperationFailed("start pod", "; ".join(str(e) for e in errs))
+
+    def stop_pod(self, pod: str, timeout: float) -> None:
+        self._call(
+            "post",
+            f"/pods/{_quote(pod)}/stop",
+            "stop pod",
+            mutation=protocol.Mutation.POD_STOP,
+            timeout=self._timeout + timeout,
+            ok_missing=True,
+        )
+
+    def remove_pod(self, pod: str) -> None:
+        self._call(
+            "delete",
+            f"/pods/{_quote(pod)}",
+            "remove pod",
+            mutation=protocol.Mutation.POD_REMOVE,
+            params={"force": "true"},
+            ok_missing=True,
+        )
+
+    def create_volume(self, spec: Mapping[str, Any]) -> None:
+        self._call(
+            "post",
+            "/volumes/create",
+            "create volume",
+            mutation=protocol.Mutation.VOLUME_CREATE,
+            body=spec,
+        )
+
+    def remove_volume(self, name: str) -> None:
+        self._call(
+            "delete",
+            f"/volumes/{_quote(name)}",
+            "remove volume",
+            mutation=protocol.Mutation.VOLUME_REMOVE,
+            params={"force": "true"},
+            ok_missing=True,
+        )

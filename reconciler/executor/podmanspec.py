@@ -1,0 +1,224 @@
+"""Pure mapping from a `PodRun` to the JSON bodies of Podman's libpod API (pod, container and
+volume create), plus the labels that make observed state readable back from Podman alone.
+
+Used by `hostops` right before the API calls; no I/O here, so every mapping is unit-tested.
+Values go into JSON bodies, never into a command line: nothing here is ever seen by a shell.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Any
+
+from reconciler.executor import errors
+from reconciler.model import hoststate
+
+STATE_DIR = ".local/share/reconciler"
+"""The host user's reconciler state directory, relative to its home: HostFiles live below it."""
+
+LABEL_DIRS = f"{hoststate.LABEL_PREFIX}host-dirs"
+"""JSON list of the state-dir subdirectories holding the pod's files: removed with the pod."""
+LABEL_CONTAINERS = f"{hoststate.LABEL_PREFIX}containers"
+"""Comma-separated container names: a pod missing one of them was left half-created."""
+
+RESTART_POLICIES = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+CPU_PERIOD_US = 100_000
+
+
+def _invalid(run: hoststate.PodRun, message: str) -> errors.InvalidRun:
+    return errors.InvalidRun(run.host, run.podman_name, message)
+
+
+def normal_relative(path: str) -> str:
+    """`path` normalized; ValueError unless it stays inside its base (no `..`, not absolute)."""
+    if not path or "\x00" in path or path.startswith("/"):
+        raise ValueError(f"{path!r} must be a non-empty relative path")
+    normal = posixpath.normpath(path)
+    if normal in (".", "..") or normal.startswith("../"):
+        raise ValueError(f"{path!r} leaves the reconciler state directory")
+    return normal
+
+
+def relative_path(run: hoststate.PodRun, path: str, what: str) -> str:
+    """`normal_relative` for a path of `run`, as an `errors.InvalidRun`."""
+    try:
+        return normal_relative(path)
+    except ValueError as exc:
+        raise _invalid(run, f"{what} {exc}") from exc
+
+
+def pod_name(namespace: str, name: str) -> str:
+    """The podman pod name of a pod (same as `PodRun.podman_name`)."""
+    return f"{namespace}_{name}"
+
+
+def validate(run: hoststate.PodRun) -> None:
+    """Refuse a run the executor cannot carry out faithfully (raises `errors.InvalidRun`)."""
+    if run.restart_policy not in RESTART_POLICIES:
+        raise _invalid(run, f"restartPolicy {run.restart_policy!r} is not one of "
+                       f"{', '.join(RESTART_POLICIES)}")  # fmt: skip
+    if not run.containers:
+        raise _invalid(run, "a pod needs at least one container")
+    names = [c.name for c in run.containers]
+    if len(set(names)) != len(names) or any(not n or "," in n for n in names):
+        raise _invalid(run, f"container names must be unique and non-empty: {names}")
+    for file in run.files:
+        relative_path(run, file.path, "file path")
+    for container in run.containers:
+        if container.pull_policy not in PULL_POLICIES:
+            allowed = ", ".join(PULL_POLICIES)
+            raise _invalid(run, f"container {container.name}: imagePullPolicy "
+                           f"{container.pull_policy!r} is not one of {allowed}")  # fmt: skip
+        for mount in container.mounts:
+            if mount.kind is hoststate.MountKind.BIND:
+                relative_path(run, mount.source, f"container {container.name}: mount source")
+            elif mount.kind is hoststate.MountKind.HOST_PATH:
+                if not posixpath.isabs(mount.source) or "\x00" in mount.source:
+                    raise _invalid(run, f"hostPath {mount.source!r} must be absolute")
+            elif mount.source not in run.volumes:
+                raise _invalid(run, f"container {container.name}: volume {mount.source!r} is "
+                               "not among the pod's volumes")  # fmt: skip
+
+
+def file_dirs(run: hoststate.PodRun) -> tuple[str, ...]:
+    """The directories (relative to the state dir) that hold the pod's files, sorted."""
+    dirs = {posixpath.dirname(relative_path(run, f.path, "file path")) for f in run.files}
+    return tuple(sorted(d for d in dirs if d))
+
+
+def pod_labels(run: hoststate.PodRun) -> dict[str, str]:
+    """Labels of the podman pod: the run's own, then the reconciler's (which win)."""
+    labels = dict(run.labels)
+    labels.update({
+        hoststate.MANAGED_BY: hoststate.MANAGER,
+        hoststate.LABEL_NAMESPACE: run.namespace,
+        hoststate.LABEL_NAME: run.name,
+        hoststate.LABEL_SPEC_HASH: run.spec_hash,
+        hoststate.LABEL_OWNER: run.owner,
+        LABEL_CONTAINERS: ",".join(c.name for c in run.containers),
+    })  # fmt: skip
+    dirs = file_dirs(run)
+    if dirs:
+        labels[LABEL_DIRS] = json.dumps(dirs)
+    return labels
+
+
+def container_labels(run: hoststate.PodRun, container: hoststate.ContainerRun) -> dict[str, str]:
+    labels = pod_labels(run)
+    labels[hoststate.LABEL_CONTAINER] = container.name
+    return labels
+
+
+def volume_labels(run: hoststate.PodRun) -> dict[str, str]:
+    """Enough to find a pod's volumes again (managed-by, namespace, name)."""
+    return {
+        hoststate.MANAGED_BY: hoststate.MANAGER,
+        hoststate.LABEL_NAMESPACE: run.namespace,
+        hoststate.LABEL_NAME: run.name,
+    }
+
+
+def container_name(run: hoststate.PodRun, container: hoststate.ContainerRun) -> str:
+    return f"{run.podman_name}_{container.name}"
+
+
+def pod_spec(run: hoststate.PodRun) -> dict[str, Any]:
+    """Body of POST /libpod/pods/create: name, hostname, labels, published ports."""
+    spec: dict[str, Any] = {
+        "name": run.podman_name,
+        "hostname": run.name,
+        "labels": pod_labels(run),
+    }
+    if run.ports:
+        spec["portmappings"] = [
+            {
+                "host_ip": port.host_ip,
+                "host_port": port.host_port,
+                "container_port": port.container_port,
+                "protocol": port.protocol.lower(),
+            }
+            for port in run.ports
+        ]
+    return spec
+
+
+def _mount_specs(
+    container: hoststate.ContainerRun, state_dir: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    mounts: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    for mount in container.mounts:
+        if mount.kind is hoststate.MountKind.VOLUME:
+            options = ["ro"] if mount.read_only else []
+            volumes.append({"Name": mount.source, "Dest": mount.target, "Options": options})
+            continue
+        if mount.kind is hoststate.MountKind.BIND:
+            source = posixpath.join(state_dir, posixpath.normpath(mount.source))
+        else:
+            source = mount.source
+        options = ["rbind", "ro" if mount.read_only else "rw"]
+        mounts.append(
+            {"type": "bind", "source": source, "destination": mount.target, "options": options}
+        )
+    return mounts, volumes
+
+
+def container_spec(
+    run: hoststate.PodRun,
+    container: hoststate.ContainerRun,
+    state_dir: str,
+    stop_timeout: int,
+) -> dict[str, Any]:
+    """Body of POST /libpod/containers/create (a SpecGenerator) for one container of the pod.
+
+    Kubernetes semantics: `command` replaces the image ENTRYPOINT and `args` its CMD.
+    `state_dir` is the absolute state directory on the host (bind sources are below it).
+    """
+    spec: dict[str, Any] = {
+        "name": container_name(run, container),
+        "pod": run.podman_name,
+        "image": container.image,
+        "labels": container_labels(run, container),
+        "env": {key: str.__str__(value) for key, value in container.env},
+        "restart_policy": RESTART_POLICIES[run.restart_policy],
+        "stop_timeout": stop_timeout,
+        "terminal": False,
+    }
+    if container.command:
+        spec["entrypoint"] = list(container.command)
+        spec["command"] = list(container.args)
+    elif container.args:
+        spec["command"] = list(container.args)
+    if container.working_dir:
+        spec["work_dir"] = container.working_dir
+    mounts, volumes = _mount_specs(container, state_dir)
+    if mounts:
+        spec["mounts"] = mounts
+    if volumes:
+        spec["volumes"] = volumes
+    limits: dict[str, Any] = {}
+    if container.memory_limit_bytes is not None:
+        limits["memory"] = {"limit": container.memory_limit_bytes}
+    if container.cpu_limit_millis is not None:
+        quota = max(1000, container.cpu_limit_millis * CPU_PERIOD_US // 1000)
+        limits["cpu"] = {"quota": quota, "period": CPU_PERIOD_US}
+    if limits:
+        spec["resource_limits"] = limits
+    return spec
+
+
+def volume_spec(run: hoststate.PodRun, volume: str) -> dict[str, Any]:
+    """Body of POST /libpod/volumes/create for one emptyDir volume of the pod."""
+    return {"Name": volume, "Label": volume_labels(run)}
+
+
+def images(run: hoststate.PodRun) -> list[tuple[str, str]]:
+    """(image, pull policy) pairs the pod needs, each image once (Always wins), in order."""
+    seen: dict[str, str] = {}
+    for container in run.containers:
+        previous = seen.get(container.image)
+        if previous is None or container.pull_policy == "Always":
+            seen[container.image] = container.pull_policy
+    return list(seen.items())

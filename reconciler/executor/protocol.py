@@ -1,0 +1,106 @@
+"""The `HostExecutor` protocol: the only door from the planner/controllers to real hosts.
+
+`observe(targets)` reads what runs (the observed half of `plan = diff(desired, observed)`);
+`apply(plan, targets, progress)` carries out the plan. `PodmanSSHExecutor` (podman_ssh) is the real
+one, `FakeExecutor` (fake) the in-memory one for fast controller and CLI tests.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import threading
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from reconciler.model import hoststate
+
+ProgressCallback = Callable[[hoststate.ActionResult], None]
+"""Called once per finished action (never concurrently: calls are serialized by the executor)."""
+
+
+class Mutation(enum.StrEnum):
+    """Podman and file-system changes an executor makes on a host, counted in `ExecutorStats`."""
+
+    IMAGE_PULL = "image_pull"
+    POD_CREATE = "pod_create"
+    POD_START = "pod_start"
+    POD_STOP = "pod_stop"
+    POD_REMOVE = "pod_remove"
+    CONTAINER_CREATE = "container_create"
+    VOLUME_CREATE = "volume_create"
+    VOLUME_REMOVE = "volume_remove"
+    FILE_WRITE = "file_write"
+    DIR_REMOVE = "dir_remove"
+
+
+class ExecutorStats:
+    """Thread-safe counters: mutating calls by kind, and read-only API calls.
+
+    Tests use it to assert that a no-op apply or an observe changes nothing on any host.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mutations: collections.Counter[Mutation] = collections.Counter()
+        self._reads = 0
+
+    def count(self, mutation: Mutation, n: int = 1) -> None:
+        with self._lock:
+            self._mutations[mutation] += n
+
+    def count_read(self, n: int = 1) -> None:
+        with self._lock:
+            self._reads += n
+
+    @property
+    def mutations(self) -> int:
+        """Total mutating calls so far."""
+        with self._lock:
+            return sum(self._mutations.values())
+
+    @property
+    def reads(self) -> int:
+        with self._lock:
+            return self._reads
+
+    def snapshot(self) -> dict[str, int]:
+        """Counts by mutation kind (only kinds that happened) plus "reads"."""
+        with self._lock:
+            out = {str(kind): n for kind, n in sorted(self._mutations.items()) if n}
+            out["reads"] = self._reads
+            return out
+
+
+class HostExecutor(Protocol):
+    """Observes and changes podman pods on hosts. Only reconciler-labelled objects are touched."""
+
+    @property
+    def stats(self) -> ExecutorStats: ...
+
+    def observe(
+        self, targets: Iterable[hoststate.HostTarget]
+    ) -> dict[str, hoststate.HostObservation]:
+        """Every managed pod on each host, keyed by host name; hosts are read in parallel.
+
+        Never raises for a host problem: that host's observation has reachable=False and an
+        error saying what is wrong (its pods are unknown, not deleted).
+        """
+        ...
+
+    def apply(
+        self,
+        plan: hoststate.Plan,
+        targets: Iterable[hoststate.HostTarget],
+        progress: ProgressCallback | None = None,
+    ) -> list[hoststate.ActionResult]:
+        """Carry out the plan: hosts in parallel; on each host deletes first, then the rest.
+
+        One result per action, in plan order. Actions on an unreachable host are SKIPPED; a
+        failed action (FAILED, with a message saying what to do) does not stop the others.
+        """
+        ...
+
+    def close(self) -> None:
+        """Close connections and worker threads; the executor is unusable afterwards."""
+        ...

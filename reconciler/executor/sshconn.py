@@ -1,0 +1,241 @@
+"""One host's SSH connection (asyncssh, on the executor's loop thread): strict host-key checking
+against a known_hosts file, connect/command timeouts and keepalives; the host's Podman API socket
+forwarded to a private local socket; SFTP for the pod's files (no shell ever sees user data).
+
+`hostsession` opens one per host and keeps it; asyncssh and OS errors become executor errors here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import posixpath
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncssh
+
+from reconciler.executor import errors, podmanspec
+from reconciler.model import hoststate
+
+log = logging.getLogger(__name__)
+
+PROBE = 'printf \'%s\\n%s\\n\' "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" "$HOME"; command -v podman'
+"""The one command the executor runs through the remote shell: fixed text, no user data in it."""
+DEFAULT_PODMAN_SOCKET = "{runtime_dir}/podman/podman.sock"
+
+
+@dataclass(frozen=True)
+class SSHSettings:
+    """How the executor reaches hosts; the same for every host (per-host data is the target)."""
+
+    known_hosts: Path
+    key_file: Path
+    connect_timeout: float = 10.0
+    command_timeout: float = 60.0
+    keepalive_interval: float = 10.0
+    keepalive_count_max: int = 3
+    podman_socket: str = DEFAULT_PODMAN_SOCKET  # {runtime_dir} and {home} are filled in
+
+    def check(self) -> None:
+        for what, path in (("known_hosts file", self.known_hosts), ("SSH key", self.key_file)):
+            if not path.is_file():
+                raise errors.ExecutorConfigError(
+                    f"{what} {path} does not exist: create it (ssh-keyscan for known_hosts, "
+                    "ssh-keygen for the key) or point the executor at the right file"
+                )
+
+
+def _address(target: hoststate.HostTarget) -> str:
+    return f"{target.user}@{target.address}:{target.port}"
+
+
+def translate(
+    target: hoststate.HostTarget,
+    settings: SSHSettings,
+    exc: BaseException,
+    timeout: float | None = None,
+) -> errors.HostError:
+    """The executor error for an asyncssh/OS/timeout failure while talking to `target`."""
+    where = _address(target)
+    if isinstance(exc, asyncssh.HostKeyNotVerifiable):
+        return errors.HostKeyMismatch(target.name, where, settings.known_hosts, str(exc.reason))
+    if isinstance(exc, asyncssh.PermissionDenied):
+        return errors.HostAuthFailed(target.name, target.user, settings.key_file)
+    if isinstance(exc, TimeoutError):
+        return errors.HostUnreachable(
+            target.name,
+            where,
+            f"no answer within {timeout or settings.connect_timeout:g}s",
+            timed_out=True,
+        )
+    if isinstance(exc, asyncssh.Error):
+        return errors.HostUnreachable(target.name, where, f"SSH: {exc.reason}")
+    if isinstance(exc, OSError):
+        detail = exc.strerror or str(exc) or type(exc).__name__
+        return errors.HostUnreachable(target.name, where, detail)
+    return errors.HostUnreachable(target.name, where, f"{type(exc).__name__}: {exc}")
+
+
+class HostConnection:
+    """An open, verified SSH connection to one host with its forwarded Podman socket."""
+
+    def __init__(
+        self,
+        target: hoststate.HostTarget,
+        settings: SSHSettings,
+        conn: asyncssh.SSHClientConnection,
+        *,
+        sftp: asyncssh.SFTPClient,
+        home: str,
+        remote_socket: str,
+        local_socket: str,
+    ) -> None:
+        self.target = target
+        self.settings = settings
+        self._conn = conn
+        self._sftp = sftp
+        self.home = home
+        self.state_dir = posixpath.join(home, podmanspec.STATE_DIR)
+        self.remote_socket = remote_socket
+        self.local_socket = local_socket
+        self._fs_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(
+        cls, target: hoststate.HostTarget, settings: SSHSettings, local_socket: str
+    ) -> HostConnection:
+        """Connect, verify the host key, find Podman's API socket and forward it locally."""
+        try:
+            conn = await asyncssh.connect(
+                target.address,
+                target.port,
+                username=target.user,
+                known_hosts=str(settings.known_hosts),
+                client_keys=[str(settings.key_file)],
+                connect_timeout=settings.connect_timeout,
+                keepalive_interval=settings.keepalive_interval,
+                keepalive_count_max=settings.keepalive_count_max,
+                config=None,
+                agent_path=None,
+                password_auth=False,
+                kbdint_auth=False,
+            )
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            raise translate(target, settings, exc) from exc
+        try:
+            return await cls._prepare(target, settings, conn, local_socket)
+        except BaseException:
+            conn.abort()
+            raise
+
+    @classmethod
+    async def _prepare(
+        cls,
+        target: hoststate.HostTarget,
+        settings: SSHSettings,
+        conn: asyncssh.SSHClientConnection,
+        local_socket: str,
+    ) -> HostConnection:
+        try:
+            async with asyncio.timeout(settings.command_timeout):
+                probe = await conn.run(PROBE, check=False, stdin=asyncssh.DEVNULL)
+                lines = str(probe.stdout or "").splitlines()
+                runtime_dir, home = [*lines, "", ""][:2]
+                has_podman = len(lines) >= 3 and bool(lines[2].strip())
+                if not has_podman:
+                    raise errors.PodmanMissing(target.name, target.user)
+                remote_socket = settings.podman_socket.format(runtime_dir=runtime_dir, home=home)
+                sftp = await conn.start_sftp_client()
+                if not await sftp.exists(remote_socket):
+                    raise errors.PodmanUnavailable(
+                        target.name, target.user, remote_socket, "no such socket"
+                    )
+                await conn.forward_local_path(local_socket, remote_socket)
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            raise translate(target, settings, exc, settings.command_timeout) from exc
+        log.debug("host %s: connected; podman socket %s", target.name, remote_socket)
+        return cls(
+            target,
+            settings,
+            conn,
+            sftp=sftp,
+            home=home,
+            remote_socket=remote_socket,
+            local_socket=local_socket,
+        )
+
+    @property
+    def closed(self) -> bool:
+        return bool(self._conn.is_closed())
+
+    async def close(self) -> None:
+        self._conn.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.settings.connect_timeout):
+                await self._conn.wait_closed()
+
+    @contextlib.asynccontextmanager
+    async def _files(self, operation: str) -> AsyncIterator[None]:
+        """Serialize file-tree changes on this host, bound their time, translate errors."""
+        try:
+            async with self._fs_lock, asyncio.timeout(self.settings.command_timeout):
+                yield
+        except asyncssh.SFTPError as exc:
+            raise errors.OperationFailed(operation, str(exc.reason)) from exc
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            raise translate(self.target, self.settings, exc, self.settings.command_timeout) from exc
+
+    def _abs(self, relative: str) -> str:
+        return posixpath.join(self.state_dir, relative)
+
+    async def write_files(self, files: Sequence[hoststate.HostFile]) -> int:
+        """Write each file below the state dir (atomically: temp file, chmod, rename).
+
+        Directories are made 0700; secret files get mode 0600. Returns the number written.
+        """
+        async with self._files("writing the pod's files"):
+            for file in files:
+                path = self._abs(posixpath.normpath(file.path))
+                directory = posixpath.dirname(path)
+                mode = 0o600 if file.secret else file.mode & 0o777
+                await self._sftp.makedirs(
+                    directory, attrs=asyncssh.SFTPAttrs(permissions=0o700), exist_ok=True
+                )
+                temp = posixpath.join(directory, f".tmp-{uuid.uuid4().hex}")
+                attrs = asyncssh.SFTPAttrs(permissions=0o600)
+                async with self._sftp.open(temp, "wb", attrs=attrs) as handle:
+                    await handle.write(file.content)
+                await self._sftp.chmod(temp, mode)
+                await self._replace(temp, path)
+        return len(files)
+
+    async def _replace(self, temp: str, path: str) -> None:
+        try:
+            await self._sftp.posix_rename(temp, path)
+        except asyncssh.SFTPOpUnsupported:  # not OpenSSH: not atomic, but still correct
+            with contextlib.suppress(asyncssh.SFTPNoSuchFile):
+                await self._sftp.remove(path)
+            await self._sftp.rename(temp, path)
+
+    async def remove_dirs(self, dirs: Sequence[str]) -> int:
+        """Remove each directory tree below the state dir, then its empty parents. Returns the
+        number of trees that existed."""
+        removed = 0
+        async with self._files("removing the pod's files"):
+            for relative in dirs:
+                path = self._abs(relative)
+                if await self._sftp.exists(path):
+                    await self._sftp.rmtree(path)
+                    removed += 1
+                parent = posixpath.dirname(path)
+                while parent.startswith(self.state_dir + "/"):
+                    try:
+                        await self._sftp.rmdir(parent)
+                    except asyncssh.SFTPError:
+                        break  # not empty (or gone): stop pruning
+                    parent = posixpath.dirname(parent)
+        return removed
