@@ -65,7 +65,9 @@ def validate(run: hoststate.PodRun) -> None:
     if len(set(names)) != len(names) or any(not n or "," in n for n in names):
         raise _invalid(run, f"container names must be unique and non-empty: {names}")
     for file in run.files:
-        relative_path(run, file.path, "file path")
+        if "/" not in relative_path(run, file.path, "file path"):
+            raise _invalid(run, f"file {file.path!r} must be in a directory of the pod's own "
+                           "(the directory is removed with the pod)")  # fmt: skip
     for container in run.containers:
         if container.pull_policy not in PULL_POLICIES:
             allowed = ", ".join(PULL_POLICIES)
