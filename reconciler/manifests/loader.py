@@ -120,10 +120,10 @@ class _Run:
             self.schemas.iter_errors(kind, value), document,
             has_upstream=kind in self.schemas.upstream, redact=redact,
         )
-        found = [d for d in found if (d.line, d.column) not in yaml_marks]
         namespace = _namespace(kind, value)
         if found:
-            self.diagnostics += found
+            # a value the YAML reader already flagged (e.g. ambiguous `yes`) is reported once
+            self.diagnostics += [d for d in found if (d.line, d.column) not in yaml_marks]
             self._declare(kind, document, value, namespace)
             return
         result = checks.check(kind, document, namespace)

@@ -128,7 +128,8 @@ class _Translator:
         elif got == "null":
             hint = "give it a value or remove the field"
         else:
-            hint = f"write a {wanted} here"
+            article = "an" if wanted[0] in "aeiou" else "a"
+            hint = f"write {article} {wanted} here"
         return message, hint
 
     def _emit(self, path: list[str | int], code: dg.Code, message: str, hint: str) -> None:
