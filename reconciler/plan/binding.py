@@ -2,10 +2,11 @@
 input values and runs it. Called by `pipeline.build_plan` between resolution and `podrun.build`.
 
 Readiness is reachability in this reconcile's observations: a host that could not be read (or was
-not observed at all) is not Ready. Binding is sticky: a desired pod observed on a reachable host is
-bound there (if observed on several, the running copy wins, then the first host by name; `diff`
-deletes the other copies). A pod observed nowhere, which includes every pod of an unreachable host
-since those are unknown, is placed like a new one; nothing on the unreachable host is deleted.
+not observed at all) is not Ready. Binding is sticky: a desired pod observed on a reachable host,
+with the same template hash, is bound there (if observed on several, the running copy wins, then
+the first host by name; `diff` deletes the other copies). A pod observed nowhere, which includes
+every pod of an unreachable host since those are unknown, is placed like a new one; nothing on
+the unreachable host is deleted.
 """
 
 from __future__ import annotations
@@ -72,18 +73,28 @@ def _toleration(toleration: workloads.Toleration) -> inputs.Toleration:
 
 
 def sticky_hosts(
+    pods: Iterable[expand.DesiredPod],
     observations: Mapping[str, hoststate.HostObservation],
 ) -> dict[tuple[str, str], str]:
-    """(namespace, name) -> the reachable host each observed pod is bound to."""
+    """(namespace, name) -> the reachable host each desired pod stays on: where a copy with the
+    same template hash runs (a bare Pod whose spec changed is placed afresh, as a recreated
+    pod would be in Kubernetes, so a new nodeSelector takes effect)."""
     candidates: dict[tuple[str, str], list[hoststate.ObservedPod]] = {}
     for seen in observations.values():
         if seen.reachable:
             for pod in seen.pods:
                 candidates.setdefault(pod.key, []).append(pod)
-    return {
-        key: min(pods, key=lambda p: (p.phase is not hoststate.PodPhase.RUNNING, p.host)).host
-        for key, pods in candidates.items()
-    }
+    sticky = {}
+    for wanted in pods:
+        same = [
+            copy
+            for copy in candidates.get(wanted.key, ())
+            if copy.labels.get(hoststate.LABEL_TEMPLATE_HASH) == wanted.template_hash
+        ]
+        if same:
+            best = min(same, key=lambda c: (c.phase is not hoststate.PodPhase.RUNNING, c.host))
+            sticky[wanted.key] = best.host
+    return sticky
 
 
 @dataclass(frozen=True)
@@ -101,8 +112,9 @@ def schedule(
     pods: Iterable[expand.DesiredPod],
     observations: Mapping[str, hoststate.HostObservation],
 ) -> Binding:
+    pods = tuple(pods)
     ready = ready_hosts(observations)
-    sticky = sticky_hosts(observations)
+    sticky = sticky_hosts(pods, observations)
     errors: list[diagnostics.Diagnostic] = []
     refused: set[tuple[str, str]] = set()
     infos = []

@@ -9,8 +9,25 @@ from reconciler.scheduler import inputs
 from . import builders as b
 
 
-def _seen(name: str, host: str, phase: hoststate.PodPhase) -> hoststate.ObservedPod:
-    return hoststate.ObservedPod("default", name, host, f"id-{host}", "hash", phase=phase)
+def _seen(
+    name: str,
+    host: str,
+    phase: hoststate.PodPhase = hoststate.PodPhase.RUNNING,
+    template_hash: str = "t1",
+) -> hoststate.ObservedPod:
+    return hoststate.ObservedPod(
+        "default",
+        name,
+        host,
+        f"id-{host}",
+        "hash",
+        labels=base.FrozenMap({hoststate.LABEL_TEMPLATE_HASH: template_hash}),
+        phase=phase,
+    )
+
+
+def _wanted(name: str, template_hash: str = "t1") -> expand.DesiredPod:
+    return expand.DesiredPod("default", name, b.spec(), base.FrozenMap(), template_hash)
 
 
 def test_host_info_from_host_object() -> None:
@@ -79,13 +96,24 @@ def test_sticky_host_prefers_running_copy_then_host_name_and_skips_unreachable()
             "h0", False, (_seen("a", "h0", hoststate.PodPhase.RUNNING),)
         ),
     }
-    assert binding.sticky_hosts(observed) == {("default", "a"): "h2", ("default", "b"): "h2"}
+    pods = [_wanted("a"), _wanted("b"), _wanted("c")]
+    assert binding.sticky_hosts(pods, observed) == {
+        ("default", "a"): "h2",
+        ("default", "b"): "h2",
+    }
+
+
+def test_pod_whose_template_changed_is_not_sticky() -> None:
+    observed = {
+        "h1": hoststate.HostObservation("h1", True, (_seen("a", "h1", template_hash="old"),))
+    }
+    assert binding.sticky_hosts([_wanted("a", "new")], observed) == {}
 
 
 def test_observed_pod_stays_where_it_runs_even_if_another_host_is_emptier() -> None:
     busy = b.spec(b.container(resources=workloads.Resources(cpu_request=500)))
     (pod,) = expand.expand(b.state(b.pod("solo", busy)), ())
-    seen = hoststate.ObservedPod("default", "solo", "h1", "id", "x")
+    seen = _seen("solo", "h1", template_hash=pod.template_hash)
     crowd = b.state(b.host("h1", cpu=1000), b.host("h2", cpu=64000))
     observed = {
         "h1": hoststate.HostObservation("h1", True, (seen,)),
@@ -99,10 +127,25 @@ def test_observed_pod_stays_where_it_runs_even_if_another_host_is_emptier() -> N
     assert fresh.placement.bindings == {"default/solo": "h2"}
 
 
+def test_bare_pod_with_new_node_selector_moves() -> None:
+    old = b.pod("solo")
+    (before,) = expand.expand(b.state(old), ())
+    moved = b.pod("solo", b.spec(node_selector=base.FrozenMap({"zone": "b"})))
+    (after,) = expand.expand(b.state(moved), ())
+    hosts = b.state(b.host("h1", labels={"zone": "a"}), b.host("h2", labels={"zone": "b"})).hosts
+    seen = _seen("solo", "h1", template_hash=before.template_hash)
+    observed = {
+        "h1": hoststate.HostObservation("h1", True, (seen,)),
+        "h2": hoststate.HostObservation("h2", True),
+    }
+    assert binding.schedule(hosts, [before], observed).placement.bindings == {"default/solo": "h1"}
+    assert binding.schedule(hosts, [after], observed).placement.bindings == {"default/solo": "h2"}
+
+
 def test_pod_on_unreachable_host_is_placed_elsewhere_per_scheduler() -> None:
     (pod,) = expand.expand(b.state(b.pod("solo")), ())
     hosts = b.state(b.host("h1"), b.host("h2")).hosts
-    seen = hoststate.ObservedPod("default", "solo", "h1", "id", "x")
+    seen = _seen("solo", "h1", template_hash=pod.template_hash)
     observed = {
         "h1": hoststate.HostObservation("h1", False, (seen,), "timeout"),
         "h2": hoststate.HostObservation("h2", True),
