@@ -137,7 +137,7 @@ def _refused(subject: str, source: base.SourceRef | None, message: str) -> diagn
     return diagnostics.Diagnostic(
         file=source.file if source else "",
         line=source.line if source else 0,
-        column=0,
+        column=1 if source else 0,
         path="",
         message=f"{subject}: cannot be scheduled: {message}",
         code=diagnostics.Code.INVALID_VALUE,

@@ -98,7 +98,7 @@ def _diagnostic(pod: expand.DesiredPod, exc: refs.ResolveError) -> diagnostics.D
     return diagnostics.Diagnostic(
         file=pod.source.file if pod.source else "",
         line=pod.source.line if pod.source else 0,
-        column=0,
+        column=1 if pod.source else 0,
         path=exc.path,
         message=f"{pod.object_key}: {exc.message}",
         hint=exc.hint,
