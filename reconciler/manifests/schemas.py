@@ -17,7 +17,7 @@ from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 
-from reconciler.manifests import subset
+from reconciler.manifests import fastcheck, subset
 from reconciler.model import base
 
 SCHEMAS_ENV = "RECONCILER_SCHEMAS"
@@ -44,8 +44,14 @@ class SchemaSet:
     """Per Kubernetes kind, a validator of the upstream strict schema alone."""
     upstream_kinds: frozenset[tuple[str, str]]
     """Every (apiVersion, kind) of the pinned Kubernetes version."""
+    fast: dict[base.Kind, fastcheck.Check | None]
+    """Per kind, a compiled yes/no check of the subset schema (None: not compilable)."""
 
     def iter_errors(self, kind: base.Kind, document: object) -> Iterator[Any]:
+        """The jsonschema errors of `document` against the subset schema of `kind`."""
+        check = self.fast[kind]
+        if check is not None and check(document):
+            return
         yield from self.validators[kind].iter_errors(document)
 
 
@@ -71,14 +77,20 @@ def load(directory: Path | None = None) -> SchemaSet:
     definitions = _read(version_dir / "_definitions.json")["$defs"]
     validators: dict[base.Kind, Any] = {}
     upstream: dict[base.Kind, Any] = {}
+    fast: dict[base.Kind, fastcheck.Check | None] = {}
     for kind in subset.KINDS:
         schema_path = root / "subset" / kind.schema_file
         inliner = _Inliner(definitions, schema_path.parent)
-        validators[kind.kind] = _compile(inliner.inline(_read(schema_path)))
+        inlined = inliner.inline(_read(schema_path))
+        validators[kind.kind] = _compile(inlined)
+        try:
+            fast[kind.kind] = fastcheck.compile_schema(inlined)
+        except fastcheck.UnsupportedSchemaError:
+            fast[kind.kind] = None
         if kind.upstream is not None:
             upstream[kind.kind] = _compile(inliner.inline(_read(version_dir / kind.upstream)))
     kinds = frozenset((k["apiVersion"], k["kind"]) for k in _read(version_dir / "kinds.json"))
-    return SchemaSet(root, versions[0].lstrip("v"), validators, upstream, kinds)
+    return SchemaSet(root, versions[0].lstrip("v"), validators, upstream, kinds, fast)
 
 
 def _compile(schema: Any) -> Any:

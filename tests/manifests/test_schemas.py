@@ -160,3 +160,13 @@ def test_property_test_reaches_accepted_documents() -> None:
 
     count()
     assert accepted >= 5
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(list(subset.KINDS)).flatmap(_document))
+def test_fast_check_agrees_with_jsonschema(document: dict[str, Any]) -> None:
+    schema_set = schemas.load()
+    kind = base.Kind(document["kind"])
+    fast = schema_set.fast[kind]
+    assert fast is not None
+    assert fast(document) == (not list(schema_set.validators[kind].iter_errors(document)))
