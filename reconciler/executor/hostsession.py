@@ -127,15 +127,27 @@ class HostSession:
 
     # ----- parallel calls ----------------------------------------------------------------------
 
+    def submit(self, fn: Callable[..., R], *args: object) -> concurrent.futures.Future[R]:
+        """Run `fn(*args)` on this host's pool (bounded); HostUnreachable once closed."""
+        try:
+            return self.pool.submit(fn, *args)
+        except RuntimeError as exc:  # the pool was shut down: the session was dropped
+            address = f"{self.target.user}@{self.target.address}:{self.target.port}"
+            raise errors.HostUnreachable(
+                self.target.name, address, "the connection was closed meanwhile"
+            ) from exc
+
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-        """`fn` over `items` on this host's pool (bounded); the first error is raised."""
-        return list(self.pool.map(fn, items))
+        """`fn` over `items` on this host's pool; results in order, the first error raised."""
+        futures = [self.submit(fn, item) for item in items]
+        return [future.result() for future in futures]
 
     def close(self) -> None:
+        graceful = not self.broken
         self.broken = True
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.api.close()
         with contextlib.suppress(Exception):
-            self._runner.run(self.connection.close())
+            self._runner.run(self.connection.close(graceful=graceful))
         with contextlib.suppress(OSError):
             os.unlink(self.connection.local_socket)

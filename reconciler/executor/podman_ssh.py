@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future
 from pathlib import Path
 
 from reconciler.executor import errors, hostops, hostsession, loop, protocol, sshconn
@@ -211,11 +212,23 @@ class PodmanSSHExecutor:
         deletes = [(i, a) for i, a in actions if a.kind is hoststate.ActionKind.DELETE]
         others = [(i, a) for i, a in actions if a.kind is not hoststate.ActionKind.DELETE]
         for phase in (deletes, others):
-            futures = [
-                (i, session.pool.submit(self._run_action, session, a, host_down, progress))
-                for i, a in phase
-            ]
-            done.extend((i, future.result()) for i, future in futures)
+            pending: list[tuple[int, hoststate.Action, Future[hoststate.ActionResult] | None]] = []
+            for i, a in phase:
+                try:
+                    future = session.submit(self._run_action, session, a, host_down, progress)
+                except errors.HostError as exc:  # the session was dropped by another call
+                    host_down.append(exc)
+                    future = None
+                pending.append((i, a, future))
+            for i, a, future in pending:
+                result = None
+                with contextlib.suppress(concurrent.futures.CancelledError):
+                    result = future.result() if future is not None else None
+                if result is None:
+                    why = str(host_down[0]) if host_down else f"host {host}: connection closed"
+                    skipped = hoststate.ActionResult(a, hoststate.Outcome.SKIPPED, why)
+                    result = self._report(progress, skipped)
+                done.append((i, result))
         if host_down:
             with self._host_lock(host):
                 if self._sessions.get(host) is session:

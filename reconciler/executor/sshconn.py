@@ -53,6 +53,13 @@ def _address(target: hoststate.HostTarget) -> str:
     return f"{target.user}@{target.address}:{target.port}"
 
 
+def parse_probe(stdout: str) -> tuple[str, str, bool]:
+    """(runtime dir, home, podman found) from the output of `PROBE`."""
+    lines = stdout.splitlines()
+    runtime_dir, home = [*lines, "", ""][:2]
+    return runtime_dir.strip(), home.strip(), len(lines) >= 3 and bool(lines[2].strip())
+
+
 def translate(
     target: hoststate.HostTarget,
     settings: SSHSettings,
@@ -103,6 +110,7 @@ class HostConnection:
         self.remote_socket = remote_socket
         self.local_socket = local_socket
         self._fs_lock = asyncio.Lock()
+        self._state_dir_ready = False
 
     @classmethod
     async def open(
@@ -143,11 +151,11 @@ class HostConnection:
         try:
             async with asyncio.timeout(settings.command_timeout):
                 probe = await conn.run(PROBE, check=False, stdin=asyncssh.DEVNULL)
-                lines = str(probe.stdout or "").splitlines()
-                runtime_dir, home = [*lines, "", ""][:2]
-                has_podman = len(lines) >= 3 and bool(lines[2].strip())
+                runtime_dir, home, has_podman = parse_probe(str(probe.stdout or ""))
                 if not has_podman:
                     raise errors.PodmanMissing(target.name, target.user)
+                if not home.startswith("/"):
+                    home = await (await conn.start_sftp_client()).realpath(".")
                 remote_socket = settings.podman_socket.format(runtime_dir=runtime_dir, home=home)
                 sftp = await conn.start_sftp_client()
                 if not await sftp.exists(remote_socket):
@@ -172,7 +180,12 @@ class HostConnection:
     def closed(self) -> bool:
         return bool(self._conn.is_closed())
 
-    async def close(self) -> None:
+    async def close(self, *, graceful: bool = True) -> None:
+        """Close the connection; `graceful=False` drops it at once (a host that stopped
+        answering would make a polite goodbye wait for the timeout)."""
+        if not graceful:
+            self._conn.abort()
+            return
         self._conn.close()
         with contextlib.suppress(Exception):
             async with asyncio.timeout(self.settings.connect_timeout):
@@ -195,16 +208,14 @@ class HostConnection:
     async def write_files(self, files: Sequence[hoststate.HostFile]) -> int:
         """Write each file below the state dir (atomically: temp file, chmod, rename).
 
-        Directories are made 0700; secret files get mode 0600. Returns the number written.
+        Secret files get mode 0600, others their own mode. Returns the number written.
         """
         async with self._files("writing the pod's files"):
             for file in files:
                 path = self._abs(posixpath.normpath(file.path))
                 directory = posixpath.dirname(path)
                 mode = 0o600 if file.secret else file.mode & 0o777
-                await self._sftp.makedirs(
-                    directory, attrs=asyncssh.SFTPAttrs(permissions=0o700), exist_ok=True
-                )
+                await self._makedirs(directory)
                 temp = posixpath.join(directory, f".tmp-{uuid.uuid4().hex}")
                 attrs = asyncssh.SFTPAttrs(permissions=0o600)
                 async with self._sftp.open(temp, "wb", attrs=attrs) as handle:
@@ -212,6 +223,18 @@ class HostConnection:
                 await self._sftp.chmod(temp, mode)
                 await self._replace(temp, path)
         return len(files)
+
+    async def _makedirs(self, directory: str) -> None:
+        """The state dir is private (0700); the pod directories below it are 0755 so that a
+        non-root user inside the container can read its configMap files (secret files are
+        0600 whatever their directory)."""
+        if not self._state_dir_ready:
+            private = asyncssh.SFTPAttrs(permissions=0o700)
+            await self._sftp.makedirs(self.state_dir, attrs=private, exist_ok=True)
+            await self._sftp.chmod(self.state_dir, 0o700)
+            self._state_dir_ready = True
+        readable = asyncssh.SFTPAttrs(permissions=0o755)
+        await self._sftp.makedirs(directory, attrs=readable, exist_ok=True)
 
     async def _replace(self, temp: str, path: str) -> None:
         try:

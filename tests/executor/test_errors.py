@@ -58,3 +58,13 @@ def test_sensitive_values_stay_out_of_reprs() -> None:
     container = hoststate.ContainerRun("c", "img", env=(("T", hoststate.Sensitive("s3cret")),))
     assert "s3cret" not in repr(container)
     assert "s3cret" not in repr(hoststate.HostFile("d/f", b"s3cret", secret=True))
+
+
+def test_probe_output_parsing() -> None:
+    assert sshconn.parse_probe("/run/user/1000\n/home/u\n/usr/bin/podman\n") == (
+        "/run/user/1000",
+        "/home/u",
+        True,
+    )
+    assert sshconn.parse_probe("/run/user/1000\n/home/u\n") == ("/run/user/1000", "/home/u", False)
+    assert sshconn.parse_probe("") == ("", "", False)
