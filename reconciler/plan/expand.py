@@ -65,11 +65,15 @@ def expand(
     """Every desired pod, sorted by (namespace, name). Objects in namespaces that are not declared
     give no pods (the loader reports them). `observed` are the pods seen on reachable hosts."""
     namespaces = declared_namespaces(desired)
-    observed = tuple(observed)
+    by_owner: dict[tuple[str, str], list[hoststate.ObservedPod]] = {}
+    for seen in observed:
+        if seen.owner:
+            by_owner.setdefault((seen.namespace, seen.owner), []).append(seen)
     pods: list[DesiredPod] = []
     for deployment in desired.deployments:
         if deployment.meta.namespace in namespaces:
-            pods.extend(expand_deployment(deployment, observed))
+            mine = by_owner.get((deployment.meta.namespace, owner_of(deployment)), [])
+            pods.extend(expand_deployment(deployment, mine))
     for pod in desired.pods:
         if pod.meta.namespace in namespaces:
             pods.append(bare_pod(pod))
