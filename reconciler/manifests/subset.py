@@ -63,15 +63,15 @@ def walk(fields: tuple[F, ...], prefix: str = "") -> Iterator[tuple[str, F]]:
         yield from walk(field.fields, child_prefix)
 
 
-_LABELS = F("labels", T.MAP, "podman labels on the pod and its containers; matched by selectors")
+_LABELS = F("labels", T.MAP, "podman labels on the pod; matched by selectors")
 _ANNOTATIONS = F("annotations", T.MAP, "kept; keys with the `reconciler.dev/` prefix configure us")
 
 
-def _metadata(namespaced: bool) -> F:
-    fields = [F("name", T.STRING, "part of the podman pod name", required=True)]
+def _metadata(namespaced: bool, name: str, labels: str = "kept") -> F:
+    fields = [F("name", T.STRING, name, required=True)]
     if namespaced:
         fields.append(F("namespace", T.STRING, "`default` if omitted; a podman label"))
-    fields += [_LABELS, _ANNOTATIONS]
+    fields += [F("labels", T.MAP, labels), _ANNOTATIONS]
     return F("metadata", T.OBJECT, "", tuple(fields), required=True)
 
 
@@ -172,22 +172,26 @@ _POD_SPEC = F("spec", T.OBJECT, "a podman pod", POD_SPEC_FIELDS, required=True)
 
 KINDS: tuple[KindSubset, ...] = (
     KindSubset(base.Kind.NAMESPACE, "namespace-v1.json", (
-        *_type_fields(base.Kind.NAMESPACE), _metadata(namespaced=False))),
+        *_type_fields(base.Kind.NAMESPACE),
+        _metadata(False, "the namespace label of the podman objects in it"))),
     KindSubset(base.Kind.CONFIG_MAP, "configmap-v1.json", (
-        *_type_fields(base.Kind.CONFIG_MAP), _metadata(namespaced=True),
+        *_type_fields(base.Kind.CONFIG_MAP), _metadata(True, "referred to by pods"),
         F("data", T.MAP, "env values and files of `configMap` volumes"),
         F("binaryData", T.MAP, "base64 file contents of `configMap` volumes"),
     )),
     KindSubset(base.Kind.SECRET, "secret-v1.json", (
-        *_type_fields(base.Kind.SECRET), _metadata(namespaced=True),
+        *_type_fields(base.Kind.SECRET), _metadata(True, "referred to by pods"),
         F("type", T.STRING, "only `Opaque`", enum=("Opaque",)),
         F("data", T.MAP, "base64 values; podman secrets and 0600 files"),
         F("stringData", T.MAP, "plain values, merged over `data`"),
     )),
     KindSubset(base.Kind.POD, "pod-v1.json", (
-        *_type_fields(base.Kind.POD), _metadata(namespaced=True), _POD_SPEC)),
+        *_type_fields(base.Kind.POD),
+        _metadata(True, "the podman pod name", "podman labels on the pod; matched by selectors"),
+        _POD_SPEC)),
     KindSubset(base.Kind.DEPLOYMENT, "deployment-apps-v1.json", (
-        *_type_fields(base.Kind.DEPLOYMENT), _metadata(namespaced=True),
+        *_type_fields(base.Kind.DEPLOYMENT),
+        _metadata(True, "prefix of its pods' names; the owner label of its pods"),
         F("spec", T.OBJECT, "", (
             F("replicas", T.INTEGER, "number of podman pods, spread over hosts", minimum=0),
             F("selector", T.OBJECT, "", (
@@ -210,7 +214,7 @@ KINDS: tuple[KindSubset, ...] = (
         ), required=True),
     )),
     KindSubset(base.Kind.SERVICE, "service-v1.json", (
-        *_type_fields(base.Kind.SERVICE), _metadata(namespaced=True),
+        *_type_fields(base.Kind.SERVICE), _metadata(True, "name of the HAProxy frontend"),
         F("spec", T.OBJECT, "a frontend of the per-host HAProxy", (
             F("type", T.STRING, "`ClusterIP`: HAProxy on every host; `NodePort` also opens "
               "`nodePort`", enum=("ClusterIP", "NodePort")),
@@ -227,7 +231,8 @@ KINDS: tuple[KindSubset, ...] = (
         ), required=True),
     )),
     KindSubset(base.Kind.HOST, None, (
-        *_type_fields(base.Kind.HOST), _metadata(namespaced=False),
+        *_type_fields(base.Kind.HOST),
+        _metadata(False, "host name in bindings and status", "matched by `nodeSelector`"),
         F("spec", T.OBJECT, "", (
             F("address", T.STRING, "IP address or DNS name the daemon connects to",
               required=True),
