@@ -25,3 +25,21 @@ RESERVED = UNHASHED | {
     hoststate.LABEL_CONTAINER,
 }
 """Labels the reconciler sets; a manifest may not set them."""
+
+SHOWN = frozenset(
+    {
+        hoststate.MANAGED_BY,
+        hoststate.LABEL_NAMESPACE,
+        hoststate.LABEL_NAME,
+        hoststate.LABEL_OWNER,
+        hoststate.LABEL_TEMPLATE_HASH,
+        hoststate.LABEL_REVISION,
+    }
+)
+"""The reconciler's own labels shown in diffs; others under its prefix (digests, bookkeeping the
+executor adds such as the pod's file directories) would only be noise there."""
+
+
+def shown(key: str) -> bool:
+    """True for a label that `render` and `export` show: the manifest's own, and `SHOWN`."""
+    return not key.startswith(hoststate.LABEL_PREFIX) or key in SHOWN

@@ -25,7 +25,7 @@ def shown(value: str) -> str:
 
 
 def shown_labels(values: Mapping[str, str]) -> dict[str, str]:
-    return {k: values[k] for k in sorted(values) if k not in labels.HASHES}
+    return {k: values[k] for k in sorted(values) if labels.shown(k)}
 
 
 def run_view(run: hoststate.PodRun, detail: frozenset[str] | None = None) -> View:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from ruamel.yaml import YAML
 
-from reconciler.model import hoststate, objects, workloads
+from reconciler.model import base, hoststate, objects, workloads
 from reconciler.plan import export, pipeline, render, views
 
 from . import builders as b
@@ -182,3 +182,17 @@ def test_json_form() -> None:
         "content": "<redacted>",
     }
     assert first["observed"]["status"]["phase"] == "Running"
+
+
+def test_executor_bookkeeping_labels_are_not_shown() -> None:
+    fresh = _results()[0]
+    run = fresh.runs[0]
+    extra = {
+        **run.labels,
+        "reconciler.dev/containers": "app",
+        "reconciler.dev/host-dirs": '["volumes/default/x/www"]',
+    }
+    seen = b.observed_from(run, labels=base.FrozenMap(extra))
+    view = views.observed_view(seen)
+    assert set(view["labels"]) == set(views.run_view(run)["labels"])
+    assert "host-dirs" not in render.to_yaml(view)
