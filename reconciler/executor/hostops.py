@@ -44,14 +44,10 @@ def observe(session: hostsession.HostSession) -> tuple[hoststate.ObservedPod, ..
     """Every managed pod on the host (two list calls, then one inspect per app container)."""
     api = session.api
     try:
-        pods, containers = session.map(
-            lambda which: (
-                api.list_pods(observed.managed_filter())
-                if which == "pods"
-                else api.list_containers(observed.managed_filter())
-            ),
-            ["pods", "containers"],
-        )
+        managed = observed.managed_filter()
+        listing_pods = session.submit(api.list_pods, managed)
+        containers = api.list_containers(managed)
+        pods = listing_pods.result()
         ids = [str(c["Id"]) for c in observed.app_containers(containers)]
         inspected = session.map(api.inspect_container, ids)
     except errors.OperationFailed as exc:
@@ -101,10 +97,19 @@ def create(session: hostsession.HostSession, run: hoststate.PodRun, *, pulled: b
         labels = (existing.get("Labels") or {}) if isinstance(existing, dict) else {}
         if not _managed(labels):
             raise errors.NameConflict(run.host, pod, "podman pod", pod)
-        if labels.get(hoststate.LABEL_SPEC_HASH) == run.spec_hash:
+        if labels.get(hoststate.LABEL_SPEC_HASH) == run.spec_hash and _complete(existing, run):
             return f"pod {pod} already exists with this spec"
         delete_pod(session, pod, str(existing.get("Id", pod)), labels)
     return _assemble(session, run)
+
+
+def _complete(pod: dict[str, object], run: hoststate.PodRun) -> bool:
+    """True when the pod (inspect data) has as many app containers as the run."""
+    infra = pod.get("InfraContainerID")
+    listed = pod.get("Containers")
+    containers = listed if isinstance(listed, list) else []
+    apps = [c for c in containers if isinstance(c, dict) and c.get("Id") != infra]
+    return len(apps) == len(run.containers)
 
 
 def _prepare_volumes(session: hostsession.HostSession, run: hoststate.PodRun) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 from typing import Any
 
 from reconciler.executor import errors
@@ -25,6 +26,8 @@ LABEL_CONTAINERS = f"{hoststate.LABEL_PREFIX}containers"
 RESTART_POLICIES = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 CPU_PERIOD_US = 100_000
+PODMAN_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
+HOSTNAME_MAX = 63
 
 
 def _invalid(run: hoststate.PodRun, message: str) -> errors.InvalidRun:
@@ -62,8 +65,13 @@ def validate(run: hoststate.PodRun) -> None:
     if not run.containers:
         raise _invalid(run, "a pod needs at least one container")
     names = [c.name for c in run.containers]
-    if len(set(names)) != len(names) or any(not n or "," in n for n in names):
-        raise _invalid(run, f"container names must be unique and non-empty: {names}")
+    if len(set(names)) != len(names):
+        raise _invalid(run, f"container names must be unique: {names}")
+    podman_names = [run.podman_name, *(container_name(run, c) for c in run.containers)]
+    for name in [*podman_names, *run.volumes]:
+        if not PODMAN_NAME.fullmatch(name):
+            raise _invalid(run, f"{name!r} is not a valid podman name (letters, digits, '_', "
+                           "'.' and '-', starting with a letter or digit)")  # fmt: skip
     for file in run.files:
         if "/" not in relative_path(run, file.path, "file path"):
             raise _invalid(run, f"file {file.path!r} must be in a directory of the pod's own "
@@ -130,7 +138,7 @@ def pod_spec(run: hoststate.PodRun) -> dict[str, Any]:
     """Body of POST /libpod/pods/create: name, hostname, labels, published ports."""
     spec: dict[str, Any] = {
         "name": run.podman_name,
-        "hostname": run.name,
+        "hostname": run.name[:HOSTNAME_MAX].rstrip("-."),  # as Kubernetes truncates it
         "labels": pod_labels(run),
     }
     if run.ports:

@@ -350,6 +350,9 @@ def test_hostile_strings_arrive_exactly_and_never_reach_a_shell(
     data = inspect(scratch, "h1", name(run, echo))
     assert data["Config"]["Labels"]["note"] == hostile  # type: ignore[index]
     assert data["Args"] == [hostile, "second"]
+    hostile_name = scratch.run(f"x$(touch {marker})")
+    (refused,) = executor.apply(hoststate.Plan((create(hostile_name),)), targets)
+    assert refused.outcome is Outcome.FAILED and "not a valid podman name" in refused.message
     assert not marker.exists()
     assert scratch.ssh("h1", "ls", "/tmp").split().count(marker.name) == 0
 
@@ -511,3 +514,31 @@ def test_unmanaged_pods_and_containers_are_never_listed_or_touched(
         scratch.host("h1"), "podman", "pod", "exists", squatter.podman_name, check=False
     )
     assert exists.returncode == 0
+
+
+def test_create_is_idempotent_and_a_half_created_pod_is_replaced(
+    scratch: Scratch,
+    executor: podman_ssh.PodmanSSHExecutor,
+    targets: list[hoststate.HostTarget],
+) -> None:
+    run = scratch.run("again", host="h2")
+    (first,) = executor.apply(hoststate.Plan((create(run),)), targets)
+    assert first.outcome is Outcome.DONE, first.message
+    quiet = executor.stats.mutations
+    (second,) = executor.apply(hoststate.Plan((create(run),)), targets)
+    assert second.outcome is Outcome.DONE and "already exists" in second.message
+    assert executor.stats.mutations == quiet
+
+    # A crash between `pod create` and `container create` leaves a labelled pod without its
+    # containers: observe gives it no spec hash (so plans replace it) and create repairs it.
+    leftover = scratch.run("leftover", host="h2")
+    label_args: list[str] = []
+    for key, value in podmanspec.pod_labels(leftover).items():
+        label_args += ["--label", f"{key}={value}"]
+    scratch.ssh("h2", "podman", "pod", "create", "--name", leftover.podman_name, *label_args)
+    pod = find(executor.observe(targets), leftover)
+    assert pod.spec_hash == "" and pod.containers == ()
+    (repaired,) = executor.apply(hoststate.Plan((create(leftover),)), targets)
+    assert repaired.outcome is Outcome.DONE, repaired.message
+    pod = find(executor.observe(targets), leftover)
+    assert pod.spec_hash == "v1" and [c.name for c in pod.containers] == ["main"]

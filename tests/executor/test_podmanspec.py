@@ -77,6 +77,11 @@ def test_pod_labels_carry_identity_and_win_over_user_labels() -> None:
     ]
 
 
+def test_long_names_make_a_valid_hostname() -> None:
+    name = "a" * 62 + "-b" + "c" * 10
+    assert podmanspec.pod_spec(make_run(name=name))["hostname"] == "a" * 62
+
+
 def test_pod_spec_publishes_ports() -> None:
     spec = podmanspec.pod_spec(make_run())
     assert spec["name"] == "shop_web-1"
@@ -201,6 +206,9 @@ def test_normal_relative_normalizes() -> None:
     [
         ({"restart_policy": "Sometimes"}, "restartPolicy"),
         ({"containers": ()}, "at least one container"),
+        ({"name": "we$(b)"}, "not a valid podman name"),
+        ({"volumes": ("a;b",)}, "not a valid podman name"),
+        ({"containers": (hoststate.ContainerRun("c'", IMAGE),)}, "not a valid podman name"),
         (
             {
                 "containers": (
