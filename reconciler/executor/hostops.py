@@ -23,6 +23,16 @@ def _managed(labels: object) -> bool:
     return isinstance(labels, dict) and labels.get(hoststate.MANAGED_BY) == hoststate.MANAGER
 
 
+def _owned_by(labels: object, run: hoststate.PodRun) -> bool:
+    """True for a managed object labelled with the run's namespace and name."""
+    return (
+        _managed(labels)
+        and isinstance(labels, dict)
+        and labels.get(hoststate.LABEL_NAMESPACE) == run.namespace
+        and labels.get(hoststate.LABEL_NAME) == run.name
+    )
+
+
 @contextlib.contextmanager
 def _pod_context(host: str, pod: str) -> Iterator[None]:
     """Give a failed podman/file operation the pod's context (OperationFailed ▶ PodError)."""
@@ -117,12 +127,7 @@ def _prepare_volumes(session: hostsession.HostSession, run: hoststate.PodRun) ->
         with _pod_context(run.host, run.podman_name):
             found = session.api.inspect_volume(volume)
         if found is not None:
-            labels = found.get("Labels") or {}
-            same = _managed(labels) and (
-                labels.get(hoststate.LABEL_NAMESPACE),
-                labels.get(hoststate.LABEL_NAME),
-            ) == (run.namespace, run.name)
-            if not same:
+            if not _owned_by(found.get("Labels") or {}, run):
                 raise errors.NameConflict(run.host, run.podman_name, "podman volume", volume)
             with _pod_context(run.host, run.podman_name):  # a leftover of this pod: start empty
                 session.api.remove_volume(volume)
@@ -131,7 +136,8 @@ def _prepare_volumes(session: hostsession.HostSession, run: hoststate.PodRun) ->
 
 
 def _assemble(session: hostsession.HostSession, run: hoststate.PodRun) -> str:
-    """Files, volumes, pod, containers; rolled back if any of them fails. Then start."""
+    """Files, volumes, pod, containers, start: all undone if any step fails (a pod that
+    cannot start is not left behind looking up to date; the next reconcile retries it)."""
     pod = run.podman_name
     created_pod = False
     warnings: list[str] = []
@@ -148,19 +154,19 @@ def _assemble(session: hostsession.HostSession, run: hoststate.PodRun) -> str:
                 )
                 _, found = session.api.create_container(spec)
                 warnings.extend(w for w in found if w not in warnings)
+        with _pod_context(run.host, pod):
+            try:
+                session.api.start_pod(pod)
+            except errors.OperationFailed as exc:
+                raise errors.OperationFailed(
+                    "start pod", f"{exc.detail} (the pod was removed again; the next reconcile "
+                    "tries anew)"
+                ) from exc  # fmt: skip
     except errors.ExecutorError:
         _rollback(session, run, created_pod)
         raise
     for warning in warnings:
         session.warn_once(warning)
-    with _pod_context(run.host, pod):
-        try:
-            session.api.start_pod(pod)
-        except errors.OperationFailed as exc:
-            raise errors.OperationFailed(
-                "start", f"{exc.detail} (the pod was created and is left in place: see its "
-                "containers' logs on the host; the next change to it replaces it)"
-            ) from exc  # fmt: skip
     report = f"pod {pod} created and started ({len(run.containers)} container(s))"
     if warnings:
         report += "; podman warned: " + "; ".join(warnings)
@@ -176,7 +182,7 @@ def _rollback(session: hostsession.HostSession, run: hoststate.PodRun, created_p
             session.api.remove_pod(run.podman_name)
         for volume in run.volumes:
             found = session.api.inspect_volume(volume)
-            if found is not None and _managed(found.get("Labels") or {}):
+            if found is not None and _owned_by(found.get("Labels") or {}, run):
                 session.api.remove_volume(volume)
         session.remove_dirs(podmanspec.file_dirs(run))
     except errors.ExecutorError as exc:
@@ -212,6 +218,11 @@ def delete_pod(
         with _pod_context(host, pod):  # stop first: podman stops the containers in parallel
             session.api.stop_pod(pod_id, session.options.stop_timeout)
             session.api.remove_pod(pod_id)
+    else:
+        with _pod_context(host, pod):
+            successor = session.api.inspect_pod(pod)
+        if successor is not None:  # replaced meanwhile: its volumes and files are not ours
+            return f"pod {pod} was already gone (a newer pod of that name is left alone)"
     dirs = _dirs_from_labels(host, pod, labels)
     namespace = labels.get(hoststate.LABEL_NAMESPACE, "")
     name = labels.get(hoststate.LABEL_NAME, "")

@@ -542,3 +542,28 @@ def test_create_is_idempotent_and_a_half_created_pod_is_replaced(
     assert repaired.outcome is Outcome.DONE, repaired.message
     pod = find(executor.observe(targets), leftover)
     assert pod.spec_hash == "v1" and [c.name for c in pod.containers] == ["main"]
+
+
+def test_pod_that_cannot_start_fails_and_leaves_nothing_behind(
+    scratch: Scratch,
+    executor: podman_ssh.PodmanSSHExecutor,
+    targets: list[hoststate.HostTarget],
+) -> None:
+    broken = hoststate.ContainerRun("main", scratch.lab.config.image, command=("/no/such/binary",))
+    pod_dir = f"pods/{scratch.namespace}/broken"
+    run = scratch.run(
+        "broken",
+        host="h3",
+        containers=(broken,),
+        files=(hoststate.HostFile(f"{pod_dir}/cfg/a.conf", b"x"),),
+        volumes=(f"{scratch.namespace}_broken_tmp",),
+    )
+    (result,) = executor.apply(hoststate.Plan((create(run),)), targets)
+    assert result.outcome is Outcome.FAILED
+    assert "start pod failed" in result.message and "/no/such/binary" in result.message
+    host = scratch.host("h3")
+    assert scratch.lab.ssh(host, "podman", "pod", "exists", run.podman_name, check=False).returncode
+    files = host.home / podmanspec.STATE_DIR / pod_dir
+    assert scratch.lab.ssh(host, "test", "-e", str(files), check=False).returncode == 1
+    volumes = scratch.ssh("h3", "podman", "volume", "ls", "-q")
+    assert f"{scratch.namespace}_broken_tmp" not in volumes.split()
