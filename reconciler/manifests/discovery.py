@@ -57,8 +57,8 @@ def _outside(root: Path, link: Path) -> dg.Diagnostic | None:
         return None
     return dg.Diagnostic(
         link.relative_to(root).as_posix(),
-        0,
-        0,
+        1,
+        1,
         "",
         "symlink points outside the repository; it is not followed",
         "replace the symlink with the file itself, or remove it",
@@ -77,11 +77,11 @@ def _check_file(
     try:
         mode = path.stat().st_mode
     except OSError as exc:
-        return None, dg.Diagnostic(rel, 0, 0, "", f"cannot read file: {exc.strerror}",
+        return None, dg.Diagnostic(rel, 1, 1, "", f"cannot read file: {exc.strerror}",
                                    "fix or remove the file (is it a dangling symlink?)",
                                    dg.Code.IO_ERROR)
     if not stat.S_ISREG(mode):
-        return None, dg.Diagnostic(rel, 0, 0, "", "not a regular file",
+        return None, dg.Diagnostic(rel, 1, 1, "", "not a regular file",
                                    "manifests must be regular files; remove or rename it",
                                    dg.Code.NOT_A_FILE)
     return ManifestFile(path, rel), None

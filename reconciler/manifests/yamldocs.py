@@ -124,14 +124,14 @@ def parse_text(text: str, rel: str, limits: Limits = DEFAULT_LIMITS) -> ParsedFi
     except MarkedYAMLError as exc:
         _syntax_error(builder, text, exc)
     except YAMLError as exc:  # pragma: no cover - libyaml reports marked errors
-        builder.fail(0, 0, dg.Code.YAML_SYNTAX, f"invalid YAML: {type(exc).__name__}")
+        builder.fail(1, 1, dg.Code.YAML_SYNTAX, f"invalid YAML: {type(exc).__name__}")
     result = builder.result
     if not result.fatal and not result.documents and not result.diagnostics:
         result.diagnostics.append(
             dg.Diagnostic(
                 rel,
-                0,
-                0,
+                1,
+                1,
                 "",
                 "file contains no manifests",
                 "add a manifest or delete the file",
@@ -157,7 +157,7 @@ def _events(text: str) -> Iterator[Any]:
 
 def _syntax_error(builder: _Builder, text: str, exc: MarkedYAMLError) -> None:
     mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     problem = str(exc.problem or exc.context or "invalid YAML")
     lines = text.splitlines()
     source_line = lines[line - 1] if 0 < line <= len(lines) else ""
@@ -182,7 +182,7 @@ def _line_col(text: str, index: int) -> tuple[int, int]:
 
 def _fatal(rel: str, code: dg.Code, message: str, hint: str) -> ParsedFile:
     result = ParsedFile(rel, fatal=True)
-    result.diagnostics.append(dg.Diagnostic(rel, 0, 0, "", message, hint, code))
+    result.diagnostics.append(dg.Diagnostic(rel, 1, 1, "", message, hint, code))
     return result
 
 

@@ -55,7 +55,7 @@ class Code(enum.StrEnum):
 @dataclass(frozen=True, order=True)
 class Diagnostic:
     """One finding. `file` is relative to the repository root; line and column are 1-based
-    (0 when the finding concerns the whole file); `path` is the field path, "" if none."""
+    (1:1 when the finding concerns the whole file); `path` is the field path, "" if none."""
 
     file: str
     line: int
