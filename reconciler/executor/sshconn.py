@@ -23,8 +23,13 @@ from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
 
-PROBE = 'printf \'%s\\n%s\\n\' "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" "$HOME"; command -v podman'
-"""The one command the executor runs through the remote shell: fixed text, no user data in it."""
+PROBE_MARKER = "--reconciler-probe--"
+PROBE = (
+    f"printf '%s\\n%s\\n%s\\n' {PROBE_MARKER} "
+    '"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" "$HOME"; command -v podman'
+)
+"""The one command the executor runs through the remote (POSIX) shell: fixed text, no user data.
+The marker skips anything a chatty shell start-up file prints first."""
 DEFAULT_PODMAN_SOCKET = "{runtime_dir}/podman/podman.sock"
 
 
@@ -56,6 +61,8 @@ def _address(target: hoststate.HostTarget) -> str:
 def parse_probe(stdout: str) -> tuple[str, str, bool]:
     """(runtime dir, home, podman found) from the output of `PROBE`."""
     lines = stdout.splitlines()
+    if PROBE_MARKER in lines:
+        lines = lines[lines.index(PROBE_MARKER) + 1 :]
     runtime_dir, home = [*lines, "", ""][:2]
     return runtime_dir.strip(), home.strip(), len(lines) >= 3 and bool(lines[2].strip())
 

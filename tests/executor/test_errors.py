@@ -68,3 +68,12 @@ def test_probe_output_parsing() -> None:
     )
     assert sshconn.parse_probe("/run/user/1000\n/home/u\n") == ("/run/user/1000", "/home/u", False)
     assert sshconn.parse_probe("") == ("", "", False)
+    chatty = f"Welcome!\n{sshconn.PROBE_MARKER}\n/run/user/7\n/home/x\n/bin/podman\n"
+    assert sshconn.parse_probe(chatty) == ("/run/user/7", "/home/x", True)
+
+
+def test_probe_is_fixed_text() -> None:
+    assert sshconn.PROBE == (
+        "printf '%s\\n%s\\n%s\\n' --reconciler-probe-- "
+        '"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" "$HOME"; command -v podman'
+    )
