@@ -1,0 +1,86 @@
+"""What the commands that reach hosts share: exit codes, the executor built from the connection
+settings, and printing manifest errors compiler style."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from reconciler.cli import settings
+from reconciler.controllers import sync
+from reconciler.executor import errors, podman_ssh, protocol
+from reconciler.manifests import loader
+
+EXIT_OK = 0
+EXIT_CHANGES = 1  # diff: changes pending
+EXIT_USAGE = 2  # bad arguments, unreadable settings, PATH missing
+EXIT_INVALID = 3  # the manifests do not validate: nothing was planned or applied
+EXIT_INCOMPLETE = 4  # a host was unreachable, a pod unschedulable or an action failed
+
+Body = Callable[[protocol.HostExecutor, Path], int]
+
+
+def add_path_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        metavar="PATH",
+        help="repository directory with the manifests (default: the current directory)",
+    )
+
+
+def fail(command: str, message: str, code: int = EXIT_USAGE) -> int:
+    print(f"reconciler {command}: error: {message}", file=sys.stderr)
+    return code
+
+
+@contextlib.contextmanager
+def executor_for(args: argparse.Namespace) -> Iterator[protocol.HostExecutor]:
+    """The real executor, configured from flags / environment / config file; closed on exit.
+
+    Raises settings.SettingsError or errors.ExecutorConfigError with a message naming the file.
+    """
+    resolved = settings.resolve(args)
+    settings.check_files(resolved)
+    executor = podman_ssh.PodmanSSHExecutor(
+        known_hosts=resolved.known_hosts,
+        key_file=resolved.ssh_key,
+        connect_timeout=resolved.connect_timeout,
+        command_timeout=resolved.command_timeout,
+    )
+    try:
+        yield executor
+    finally:
+        executor.close()
+
+
+def print_invalid(command: str, exc: sync.InvalidManifestsError, path: str) -> int:
+    for diagnostic in exc.load.errors:
+        print(diagnostic.format(path), file=sys.stderr)
+        if diagnostic.hint:
+            print(f"    hint: {diagnostic.hint}", file=sys.stderr)
+    count = len(exc.load.errors)
+    print(
+        f"reconciler {command}: {count} manifest error(s); nothing was planned or changed "
+        f"(run `reconciler validate {path}`)",
+        file=sys.stderr,
+    )
+    return EXIT_INVALID
+
+
+def run_guarded(command: str, args: argparse.Namespace, body: Body) -> int:
+    """Run `body` with the executor; translate the project's errors into one-line messages."""
+    path = Path(args.path)
+    try:
+        with executor_for(args) as executor:
+            return body(executor, path)
+    except sync.InvalidManifestsError as exc:
+        return print_invalid(command, exc, args.path)
+    except loader.RepositoryError as exc:
+        return fail(command, str(exc))
+    except (settings.SettingsError, errors.ExecutorConfigError) as exc:
+        return fail(command, str(exc))

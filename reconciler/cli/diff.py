@@ -1,0 +1,58 @@
+"""`reconciler diff [PATH]`: what `apply` would change, like `kubectl diff`. Changes nothing.
+
+A unified diff per pod (secret values redacted), then a summary per host. `-o json` prints the
+plan. Exit: 0 no change, 1 changes, 2 usage, 3 invalid manifests, 4 incomplete (a host could
+not be read, a pod is unschedulable or cannot be resolved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from reconciler.cli import common, settings
+from reconciler.controllers import sync
+from reconciler.executor import protocol
+from reconciler.plan import export, render
+
+
+def register(subparsers: Any) -> None:
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "diff",
+        help="show what apply would change (dry run)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    common.add_path_argument(parser)
+    parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    settings.add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    def body(executor: protocol.HostExecutor, path: Path) -> int:
+        prepared = sync.prepare(path, executor)
+        if args.output == "json":
+            print(json.dumps(export.plan_json(prepared.result), indent=2, sort_keys=True))
+        else:
+            sys.stdout.write(render.diff_text(prepared.result))
+            sys.stdout.write(render.summary(prepared.result))
+        return exit_code(prepared)
+
+    return common.run_guarded("diff", args, body)
+
+
+def incomplete(prepared: sync.Prepared) -> bool:
+    result = prepared.result
+    return bool(prepared.unreachable or result.unschedulable or result.errors)
+
+
+def exit_code(prepared: sync.Prepared) -> int:
+    for seen in prepared.unreachable:
+        print(f"reconciler diff: host {seen.host} unreachable: {seen.error}", file=sys.stderr)
+    if incomplete(prepared):
+        return common.EXIT_INCOMPLETE
+    return common.EXIT_OK if prepared.result.plan.empty else common.EXIT_CHANGES

@@ -1,0 +1,1 @@
+"""Controllers: the reconcile steps that tie manifests, planner and executor together."""
