@@ -1,0 +1,255 @@
+"""`reconciler get pods|deployments|hosts` and `reconciler describe pod NAME`: what runs where.
+
+Hosts come from the repository's Host manifests (`-f PATH`, default the current directory);
+pods are read from the hosts themselves (their podman labels). `-o wide|json|yaml` as in kubectl.
+Exit: 0, 2 usage, 4 when a host could not be read (the rows of the other hosts are printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from reconciler.cli import common, settings
+from reconciler.controllers import sync
+from reconciler.executor import protocol
+from reconciler.manifests import loader
+from reconciler.model import hoststate, quantity
+from reconciler.plan import pipeline
+
+RESOURCES = {"pods": "pods", "pod": "pods", "po": "pods", "deployments": "deployments",
+             "deployment": "deployments", "deploy": "deployments", "hosts": "hosts",
+             "host": "hosts"}  # fmt: skip
+
+
+def register(subparsers: Any) -> None:
+    get: argparse.ArgumentParser = subparsers.add_parser(
+        "get", help="list pods, deployments or hosts", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    get.add_argument("resource", choices=sorted(RESOURCES), metavar="pods|deployments|hosts")
+    get.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
+    _common(get)
+    get.set_defaults(handler=run_get)
+    describe: argparse.ArgumentParser = subparsers.add_parser(
+        "describe", help="show one pod in detail", description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
+    describe.add_argument("kind", choices=("pod",))
+    describe.add_argument("name")
+    _common(describe)
+    describe.set_defaults(handler=run_describe)
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f",
+        "--filename",
+        dest="path",
+        default=".",
+        metavar="PATH",
+        help="repository with the Host manifests (default: current directory)",
+    )
+    parser.add_argument("-n", "--namespace", default="", help="only this namespace")
+    settings.add_arguments(parser)
+
+
+def _observe(
+    executor: protocol.HostExecutor, path: Path
+) -> tuple[loader.LoadResult, dict[str, hoststate.HostObservation]]:
+    loaded = loader.load_repository(path)
+    return loaded, executor.observe(sync.targets_of(loaded.state))
+
+
+def _pods(
+    observations: dict[str, hoststate.HostObservation], namespace: str
+) -> list[hoststate.ObservedPod]:
+    pods = [p for o in observations.values() for p in o.pods]
+    return sorted((p for p in pods if not namespace or p.namespace == namespace),
+                  key=lambda p: (p.namespace, p.name))  # fmt: skip
+
+
+def _warn_unreachable(observations: dict[str, hoststate.HostObservation]) -> int:
+    code = common.EXIT_OK
+    for seen in observations.values():
+        if not seen.reachable:
+            print(f"reconciler: host {seen.host} unreachable: {seen.error}", file=sys.stderr)
+            code = common.EXIT_INCOMPLETE
+    return code
+
+
+def pod_row(pod: hoststate.ObservedPod, address: str) -> dict[str, Any]:
+    running = sum(1 for c in pod.containers if c.state == "running")
+    return {
+        "namespace": pod.namespace,
+        "name": pod.name,
+        "ready": f"{running}/{len(pod.containers)}",
+        "status": str(pod.phase),
+        "restarts": sum(c.restart_count for c in pod.containers),
+        "host": pod.host,
+        "address": address,
+        "owner": pod.owner,
+        "revision": pod.revision,
+        "images": sorted({c.image for c in pod.containers}),
+        "created": pod.created_at,
+    }
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "".join(
+        "   ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() + "\n"
+        for row in rows
+    )
+
+
+def emit(items: list[dict[str, Any]], output: str, columns: dict[str, str], kind: str) -> None:
+    if output == "json":
+        print(json.dumps({"kind": kind, "items": items}, indent=2))
+    elif output == "yaml":
+        buf = io.StringIO()
+        YAML(typ="safe", pure=True).dump({"kind": kind, "items": items}, buf)
+        sys.stdout.write(buf.getvalue())
+    elif not items:
+        print(f"No {kind.lower()} found.", file=sys.stderr)
+    else:
+        head = [title for title in columns]
+        rows = [[_cell(item[key]) for key in columns.values()] for item in items]
+        sys.stdout.write(table([head, *rows]))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value) or "<none>"
+    return str(value) if value not in ("", None) else "<none>"
+
+
+POD_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "READY": "ready", "STATUS": "status",
+               "RESTARTS": "restarts", "HOST": "host"}  # fmt: skip
+POD_WIDE = {**POD_COLUMNS, "ADDRESS": "address", "REVISION": "revision", "IMAGES": "images"}
+HOST_COLUMNS = {"NAME": "name", "STATUS": "status", "ADDRESS": "address", "PODS": "pods",
+                "CPU": "cpu", "MEMORY": "memory"}  # fmt: skip
+HOST_WIDE = {**HOST_COLUMNS, "USER": "user", "PORT": "port", "TAINTS": "taints", "ERROR": "error"}
+DEPLOY_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "READY": "ready",
+                  "UP-TO-DATE": "upToDate", "AVAILABLE": "available"}  # fmt: skip
+DEPLOY_WIDE = {**DEPLOY_COLUMNS, "HOSTS": "hosts"}
+
+
+def run_get(args: argparse.Namespace) -> int:
+    resource = RESOURCES[args.resource]
+    wide = args.output == "wide"
+
+    def body(executor: protocol.HostExecutor, path: Path) -> int:
+        loaded, observations = _observe(executor, path)
+        addresses = {h.meta.name: h.address for h in loaded.state.hosts}
+        if resource == "pods":
+            items = [
+                pod_row(p, addresses.get(p.host, "")) for p in _pods(observations, args.namespace)
+            ]
+            emit(items, args.output, POD_WIDE if wide else POD_COLUMNS, "PodList")
+        elif resource == "hosts":
+            emit(_host_rows(loaded, observations), args.output,
+                 HOST_WIDE if wide else HOST_COLUMNS, "HostList")  # fmt: skip
+        else:
+            emit(_deployment_rows(loaded, observations, args.namespace), args.output,
+                 DEPLOY_WIDE if wide else DEPLOY_COLUMNS, "DeploymentList")  # fmt: skip
+        return _warn_unreachable(observations)
+
+    return common.run_guarded("get", args, body)
+
+
+def _host_rows(loaded: loader.LoadResult, observations: dict[str, hoststate.HostObservation]
+               ) -> list[dict[str, Any]]:  # fmt: skip
+    rows = []
+    for host in loaded.state.hosts:
+        seen = observations.get(host.meta.name)
+        ready = seen is not None and seen.reachable
+        rows.append({
+            "name": host.meta.name,
+            "status": "Ready" if ready else "Unreachable",
+            "address": host.address,
+            "pods": len(seen.pods) if seen and ready else "?",
+            "cpu": quantity.format_millicores(host.cpu_capacity),
+            "memory": quantity.format_bytes(host.memory_capacity),
+            "user": host.ssh_user,
+            "port": host.ssh_port,
+            "taints": [f"{t.key}={t.value}:{t.effect}" for t in host.taints],
+            "error": seen.error if seen else "",
+        })  # fmt: skip
+    return rows
+
+
+def _deployment_rows(loaded: loader.LoadResult, observations: dict[str, hoststate.HostObservation],
+                     namespace: str) -> list[dict[str, Any]]:  # fmt: skip
+    if not loaded.ok:
+        raise sync.InvalidManifestsError(loaded)
+    result = pipeline.build_plan(loaded.state, observations, sync.UNVERSIONED)
+    current = {(run.namespace, run.name) for run in result.runs}
+    changing = {(a.namespace, a.name) for a in result.plan.actions}
+    pods = _pods(observations, namespace)
+    rows = []
+    for deployment in loaded.state.deployments:
+        ns, name = deployment.meta.namespace, deployment.meta.name
+        if namespace and ns != namespace:
+            continue
+        owned = [p for p in pods if p.namespace == ns and p.owner == f"Deployment/{name}"]
+        running = [p for p in owned if p.phase is hoststate.PodPhase.RUNNING]
+        up_to_date = [p for p in owned if p.key in current and p.key not in changing]
+        rows.append({
+            "namespace": ns, "name": name,
+            "ready": f"{len(running)}/{deployment.replicas}",
+            "upToDate": len(up_to_date),
+            "available": len([p for p in running if p in up_to_date]),
+            "hosts": sorted({p.host for p in owned}),
+        })  # fmt: skip
+    return rows
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    def body(executor: protocol.HostExecutor, path: Path) -> int:
+        loaded, observations = _observe(executor, path)
+        matches = [p for p in _pods(observations, args.namespace) if p.name == args.name]
+        code = _warn_unreachable(observations)
+        if not matches:
+            where = f" in namespace {args.namespace}" if args.namespace else ""
+            return common.fail("describe", f'pod "{args.name}" not found{where}', 1)
+        addresses = {h.meta.name: h.address for h in loaded.state.hosts}
+        for pod in matches:
+            sys.stdout.write(describe_text(pod, addresses.get(pod.host, "")))
+        return code
+
+    return common.run_guarded("describe", args, body)
+
+
+def describe_text(pod: hoststate.ObservedPod, address: str) -> str:
+    own = {k: v for k, v in pod.labels.items() if not k.startswith(hoststate.LABEL_PREFIX)}
+    lines = [
+        f"Name:         {pod.name}",
+        f"Namespace:    {pod.namespace}",
+        f"Host:         {pod.host}/{address}",
+        f"Owner:        {pod.owner or '<none>'}",
+        f"Revision:     {pod.revision or '<none>'}",
+        f"Status:       {pod.phase}",
+        f"Created:      {pod.created_at or '<unknown>'}",
+        f"Podman ID:    {pod.podman_id[:12]}",
+        "Labels:       " + (", ".join(f"{k}={v}" for k, v in sorted(own.items())) or "<none>"),
+        "Containers:",
+    ]
+    for c in pod.containers:
+        lines += [
+            f"  {c.name}:",
+            f"    Image:          {c.image}",
+            f"    State:          {c.state}"
+            + (f" (exit code {c.exit_code})" if c.state == "exited" else ""),
+            f"    Started:        {c.started_at or '<never>'}",
+            f"    Restart Count:  {c.restart_count}",
+            f"    Podman ID:      {c.podman_id[:12]}",
+        ]
+    return "\n".join(lines) + "\n"
