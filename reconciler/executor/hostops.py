@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import posixpath
 from collections.abc import Iterator
 
 from reconciler.executor import errors, hostsession, observed, podmanspec
@@ -95,10 +96,16 @@ def pull_images(session: hostsession.HostSession, run: hoststate.PodRun) -> None
 # ----- create ------------------------------------------------------------------------------------
 
 
-def create(session: hostsession.HostSession, run: hoststate.PodRun, *, pulled: bool = False) -> str:
-    """Create and start the pod; returns a short report. Raises PodError/HostError."""
-    podmanspec.validate(run)
-    if not pulled:
+def create(
+    session: hostsession.HostSession, run: hoststate.PodRun, *, prepared: bool = False
+) -> str:
+    """Create and start the pod; returns a short report. Raises PodError/HostError.
+
+    `prepared`: the run was already validated, its host paths checked and its images pulled.
+    """
+    if not prepared:
+        podmanspec.validate(run)
+        check_host_paths(session, run)
         pull_images(session, run)
     pod = run.podman_name
     with _pod_context(run.host, pod):
@@ -111,6 +118,27 @@ def create(session: hostsession.HostSession, run: hoststate.PodRun, *, pulled: b
             return f"pod {pod} already exists with this spec"
         delete_pod(session, pod, str(existing.get("Id", pod)), labels)
     return _assemble(session, run)
+
+
+def check_host_paths(session: hostsession.HostSession, run: hoststate.PodRun) -> None:
+    """Every hostPath must exist and be its own real path: a symlink could lead a mount out of
+    the allow-listed prefix that the planner checked lexically."""
+    for container in run.containers:
+        for mount in container.mounts:
+            if mount.kind is not hoststate.MountKind.HOST_PATH:
+                continue
+            with _pod_context(run.host, run.podman_name):
+                real = session.realpath(mount.source)
+            wanted = posixpath.normpath(mount.source)
+            if real is None:
+                missing = f"hostPath {mount.source!r} does not exist on the host"
+                raise errors.InvalidRun(run.host, run.podman_name, missing)
+            if real != wanted:
+                raise errors.InvalidRun(
+                    run.host, run.podman_name,
+                    f"hostPath {mount.source!r} resolves to {real!r} through a symbolic link; "
+                    "refused (mount the real path, if it is allowed)",
+                )  # fmt: skip
 
 
 def _complete(pod: dict[str, object], run: hoststate.PodRun) -> bool:
@@ -246,7 +274,8 @@ def replace(
 ) -> str:
     """New images first (a failed pull leaves the old pod running), then delete, then create."""
     podmanspec.validate(run)
+    check_host_paths(session, run)
     pull_images(session, run)
     delete(session, old)
-    report = create(session, run, pulled=True)
+    report = create(session, run, prepared=True)
     return report.replace("created and started", "replaced and started", 1)

@@ -125,6 +125,9 @@ class HostSession:
             removed = self._runner.run(self.connection.remove_dirs(dirs))
             self.stats.count(protocol.Mutation.DIR_REMOVE, removed)
 
+    def realpath(self, path: str) -> str | None:
+        return self._runner.run(self.connection.realpath(path))
+
     # ----- parallel calls ----------------------------------------------------------------------
 
     def submit(self, fn: Callable[..., R], *args: object) -> concurrent.futures.Future[R]:

@@ -243,6 +243,18 @@ class HostConnection:
         readable = asyncssh.SFTPAttrs(permissions=0o755)
         await self._sftp.makedirs(directory, attrs=readable, exist_ok=True)
 
+    async def realpath(self, path: str) -> str | None:
+        """The host's canonical path for `path` (symlinks resolved); None if it does not exist."""
+        try:
+            async with asyncio.timeout(self.settings.command_timeout):
+                if not await self._sftp.exists(path):
+                    return None
+                return str(await self._sftp.realpath(path))
+        except asyncssh.SFTPError as exc:
+            raise errors.OperationFailed(f"resolving {path}", str(exc.reason)) from exc
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            raise translate(self.target, self.settings, exc, self.settings.command_timeout) from exc
+
     async def _replace(self, temp: str, path: str) -> None:
         try:
             await self._sftp.posix_rename(temp, path)

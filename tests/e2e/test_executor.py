@@ -567,3 +567,40 @@ def test_pod_that_cannot_start_fails_and_leaves_nothing_behind(
     assert scratch.lab.ssh(host, "test", "-e", str(files), check=False).returncode == 1
     volumes = scratch.ssh("h3", "podman", "volume", "ls", "-q")
     assert f"{scratch.namespace}_broken_tmp" not in volumes.split()
+
+
+def test_host_path_is_mounted_and_a_symlink_out_of_it_is_refused(
+    scratch: Scratch,
+    executor: podman_ssh.PodmanSSHExecutor,
+    targets: list[hoststate.HostTarget],
+) -> None:
+    shared = Path(f"/tmp/rc-hostpath-{scratch.tag}")  # the hosts share this machine's files
+    link = Path(f"/tmp/rc-hostlink-{scratch.tag}")
+    shared.mkdir(mode=0o755)
+    try:
+        (shared / "data.txt").write_text("from the host\n")
+        (shared / "data.txt").chmod(0o644)
+        link.symlink_to("/etc")
+        image_ref = scratch.lab.config.image
+        mount = hoststate.Mount(hoststate.MountKind.HOST_PATH, str(shared), "/data", True)
+        sleeper = hoststate.ContainerRun(
+            "main", image_ref, command=("sleep",), args=("1000",), mounts=(mount,)
+        )
+        good = scratch.run("hostpath", containers=(sleeper,))
+        sneaky_mount = hoststate.Mount(hoststate.MountKind.HOST_PATH, str(link), "/data", True)
+        sneaky = scratch.run(
+            "sneaky",
+            containers=(hoststate.ContainerRun("main", image_ref, mounts=(sneaky_mount,)),),
+        )
+        done, refused = executor.apply(hoststate.Plan((create(good), create(sneaky))), targets)
+        assert done.outcome is Outcome.DONE, done.message
+        container = podmanspec.container_name(good, good.containers[0])
+        assert scratch.ssh("h1", "podman", "exec", container, "cat", "/data/data.txt") == (
+            "from the host\n"
+        )
+        assert refused.outcome is Outcome.FAILED
+        assert "resolves to '/etc' through a symbolic link" in refused.message
+    finally:
+        link.unlink(missing_ok=True)
+        (shared / "data.txt").unlink(missing_ok=True)
+        shared.rmdir()
