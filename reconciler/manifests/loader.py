@@ -14,6 +14,7 @@ from typing import Any
 
 from reconciler.manifests import (
     build,
+    checking,
     checks,
     discovery,
     references,
@@ -75,7 +76,7 @@ class _Run:
     diagnostics: list[dg.Diagnostic] = field(default_factory=list)
     objects: list[objects.Object] = field(default_factory=list)
     declared: list[references.Declared] = field(default_factory=list)
-    references: list[checks.Reference] = field(default_factory=list)
+    references: list[checking.Reference] = field(default_factory=list)
     documents: int = 0
 
     def load(self) -> LoadResult:

@@ -10,7 +10,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from reconciler.manifests import checks
+from reconciler.manifests import checking
 from reconciler.model import base
 from reconciler.model import diagnostics as dg
 
@@ -30,7 +30,7 @@ class Declared:
     data_keys: frozenset[str] | None = None
 
 
-def check(declared: Iterable[Declared], references: Iterable[checks.Reference], *,
+def check(declared: Iterable[Declared], references: Iterable[checking.Reference], *,
           resolve: bool = True) -> list[dg.Diagnostic]:
     """Duplicates always; references only when `resolve` (every file could be read, so a
     missing object really is missing)."""
@@ -51,7 +51,9 @@ def check(declared: Iterable[Declared], references: Iterable[checks.Reference], 
     return found
 
 
-def _resolve(ref: checks.Reference, known: dict[base.ObjectKey, Declared]) -> dg.Diagnostic | None:
+def _resolve(
+    ref: checking.Reference, known: dict[base.ObjectKey, Declared]
+) -> dg.Diagnostic | None:
     if ref.optional:
         return None
     if ref.kind is base.Kind.NAMESPACE and ref.name in IMPLICIT_NAMESPACES:

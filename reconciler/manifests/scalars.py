@@ -9,8 +9,8 @@ import re
 NULL = frozenset({"", "~", "null", "Null", "NULL"})
 TRUE = frozenset({"true", "True", "TRUE"})
 FALSE = frozenset({"false", "False", "FALSE"})
-_YAML11TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"})
-_YAML11FALSE = frozenset({"n", "N", "no", "No", "NO", "off", "Off", "OFF"})
+_YAML11_TRUE = frozenset({"y", "Y", "yes", "Yes", "YES", "on", "On", "ON"})
+_YAML11_FALSE = frozenset({"n", "N", "no", "No", "NO", "off", "Off", "OFF"})
 _INT = re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$")
 _HEX = re.compile(r"^0x[0-9a-fA-F]+$")
 _FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
@@ -31,9 +31,9 @@ CONTAINER_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
 def ambiguity(text: str) -> tuple[str, str] | None:
     """(how YAML 1.1 reads it, how YAML 1.2 reads it) for a plain scalar they disagree on."""
-    if text in _YAML11TRUE:
+    if text in _YAML11_TRUE:
         return "the boolean true", f"the string {text!r}"
-    if text in _YAML11FALSE:
+    if text in _YAML11_FALSE:
         return "the boolean false", f"the string {text!r}"
     if text and text[0] in _NUMERIC_START and _YAML11_NUMBER.match(text):
         if "_" in text:
