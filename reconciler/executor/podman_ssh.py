@@ -88,10 +88,13 @@ class PodmanSSHExecutor:
         with self._lock:
             return self._host_locks.setdefault(name, threading.Lock())
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise errors.ExecutorError("the executor is closed; make a new one")
+
     def _session(self, target: hoststate.HostTarget) -> tuple[hostsession.HostSession, bool]:
         """The host's live session (reused) or a new one; True when new. Raises HostError."""
-        if self._closed:
-            raise errors.ExecutorError("the executor is closed")
+        self._check_open()
         with self._host_lock(target.name):
             session = self._sessions.get(target.name)
             if session is not None and session.alive and session.target == target:
@@ -132,6 +135,7 @@ class PodmanSSHExecutor:
     def observe(
         self, targets: Iterable[hoststate.HostTarget]
     ) -> dict[str, hoststate.HostObservation]:
+        self._check_open()
         wanted = list(targets)
         found = self._fanout.map(self._observe_host, wanted)
         return {target.name: observation for target, observation in zip(wanted, found, strict=True)}
@@ -157,6 +161,7 @@ class PodmanSSHExecutor:
         targets: Iterable[hoststate.HostTarget],
         progress: protocol.ProgressCallback | None = None,
     ) -> list[hoststate.ActionResult]:
+        self._check_open()
         by_name = {target.name: target for target in targets}
         by_host: dict[str, list[Indexed]] = {}
         for index, action in enumerate(plan.actions):
