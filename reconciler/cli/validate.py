@@ -1,7 +1,8 @@
 """`reconciler validate [PATH]`: load and validate a repository's manifests, report every error.
 
 Compiler-style lines (`file:line:col: error: field: message`, then the hint) or `-o json`.
-Exit status: 0 valid, 1 invalid, 2 usage error (PATH missing or not a directory).
+Exit status: 0 valid, 1 invalid, 2 usage error (PATH missing or not a directory), 3 the
+installation's schemas/ cannot be read.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import json
 import sys
 from typing import Any
 
-from reconciler.manifests import loader
+from reconciler.manifests import loader, schemas
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
+EXIT_BROKEN = 3
 
 
 def register(subparsers: Any) -> None:
@@ -39,6 +41,9 @@ def run(args: argparse.Namespace) -> int:
     except loader.RepositoryError as exc:
         print(f"reconciler validate: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except schemas.SchemaError as exc:
+        print(f"reconciler validate: broken installation: {exc}", file=sys.stderr)
+        return EXIT_BROKEN
     if args.output == "json":
         print(json.dumps(as_json(result, args.path), indent=2))
     else:

@@ -62,10 +62,14 @@ def default_directory() -> Path:
     return Path(__file__).resolve().parent.parent.parent / "schemas"
 
 
-@functools.cache
 def load(directory: Path | None = None) -> SchemaSet:
-    """Load and compile the schemas (cached: they are immutable for the process's life)."""
-    root = directory or default_directory()
+    """Load and compile the schemas of `directory` (default: `default_directory()`), once per
+    directory for the life of the process. Raises `SchemaError` when they are missing."""
+    return _load(directory or default_directory())
+
+
+@functools.cache
+def _load(root: Path) -> SchemaSet:
     upstream_root = root / "upstream"
     versions = sorted(p.name for p in upstream_root.glob("v*") if p.is_dir())
     if len(versions) != 1:

@@ -73,3 +73,11 @@ def test_default_path_is_current_directory() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "valid: 9 objects" in result.stdout
+
+
+def test_missing_schemas_is_reported_not_raised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECONCILER_SCHEMAS", str(tmp_path / "no-schemas"))
+    assert cli.main(["validate", str(EXAMPLES)]) == 3
+    assert "run scripts/copy_schemas.py" in capsys.readouterr().err
