@@ -97,6 +97,18 @@ class PodmanUnavailable(HostError):  # noqa: N818 (the architecture's vocabulary
         self.socket = socket
 
 
+class PodmanFailed(HostError):  # noqa: N818 (the architecture's vocabulary)
+    """Podman answered a host-wide request (listing pods) with an error."""
+
+    def __init__(self, host: str, operation: str, detail: str) -> None:
+        super().__init__(
+            host,
+            f"podman failed to {operation} ({detail}); run `podman pod ps` and `podman ps -a` as "
+            "the host's user to see why, and repair Podman there. The host's pods are unknown "
+            "until then, not deleted.",
+        )
+
+
 # ----- one pod ---------------------------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import posixpath
 from collections.abc import Iterator
+from typing import Any
 
 from reconciler.executor import errors, hostsession, observed, podmanspec
 from reconciler.model import hoststate
@@ -54,19 +55,29 @@ def _pod_context(host: str, pod: str) -> Iterator[None]:
 def observe(session: hostsession.HostSession) -> tuple[hoststate.ObservedPod, ...]:
     """Every managed pod on the host (two list calls, then one inspect per app container)."""
     api = session.api
-    try:
-        managed = observed.managed_filter()
-        listing_pods = session.submit(api.list_pods, managed)
-        containers = api.list_containers(managed)
-        pods = listing_pods.result()
-        ids = [str(c["Id"]) for c in observed.app_containers(containers)]
-        inspected = session.map(api.inspect_container, ids)
-    except errors.OperationFailed as exc:
-        raise errors.PodmanUnavailable(
-            session.target.name, session.target.user, session.connection.remote_socket, str(exc)
-        ) from exc
+    managed = observed.managed_filter()
+    for attempt in (1, 2):  # a pod removed while podman lists it can fail the listing: retry
+        try:
+            listing_pods = session.submit(api.list_pods, managed)
+            containers = api.list_containers(managed)
+            pods = listing_pods.result()
+            break
+        except errors.OperationFailed as exc:
+            if attempt == 2:
+                raise errors.PodmanFailed(session.target.name, "list pods", str(exc)) from exc
+    ids = [str(c["Id"]) for c in observed.app_containers(containers)]
+    inspected = session.map(lambda cid: _inspect_quietly(session, cid), ids)
     inspects = {cid: data for cid, data in zip(ids, inspected, strict=True) if data is not None}
     return observed.pods(session.target.name, pods, containers, inspects)
+
+
+def _inspect_quietly(session: hostsession.HostSession, container_id: str) -> dict[str, Any] | None:
+    """Inspect data, or None when the container vanished meanwhile (the list data then stands)."""
+    try:
+        return session.api.inspect_container(container_id)
+    except errors.OperationFailed as exc:
+        log.debug("host %s: inspect %s: %s", session.target.name, container_id, exc)
+        return None
 
 
 # ----- images ------------------------------------------------------------------------------------

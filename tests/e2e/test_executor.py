@@ -307,7 +307,7 @@ def test_hostile_strings_arrive_exactly_and_never_reach_a_shell(
     marker = Path(f"/tmp/pwned-{scratch.tag}")  # the hosts share this machine's file system
     file_name = f'it\'s "odd"; $(touch {marker}) ü.conf'
     image_ref = scratch.lab.config.image
-    echo = hoststate.ContainerRun("echo", image_ref, command=("echo",), args=(hostile, "second"))
+    echo = hoststate.ContainerRun("echo", image_ref, command=("echo", hostile), args=("second",))
     env = hoststate.ContainerRun(
         "env",
         image_ref,
@@ -349,7 +349,7 @@ def test_hostile_strings_arrive_exactly_and_never_reach_a_shell(
     assert scratch.ssh("h1", "podman", "logs", name(run, reader)) == hostile
     data = inspect(scratch, "h1", name(run, echo))
     assert data["Config"]["Labels"]["note"] == hostile  # type: ignore[index]
-    assert data["Args"] == [hostile, "second"]
+    assert (data["Path"], data["Args"]) == ("echo", [hostile, "second"])
     hostile_name = scratch.run(f"x$(touch {marker})")
     (refused,) = executor.apply(hoststate.Plan((create(hostile_name),)), targets)
     assert refused.outcome is Outcome.FAILED and "not a valid podman name" in refused.message
