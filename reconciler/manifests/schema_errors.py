@@ -24,6 +24,15 @@ _JSON_TYPE_NAMES = {
     dict: "object",
     list: "array",
 }
+_YAML_WORDS = {
+    "null": "null",
+    "boolean": "a boolean (true or false)",
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "object": "a mapping",
+    "array": "a list",
+}
 
 
 def translate(
@@ -119,17 +128,20 @@ class _Translator:
         names = [expected] if isinstance(expected, str) else list(expected)
         names = list(dict.fromkeys(name for name in names if name != "null"))
         got = _JSON_TYPE_NAMES.get(type(instance), type(instance).__name__)
-        wanted = " or ".join(names)
-        message = f"expected {wanted}, got {got}"
+        wanted = " or ".join(_YAML_WORDS.get(name, name) for name in names)
+        message = f"expected {wanted}, got {_YAML_WORDS.get(got, got)}"
         if got == "string" and ("integer" in names or "boolean" in names):
             hint = "remove the quotes"
         elif "string" in names and got in ("integer", "number", "boolean"):
             hint = "quote the value"
         elif got == "null":
             hint = "give it a value or remove the field"
+        elif names == ["array"]:
+            hint = "write a list: one item per line, each starting with '- '"
+        elif names == ["object"]:
+            hint = "write a mapping of `key: value` lines, indented under this field"
         else:
-            article = "an" if wanted[0] in "aeiou" else "a"
-            hint = f"write {article} {wanted} here"
+            hint = f"write {wanted} here"
         return message, hint
 
     def _emit(self, path: list[str | int], code: dg.Code, message: str, hint: str) -> None:
