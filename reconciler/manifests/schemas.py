@@ -26,6 +26,8 @@ SCHEMAS_ENV = "RECONCILER_SCHEMAS"
 _DEFINITIONS_REFS = ("/api/_definitions.json#/$defs/", "#/$defs/")
 _ANNOTATIONS = frozenset({"$ref", "$schema", "$id", "description", "title", "format", "default"})
 """Keywords dropped when inlining: they assert nothing, and skipping them speeds validation."""
+_INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
+"""`format` is not asserted by JSON Schema validators; integer widths become bounds instead."""
 _NAMED_SCHEMAS = frozenset({"properties", "patternProperties", "$defs"})
 """Keywords whose keys are names (a property may be called "description"), not keywords."""
 
@@ -130,6 +132,10 @@ class _Inliner:
                 out[key] = {name: self.inline(sub) for name, sub in value.items()}
             else:
                 out[key] = self.inline(value)
+        bounds = _INTEGER_FORMATS.get(str(node.get("format")))
+        if bounds is not None:  # the API server rejects what does not fit, so we do too
+            out.setdefault("minimum", bounds[0])
+            out.setdefault("maximum", bounds[1])
         ref = node.get("$ref")
         if isinstance(ref, str):
             target = self._resolve(ref)
