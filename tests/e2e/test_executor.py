@@ -92,9 +92,19 @@ class Scratch:
     def ssh(self, host: str, *argv: str, check: bool = True) -> str:
         return self.lab.ssh(self.host(host), *argv, check=check).stdout
 
+    def remove_pod(self, host: str, pod: str) -> None:
+        """`podman pod rm`, retried: under load podman can fail on a busy lock."""
+        for _ in range(3):
+            self.ssh(host, "podman", "pod", "rm", "-f", "-t", "0", pod, check=False)
+            exists = self.lab.ssh(self.host(host), "podman", "pod", "exists", pod, check=False)
+            if exists.returncode == 1:
+                return
+            time.sleep(1)
+        print(f"warning: could not remove test pod {pod} on {host}")
+
     def cleanup(self) -> None:
         for host, pod in self.pods:
-            self.ssh(host, "podman", "pod", "rm", "-f", "-t", "0", pod, check=False)
+            self.remove_pod(host, pod)
         for host in {h for h, _ in self.pods}:
             found = self.ssh(
                 host,
