@@ -21,6 +21,10 @@ from reconciler.model import hoststate
 log = logging.getLogger(__name__)
 
 
+MAX_GRACE_WAIT = 600
+"""Seconds a pod stop may take beyond the command timeout (long grace periods)."""
+
+
 def _managed(labels: object) -> bool:
     return isinstance(labels, dict) and labels.get(hoststate.MANAGED_BY) == hoststate.MANAGER
 
@@ -255,7 +259,9 @@ def delete_pod(
         if not _managed(labels):
             raise errors.NameConflict(host, pod, "podman pod", pod)
         with _pod_context(host, pod):  # stop first: podman stops the containers in parallel
-            session.api.stop_pod(pod_id, session.options.stop_timeout)
+            # podman waits each container's own stop timeout (the pod's grace period);
+            # the HTTP call may take that long on top of the command timeout.
+            session.api.stop_pod(pod_id, max(session.options.stop_timeout, MAX_GRACE_WAIT))
             session.api.remove_pod(pod_id)
     else:
         with _pod_context(host, pod):

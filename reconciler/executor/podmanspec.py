@@ -183,6 +183,9 @@ def container_spec(
 ) -> dict[str, Any]:
     """Body of POST /libpod/containers/create (a SpecGenerator) for one container of the pod.
 
+    The pod's terminationGracePeriodSeconds becomes each container's stop timeout (podman's pod
+    stop then waits that long after SIGTERM); `stop_timeout` is the default when it is unset.
+
     Kubernetes semantics: `command` replaces the image ENTRYPOINT and `args` its CMD.
     `state_dir` is the absolute state directory on the host (bind sources are below it).
     """
@@ -193,7 +196,9 @@ def container_spec(
         "labels": container_labels(run, container),
         "env": {key: str.__str__(value) for key, value in container.env},
         "restart_policy": RESTART_POLICIES[run.restart_policy],
-        "stop_timeout": stop_timeout,
+        "stop_timeout": (
+            stop_timeout if run.termination_grace_seconds is None else run.termination_grace_seconds
+        ),
         "terminal": False,
     }
     if container.command:

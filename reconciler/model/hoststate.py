@@ -113,6 +113,7 @@ class PodRun:
     files: tuple[HostFile, ...] = ()
     volumes: tuple[str, ...] = ()  # podman volumes (emptyDir) to create
     owner: str = ""
+    termination_grace_seconds: int | None = None  # SIGTERM to SIGKILL; None: executor default
 
     @property
     def podman_name(self) -> str:

@@ -46,6 +46,7 @@ def build(resolved: resolve.ResolvedPod, host: str, revision: str) -> hoststate.
         files=resolved.files,
         volumes=resolved.volumes,
         owner=pod.owner,
+        termination_grace_seconds=pod.spec.termination_grace_period_seconds,
     )
     parts = spec_parts(run)
     digest = spec_hash(parts)

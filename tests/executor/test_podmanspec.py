@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -105,7 +106,9 @@ def test_container_spec_maps_every_field() -> None:
     assert spec["env"] == {"PLAIN": "v", "TOKEN": "s3cret"}
     assert type(spec["env"]["TOKEN"]) is str  # the secret's value, not its redacted repr
     assert spec["restart_policy"] == "on-failure"
-    assert spec["stop_timeout"] == 7
+    assert spec["stop_timeout"] == 7  # no grace period in the run: the executor default
+    graceful = dataclasses.replace(run, termination_grace_seconds=3)
+    assert podmanspec.container_spec(graceful, run.containers[0], "/s", 7)["stop_timeout"] == 3
     assert spec["labels"][hoststate.LABEL_CONTAINER] == "web"
     assert spec["labels"][hoststate.MANAGED_BY] == hoststate.MANAGER
     assert spec["mounts"] == [
