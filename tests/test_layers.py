@@ -1,4 +1,5 @@
-"""Layers import one way: cli > runtime > controllers > plan/scheduler/executor > manifests > model.
+"""Layers import one way: cli > runtime > web > controllers/state > plan/executor/source >
+manifests/scheduler > model.
 
 A module may import its own package and packages of strictly lower layers, never upward or
 sideways (plan and executor, for instance, meet only through the model).
@@ -16,9 +17,11 @@ RANK = {
     "scheduler": 1,
     "plan": 2,
     "executor": 2,
+    "source": 2,
     "controllers": 3,
-    "runtime": 4,
-    "web": 5,
+    "state": 3,
+    "web": 4,
+    "runtime": 5,
     "cli": 6,
 }
 TOP_LEVEL = {"__init__", "__main__"}
