@@ -1,0 +1,383 @@
+"""The daemon's memory: one SQLite file in the state directory with the sync history, the applied
+revision, the current conditions of every object and recent events.
+
+The daemon loop is the one writer; the HTTP server's threads and `reconciler status|history` (other
+processes) read. WAL mode lets readers in other processes read while the daemon writes; inside one
+process a lock serialises the (millisecond) statements on the one connection.
+
+Nothing secret is stored here: errors, messages and events are written as the daemon formats them,
+and the daemon must never put a Secret's value into them (logs.redact does the same for logs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from reconciler.state import conditions as cond
+
+DB_FILENAME = "reconciler.db"
+DEFAULT_STATE_DIR = Path("/var/lib/reconciler")
+SCHEMA_VERSION = 1
+KEEP_SYNCS = 1000  # history rows kept; older ones are deleted when a sync finishes
+KEEP_EVENTS = 1000
+BUSY_TIMEOUT_MS = 5000
+
+_MIGRATIONS: tuple[str, ...] = (
+    # version 0 -> 1
+    """
+    CREATE TABLE syncs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        revision TEXT NOT NULL,
+        trigger TEXT NOT NULL,
+        started REAL NOT NULL,
+        duration REAL,
+        result TEXT,
+        counts TEXT NOT NULL DEFAULT '{}',
+        errors TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE conditions (
+        kind TEXT NOT NULL,
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        message TEXT NOT NULL,
+        since REAL NOT NULL,
+        PRIMARY KEY (kind, namespace, name, type)
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time REAL NOT NULL,
+        kind TEXT NOT NULL,
+        object TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        message TEXT NOT NULL
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+)
+assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+
+class StoreError(Exception):
+    """The state database cannot be opened or used; the message names the file."""
+
+
+def default_state_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """$RECONCILER_STATE_DIR, else systemd's $STATE_DIRECTORY (StateDirectory=), else
+    /var/lib/reconciler."""
+    explicit = environ.get("RECONCILER_STATE_DIR")
+    if explicit:
+        return Path(explicit)
+    systemd = environ.get("STATE_DIRECTORY")
+    if systemd:
+        return Path(systemd.split(":")[0])
+    return DEFAULT_STATE_DIR
+
+
+def path_in(state_dir: Path) -> Path:
+    return state_dir / DB_FILENAME
+
+
+class Store:
+    """The state database at `path`. `create=False` opens an existing file for reading only
+    (what the CLI does, so it never makes an empty database in a wrong place)."""
+
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._readonly = not create
+        try:
+            if create:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            else:
+                if not path.is_file():
+                    raise StoreError(f"{path}: no state database (has the daemon run here?)")
+                uri = f"{path.resolve().as_uri()}?mode=ro"
+                self._db = sqlite3.connect(
+                    uri, uri=True, check_same_thread=False, isolation_level=None
+                )
+            self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if create:
+                self._db.execute("PRAGMA journal_mode = WAL")
+                self._db.execute("PRAGMA synchronous = NORMAL")
+                self._migrate()
+            else:
+                self._check_version()
+                self._give_sidecars_to_owner()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{path}: cannot open the state database: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot create the state directory: {exc}") from exc
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+        if self._readonly:
+            self._give_sidecars_to_owner()
+
+    def _give_sidecars_to_owner(self) -> None:
+        """A reader running as root (`sudo reconciler status`) makes the WAL's -wal and -shm
+        files when the daemon is not running; left owned by root, they would keep the daemon's
+        own user from opening its database. Hand them to the database file's owner."""
+        if os.geteuid() != 0:
+            return
+        for suffix in ("-wal", "-shm"):
+            sidecar = self.path.with_name(self.path.name + suffix)
+            try:
+                owner, info = self.path.stat(), sidecar.stat()
+                if (info.st_uid, info.st_gid) != (owner.st_uid, owner.st_gid):
+                    os.chown(sidecar, owner.st_uid, owner.st_gid)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StoreError(f"{self.path}: cannot give {sidecar.name} back: {exc}") from exc
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema -------------------------------------------------------------------------------
+
+    def _version(self) -> int:
+        version: int = self._db.execute("PRAGMA user_version").fetchone()[0]
+        return version
+
+    def _check_version(self) -> None:
+        version = self._version()
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path}: schema version {version} was written by a newer reconciler "
+                f"(this one knows {SCHEMA_VERSION}); upgrade this reconciler"
+            )
+        if version < SCHEMA_VERSION and self._readonly:
+            raise StoreError(
+                f"{self.path}: schema version {version} is older than {SCHEMA_VERSION}; "
+                "start the daemon once to upgrade it"
+            )
+
+    def _migrate(self) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._check_version()
+                for version in range(self._version(), SCHEMA_VERSION):
+                    for statement in _MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {version + 1}")
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One transaction under the lock; sqlite errors become StoreError."""
+        if self._readonly:
+            raise StoreError(f"{self.path}: opened read-only")
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return self._db.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"{self.path}: {exc}") from exc
+
+    # --- syncs --------------------------------------------------------------------------------
+
+    def begin_sync(self, revision: str, trigger: str) -> int:
+        """Record that a reconcile of `revision` started now; its id for finish_sync."""
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO syncs (revision, trigger, started) VALUES (?, ?, ?)",
+                (revision, str(trigger), time.time()),
+            )
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def finish_sync(
+        self,
+        sync_id: int,
+        result: cond.SyncResult,
+        counts: Mapping[str, int],
+        errors: Sequence[str],
+        duration: float,
+    ) -> None:
+        """Record how a reconcile ended: counts by action (created, replaced, ...), one-line
+        errors (already formatted with file:line, never holding a secret value), seconds."""
+        with self._write() as db:
+            updated = db.execute(
+                "UPDATE syncs SET result = ?, counts = ?, errors = ?, duration = ? WHERE id = ?",
+                (
+                    cond.SyncResult(result).value,
+                    json.dumps({str(k): int(v) for k, v in counts.items()}),
+                    json.dumps([str(e) for e in errors]),
+                    float(duration),
+                    sync_id,
+                ),
+            ).rowcount
+            if updated != 1:
+                raise StoreError(f"{self.path}: no sync with id {sync_id}")
+            db.execute(
+                "DELETE FROM syncs WHERE id <= (SELECT MAX(id) FROM syncs) - ?", (KEEP_SYNCS,)
+            )
+
+    def last_sync(self) -> cond.SyncRecord | None:
+        """The most recent sync, finished or not."""
+        found = self.history(1)
+        return found[0] if found else None
+
+    def last_finished_sync(self) -> cond.SyncRecord | None:
+        rows = self._read(f"{_SYNC_SELECT} WHERE result IS NOT NULL ORDER BY id DESC LIMIT 1")
+        return _sync_of(rows[0]) if rows else None
+
+    def history(self, limit: int = 20) -> list[cond.SyncRecord]:
+        """The last `limit` syncs, newest first."""
+        rows = self._read(f"{_SYNC_SELECT} ORDER BY id DESC LIMIT ?", (max(0, limit),))
+        return [_sync_of(row) for row in rows]
+
+    # --- applied revision ---------------------------------------------------------------------
+
+    def set_applied_revision(self, sha: str) -> None:
+        """The revision now running: set after a sync applied it (Succeeded or Partial), never
+        for a revision that did not validate."""
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (("applied_revision", sha), ("applied_at", repr(time.time()))),
+            )
+
+    def applied_revision(self) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = 'applied_revision'")
+        return str(rows[0][0]) if rows else None
+
+    def applied_at(self) -> float | None:
+        rows = self._read("SELECT value FROM meta WHERE key = 'applied_at'")
+        return float(rows[0][0]) if rows else None
+
+    # --- conditions ---------------------------------------------------------------------------
+
+    def set_conditions(self, conditions: Sequence[cond.Condition]) -> None:
+        """Replace every condition with `conditions`. A condition whose object and status were
+        already recorded keeps its earlier `since` (the last transition time); a new or changed
+        one gets its own `since`, or now when that is 0."""
+        now = time.time()
+        with self._write() as db:
+            before = {
+                (k, ns, n, t): (s, since)
+                for k, ns, n, t, s, since in db.execute(
+                    "SELECT kind, namespace, name, type, status, since FROM conditions"
+                )
+            }
+            rows = {}
+            for c in conditions:
+                previous = before.get(c.key)
+                since = c.since or now
+                if previous is not None and previous[0] == c.status.value:
+                    since = previous[1]
+                rows[c.key] = (*c.key, c.status.value, str(c.reason), c.message, since)
+            db.execute("DELETE FROM conditions")
+            db.executemany("INSERT INTO conditions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows.values())
+
+    def conditions(self) -> list[cond.Condition]:
+        """Every condition, ordered by kind, namespace, name, type."""
+        rows = self._read(
+            "SELECT kind, namespace, name, type, status, reason, message, since "
+            "FROM conditions ORDER BY kind, namespace, name, type"
+        )
+        return [
+            cond.Condition(k, ns, n, t, _status(s), reason, message, since)
+            for k, ns, n, t, s, reason, message, since in rows
+        ]
+
+    # --- events -------------------------------------------------------------------------------
+
+    def record_event(self, kind: cond.EventKind, obj: str, reason: str, message: str) -> None:
+        """Remember an event about `obj` (`Kind/namespace/name`); the oldest beyond
+        KEEP_EVENTS are dropped."""
+        with self._write() as db:
+            db.execute(
+                "INSERT INTO events (time, kind, object, reason, message) VALUES (?, ?, ?, ?, ?)",
+                (time.time(), cond.EventKind(kind).value, obj, str(reason), message),
+            )
+            db.execute(
+                "DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?", (KEEP_EVENTS,)
+            )
+
+    def events(self, limit: int = 50) -> list[cond.Event]:
+        """The last `limit` events, newest first."""
+        rows = self._read(
+            "SELECT id, time, kind, object, reason, message FROM events ORDER BY id DESC LIMIT ?",
+            (max(0, limit),),
+        )
+        return [
+            cond.Event(i, t, _event_kind(k), obj, reason, message)
+            for i, t, k, obj, reason, message in rows
+        ]
+
+
+_SYNC_SELECT = "SELECT id, revision, trigger, started, duration, result, counts, errors FROM syncs"
+
+
+def _sync_of(row: tuple[Any, ...]) -> cond.SyncRecord:
+    sync_id, revision, trigger, started, duration, result, counts, errors = row
+    return cond.SyncRecord(
+        id=sync_id,
+        revision=revision,
+        trigger=trigger,
+        started=started,
+        duration=duration,
+        result=_result(result),
+        counts=json.loads(counts),
+        errors=tuple(json.loads(errors)),
+    )
+
+
+def _result(value: str | None) -> cond.SyncResult | None:
+    if value is None:
+        return None
+    try:
+        return cond.SyncResult(value)
+    except ValueError:  # written by a newer daemon: report it as failed rather than crash
+        return cond.SyncResult.FAILED
+
+
+def _status(value: str) -> cond.ConditionStatus:
+    try:
+        return cond.ConditionStatus(value)
+    except ValueError:
+        return cond.ConditionStatus.UNKNOWN
+
+
+def _event_kind(value: str) -> cond.EventKind:
+    try:
+        return cond.EventKind(value)
+    except ValueError:
+        return cond.EventKind.WARNING
