@@ -60,6 +60,8 @@ def compute(
             actions.append(
                 _action(hoststate.ActionKind.REPLACE, run, current, _changed(current, run))
             )
+        elif down := _down(current, run.restart_policy):
+            actions.append(_action(hoststate.ActionKind.REPLACE, run, current, down))
         else:
             unchanged.append((run.host, run.namespace, run.name))
 
@@ -104,3 +106,20 @@ def _delete(pod: hoststate.ObservedPod, host: str, reason: str) -> hoststate.Act
 def _changed(observed: hoststate.ObservedPod, run: hoststate.PodRun) -> str:
     parts = podrun.changed_parts(observed, run)
     return f"spec changed: {', '.join(parts)}" if parts else "spec changed"
+
+
+def _down(observed: hoststate.ObservedPod, restart_policy: str) -> str:
+    """Why an up-to-date pod must be restored (a container stopped or failed, e.g. by hand),
+    or "" when its containers are as its restart policy wants them. Podman restarts what
+    crashes by itself; what was stopped by hand stays stopped until the reconciler restores it.
+    """
+    for container in observed.containers:
+        if container.state == "running":
+            continue
+        failed = container.state in ("exited", "stopped") and container.exit_code != 0
+        if restart_policy == "Always" or (restart_policy == "OnFailure" and failed):
+            return (
+                f"container {container.name} is {container.state} "
+                f"(restartPolicy {restart_policy}): restored"
+            )
+    return ""

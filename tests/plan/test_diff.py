@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from reconciler.model import base, hoststate
 from reconciler.plan import diff
 
@@ -121,3 +123,26 @@ def test_replace_reason_names_changed_parts() -> None:
     )
     plan = diff.compute([run], _hosts(seen))
     assert _brief(plan) == [("replace", "h1", "a", "spec changed: container/app")]
+
+
+def _with_container(
+    pod: hoststate.ObservedPod, state: str, exit_code: int = 0
+) -> hoststate.ObservedPod:
+    container = hoststate.ObservedContainer("app", "cid", "nginx", state, exit_code)
+    return dataclasses.replace(pod, containers=(container,))
+
+
+def test_stopped_container_is_restored_per_restart_policy() -> None:
+    stopped = _with_container(_seen("a", "h1"), "exited", 137)
+    plan = diff.compute([_run("a", "h1")], _hosts(stopped))
+    assert _brief(plan) == [
+        ("replace", "h1", "a", "container app is exited (restartPolicy Always): restored")
+    ]
+    never = dataclasses.replace(_run("a", "h1"), restart_policy="Never")
+    assert diff.compute([never], _hosts(stopped)).empty
+    on_failure = dataclasses.replace(_run("a", "h1"), restart_policy="OnFailure")
+    assert [a.kind for a in diff.compute([on_failure], _hosts(stopped)).actions] == [K.REPLACE]
+    succeeded = _with_container(_seen("a", "h1"), "exited", 0)
+    assert diff.compute([on_failure], _hosts(succeeded)).empty
+    running = _with_container(_seen("a", "h1"), "running")
+    assert diff.compute([_run("a", "h1")], _hosts(running)).empty

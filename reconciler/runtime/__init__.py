@@ -1,0 +1,1 @@
+"""The daemon: reconcile loop, sources of revisions, signals, systemd notification."""
