@@ -146,7 +146,7 @@ class TextFormatter(logging.Formatter):
 
 def _text_value(value: object) -> str:
     text = str(value)
-    return json.dumps(text) if not text or any(c in text for c in " \"=\n") else text
+    return json.dumps(text) if not text or any(c in text for c in ' "=\n') else text
 
 
 def setup(
