@@ -85,13 +85,18 @@ def load(path: Path) -> loader.LoadResult:
 def prepare(path: Path, executor: protocol.HostExecutor, revision: str | None = None) -> Prepared:
     """Steps up to the plan: load ▶ observe ▶ build_plan. No host is changed."""
     loaded = load(path)
+    return prepare_loaded(loaded, executor, revision if revision is not None else revision_of(path))
+
+
+def prepare_loaded(
+    loaded: loader.LoadResult, executor: protocol.HostExecutor, revision: str
+) -> Prepared:
+    """observe ▶ build_plan for manifests already loaded and valid."""
     targets = targets_of(loaded.state)
     started = time.monotonic()
     observations = executor.observe(targets)
     observed_in = time.monotonic() - started
-    result = pipeline.build_plan(
-        loaded.state, observations, revision if revision is not None else revision_of(path)
-    )
+    result = pipeline.build_plan(loaded.state, observations, revision)
     return Prepared(loaded, targets, observations, result, observed_in)
 
 

@@ -1,0 +1,109 @@
+"""The daemon's configuration file (YAML), read once at start: where the desired state comes from,
+where state is kept, how hosts are reached, what HTTP listens on. Documented in
+docs/operations.md; every error names the file and the setting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+DEFAULTS: dict[str, Any] = {
+    "branch": "main",
+    "state_dir": "/var/lib/reconciler",
+    "resync_interval": 60.0,
+    "poll_interval": 60.0,
+    "git_timeout": 60.0,
+    "ssh_key": "/etc/reconciler/id_ed25519",
+    "known_hosts": "/etc/reconciler/known_hosts",
+    "connect_timeout": 10.0,
+    "command_timeout": 120.0,
+    "listen": "127.0.0.1:9400",
+    "webhook_secret_file": None,
+}
+REQUIRED = ("repository",)
+NUMBERS = ("resync_interval", "poll_interval", "git_timeout", "connect_timeout", "command_timeout")
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names the file and the setting."""
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    repository: str
+    """A path to a git repository on this machine (watched for pushes) or a remote URL (polled)."""
+    branch: str
+    state_dir: Path
+    resync_interval: float
+    poll_interval: float
+    git_timeout: float
+    ssh_key: Path
+    known_hosts: Path
+    connect_timeout: float
+    command_timeout: float
+    listen: str
+    webhook_secret_file: Path | None
+
+    @property
+    def is_remote(self) -> bool:
+        return "://" in self.repository or (
+            ":" in self.repository and not self.repository.startswith("/")
+        )
+
+    def webhook_secret(self) -> bytes | None:
+        if self.webhook_secret_file is None:
+            return None
+        try:
+            return self.webhook_secret_file.read_bytes().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"webhook_secret_file {self.webhook_secret_file}: cannot read it: {exc.strerror}"
+            ) from exc
+
+
+def load(path: Path) -> DaemonConfig:
+    try:
+        raw = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the config file: {exc.strerror}") from exc
+    except (YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config file must be a mapping of settings")
+    unknown = sorted(set(raw) - set(DEFAULTS) - set(REQUIRED))
+    if unknown:
+        known = ", ".join(sorted([*REQUIRED, *DEFAULTS]))
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {known}")
+    missing = [key for key in REQUIRED if not raw.get(key)]
+    if missing:
+        raise ConfigError(f"{path}: missing required setting(s): {', '.join(missing)}")
+    values = {**DEFAULTS, **raw}
+    for key in NUMBERS:
+        try:
+            values[key] = float(values[key])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{path}: {key} must be a number of seconds") from None
+        if values[key] <= 0:
+            raise ConfigError(f"{path}: {key} must be greater than 0")
+    listen = str(values["listen"])
+    if ":" not in listen or not listen.rsplit(":", 1)[1].isdigit():
+        raise ConfigError(f"{path}: listen must be HOST:PORT, got {listen!r}")
+    secret = values["webhook_secret_file"]
+    return DaemonConfig(
+        repository=str(values["repository"]),
+        branch=str(values["branch"]),
+        state_dir=Path(str(values["state_dir"])),
+        resync_interval=values["resync_interval"],
+        poll_interval=values["poll_interval"],
+        git_timeout=values["git_timeout"],
+        ssh_key=Path(str(values["ssh_key"])),
+        known_hosts=Path(str(values["known_hosts"])),
+        connect_timeout=values["connect_timeout"],
+        command_timeout=values["command_timeout"],
+        listen=listen,
+        webhook_secret_file=Path(str(secret)) if secret else None,
+    )

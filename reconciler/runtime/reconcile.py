@@ -1,0 +1,201 @@
+"""One reconcile of the daemon, as ordered steps: resolve the revision ▶ check it out ▶ load and
+validate ▶ (refused: record why, keep the last good revision) ▶ observe + plan ▶ apply ▶ record
+the sync, conditions, events and metrics. Runs on the loop thread only, one at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from reconciler.controllers import sync
+from reconciler.executor import protocol
+from reconciler.manifests import loader
+from reconciler.model import hoststate
+from reconciler.runtime import logs
+from reconciler.source import errors as source_errors
+from reconciler.source import git
+from reconciler.state import conditions as cond
+from reconciler.state import store as storemod
+from reconciler.web import metrics as metricsmod
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Reconciler:
+    """Holds what one reconcile needs; `run(trigger)` does one, never raising for bad input."""
+
+    source: git.Source
+    executor: protocol.HostExecutor
+    store: storemod.Store
+    metrics: metricsmod.ReconcilerMetrics
+    refused: str | None = None  # the newest revision that failed validation
+
+    def run(self, triggers: Iterable[str]) -> cond.SyncResult:
+        trigger = ",".join(triggers) or str(cond.Trigger.RESYNC)
+        started = time.monotonic()
+        try:
+            sha = self.source.resolve()
+        except source_errors.SourceError as exc:
+            return self._failed(self.store.applied_revision() or "", trigger, started, str(exc))
+        applied = self.store.applied_revision()
+        if sha == self.refused and applied:
+            sha = applied  # the new revision was refused: keep repairing the last good one
+        sync_id = self.store.begin_sync(sha, trigger)
+        try:
+            path = self.source.checkout(sha)
+            loaded = loader.load_repository(path)
+        except (source_errors.SourceError, loader.RepositoryError) as exc:
+            return self._finish(sync_id, cond.SyncResult.FAILED, {}, [str(exc)], started)
+        if not loaded.ok:
+            return self._refuse(sync_id, sha, loaded, started)
+        _register_secrets(loaded)
+        prepared = sync.prepare_loaded(loaded, self.executor, sha)
+        done = sync.converge(prepared, self.executor, _log_action)
+        return self._record(sync_id, sha, prepared, done, started)
+
+    # ----- outcomes ---------------------------------------------------------------------
+
+    def _refuse(
+        self, sync_id: int, sha: str, loaded: loader.LoadResult, started: float
+    ) -> cond.SyncResult:
+        self.refused = sha
+        errors = [d.format() for d in loaded.errors]
+        log.error(
+            "revision %s refused: %d manifest error(s); nothing applied, nothing pruned; "
+            "the last good revision (%s) keeps running",
+            sha[:12], len(errors), (self.store.applied_revision() or "none")[:12],
+            extra={"revision": sha, "errors": errors[:20]},
+        )  # fmt: skip
+        for line in errors[:20]:
+            log.error("%s", line)
+        return self._finish(sync_id, cond.SyncResult.INVALID, {}, errors, started)
+
+    def _record(
+        self,
+        sync_id: int,
+        sha: str,
+        prepared: sync.Prepared,
+        done: sync.Converged,
+        started: float,
+    ) -> cond.SyncResult:
+        result = prepared.result
+        counts = {kind.value: 0 for kind in hoststate.ActionKind}
+        errors: list[str] = []
+        drift = sha == self.store.applied_revision()  # same revision: changes repair drift
+        for outcome in done.results:
+            if outcome.outcome is hoststate.Outcome.DONE:
+                counts[outcome.action.kind.value] += 1
+                _event(self.store, outcome.action, drift)
+            else:
+                a = outcome.action
+                errors.append(f"{a.kind} {a.namespace}/{a.name} on {a.host}: {outcome.message}")
+        counts["unchanged"] = len(result.plan.unchanged)
+        errors += [f"host {o.host} unreachable: {o.error}" for o in prepared.unreachable]
+        errors += [f"{u.pod}: {u.message}" for u in result.unschedulable]
+        errors += [d.format() for d in result.errors]
+        self.store.set_applied_revision(sha)
+        self.refused = None if self.refused == sha else self.refused
+        conditions = _conditions(prepared, done)
+        self.store.set_conditions(conditions)
+        self.metrics.update_from_conditions(conditions)
+        ended = cond.SyncResult.PARTIAL if errors else cond.SyncResult.SUCCEEDED
+        return self._finish(sync_id, ended, counts, errors, started)
+
+    def _failed(self, sha: str, trigger: str, started: float, error: str) -> cond.SyncResult:
+        log.error("cannot read the source: %s", error)
+        sync_id = self.store.begin_sync(sha, trigger)
+        return self._finish(sync_id, cond.SyncResult.FAILED, {}, [error], started)
+
+    def _finish(
+        self,
+        sync_id: int,
+        result: cond.SyncResult,
+        counts: dict[str, int],
+        errors: list[str],
+        started: float,
+    ) -> cond.SyncResult:
+        seconds = time.monotonic() - started
+        self.store.finish_sync(sync_id, result, counts, errors, seconds)
+        self.metrics.observe_sync(result, seconds)
+        log.info(
+            "sync %s in %.2fs: %s", result, seconds,
+            ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing applied",
+            extra={"result": str(result), "seconds": round(seconds, 3), "counts": counts},
+        )  # fmt: skip
+        return result
+
+
+def _register_secrets(loaded: loader.LoadResult) -> None:
+    """Every Secret value of the revision is redacted from the logs from now on."""
+    for secret in loaded.state.secrets:
+        for value in secret.data.values():
+            logs.redact.register(value)
+
+
+def _log_action(result: hoststate.ActionResult) -> None:
+    a = result.action
+    level = logging.INFO if result.outcome is hoststate.Outcome.DONE else logging.WARNING
+    log.log(
+        level, "%s %s/%s on %s: %s (%.1fs)%s", a.kind, a.namespace, a.name, a.host,
+        result.outcome, result.seconds, f": {result.message}" if result.message else "",
+        extra={"action": str(a.kind), "pod": f"{a.namespace}/{a.name}", "host": a.host,
+               "outcome": str(result.outcome), "reason": a.reason},
+    )  # fmt: skip
+
+
+def _event(store: storemod.Store, action: hoststate.Action, drift: bool) -> None:
+    """Record what changed on a host: drift restored, pods created, replaced or pruned."""
+    if action.kind is hoststate.ActionKind.DELETE:
+        reason = str(cond.Reason.PRUNED) if action.reason == "not desired" else "Deleted"
+    elif drift:
+        reason = cond.Reason.DRIFT_RESTORED
+    else:
+        reason = "Created" if action.kind is hoststate.ActionKind.CREATE else "Replaced"
+    obj = f"Pod/{action.namespace}/{action.name}"
+    store.record_event(cond.EventKind.NORMAL, obj, reason, f"{action.kind} on {action.host}: "
+                       f"{action.reason}")  # fmt: skip
+
+
+def _conditions(prepared: sync.Prepared, done: sync.Converged) -> list[cond.Condition]:
+    out: list[cond.Condition] = []
+    true, false = cond.ConditionStatus.TRUE, cond.ConditionStatus.FALSE
+    ready = cond.ConditionType.READY
+    for host, seen in sorted(prepared.observations.items()):
+        if seen.reachable:
+            out.append(cond.Condition("Host", "", host, ready, true, cond.Reason.HOST_READY))
+        else:
+            out.append(cond.Condition("Host", "", host, ready, false,
+                                      cond.Reason.HOST_UNREACHABLE, seen.error))  # fmt: skip
+    failed = {
+        (r.action.namespace, r.action.name): r
+        for r in done.results
+        if r.outcome is not hoststate.Outcome.DONE
+    }
+    unschedulable = {u.pod: u.message for u in prepared.result.unschedulable}
+    unreachable = {o.host for o in prepared.unreachable}
+    for run in prepared.result.runs:
+        key = (run.namespace, run.name)
+        if key in failed:
+            r = failed[key]
+            reason = (
+                cond.Reason.HOST_UNREACHABLE if r.outcome is hoststate.Outcome.SKIPPED
+                else cond.Reason.APPLY_FAILED
+            )  # fmt: skip
+            out.append(cond.Condition("Pod", run.namespace, run.name, ready, false, reason,
+                                      r.message))  # fmt: skip
+        elif run.host in unreachable:
+            out.append(cond.Condition("Pod", run.namespace, run.name, ready, false,
+                                      cond.Reason.HOST_UNREACHABLE, f"on {run.host}"))  # fmt: skip
+        else:
+            out.append(cond.Condition("Pod", run.namespace, run.name, ready, true,
+                                      cond.Reason.SYNCED, f"on {run.host}"))  # fmt: skip
+    for pod, message in sorted(unschedulable.items()):
+        namespace, _, name = pod.partition("/")
+        out.append(cond.Condition("Pod", namespace, name, ready, false,
+                                  cond.Reason.UNSCHEDULABLE, message))  # fmt: skip
+    return out
+
