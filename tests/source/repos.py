@@ -40,11 +40,11 @@ class Upstream:
         for name, content in files.items():
             path = self.work / name
             if content is None:
-                git(self.work, "rm", "--quiet", name)
-                continue
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(content)
-            git(self.work, "add", name)
+                path.unlink()
+            else:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(content)
+        git(self.work, "add", "--all")
         git(self.work, "commit", "--quiet", "-m", message)
         return git(self.work, "rev-parse", "HEAD")
 
