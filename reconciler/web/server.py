@@ -51,6 +51,10 @@ class _Server(http.server.ThreadingHTTPServer):
     daemon_threads = True
     app: HttpServer
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """An exception escaped a handler (a client hung up, a bug): log it, not stderr."""
+        log.warning("error serving %s", client_address[0], exc_info=True)
+
 
 class _Server6(_Server):
     address_family = socket.AF_INET6
@@ -175,13 +179,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _status(self) -> None:
         try:
-            document = dict(self.app.status())
+            body = json.dumps(dict(self.app.status()), indent=2) + "\n"
         except Exception as exc:
             log.exception("building /status failed")
             body = json.dumps({"error": f"{type(exc).__name__}: {exc}"}) + "\n"
             self._reply(500, body, "application/json")
             return
-        self._reply(200, json.dumps(document, indent=2) + "\n", "application/json")
+        self._reply(200, body, "application/json")
 
     def _webhook(self, webhook: Webhook) -> None:
         length_text = self.headers.get("Content-Length")
