@@ -76,11 +76,17 @@ def write_tree(git_dir: Path, sha: str, entries: list[Entry], root: Path, timeou
                 flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
                 with os.fdopen(os.open(target, flags, entry.mode), "wb") as out:
                     reader.read_into(entry.sha, out)
-    real_root = root.resolve()
     for target, link in links:
         os.symlink(os.fsdecode(link), target)
-        if not target.resolve().is_relative_to(real_root):
-            shown = target.relative_to(root).as_posix()
+    # checked once all exist: a link may lead through links created after it
+    real_root = root.resolve()
+    for target, link in links:
+        shown = target.relative_to(root).as_posix()
+        try:
+            inside = target.resolve().is_relative_to(real_root)
+        except RuntimeError as exc:  # Python 3.11 reports a symlink loop this way
+            raise errors.UnsafeRevision(sha, shown, "is part of a symlink loop") from exc
+        if not inside:
             raise errors.UnsafeRevision(
                 sha, shown, f"is a symlink to {os.fsdecode(link)!r}, outside the repository"
             )

@@ -124,6 +124,27 @@ def test_a_symlink_leaving_the_tree_refuses_the_commit(
     assert list((tmp_path / "state" / "checkouts").iterdir()) == []  # no partial, no temp left
 
 
+@pytest.mark.parametrize(
+    "links",
+    [
+        {"a": "x/y/b/../..", "x/y/b": "../.."},  # each inside alone, outside together
+        {"loop1": "loop2", "loop2": "loop1"},
+        {"abs": "/etc"},
+    ],
+)
+def test_symlinks_are_checked_after_all_exist(
+    upstream: repos.Upstream, tmp_path: Path, links: dict[str, str]
+) -> None:
+    for name, target in links.items():
+        (upstream.work / name).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, upstream.work / name)
+    repos.git(upstream.work, "add", "-A")
+    sha = upstream.commit({"ok.yaml": "ok\n"})
+    upstream.push()
+    with pytest.raises(errors.UnsafeRevision):
+        local(upstream, tmp_path).checkout(sha)
+
+
 def test_checkouts_are_cached_and_the_least_recently_used_pruned(
     upstream: repos.Upstream, tmp_path: Path
 ) -> None:
