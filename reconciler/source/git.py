@@ -155,7 +155,7 @@ class RemoteSource(_GitRepository):
         mirror = state_dir / "mirrors" / f"{digest}.git"
         super().__init__(mirror, branch, export.Checkouts(state_dir, keep_checkouts), timeout)
         self.url = url
-        self._env = gitrun.environment(gitrun.ssh_command(ssh_key, known_hosts, timeout))
+        self._env = gitrun.environment(gitrun.ssh_command(ssh_key, known_hosts))
         self._fetch_lock = threading.Lock()
 
     def _where(self) -> str:

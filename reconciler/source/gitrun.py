@@ -93,17 +93,13 @@ def environment(ssh_command: str | None = None) -> dict[str, str]:
     return env
 
 
-def ssh_command(ssh_key: Path | None, known_hosts: Path | None, connect_timeout: float) -> str:
+def ssh_command(ssh_key: Path | None, known_hosts: Path | None) -> str:
     """GIT_SSH_COMMAND for fetches: batch mode, host keys always verified, optional key/pin file.
 
-    git runs this string through `sh`, so every path in it is quoted.
+    git runs this string through `sh`, so every path in it is quoted. No ConnectTimeout: the
+    command's own timeout bounds the whole fetch and kills ssh with it.
     """
-    parts = [
-        "ssh",
-        "-o", "BatchMode=yes",
-        "-o", "StrictHostKeyChecking=yes",
-        "-o", f"ConnectTimeout={max(1, round(connect_timeout))}",
-    ]  # fmt: skip
+    parts = ["ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes"]
     if ssh_key is not None:
         parts += ["-i", str(ssh_key), "-o", "IdentitiesOnly=yes"]
     if known_hosts is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -332,28 +333,35 @@ def silent_server() -> Iterator[int]:
     server.close()
 
 
-def test_a_hanging_remote_times_out(tmp_path: Path, silent_server: int) -> None:
-    source = git.RemoteSource(
-        f"git://127.0.0.1:{silent_server}/x.git", "main", tmp_path / "state", 1.0
-    )
+@pytest.mark.parametrize("scheme", ["git", "ssh"])
+def test_a_hanging_remote_times_out(tmp_path: Path, silent_server: int, scheme: str) -> None:
+    pins = tmp_path / "known_hosts"
+    pins.write_text("")
+    url = f"{scheme}://127.0.0.1:{silent_server}/x.git"
+    source = git.RemoteSource(url, "main", tmp_path / "state", 1.0, known_hosts=pins)
     started = time.monotonic()
     with pytest.raises(errors.GitTimeout, match=r"within 1 s") as caught:
         source.resolve()
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 10  # generous: it must not wait for TCP's own timeouts
     assert caught.value.transient
+    pattern = rf"127\.0\.0\.1:{silent_server}/|-p {silent_server} "  # git's and ssh's argv
+    leftovers = subprocess.run(
+        ["pgrep", "-a", "-f", pattern], check=False, capture_output=True, text=True
+    )
+    assert leftovers.stdout == ""  # git and ssh were killed together
 
 
 def test_ssh_settings_always_verify_host_keys(tmp_path: Path) -> None:
     key, pins = tmp_path / "id key", tmp_path / "known_hosts"
     key.write_text("k")
     pins.write_text("")
-    words = shlex.split(gitrun.ssh_command(key, pins, 30.0))  # as sh will split it for git
+    words = shlex.split(gitrun.ssh_command(key, pins))  # as sh will split it for git
     assert words[0] == "ssh"
     assert "StrictHostKeyChecking=yes" in words
     assert "BatchMode=yes" in words
     assert f"UserKnownHostsFile={pins}" in words
     assert words[words.index("-i") + 1] == str(key)
-    spaced = shlex.split(gitrun.ssh_command(None, tmp_path / "my pins", 5.0))
+    spaced = shlex.split(gitrun.ssh_command(None, tmp_path / "my pins"))
     assert f'UserKnownHostsFile="{tmp_path}/my pins"' in spaced
     assert "-i" not in spaced
     assert "StrictHostKeyChecking=yes" in gitrun.environment()["GIT_SSH_COMMAND"]
