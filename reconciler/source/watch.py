@@ -17,7 +17,7 @@ from typing import Protocol
 
 from watchdog import events, observers
 
-from reconciler.source import errors, gitrun
+from reconciler.source import errors, git, gitrun
 
 DEBOUNCE_SECONDS = 0.05
 """A push writes a lock file, renames it, maybe packs refs: one call for such a burst."""
@@ -200,3 +200,14 @@ class Poller:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+
+def trigger_for(
+    source: git.LocalRepoSource | git.RemoteSource,
+    on_change: Callable[[], None],
+    poll_interval: float,
+) -> Trigger:
+    """The natural trigger for a source: a `RefWatcher` on a local repository, else a `Poller`."""
+    if isinstance(source, git.LocalRepoSource):
+        return RefWatcher(source.path, source.branch, on_change)
+    return Poller(poll_interval, on_change)

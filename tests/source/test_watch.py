@@ -168,3 +168,12 @@ def test_poller_survives_a_failing_callback() -> None:
 def test_poller_interval_must_be_positive() -> None:
     with pytest.raises(errors.SourceConfigError):
         watch.Poller(0, Calls())
+
+
+def test_trigger_for_each_kind_of_source(upstream: repos.Upstream, tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    local = git.LocalRepoSource(upstream.bare, "main", state, 5.0)
+    remote = git.RemoteSource(f"file://{upstream.bare}", "main", state, 5.0)
+    assert isinstance(watch.trigger_for(local, Calls(), 30.0), watch.RefWatcher)
+    poller = watch.trigger_for(remote, Calls(), 30.0)
+    assert isinstance(poller, watch.Poller) and poller.interval == 30.0
