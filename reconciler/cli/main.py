@@ -20,9 +20,9 @@ EXIT_USAGE = 2
 
 def _command_modules() -> tuple[ModuleType, ...]:
     """The command modules, imported lazily so `reconciler --help` stays fast."""
-    from reconciler.cli import apply, diff, get, validate, version  # noqa: PLC0415
+    from reconciler.cli import apply, diff, get, history, status, validate, version  # noqa: PLC0415
 
-    return (version, validate, diff, apply, get)
+    return (version, validate, diff, apply, get, status, history)
 
 
 def build_parser() -> argparse.ArgumentParser:
