@@ -1,9 +1,10 @@
 """The daemon's memory: one SQLite file in the state directory with the sync history, the applied
 revision, the current conditions of every object and recent events.
 
-The daemon loop is the one writer; the HTTP server's threads and `reconciler status|history` (other
-processes) read. WAL mode lets readers in other processes read while the daemon writes; inside one
-process a lock serialises the (millisecond) statements on the one connection.
+The daemon loop is the one writer (opening with create=True, which also closes syncs a previous
+daemon left unfinished); the HTTP server's threads and `reconciler status|history` (other
+processes, create=False) read. WAL mode lets readers in other processes read while the daemon
+writes; inside one process a lock serialises the (millisecond) statements on the one connection.
 
 Nothing secret is stored here: errors, messages and events are written as the daemon formats them,
 and the daemon must never put a Secret's value into them (logs.redact does the same for logs).
@@ -29,6 +30,7 @@ SCHEMA_VERSION = 1
 KEEP_SYNCS = 1000  # history rows kept; older ones are deleted when a sync finishes
 KEEP_EVENTS = 1000
 BUSY_TIMEOUT_MS = 5000
+INTERRUPTED = "interrupted: the daemon stopped before this sync finished"
 
 _MIGRATIONS: tuple[str, ...] = (
     # version 0 -> 1
@@ -112,6 +114,7 @@ class Store:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
+                self._close_interrupted()
             else:
                 self._check_version()
                 self._give_sidecars_to_owner()
@@ -182,6 +185,15 @@ class Store:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _close_interrupted(self) -> None:
+        """Syncs a previous daemon began and never finished (killed, crashed, host rebooted)
+        would show as running forever: the one writer opening the file marks them Failed."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE syncs SET result = ?, errors = ? WHERE result IS NULL",
+                (cond.SyncResult.FAILED.value, json.dumps([INTERRUPTED])),
+            )
 
     # --- plumbing -----------------------------------------------------------------------------
 

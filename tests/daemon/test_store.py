@@ -243,3 +243,18 @@ def test_a_reader_process_while_the_daemon_writes(store: storemod.Store) -> None
         reader.kill()
     assert reader.returncode == 0
     assert int(out) == final
+
+
+def test_a_sync_left_running_by_a_dead_daemon_is_closed_on_the_next_start(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    with storemod.Store(path) as first:
+        done = first.begin_sync("aaa", cond.Trigger.STARTUP)
+        first.finish_sync(done, cond.SyncResult.SUCCEEDED, {}, [], 0.1)
+        first.begin_sync("bbb", cond.Trigger.PUSH)  # the daemon dies here
+    with storemod.Store(path, create=False) as reader:  # a reader changes nothing
+        assert reader.history(1)[0].result is None
+    with storemod.Store(path) as second:
+        interrupted, finished = second.history(2)
+    assert interrupted.result is cond.SyncResult.FAILED and interrupted.duration is None
+    assert interrupted.errors == (storemod.INTERRUPTED,)
+    assert finished.result is cond.SyncResult.SUCCEEDED and finished.errors == ()
