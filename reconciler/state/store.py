@@ -12,6 +12,7 @@ and the daemon must never put a Secret's value into them (logs.redact does the s
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
@@ -90,6 +91,23 @@ def path_in(state_dir: Path) -> Path:
     return state_dir / DB_FILENAME
 
 
+def _lock_writer(path: Path) -> int:
+    """Hold an exclusive lock on `<db>.lock` while writing: a second daemon (or a manual
+    `reconciler daemon` next to the service) on the same state directory is refused, so one
+    writer it is, and closing the syncs an earlier writer left unfinished is safe."""
+    lock_path = path.with_name(path.name + ".lock")
+    descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(descriptor)
+        raise StoreError(
+            f"{path}: another reconciler daemon is using this state database "
+            f"(it holds {lock_path.name})"
+        ) from None
+    return descriptor
+
+
 class Store:
     """The state database at `path`. `create=False` opens an existing file for reading only
     (what the CLI does, so it never makes an empty database in a wrong place)."""
@@ -98,9 +116,11 @@ class Store:
         self.path = path
         self._lock = threading.Lock()
         self._readonly = not create
+        self._writer_lock: int | None = None
         try:
             if create:
                 path.parent.mkdir(parents=True, exist_ok=True)
+                self._writer_lock = _lock_writer(path)
                 self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             else:
                 if not path.is_file():
@@ -109,6 +129,12 @@ class Store:
                 self._db = sqlite3.connect(
                     uri, uri=True, check_same_thread=False, isolation_level=None
                 )
+        except sqlite3.Error as exc:
+            self._release_writer()
+            raise StoreError(f"{path}: cannot open the state database: {exc}") from exc
+        except OSError as exc:
+            raise StoreError(f"{path}: cannot open the state directory: {exc}") from exc
+        try:
             self._db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if create:
                 self._db.execute("PRAGMA journal_mode = WAL")
@@ -118,16 +144,23 @@ class Store:
             else:
                 self._check_version()
                 self._give_sidecars_to_owner()
-        except sqlite3.Error as exc:
-            raise StoreError(f"{path}: cannot open the state database: {exc}") from exc
-        except OSError as exc:
-            raise StoreError(f"{path}: cannot create the state directory: {exc}") from exc
+        except BaseException as exc:
+            self.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"{path}: cannot open the state database: {exc}") from exc
+            raise
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._release_writer()
         if self._readonly:
             self._give_sidecars_to_owner()
+
+    def _release_writer(self) -> None:
+        if self._writer_lock is not None:
+            os.close(self._writer_lock)  # closing the descriptor releases the flock
+            self._writer_lock = None
 
     def _give_sidecars_to_owner(self) -> None:
         """A reader running as root (`sudo reconciler status`) makes the WAL's -wal and -shm

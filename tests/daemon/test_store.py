@@ -258,3 +258,14 @@ def test_a_sync_left_running_by_a_dead_daemon_is_closed_on_the_next_start(tmp_pa
     assert interrupted.result is cond.SyncResult.FAILED and interrupted.duration is None
     assert interrupted.errors == (storemod.INTERRUPTED,)
     assert finished.result is cond.SyncResult.SUCCEEDED and finished.errors == ()
+
+
+def test_one_writer_at_a_time(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    first = storemod.Store(path)
+    with pytest.raises(storemod.StoreError, match="another reconciler daemon"):
+        storemod.Store(path)
+    with storemod.Store(path, create=False):  # readers are welcome
+        pass
+    first.close()
+    storemod.Store(path).close()  # the lock went with the first writer
