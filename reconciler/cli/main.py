@@ -20,9 +20,18 @@ EXIT_USAGE = 2
 
 def _command_modules() -> tuple[ModuleType, ...]:
     """The command modules, imported lazily so `reconciler --help` stays fast."""
-    from reconciler.cli import apply, diff, get, history, status, validate, version  # noqa: PLC0415
+    from reconciler.cli import (  # noqa: PLC0415
+        apply,
+        daemon,
+        diff,
+        get,
+        history,
+        status,
+        validate,
+        version,
+    )
 
-    return (version, validate, diff, apply, get, status, history)
+    return (version, validate, diff, apply, get, status, history, daemon)
 
 
 def build_parser() -> argparse.ArgumentParser:

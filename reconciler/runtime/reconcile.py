@@ -32,26 +32,40 @@ class Reconciler:
     executor: protocol.HostExecutor
     store: storemod.Store
     metrics: metricsmod.ReconcilerMetrics
-    refused: str | None = None  # the newest revision that failed validation
+    refused: str | None = None  # the newest revision, when it failed validation
+    refused_errors: tuple[str, ...] = ()
 
     def run(self, triggers: Iterable[str]) -> cond.SyncResult:
+        """One reconcile. While the newest revision is refused, each sync is recorded against it
+        (result Invalid, its errors) and repairs drift of the last good revision, which keeps
+        running: a refused revision is never applied and never prunes anything."""
         trigger = ",".join(triggers) or str(cond.Trigger.RESYNC)
         started = time.monotonic()
         try:
-            sha = self.source.resolve()
+            newest = self.source.resolve()
         except source_errors.SourceError as exc:
             return self._failed(self.store.applied_revision() or "", trigger, started, str(exc))
-        applied = self.store.applied_revision()
-        if sha == self.refused and applied:
-            sha = applied  # the new revision was refused: keep repairing the last good one
-        sync_id = self.store.begin_sync(sha, trigger)
+        sync_id = self.store.begin_sync(newest, trigger)
         try:
-            path = self.source.checkout(sha)
-            loaded = loader.load_repository(path)
+            loaded: loader.LoadResult | None = None
+            if newest != self.refused:
+                loaded = loader.load_repository(self.source.checkout(newest))
+                if loaded.ok:
+                    self.refused, self.refused_errors = None, ()
+                    return self._apply(sync_id, newest, loaded, started)
+                self._refuse(newest, loaded)
+            good = self.store.applied_revision()
+            if good is None:  # nothing was ever applied: nothing to keep running
+                return self._finish(sync_id, cond.SyncResult.INVALID, {},
+                                    list(self.refused_errors), started)  # fmt: skip
+            return self._apply(sync_id, good, loader.load_repository(self.source.checkout(good)),
+                               started)  # fmt: skip
         except (source_errors.SourceError, loader.RepositoryError) as exc:
             return self._finish(sync_id, cond.SyncResult.FAILED, {}, [str(exc)], started)
-        if not loaded.ok:
-            return self._refuse(sync_id, sha, loaded, started)
+
+    def _apply(
+        self, sync_id: int, sha: str, loaded: loader.LoadResult, started: float
+    ) -> cond.SyncResult:
         _register_secrets(loaded)
         prepared = sync.prepare_loaded(loaded, self.executor, sha)
         done = sync.converge(prepared, self.executor, _log_action)
@@ -59,20 +73,17 @@ class Reconciler:
 
     # ----- outcomes ---------------------------------------------------------------------
 
-    def _refuse(
-        self, sync_id: int, sha: str, loaded: loader.LoadResult, started: float
-    ) -> cond.SyncResult:
+    def _refuse(self, sha: str, loaded: loader.LoadResult) -> None:
         self.refused = sha
-        errors = [d.format() for d in loaded.errors]
+        self.refused_errors = tuple(d.format() for d in loaded.errors)
         log.error(
             "revision %s refused: %d manifest error(s); nothing applied, nothing pruned; "
             "the last good revision (%s) keeps running",
-            sha[:12], len(errors), (self.store.applied_revision() or "none")[:12],
-            extra={"revision": sha, "errors": errors[:20]},
+            sha[:12], len(self.refused_errors), (self.store.applied_revision() or "none")[:12],
+            extra={"revision": sha, "errors": list(self.refused_errors[:20])},
         )  # fmt: skip
-        for line in errors[:20]:
+        for line in self.refused_errors[:20]:
             log.error("%s", line)
-        return self._finish(sync_id, cond.SyncResult.INVALID, {}, errors, started)
 
     def _record(
         self,
@@ -98,11 +109,12 @@ class Reconciler:
         errors += [f"{u.pod}: {u.message}" for u in result.unschedulable]
         errors += [d.format() for d in result.errors]
         self.store.set_applied_revision(sha)
-        self.refused = None if self.refused == sha else self.refused
         conditions = _conditions(prepared, done)
         self.store.set_conditions(conditions)
         self.metrics.update_from_conditions(conditions)
         ended = cond.SyncResult.PARTIAL if errors else cond.SyncResult.SUCCEEDED
+        if self.refused_errors:
+            ended, errors = cond.SyncResult.INVALID, [*self.refused_errors, *errors]
         return self._finish(sync_id, ended, counts, errors, started)
 
     def _failed(self, sha: str, trigger: str, started: float, error: str) -> cond.SyncResult:
@@ -121,10 +133,13 @@ class Reconciler:
         seconds = time.monotonic() - started
         self.store.finish_sync(sync_id, result, counts, errors, seconds)
         self.metrics.observe_sync(result, seconds)
+        revision = self.store.last_sync()
+        sha = revision.revision if revision is not None else ""
         log.info(
-            "sync %s in %.2fs: %s", result, seconds,
+            "sync %s of %s in %.2fs: %s", result, sha[:12], seconds,
             ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing applied",
-            extra={"result": str(result), "seconds": round(seconds, 3), "counts": counts},
+            extra={"result": str(result), "revision": sha, "seconds": round(seconds, 3),
+                   "counts": counts},
         )  # fmt: skip
         return result
 
@@ -198,4 +213,3 @@ def _conditions(prepared: sync.Prepared, done: sync.Converged) -> list[cond.Cond
         out.append(cond.Condition("Pod", namespace, name, ready, false,
                                   cond.Reason.UNSCHEDULABLE, message))  # fmt: skip
     return out
-

@@ -1,0 +1,146 @@
+"""`reconciler daemon`: wires the source (watch, poll, webhook), the reconcile loop, the state
+store, the HTTP endpoints and systemd notification together, and runs until SIGTERM.
+
+The loop is level-triggered: it reconciles at start, on every trigger (coalesced while a
+reconcile runs) and every resync interval; it pings the systemd watchdog from the loop itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import FrameType
+
+from reconciler import __version__
+from reconciler.executor import podman_ssh, protocol
+from reconciler.runtime import config as configmod
+from reconciler.runtime import notify, reconcile, wake
+from reconciler.source import git, watch, webhook
+from reconciler.state import conditions as cond
+from reconciler.state import status as statusmod
+from reconciler.state import store as storemod
+from reconciler.web import metrics as metricsmod
+from reconciler.web import server as servermod
+
+log = logging.getLogger(__name__)
+BACKOFF_MAX = 60.0
+
+
+def make_source(cfg: configmod.DaemonConfig) -> git.LocalRepoSource | git.RemoteSource:
+    return git.make_source(
+        cfg.repository, cfg.branch, cfg.state_dir, cfg.git_timeout,
+        ssh_key=cfg.ssh_key if cfg.is_remote else None,
+        known_hosts=cfg.known_hosts if cfg.is_remote else None,
+    )  # fmt: skip
+
+
+@dataclass
+class Daemon:
+    cfg: configmod.DaemonConfig
+    executor: protocol.HostExecutor
+    source: git.LocalRepoSource | git.RemoteSource
+    store: storemod.Store
+    wakeup: wake.Wakeup = field(default_factory=wake.Wakeup)
+    registry: metricsmod.Registry = field(default_factory=metricsmod.Registry)
+    ready: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.metrics = metricsmod.ReconcilerMetrics(self.registry, __version__)
+        self.reconciler = reconcile.Reconciler(self.source, self.executor, self.store, self.metrics)
+        self.webhook_secret = self.cfg.webhook_secret()
+
+    # ----- triggers ----------------------------------------------------------------------
+
+    def on_webhook(self, headers: Mapping[str, str], body: bytes) -> tuple[int, str]:
+        """A push webhook (GitHub or GitLab): verified, then a fetch at once; never raises."""
+        if self.webhook_secret is None:
+            return 404, "no webhook configured (set webhook_secret_file)"
+        result = webhook.verify(headers, body, self.webhook_secret, branch=self.cfg.branch)
+        if not result.ok:
+            log.warning("webhook refused (%d): %s", result.status, result.reason)
+        elif result.fetch:
+            self.wakeup.request(str(cond.Trigger.WEBHOOK))
+        return result.status, result.reason
+
+    def _start_watch(self) -> watch.Trigger:
+        trigger = cond.Trigger.POLL if self.cfg.is_remote else cond.Trigger.PUSH
+        watcher = watch.trigger_for(
+            self.source, lambda: self.wakeup.request(str(trigger)), self.cfg.poll_interval
+        )
+        watcher.start()
+        return watcher
+
+    # ----- the loop ----------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        server = servermod.HttpServer(
+            self.cfg.listen,
+            lambda: statusmod.document(self.store),
+            self.registry,
+            self.ready.is_set,
+            self.on_webhook,
+        )
+        server.start()
+        watcher = self._start_watch()
+        pinger = notify.watchdog_interval()
+        notify.ready(f"watching {self.cfg.repository} ({self.cfg.branch})")
+        log.info("daemon started: repository %s, branch %s, state %s, resync every %.0fs",
+                 self.cfg.repository, self.cfg.branch, self.cfg.state_dir,
+                 self.cfg.resync_interval)  # fmt: skip
+        triggers = [str(cond.Trigger.STARTUP)]
+        failures = 0
+        next_resync = 0.0
+        try:
+            while not stop.is_set():
+                if triggers or time.monotonic() >= next_resync:
+                    result = self.reconciler.run(triggers or [str(cond.Trigger.RESYNC)])
+                    self.ready.set()
+                    notify.watchdog()
+                    notify.status(f"last sync {result}")
+                    failures = failures + 1 if result is cond.SyncResult.FAILED else 0
+                    delay = self.cfg.resync_interval
+                    if failures:
+                        delay = min(BACKOFF_MAX, self.cfg.resync_interval, 2.0**failures)
+                    next_resync = time.monotonic() + delay
+                wait = max(0.0, next_resync - time.monotonic())
+                if pinger is not None:
+                    wait = min(wait, pinger)
+                triggers = self.wakeup.wait(wait)
+                notify.watchdog()
+        finally:
+            notify.stopping()
+            log.info("daemon stopping")
+            watcher.stop()
+            server.stop()
+
+
+def run(cfg: configmod.DaemonConfig) -> int:
+    """Build everything from the config and run until SIGTERM/SIGINT; the exit code."""
+    stop = threading.Event()
+    daemon: Daemon | None = None
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: finishing the current step, then exiting",
+                 signal.Signals(signum).name)  # fmt: skip
+        stop.set()
+        if daemon is not None:
+            daemon.wakeup.close()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    store = storemod.Store(storemod.path_in(cfg.state_dir))
+    executor = podman_ssh.PodmanSSHExecutor(
+        known_hosts=cfg.known_hosts, key_file=cfg.ssh_key,
+        connect_timeout=cfg.connect_timeout, command_timeout=cfg.command_timeout,
+    )  # fmt: skip
+    try:
+        daemon = Daemon(cfg, executor, make_source(cfg), store)
+        daemon.run(stop)
+    finally:
+        executor.close()
+        store.close()
+    return 0
