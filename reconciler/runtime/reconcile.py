@@ -14,7 +14,7 @@ from reconciler.controllers import sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import hoststate
-from reconciler.runtime import logs
+from reconciler.runtime import logs, notify
 from reconciler.source import errors as source_errors
 from reconciler.source import git
 from reconciler.state import conditions as cond
@@ -152,6 +152,8 @@ def _register_secrets(loaded: loader.LoadResult) -> None:
 
 
 def _log_action(result: hoststate.ActionResult) -> None:
+    """Log each finished action; a long apply that makes progress also feeds the watchdog."""
+    notify.watchdog()
     a = result.action
     level = logging.INFO if result.outcome is hoststate.Outcome.DONE else logging.WARNING
     log.log(

@@ -1,0 +1,81 @@
+"""One daemon reconcile against fakes (FakeSource, FakeExecutor, a real SQLite store): a refused
+revision is never applied and stays visible while the last good one keeps running; the fix
+converges; a source failure is recorded; drift repair is an event."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.executor import fake as fake_executor
+from reconciler.runtime import reconcile
+from reconciler.source import errors as source_errors
+from reconciler.source import fake as fake_source
+from reconciler.state import conditions as cond
+from reconciler.state import store as storemod
+from reconciler.web import metrics
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "repo"
+
+
+def _files() -> dict[str, str]:
+    return {str(p.relative_to(EXAMPLE)): p.read_text() for p in EXAMPLE.rglob("*.yaml")}
+
+
+def _setup(tmp_path: Path) -> tuple[reconcile.Reconciler, fake_source.FakeSource,
+                                    fake_executor.FakeExecutor, storemod.Store]:  # fmt: skip
+    source = fake_source.FakeSource(tmp_path / "src")
+    executor = fake_executor.FakeExecutor(["h1", "h2", "h3"])
+    store = storemod.Store(storemod.path_in(tmp_path / "state"))
+    rec = reconcile.Reconciler(
+        source, executor, store, metrics.ReconcilerMetrics(metrics.Registry())
+    )
+    return rec, source, executor, store
+
+
+def test_refused_revision_is_never_applied_and_stays_visible(tmp_path: Path) -> None:
+    rec, source, executor, store = _setup(tmp_path)
+    files = _files()
+    good = source.push(files, "deploy")
+    assert rec.run(["push"]) is cond.SyncResult.SUCCEEDED
+    assert store.applied_revision() == good
+    mutations = executor.stats.mutations
+    assert mutations > 0
+    broken = dict(files)
+    broken["shop/web.yaml"] = files["shop/web.yaml"].replace("replicas: 3", "replicas: three")
+    bad = source.push(broken, "break")
+    assert rec.run(["push"]) is cond.SyncResult.INVALID
+    assert executor.stats.mutations == mutations  # nothing applied, nothing pruned
+    assert store.applied_revision() == good
+    for _ in range(2):  # later resyncs repair the good revision but keep reporting the refusal
+        assert rec.run([]) is cond.SyncResult.INVALID
+        last = store.last_finished_sync()
+        assert last is not None and last.revision == bad
+        assert any(e.startswith("shop/web.yaml:") for e in last.errors)
+    assert executor.stats.mutations == mutations
+    fixed = dict(files)
+    fixed["shop/web-config.yaml"] = files["shop/web-config.yaml"].replace("info", "debug")
+    newest = source.push(fixed, "fix")
+    assert rec.run(["push"]) is cond.SyncResult.SUCCEEDED
+    assert store.applied_revision() == newest and rec.refused is None
+
+
+def test_source_failure_is_recorded_and_nothing_changes(tmp_path: Path) -> None:
+    rec, source, executor, store = _setup(tmp_path)
+    source.push(_files(), "deploy")
+    rec.run(["startup"])
+    before = executor.stats.mutations
+    source.fail_next(source_errors.BranchNotFound("the repository", "main"))
+    assert rec.run(["resync"]) is cond.SyncResult.FAILED
+    last = store.last_finished_sync()
+    assert last is not None and "branch 'main' does not exist" in last.errors[0]
+    assert executor.stats.mutations == before
+
+
+def test_drift_repair_is_recorded_as_an_event(tmp_path: Path) -> None:
+    rec, source, executor, store = _setup(tmp_path)
+    source.push(_files(), "deploy")
+    rec.run(["startup"])
+    host, pod = next((h, p) for h, pods in executor.pods.items() for p in pods)
+    executor.set_container_state(host, pod[0], pod[1], "exited", 137)
+    assert rec.run(["resync"]) is cond.SyncResult.SUCCEEDED
+    assert store.events(5)[0].reason == cond.Reason.DRIFT_RESTORED
