@@ -1,28 +1,82 @@
 #!/usr/bin/env bash
-# Install everything and run the demo: bring up 3 test hosts (network namespaces with sshd and
-# rootless Podman), preview and apply examples/repo, show where the pods run and the web app
-# answering. Run as root on Debian 12. `scripts/testhosts down` removes the hosts again.
+# Install everything and run the demo: 3 test hosts (network namespaces with sshd and rootless
+# Podman), a git server, the reconciler daemon watching it; `git push` examples/repo over SSH and
+# watch the pods come up, spread over the hosts, and the web app answer. Run as root on Debian 12.
+# The daemon is stopped at the end; the hosts and pods stay: `scripts/testhosts down` removes them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install.sh
 ./scripts/testhosts up 3
 
-# The test hosts' client key and pinned host keys (see README: connection settings).
-export RECONCILER_SSH_KEY="$PWD/.hosts/id_ed25519"
-export RECONCILER_KNOWN_HOSTS="$PWD/.hosts/known_hosts"
-rc() { .venv/bin/reconciler "$@"; }
-
 step() { printf '\n== %s\n' "$*"; }
+rc() { .venv/bin/reconciler "$@"; }
+# The test hosts' client key and pinned host keys (see README: connection settings).
+export RECONCILER_SSH_KEY="$PWD/.hosts/id_ed25519" RECONCILER_KNOWN_HOSTS="$PWD/.hosts/known_hosts"
+
 step "reconciler validate examples/repo"
 rc validate examples/repo
-step "reconciler diff examples/repo (dry run; exit 1 means changes pending)"
-rc diff examples/repo | tail -n 8 || true
-step "reconciler apply examples/repo"
-rc apply examples/repo
+
+step "a git server: bare repository over SSH (host key pinned)"
+git_json=$(./scripts/testhosts git-up)
+field() { .venv/bin/python -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$git_json" "$1"; }
+url=$(field url); repository=$(field repository)
+export GIT_SSH_COMMAND; GIT_SSH_COMMAND=$(field GIT_SSH_COMMAND)
+echo "push to: $url"
+
+step "the daemon (reconciler daemon --config .hosts/daemon/config.yaml)"
+state=.hosts/daemon
+mkdir -p "$state"
+cat > "$state/config.yaml" <<YAML
+repository: $repository
+branch: main
+state_dir: $PWD/$state/state
+resync_interval: 15
+ssh_key: $RECONCILER_SSH_KEY
+known_hosts: $RECONCILER_KNOWN_HOSTS
+listen: 127.0.0.1:9400
+YAML
+.venv/bin/reconciler daemon --config "$state/config.yaml" --log-format text \
+  >"$state/daemon.log" 2>&1 &
+daemon_pid=$!
+trap 'kill "$daemon_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  .venv/bin/python -c 'import urllib.request; urllib.request.urlopen("http://127.0.0.1:9400/healthz", timeout=1)' 2>/dev/null && break
+  sleep 0.2
+done
+echo "daemon running (pid $daemon_pid), log: $state/daemon.log"
+
+step "git push examples/repo over SSH"
+work=$(mktemp -d)
+cp -r examples/repo/. "$work/"
+git -C "$work" init -q -b main
+git -C "$work" add -A
+git -C "$work" -c user.name=demo -c user.email=demo@example.test commit -q -m "deploy the shop"
+sha=$(git -C "$work" rev-parse HEAD)
+git -C "$work" push -q "$url" main
+started=$(date +%s%N)
+echo "pushed $sha"
+
+step "waiting for the daemon to apply it"
+for _ in $(seq 300); do
+  applied=$(.venv/bin/python - <<'PY'
+import json, urllib.request
+s = json.load(urllib.request.urlopen("http://127.0.0.1:9400/status", timeout=2))
+last = s.get("lastFinishedSync") or {}
+print(f'{s["revision"]["applied"]} {last.get("result")}')
+PY
+)
+  [ "$applied" = "$sha Succeeded" ] && break
+  sleep 0.2
+done
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+echo "applied ${sha:0:12} ${elapsed_ms} ms after the push returned"
+rc status --state-dir "$state/state" || true
+
 step "reconciler get pods -o wide -f examples/repo"
 rc get pods -o wide -f examples/repo
 step "reconciler get deployments -f examples/repo"
 rc get deployments -f examples/repo
+
 step "the web app, on each host's port 8080"
 for address in 198.18.0.11 198.18.0.12 198.18.0.13; do
   printf '%s: ' "$address"
@@ -33,6 +87,10 @@ match = re.search(r"<h1>(.*?)</h1>", body)
 print(match.group(1) if match else body.strip())
 PY
 done
-step "reconciler diff examples/repo again: nothing to change (exit 0)"
+
+step "reconciler diff examples/repo: nothing left to change (exit 0)"
 rc diff examples/repo | tail -n 4
-printf '\ndemo done. Remove the hosts with: scripts/testhosts down\n'
+step "the daemon's metrics (excerpt)"
+.venv/bin/python -c 'import urllib.request; print("\n".join(l for l in urllib.request.urlopen("http://127.0.0.1:9400/metrics").read().decode().splitlines() if l.startswith(("reconciler_syncs_total", "reconciler_hosts_ready", "reconciler_objects"))))'
+rm -rf "$work"
+printf '\ndemo done (daemon stopped). Remove hosts, pods and git server with: scripts/testhosts down\n'

@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tests.harness import gitserver
 from tests.harness import lab as labmod
 
 
@@ -27,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
         cmd.add_argument("host")
     status = sub.add_parser("status", help="list hosts")
     status.add_argument("-o", "--output", choices=("text", "json"), default="text")
+    sub.add_parser("git-up", help="start the git server (bare repo over ssh) on the gateway")
+    sub.add_parser("git-down", help="stop the git server and remove its user and repository")
     ssh = sub.add_parser("ssh", help="run a command on a host over ssh (host keys checked)")
     ssh.add_argument("host")
     ssh.add_argument("argv", nargs=argparse.REMAINDER)
@@ -96,6 +99,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             lab.revive(args.host)
         elif args.command == "status":
             _status(lab, args.output)
+        elif args.command == "git-up":
+            server = gitserver.start(lab.config.state_dir / "git", lab.config.gateway)
+            print(json.dumps({"url": server.url, "repository": str(server.repository),
+                              "GIT_SSH_COMMAND": server.git_env()["GIT_SSH_COMMAND"]}))  # fmt: skip
+        elif args.command == "git-down":
+            gitserver.stop(gitserver.GitServer("rc-git", lab.config.gateway, gitserver.PORT,
+                                               lab.config.state_dir / "git"))  # fmt: skip
         elif args.command == "ssh":
             result = lab.ssh(lab.get(args.host), *args.argv, check=False)
             sys.stdout.write(result.stdout)

@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tests.harness import hostsetup, image, proc
+from tests.harness import gitserver, hostsetup, image, proc
 from tests.harness.hostsetup import Host
 
 HarnessError = proc.HarnessError
@@ -460,6 +460,11 @@ class Lab:
         shutil.rmtree(self._host_dir(host), ignore_errors=True)
 
     def _remove_shared(self, state: State) -> None:
+        git_dir = self.config.state_dir / "git"
+        if git_dir.exists():  # the demo's git server (scripts/testhosts git-up)
+            gitserver.stop(
+                gitserver.GitServer("rc-git", self.config.gateway, gitserver.PORT, git_dir)
+            )
         proc.stop_pid(state.registry_pid)
         if self._address_present():
             proc.run(["ip", "link", "del", self.config.bridge], check=False)
