@@ -1,0 +1,1 @@
+"""Peers benchmark: the reconciler against Ansible, pyinfra and a plain-podman floor (issue 6)."""
