@@ -119,35 +119,10 @@ spec:
 # ----- git, daemon --------------------------------------------------------------------------
 
 
-class Work:
-    def __init__(self, path: Path, server: gitserver.GitServer) -> None:
-        self.path, self.server = path, server
-        path.mkdir(parents=True, exist_ok=True)
-        self.git("init", "-q", "-b", "main")
-        self.git("remote", "add", "origin", server.url)
-
-    def git(self, *args: str) -> str:
-        result = subprocess.run(
-            ["git", "-c", "user.name=bench", "-c", "user.email=bench@example.test", *args],
-            cwd=self.path, capture_output=True, text=True, env=self.server.git_env(),
-            timeout=120, check=False,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise RuntimeError(f"git {args}: {result.stderr}")
-        return result.stdout.strip()
-
-    def write(self, rel: str, text: str) -> None:
-        path = self.path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-    def commit_and_push(self, message: str) -> tuple[str, float]:
-        """Commit, push; returns the sha and the monotonic time `git push` returned."""
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        sha = self.git("rev-parse", "HEAD")
-        self.git("push", "-q", "origin", "main")
-        return sha, time.monotonic()
+def push(work: gitserver.WorkTree, message: str) -> tuple[str, float]:
+    """Commit and push; the sha and the monotonic time `git push` returned."""
+    sha = work.commit_and_push(message)
+    return sha, time.monotonic()
 
 
 class Daemon:
@@ -332,9 +307,11 @@ def at_rest(daemon: Daemon, window: float, resync: float) -> dict[str, float]:
     }
 
 
-async def converge_zero(daemon: Daemon, work: Work, hosts: Hosts, image: str, name: str) -> None:
+async def converge_zero(
+    daemon: Daemon, work: gitserver.WorkTree, hosts: Hosts, image: str, name: str
+) -> None:
     work.write(f"{NAMESPACE}/{name}.yaml", deployment_yaml(name, 0, image))
-    sha, _ = work.commit_and_push(f"scale {name} to 0")
+    sha, _ = push(work, f"scale {name} to 0")
     await asyncio.to_thread(wait_for, lambda: daemon.applied(sha), f"{name} at 0", 600, 0.2)
     for _ in range(600):
         pods = await hosts.pods(f"{name}-")
@@ -345,11 +322,11 @@ async def converge_zero(daemon: Daemon, work: Work, hosts: Hosts, image: str, na
 
 
 async def push_to_running(
-    daemon: Daemon, work: Work, hosts: Hosts, image: str, pods: int, rep: int
+    daemon: Daemon, work: gitserver.WorkTree, hosts: Hosts, image: str, pods: int, rep: int
 ) -> tuple[float, float, dict[str, int], float]:
     """Returns (seconds to Succeeded, seconds to podman-confirmed running, placement, sync s)."""
     work.write(f"{NAMESPACE}/push.yaml", deployment_yaml("push", pods, image))
-    sha, pushed = work.commit_and_push(f"rep {rep}: scale push to {pods}")
+    sha, pushed = push(work, f"rep {rep}: scale push to {pods}")
     status = await asyncio.to_thread(
         wait_for, lambda: daemon.applied(sha), f"rep {rep} applied", 600, 0.05
     )
@@ -402,13 +379,13 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         env = {**os.environ, "RECONCILER_SSH_KEY": str(lab.config.key_file),
                "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts),
                "RECONCILER_CONFIG": "/dev/null"}  # fmt: skip
-        work = Work(base / "work", server)
+        work = gitserver.WorkTree(base / "work", server, author="bench")
         for host in lab.hosts():
             work.write(f"hosts/{host.name}.yaml", host_yaml(host))
         namespace = f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n"
         work.write(f"{NAMESPACE}/namespace.yaml", namespace)
         work.write(f"{NAMESPACE}/push.yaml", deployment_yaml("push", 0, image))
-        sha, _ = work.commit_and_push("hosts and an empty deployment")
+        sha, _ = push(work, "hosts and an empty deployment")
         daemon = Daemon(config, base / "daemon.log", port, env)
         daemon.start()
         wait_for(lambda: daemon.applied(sha), "the first revision applied", 600, 0.2)
@@ -444,7 +421,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             results["rest0"] = at_rest(daemon, args.window, args.resync)
             log(f"rest0 {results['rest0']}")
             work.write(f"{NAMESPACE}/rest.yaml", deployment_yaml("rest", args.rest_pods, image))
-            sha, pushed = work.commit_and_push(f"rest: {args.rest_pods} pods")
+            sha, pushed = push(work, f"rest: {args.rest_pods} pods")
             await asyncio.to_thread(
                 wait_for, lambda: daemon.applied(sha), "the rest pods applied", 1800, 0.5
             )

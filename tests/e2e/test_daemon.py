@@ -92,30 +92,6 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 120) -> A
         time.sleep(0.2)
 
 
-class Work:
-    """A clone that pushes to the git server over SSH."""
-
-    def __init__(self, path: Path, server: gitserver.GitServer) -> None:
-        self.path, self.server = path, server
-        self.git("init", "-q", "-b", "main")
-        self.git("remote", "add", "origin", server.url)
-
-    def git(self, *args: str) -> str:
-        result = subprocess.run(
-            ["git", "-c", "user.name=e2e", "-c", "user.email=e2e@example.test", *args],
-            cwd=self.path, capture_output=True, text=True, env=self.server.git_env(),
-            timeout=60, check=False,
-        )  # fmt: skip
-        assert result.returncode == 0, result.stderr
-        return result.stdout.strip()
-
-    def commit_and_push(self, message: str) -> str:
-        self.git("add", "-A")
-        self.git("commit", "-q", "-m", message)
-        self.git("push", "-q", "origin", "main")
-        return self.git("rev-parse", "HEAD")
-
-
 @pytest.fixture(scope="module")
 def server(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     started = gitserver.start(tmp_path_factory.mktemp("gitserver"), lab.config.gateway)
@@ -126,7 +102,7 @@ def server(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 @pytest.fixture(scope="module")
 def setup(
     lab: labmod.Lab, server: gitserver.GitServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[Daemon, Work, Path]]:
+) -> Iterator[tuple[Daemon, gitserver.WorkTree, Path]]:
     base = tmp_path_factory.mktemp("daemon")
     hosts_only = base / "hosts-only"
     shutil.copytree(EXAMPLE / "hosts", hosts_only / "hosts")
@@ -148,8 +124,7 @@ def setup(
         f"known_hosts: {lab.config.known_hosts}\nlisten: 127.0.0.1:{port}\n"
         f"webhook_secret_file: {secret}\nconnect_timeout: 3\n"
     )
-    (base / "work").mkdir()
-    work = Work(base / "work", server)
+    work = gitserver.WorkTree(base / "work", server)
     daemon = Daemon(config, base / "daemon.log", port, env)
     daemon.start()
     yield daemon, work, base
@@ -183,7 +158,7 @@ def _pods(lab: labmod.Lab) -> dict[str, tuple[str, str]]:
 
 
 def test_push_deploys_then_a_broken_push_changes_nothing_then_the_fix_converges(
-    lab: labmod.Lab, setup: tuple[Daemon, Work, Path]
+    lab: labmod.Lab, setup: tuple[Daemon, gitserver.WorkTree, Path]
 ) -> None:
     daemon, work, _ = setup
     shutil.copytree(EXAMPLE, work.path, dirs_exist_ok=True)
@@ -229,7 +204,7 @@ def test_push_deploys_then_a_broken_push_changes_nothing_then_the_fix_converges(
 
 
 def test_container_removed_by_hand_is_restored_within_a_resync(
-    lab: labmod.Lab, setup: tuple[Daemon, Work, Path]
+    lab: labmod.Lab, setup: tuple[Daemon, gitserver.WorkTree, Path]
 ) -> None:
     daemon, _, _ = setup
     pods = _pods(lab)
@@ -254,7 +229,7 @@ def _pods_lenient(lab: labmod.Lab) -> dict[str, tuple[str, str]]:
 
 
 def test_webhook_with_a_bad_signature_is_refused_without_a_sync(
-    setup: tuple[Daemon, Work, Path],
+    setup: tuple[Daemon, gitserver.WorkTree, Path],
 ) -> None:
     daemon, _, _ = setup
     before = daemon.status()["lastSync"]["id"]
@@ -269,7 +244,7 @@ def test_webhook_with_a_bad_signature_is_refused_without_a_sync(
 
 
 def test_kill_9_mid_apply_then_restart_converges_without_duplicates(
-    lab: labmod.Lab, setup: tuple[Daemon, Work, Path]
+    lab: labmod.Lab, setup: tuple[Daemon, gitserver.WorkTree, Path]
 ) -> None:
     daemon, work, _ = setup
     config = work.path / "shop" / "web-config.yaml"
@@ -291,7 +266,7 @@ def test_kill_9_mid_apply_then_restart_converges_without_duplicates(
     assert sum(1 for n in pods if n.startswith("web-")) == 3
 
 
-def test_sigterm_stops_the_daemon_cleanly(setup: tuple[Daemon, Work, Path]) -> None:
+def test_sigterm_stops_the_daemon_cleanly(setup: tuple[Daemon, gitserver.WorkTree, Path]) -> None:
     daemon, _, _ = setup
     assert daemon.stop(signal.SIGTERM) == 0
     assert "daemon stopping" in daemon.log.read_text()

@@ -117,3 +117,36 @@ def stop(server: GitServer) -> None:
         subprocess.run(["userdel", "--remove", "--force", server.user],
                        capture_output=True, check=False)  # fmt: skip
     shutil.rmtree(server.state_dir, ignore_errors=True)
+
+
+class WorkTree:
+    """A clone that commits and pushes to the git server over SSH (host key checked)."""
+
+    def __init__(self, path: Path, server: GitServer, author: str = "e2e") -> None:
+        self.path, self.server, self.author = path, server, author
+        path.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main")
+        self.git("remote", "add", "origin", server.url)
+
+    def git(self, *args: str) -> str:
+        result = subprocess.run(
+            ["git", "-c", f"user.name={self.author}", "-c",
+             f"user.email={self.author}@example.test", *args],
+            cwd=self.path, capture_output=True, text=True, env=self.server.git_env(),
+            timeout=120, check=False,
+        )  # fmt: skip
+        if result.returncode != 0:
+            raise proc.HarnessError(f"git {' '.join(args)} failed: {result.stderr.strip()}")
+        return result.stdout.strip()
+
+    def write(self, rel: str, text: str) -> None:
+        path = self.path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+    def commit_and_push(self, message: str) -> str:
+        """Commit everything, push to main; the new commit's sha (the push has returned)."""
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+        self.git("push", "-q", "origin", "main")
+        return self.git("rev-parse", "HEAD")
