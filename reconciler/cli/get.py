@@ -65,7 +65,7 @@ def _observe(
     executor: protocol.HostExecutor, path: Path
 ) -> tuple[loader.LoadResult, dict[str, hoststate.HostObservation]]:
     loaded = loader.load_repository(path)
-    return loaded, executor.observe(sync.targets_of(loaded.state))
+    return loaded, executor.observe(sync.targets_of(loaded.state), detail=True)
 
 
 def _pods(
@@ -92,7 +92,7 @@ def pod_row(pod: hoststate.ObservedPod, address: str) -> dict[str, Any]:
         "name": pod.name,
         "ready": f"{running}/{len(pod.containers)}",
         "status": str(pod.phase),
-        "restarts": sum(c.restart_count for c in pod.containers),
+        "restarts": sum(c.restart_count or 0 for c in pod.containers),
         "host": pod.host,
         "address": address,
         "owner": pod.owner,
@@ -249,7 +249,7 @@ def describe_text(pod: hoststate.ObservedPod, address: str) -> str:
             f"    State:          {c.state}"
             + (f" (exit code {c.exit_code})" if c.state == "exited" else ""),
             f"    Started:        {c.started_at or '<never>'}",
-            f"    Restart Count:  {c.restart_count}",
+            f"    Restart Count:  {'<unknown>' if c.restart_count is None else c.restart_count}",
             f"    Podman ID:      {c.podman_id[:12]}",
         ]
     return "\n".join(lines) + "\n"

@@ -85,7 +85,7 @@ class FakeExecutor:
     # ----- HostExecutor ----------------------------------------------------------------------
 
     def observe(
-        self, targets: Iterable[hoststate.HostTarget]
+        self, targets: Iterable[hoststate.HostTarget], *, detail: bool = False
     ) -> dict[str, hoststate.HostObservation]:
         out: dict[str, hoststate.HostObservation] = {}
         with self._lock:

@@ -56,8 +56,14 @@ def _pod_context(host: str, pod: str) -> Iterator[None]:
 # ----- observe -----------------------------------------------------------------------------------
 
 
-def observe(session: hostsession.HostSession) -> tuple[hoststate.ObservedPod, ...]:
-    """Every managed pod on the host (two list calls, then one inspect per app container)."""
+def observe(
+    session: hostsession.HostSession, *, detail: bool = False
+) -> tuple[hoststate.ObservedPod, ...]:
+    """Every managed pod on the host, from two list calls.
+
+    `detail` adds one inspect per app container, for what lists leave out (restart counts on
+    Podman 4, start times to the nanosecond): `get` and `describe` show them, plans need none.
+    """
     api = session.api
     managed = observed.managed_filter()
     for attempt in (1, 2):  # a pod removed while podman lists it can fail the listing: retry
@@ -69,6 +75,8 @@ def observe(session: hostsession.HostSession) -> tuple[hoststate.ObservedPod, ..
         except errors.OperationFailed as exc:
             if attempt == 2:
                 raise errors.PodmanFailed(session.target.name, "list pods", str(exc)) from exc
+    if not detail:
+        return observed.pods(session.target.name, pods, containers, {})
     ids = [str(c["Id"]) for c in observed.app_containers(containers)]
     inspected = session.map(lambda cid: _inspect_quietly(session, cid), ids)
     inspects = {cid: data for cid, data in zip(ids, inspected, strict=True) if data is not None}

@@ -5,6 +5,7 @@ hands it here; the planner then diffs the result against the desired pods.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -46,16 +47,34 @@ def _labels(entry: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()}
 
 
+def _listed_start(entry: Mapping[str, Any]) -> str:
+    """The list entry's StartedAt (Unix seconds; negative or 0 when never started) as ISO 8601."""
+    raw = entry.get("StartedAt")
+    if not isinstance(raw, int | float) or raw <= 0:
+        return ""
+    return datetime.datetime.fromtimestamp(raw, datetime.UTC).isoformat()
+
+
+def _listed_restarts(entry: Mapping[str, Any]) -> int | None:
+    """Podman 4.x lists carry no restart count (newer ones carry `Restarts`): None = unknown."""
+    raw = entry.get("Restarts")
+    return int(raw) if isinstance(raw, int) else None
+
+
 def container(
     entry: Mapping[str, Any], inspect: Mapping[str, Any] | None
 ) -> hoststate.ObservedContainer:
-    """One app container from its list entry, refined by its inspect data when present."""
+    """One app container from its list entry, refined by its inspect data when present.
+
+    The list entry holds all the planner needs (labels, state, exit code); only the restart
+    count may need the inspect.
+    """
     labels = _labels(entry)
     names = entry.get("Names") or [""]
     state = str(entry.get("State", ""))
     exit_code = int(entry.get("ExitCode") or 0)
-    restarts = 0
-    started = ""
+    restarts = _listed_restarts(entry)
+    started = _listed_start(entry)
     if inspect:
         status = inspect.get("State") or {}
         state = str(status.get("Status") or state)

@@ -133,18 +133,20 @@ class PodmanSSHExecutor:
     # ----- observe -------------------------------------------------------------------------
 
     def observe(
-        self, targets: Iterable[hoststate.HostTarget]
+        self, targets: Iterable[hoststate.HostTarget], *, detail: bool = False
     ) -> dict[str, hoststate.HostObservation]:
         self._check_open()
         wanted = list(targets)
-        found = self._fanout.map(self._observe_host, wanted)
+        found = self._fanout.map(lambda target: self._observe_host(target, detail), wanted)
         return {target.name: observation for target, observation in zip(wanted, found, strict=True)}
 
-    def _observe_host(self, target: hoststate.HostTarget) -> hoststate.HostObservation:
+    def _observe_host(
+        self, target: hoststate.HostTarget, detail: bool
+    ) -> hoststate.HostObservation:
         started = time.monotonic()
         try:
             session = self._live_session(target)
-            pods = hostops.observe(session)
+            pods = hostops.observe(session, detail=detail)
         except errors.HostError as exc:
             log.warning("observe: %s", exc)
             return hoststate.HostObservation(target.name, reachable=False, error=str(exc))

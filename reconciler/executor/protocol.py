@@ -79,9 +79,12 @@ class HostExecutor(Protocol):
     def stats(self) -> ExecutorStats: ...
 
     def observe(
-        self, targets: Iterable[hoststate.HostTarget]
+        self, targets: Iterable[hoststate.HostTarget], *, detail: bool = False
     ) -> dict[str, hoststate.HostObservation]:
         """Every managed pod on each host, keyed by host name; hosts are read in parallel.
+
+        Without `detail`, what the planner needs (identity, spec hash, states, exit codes); with
+        it, also what only a per-container inspect tells (restart counts), for `get`/`describe`.
 
         Never raises for a host problem: that host's observation has reachable=False and an
         error saying what is wrong (its pods are unknown, not deleted).

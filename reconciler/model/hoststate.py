@@ -136,7 +136,7 @@ class ObservedContainer:
     image: str
     state: str  # podman's: created, running, exited, ...
     exit_code: int = 0
-    restart_count: int = 0
+    restart_count: int | None = 0  # None: not read (a plain observe skips per-container inspects)
     started_at: str = ""
 
 

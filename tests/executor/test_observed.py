@@ -82,6 +82,24 @@ def test_pods_from_labels_alone() -> None:
     assert pod.created_at == "2026-01-01T00:00:00Z"
 
 
+def test_list_entries_alone_give_state_and_start_but_no_restart_count() -> None:
+    run = make_run()
+    never = -62135596800  # podman's zero time, for a container that never started
+    containers = [
+        _ctr_entry(run, "web", StartedAt=1795452185),
+        _ctr_entry(run, "side", State="exited", ExitCode=2, StartedAt=never),
+    ]
+    (pod,) = observed.pods("h1", [_pod_entry(run)], containers, {})
+    web, side = pod.containers
+    assert web.restart_count is None  # podman 4 lists carry none: unknown, not 0
+    assert web.started_at == "2026-11-23T16:43:05+00:00"
+    assert (side.state, side.exit_code, side.started_at) == ("exited", 2, "")
+    assert pod.phase is PodPhase.RUNNING
+    newer = _ctr_entry(run, "web", Restarts=4)
+    (pod,) = observed.pods("h1", [_pod_entry(run)], [newer, containers[1]], {})
+    assert pod.containers[0].restart_count == 4
+
+
 def test_half_created_pod_has_no_spec_hash() -> None:
     run = make_run()
     (pod,) = observed.pods("h1", [_pod_entry(run)], [_ctr_entry(run, "web")], {})

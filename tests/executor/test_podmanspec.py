@@ -92,6 +92,26 @@ def test_pod_spec_publishes_ports() -> None:
         {"host_ip": "127.0.0.1", "host_port": 5353, "container_port": 53, "protocol": "udp"},
     ]
     assert "portmappings" not in podmanspec.pod_spec(make_run(ports=()))
+    assert "no_infra" not in spec  # two containers share the infra container's namespaces
+    for container in make_run().containers:
+        body = podmanspec.container_spec(make_run(), container, "/s", 10)
+        assert "portmappings" not in body and "hostname" not in body
+
+
+def test_a_single_container_pod_has_no_infra_and_publishes_its_own_ports() -> None:
+    run = make_run(name="api-1", containers=make_run().containers[:1])
+    pod = podmanspec.pod_spec(run)
+    assert pod["no_infra"] is True
+    assert "portmappings" not in pod and "hostname" not in pod
+    body = podmanspec.container_spec(run, run.containers[0], "/s", 10)
+    assert body["hostname"] == "api-1"
+    assert body["pod"] == "shop_api-1"
+    assert body["portmappings"] == [
+        {"host_ip": "", "host_port": 8080, "container_port": 80, "protocol": "tcp"},
+        {"host_ip": "127.0.0.1", "host_port": 5353, "container_port": 53, "protocol": "udp"},
+    ]
+    no_ports = dataclasses.replace(run, ports=())
+    assert "portmappings" not in podmanspec.container_spec(no_ports, run.containers[0], "/s", 10)
 
 
 def test_container_spec_maps_every_field() -> None:
