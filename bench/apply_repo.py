@@ -8,57 +8,10 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import manifests
+
 NAMESPACE = "bench"
-
-HOST = """apiVersion: reconciler.dev/v1alpha1
-kind: Host
-metadata:
-  name: {name}
-spec:
-  address: {address}
-  ssh:
-    user: {user}
-    port: 22
-  capacity:
-    cpu: "8"
-    memory: 16Gi
-"""
-
-NAMESPACE_DOC = f"""apiVersion: v1
-kind: Namespace
-metadata:
-  name: {NAMESPACE}
-"""
-
-DEPLOYMENT = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: {namespace}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels:
-      app: {name}
-  template:
-    metadata:
-      labels:
-        app: {name}
-    spec:
-      containers:
-        - name: main
-          image: {image}
-          imagePullPolicy: IfNotPresent
-          command: ["sleep", "3600"]
-          env:
-            - name: BENCH
-              value: "{name}"
-          resources:
-            requests:
-              cpu: 10m
-              memory: 16Mi
-      terminationGracePeriodSeconds: 0
-"""
+COMMAND = ("sleep", "3600")
 
 
 def write(
@@ -72,12 +25,13 @@ def write(
     (root / "hosts").mkdir(parents=True, exist_ok=True)
     (root / NAMESPACE).mkdir(parents=True, exist_ok=True)
     for name, address, user in hosts:
-        text = HOST.format(name=name, address=address, user=user)
+        text = manifests.host_yaml(name, address, user)
         (root / "hosts" / f"{name}.yaml").write_text(text)
-    (root / NAMESPACE / "namespace.yaml").write_text(NAMESPACE_DOC)
+    (root / NAMESPACE / "namespace.yaml").write_text(manifests.namespace_yaml(NAMESPACE))
     for index in range(1, deployments + 1):
         name = f"app{index:02d}"
-        text = DEPLOYMENT.format(name=name, namespace=NAMESPACE, replicas=replicas, image=image)
+        main = manifests.container(image, COMMAND, env={"BENCH": manifests.Quoted(name)})
+        text = manifests.deployment_yaml(name, NAMESPACE, replicas, main, grace_seconds=0)
         (root / NAMESPACE / f"{name}.yaml").write_text(text)
     return root
 

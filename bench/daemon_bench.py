@@ -41,7 +41,7 @@ from typing import Any
 
 import asyncssh
 
-from bench import report
+from bench import manifests, report
 from tests.harness import gitserver
 from tests.harness import lab as labmod
 
@@ -82,42 +82,12 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float, step: floa
 
 
 def host_yaml(host: labmod.Host) -> str:
-    return (
-        "apiVersion: reconciler.dev/v1alpha1\nkind: Host\n"
-        f"metadata:\n  name: {host.name}\n"
-        f"spec:\n  address: {host.address}\n  ssh:\n    user: {host.user}\n    port: 22\n"
-        '  capacity:\n    cpu: "16"\n    memory: 32Gi\n'
-    )
+    return manifests.host_yaml(host.name, host.address, host.user, cpu="16", memory="32Gi")
 
 
 def deployment_yaml(name: str, replicas: int, image: str) -> str:
-    command = json.dumps(COMMAND)
-    return f"""apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: {NAMESPACE}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels:
-      app: {name}
-  template:
-    metadata:
-      labels:
-        app: {name}
-    spec:
-      containers:
-        - name: main
-          image: {image}
-          imagePullPolicy: IfNotPresent
-          command: {command}
-          resources:
-            requests:
-              cpu: 10m
-              memory: 16Mi
-      terminationGracePeriodSeconds: 1
-"""
+    main = manifests.container(image, COMMAND)
+    return manifests.deployment_yaml(name, NAMESPACE, replicas, main, grace_seconds=1)
 
 
 # ----- git, daemon --------------------------------------------------------------------------

@@ -18,19 +18,11 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from bench import report
+from bench import manifests, report
 from reconciler.manifests import loader, schemas
 
 TITLE = "Manifest validation"
 PER_APP = 8  # Namespace, ConfigMap, Secret, 2 Deployments, 2 Services, Pod
-
-NAMESPACE = """apiVersion: v1
-kind: Namespace
-metadata:
-  name: app{i}
-  labels:
-    team: team{team}
-"""
 
 CONFIG = """apiVersion: v1
 kind: ConfigMap
@@ -55,63 +47,7 @@ data:
   DB_PASSWORD: c2VjcmV0LXtpfQ==
 """
 
-DEPLOYMENT = """apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {name}
-  namespace: app{i}
-  labels:
-    app: {name}
-spec:
-  replicas: {replicas}
-  selector:
-    matchLabels:
-      app: {name}
-  template:
-    metadata:
-      labels:
-        app: {name}
-        tier: {name}
-    spec:
-      containers:
-        - name: main
-          image: registry.example:5000/app{i}/{name}:1.{i}
-          command: ["httpd", "-f", "-p", "{port}"]
-          ports:
-            - name: http
-              containerPort: {port}
-              hostPort: {host_port}
-          env:
-            - name: LOG_LEVEL
-              valueFrom:
-                configMapKeyRef:
-                  name: settings
-                  key: LOG_LEVEL
-          envFrom:
-            - secretRef:
-                name: credentials
-          resources:
-            requests:
-              cpu: 100m
-              memory: 64Mi
-            limits:
-              cpu: 500m
-              memory: 128Mi
-          volumeMounts:
-            - name: www
-              mountPath: /www
-              readOnly: true
-      volumes:
-        - name: www
-          configMap:
-            name: settings
-      tolerations:
-        - key: dedicated
-          operator: Equal
-          value: apps
-          effect: NoSchedule
----
-apiVersion: v1
+SERVICE = """apiVersion: v1
 kind: Service
 metadata:
   name: {name}
@@ -125,40 +61,49 @@ spec:
       targetPort: http
 """
 
-POD = """apiVersion: v1
-kind: Pod
-metadata:
-  name: migrate
-  namespace: app{i}
-spec:
-  restartPolicy: OnFailure
-  containers:
-    - name: migrate
-      image: registry.example:5000/app{i}/migrate:1.0
-      args: ["--once"]
-      envFrom:
-        - secretRef:
-            name: credentials
-"""
+ENV_FROM = ({"secretRef": {"name": "credentials"}},)
+RESOURCES = {
+    "requests": {"cpu": "100m", "memory": "64Mi"},
+    "limits": {"cpu": "500m", "memory": "128Mi"},
+}
+TAINT = {"key": "dedicated", "value": "apps", "effect": "NoSchedule"}
+TOLERATION = {"key": "dedicated", "operator": "Equal", "value": "apps", "effect": "NoSchedule"}
 
-HOST = """apiVersion: reconciler.dev/v1alpha1
-kind: Host
-metadata:
-  name: host{i}
-  labels:
-    zone: zone{zone}
-spec:
-  address: 10.0.{a}.{b}
-  ssh:
-    user: deploy
-  capacity:
-    cpu: "8"
-    memory: 32Gi
-  taints:
-    - key: dedicated
-      value: apps
-      effect: NoSchedule
-"""
+
+def deployment(i: int, name: str, port: int, replicas: int, host_port: int) -> str:
+    """Deployment `name` of app `i` (the subset's features: ports, env from a ConfigMap and a
+    Secret, requests and limits, a ConfigMap volume, a toleration) and its Service."""
+    main = manifests.container(
+        f"registry.example:5000/app{i}/{name}:1.{i}",
+        ["httpd", "-f", "-p", str(port)],
+        pull_policy=None,
+        ports=[{"name": "http", "containerPort": port, "hostPort": host_port}],
+        env={"LOG_LEVEL": {"configMapKeyRef": {"name": "settings", "key": "LOG_LEVEL"}}},
+        env_from=ENV_FROM,
+        resources=RESOURCES,
+        volume_mounts=[{"name": "www", "mountPath": "/www", "readOnly": True}],
+    )
+    text = manifests.deployment_yaml(
+        name, f"app{i}", replicas, main,
+        labels={"app": name}, pod_labels={"tier": name},
+        volumes=[{"name": "www", "configMap": {"name": "settings"}}], tolerations=[TOLERATION],
+    )  # fmt: skip
+    return text + "---\n" + SERVICE.format(i=i, name=name, port=port)
+
+
+def pod(i: int) -> str:
+    main = manifests.container(
+        f"registry.example:5000/app{i}/migrate:1.0", name="migrate", args=["--once"],
+        pull_policy=None, env_from=ENV_FROM, resources=None,
+    )  # fmt: skip
+    return manifests.pod_yaml("migrate", f"app{i}", main, restart_policy="OnFailure")
+
+
+def host(i: int) -> str:
+    return manifests.host_yaml(
+        f"host{i}", f"10.0.{i // 250}.{i % 250 + 1}", "deploy", port=None,
+        memory="32Gi", labels={"zone": f"zone{i % 3}"}, taints=[TAINT],
+    )  # fmt: skip
 
 
 def generate(root: Path, objects: int) -> int:
@@ -168,17 +113,16 @@ def generate(root: Path, objects: int) -> int:
     for i in range(apps):
         folder = root / "apps" / f"app{i}"
         folder.mkdir(parents=True)
-        (folder / "namespace.yaml").write_text(NAMESPACE.format(i=i, team=i % 7))
+        namespace = manifests.namespace_yaml(f"app{i}", labels={"team": f"team{i % 7}"})
+        (folder / "namespace.yaml").write_text(namespace)
         (folder / "config.yaml").write_text(CONFIG.format(i=i))
         for name, port, replicas in (("web", 8080, 3), ("api", 9090, 2)):
-            text = DEPLOYMENT.format(i=i, name=name, port=port, replicas=replicas,
-                                     host_port=20000 + i * 2 + (port == 9090))
+            text = deployment(i, name, port, replicas, 20000 + i * 2 + (port == 9090))
             (folder / f"{name}.yaml").write_text(text)
-        (folder / "migrate.yaml").write_text(POD.format(i=i))
+        (folder / "migrate.yaml").write_text(pod(i))
     (root / "hosts").mkdir()
     for i in range(hosts):
-        text = HOST.format(i=i, zone=i % 3, a=i // 250, b=i % 250 + 1)
-        (root / "hosts" / f"host{i}.yaml").write_text(text)
+        (root / "hosts" / f"host{i}.yaml").write_text(host(i))
     return apps * PER_APP + hosts
 
 

@@ -31,7 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import report
+from bench import manifests, report
 from tests.harness import lab as labmod
 
 TITLE = "Peers: Ansible and pyinfra"
@@ -145,47 +145,16 @@ def measure(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> dict[
 
 # ----- the workload, per tool --------------------------------------------------------------------
 
-POD = """---
-apiVersion: v1
-kind: Pod
-metadata:
-  name: c-{host}-{index}
-  namespace: peers
-  labels:
-    app: peers
-spec:
-  nodeSelector:
-    host: {host}
-  containers:
-    - name: main
-      image: {image}
-      imagePullPolicy: IfNotPresent
-      command: ["sleep", "3600"]
-      env:
-        - name: BENCH
-          value: peers
-      resources:
-        requests:
-          cpu: 10m
-          memory: 16Mi
-  terminationGracePeriodSeconds: 0
-"""
 
-HOST = """apiVersion: reconciler.dev/v1alpha1
-kind: Host
-metadata:
-  name: {name}
-  labels:
-    host: {name}
-spec:
-  address: {address}
-  ssh:
-    user: {user}
-    port: 22
-  capacity:
-    cpu: "8"
-    memory: 16Gi
-"""
+def pod_yaml(host: str, index: int, image: str) -> str:
+    """Container `index` of `host`: busybox `sleep 3600`, one label, one env var, tiny requests,
+    pinned to the host by its `host` label."""
+    main = manifests.container(image, ["sleep", "3600"], env={"BENCH": "peers"})
+    return manifests.pod_yaml(
+        f"c-{host}-{index}", "peers", main,
+        labels={"app": "peers"}, node_selector={"host": host}, grace_seconds=0,
+    )  # fmt: skip
+
 
 PLAYBOOK = """- hosts: all
   gather_facts: false
@@ -242,13 +211,11 @@ class Workspace:
         repo = root / "repo"
         (repo / "hosts").mkdir(parents=True)
         (repo / "peers").mkdir()
-        (repo / "peers" / "namespace.yaml").write_text(
-            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: peers\n"
-        )
+        (repo / "peers" / "namespace.yaml").write_text(manifests.namespace_yaml("peers"))
         for h in hosts:
-            text = HOST.format(name=h.name, address=h.address, user=h.user)
+            text = manifests.host_yaml(h.name, h.address, h.user, labels={"host": h.name})
             (repo / "hosts" / f"{h.name}.yaml").write_text(text)
-            pods = "".join(POD.format(host=h.name, index=i, image=self.image) for i in range(width))
+            pods = "".join(f"---\n{pod_yaml(h.name, i, self.image)}" for i in range(width))
             (repo / "peers" / f"{h.name}.yaml").write_text(pods)
         self.repo = repo
         # Ansible
