@@ -2,6 +2,7 @@
 
 Hosts come from the repository's Host manifests (`-f PATH`, default the current directory);
 pods are read from the hosts themselves (their podman labels). `-o wide|json|yaml` as in kubectl.
+`describe` ends with the pod's Podman events of the last 24 hours (`Events:`), as kubectl does.
 Exit: 0, 2 usage, 4 when a host could not be read (the rows of the other hosts are printed).
 """
 
@@ -11,6 +12,7 @@ import argparse
 import io
 import json
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from ruamel.yaml import YAML
 
 from reconciler.cli import common, settings
 from reconciler.controllers import sync
-from reconciler.executor import protocol
+from reconciler.executor import errors, protocol
 from reconciler.manifests import loader
 from reconciler.model import hoststate, quantity
 from reconciler.plan import pipeline
@@ -212,20 +214,48 @@ def _deployment_rows(loaded: loader.LoadResult, observations: dict[str, hoststat
     return rows
 
 
+EVENTS_SINCE = 24 * 3600
+"""How far back `describe` reads a pod's events, in seconds."""
+EVENTS_SHOWN = 50
+"""The most recent events `describe` lists; earlier ones are counted."""
+
+
 def run_describe(args: argparse.Namespace) -> int:
     def body(executor: protocol.HostExecutor, path: Path) -> int:
-        loaded, observations = _observe(executor, path)
-        matches = [p for p in _pods(observations, args.namespace) if p.name == args.name]
-        code = _warn_unreachable(observations)
-        if not matches:
-            where = f" in namespace {args.namespace}" if args.namespace else ""
-            return common.fail("describe", f'pod "{args.name}" not found{where}', 1)
-        addresses = {h.meta.name: h.address for h in loaded.state.hosts}
-        for pod in matches:
-            sys.stdout.write(describe_text(pod, addresses.get(pod.host, "")))
-        return code
+        return describe(executor, path, args.name, args.namespace)
 
     return common.run_guarded("describe", args, body)
+
+
+def describe(executor: protocol.HostExecutor, path: Path, name: str, namespace: str) -> int:
+    """Print each pod called `name` (in `namespace`, if given) with its recent events.
+
+    Events that cannot be read are named as unavailable; they never change the exit code.
+    """
+    loaded, observations = _observe(executor, path)
+    matches = [p for p in _pods(observations, namespace) if p.name == name]
+    code = _warn_unreachable(observations)
+    if not matches:
+        where = f" in namespace {namespace}" if namespace else ""
+        return common.fail("describe", f'pod "{name}" not found{where}', 1)
+    targets = {t.name: t for t in sync.targets_of(loaded.state)}
+    now = time.time()
+    for pod in matches:
+        target = targets[pod.host]
+        events, problem = _pod_events(executor, target, pod)
+        sys.stdout.write(describe_text(pod, target.address))
+        sys.stdout.write(events_text(events, problem, now))
+    return code
+
+
+def _pod_events(
+    executor: protocol.HostExecutor, target: hoststate.HostTarget, pod: hoststate.ObservedPod
+) -> tuple[list[hoststate.PodEvent], str]:
+    """The pod's recent events, or none and why they could not be read."""
+    try:
+        return executor.events(target, pod, EVENTS_SINCE), ""
+    except errors.ExecutorError as exc:
+        return [], str(exc)
 
 
 def describe_text(pod: hoststate.ObservedPod, address: str) -> str:
@@ -253,3 +283,40 @@ def describe_text(pod: hoststate.ObservedPod, address: str) -> str:
             f"    Podman ID:      {c.podman_id[:12]}",
         ]
     return "\n".join(lines) + "\n"
+
+
+def events_text(events: Sequence[hoststate.PodEvent], problem: str, now: float) -> str:
+    """The `Events:` section, kubectl style: the most recent events, oldest first."""
+    if problem:
+        return f"Events:       <unavailable: {problem}>\n"
+    if not events:
+        return "Events:       <none>\n"
+    shown = events[-EVENTS_SHOWN:]
+    rows = [["AGE", "EVENT", "OBJECT", "MESSAGE"]]
+    rows += [[age(now - e.time), e.action, _event_object(e), _event_message(e)] for e in shown]
+    earlier = len(events) - len(shown)
+    note = [f"  ({earlier} earlier events not shown)\n"] if earlier else []
+    return "".join(["Events:\n", *note, *("  " + line for line in table(rows).splitlines(True))])
+
+
+def _event_object(event: hoststate.PodEvent) -> str:
+    if event.kind is hoststate.EventObject.POD:
+        return "pod"
+    return f"container {event.name}"
+
+
+def _event_message(event: hoststate.PodEvent) -> str:
+    if event.exit_code is not None:
+        return f"exit code {event.exit_code}"
+    if event.action == "create" and event.image:
+        return f"image {event.image}"
+    return ""
+
+
+def age(seconds: float) -> str:
+    """A duration the way kubectl shows ages: 45s, 5m, 3h, 2d."""
+    whole = max(0, int(seconds))
+    for unit, size, below in (("s", 1, 120), ("m", 60, 2 * 3600), ("h", 3600, 48 * 3600)):
+        if whole < below:
+            return f"{whole // size}{unit}"
+    return f"{whole // 86400}d"

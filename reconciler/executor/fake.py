@@ -3,7 +3,8 @@ Podman, microseconds per call). It keeps the real executor's observable behaviou
 labels and observed values (built with `podmanspec` and `observed`), the same outcomes (SKIPPED
 on an unreachable host, FAILED for a bad image), the same mutation counters.
 
-Tests steer it: `kill`/`revive` a host, `fail_image`, `fail_next`, `set_container_state`.
+Tests steer it: `kill`/`revive` a host, `fail_image`, `fail_next`, `set_container_state`,
+`fail_events`. It logs pod and container events as Podman would (create, start, died, remove).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from reconciler.executor import errors, observed, podmanspec, protocol
 from reconciler.model import hoststate
 
 Key = tuple[str, str]  # (namespace, name)
+Container = hoststate.ObservedContainer | hoststate.ContainerRun
 
 
 class FakeExecutor:
@@ -32,6 +34,8 @@ class FakeExecutor:
         self.bad_images: dict[str, str] = {}
         self.failures: dict[tuple[str, str, str], str] = {}
         self.calls: list[str] = []
+        self.event_log: dict[str, list[tuple[Key, hoststate.PodEvent]]] = {}
+        self.events_failure: dict[str, str] = {}
         self.closed = False
 
     @property
@@ -59,6 +63,11 @@ class FakeExecutor:
         with self._lock:
             self.failures[(host, namespace, name)] = message
 
+    def fail_events(self, host: str, detail: str = "cannot read the event log") -> None:
+        """Reading events on `host` fails (like a Podman whose event log is unreadable)."""
+        with self._lock:
+            self.events_failure[host] = detail
+
     def set_container_state(
         self, host: str, namespace: str, name: str, state: str, exit_code: int = 0
     ) -> None:
@@ -72,6 +81,9 @@ class FakeExecutor:
                 for c in pod.containers
             )
             self.pods[host][(namespace, name)] = self._with(pod, containers)
+            for c in pod.containers:
+                if state in observed.DONE_STATES and c.state in observed.RUNNING_STATES:
+                    self._log(host, pod.key, "died", c, exit_code)
 
     @staticmethod
     def _with(
@@ -121,6 +133,22 @@ class FakeExecutor:
                 if progress is not None:
                     progress(results[index])
         return [results[i] for i in range(len(plan.actions))]
+
+    def events(
+        self, target: hoststate.HostTarget, pod: hoststate.ObservedPod, since_seconds: int
+    ) -> list[hoststate.PodEvent]:
+        with self._lock:
+            self.calls.append(f"events {target.name} {pod.namespace}/{pod.name}")
+            self._stats.count_read(2)
+            why = self.unreachable.get(target.name)
+            if why is not None:
+                raise errors.HostUnreachable(target.name, target.address, why)
+            failure = self.events_failure.get(target.name)
+            if failure is not None:
+                raise errors.OperationFailed("read events", failure)
+            since = time.time() - since_seconds
+            logged = self.event_log.get(target.name, [])
+            return [e for key, e in logged if key == pod.key and e.time >= since]
 
     def close(self) -> None:
         self.closed = True
@@ -210,6 +238,7 @@ class FakeExecutor:
         built = observed.pod(run.host, entry, containers)
         assert built is not None
         pods[built.key] = built
+        self._log_create(run)
         return f"pod {run.podman_name} created and started ({len(run.containers)} container(s))"
 
     def _delete(self, host: str, key: Key) -> str:
@@ -219,9 +248,44 @@ class FakeExecutor:
             return f"pod {name} was already gone; its leftovers removed"
         self._stats.count(protocol.Mutation.POD_STOP)
         self._stats.count(protocol.Mutation.POD_REMOVE)
+        self._log_delete(host, pod)
         if pod.labels.get(podmanspec.LABEL_DIRS):
             self._stats.count(protocol.Mutation.DIR_REMOVE)
         return f"pod {name} removed"
+
+    # ----- events ----------------------------------------------------------------------------
+
+    def _log(
+        self,
+        host: str,
+        key: Key,
+        action: str,
+        container: Container | None = None,
+        exit_code: int | None = None,
+    ) -> None:
+        """Log one event: the pod's without `container`, else that container's."""
+        if container is None:
+            event = hoststate.PodEvent(time.time(), action, hoststate.EventObject.POD, key[1])
+        else:
+            event = hoststate.PodEvent(time.time(), action, hoststate.EventObject.CONTAINER,
+                                       container.name, exit_code, container.image)  # fmt: skip
+        self.event_log.setdefault(host, []).append((key, event))
+
+    def _log_create(self, run: hoststate.PodRun) -> None:
+        key = (run.namespace, run.name)
+        self._log(run.host, key, "create")
+        for c in run.containers:
+            self._log(run.host, key, "create", c)
+        self._log(run.host, key, "start")
+        for c in run.containers:
+            self._log(run.host, key, "start", c)
+
+    def _log_delete(self, host: str, pod: hoststate.ObservedPod) -> None:
+        for c in pod.containers:
+            if c.state in observed.RUNNING_STATES:
+                self._log(host, pod.key, "died", c, 143)
+            self._log(host, pod.key, "remove", c)
+        self._log(host, pod.key, "remove")
 
 
 def _conforms(executor: FakeExecutor) -> protocol.HostExecutor:

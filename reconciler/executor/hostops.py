@@ -15,7 +15,7 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any
 
-from reconciler.executor import errors, hostsession, observed, podmanspec
+from reconciler.executor import errors, hostsession, observed, podevents, podmanspec
 from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,18 @@ def _inspect_quietly(session: hostsession.HostSession, container_id: str) -> dic
     except errors.OperationFailed as exc:
         log.debug("host %s: inspect %s: %s", session.target.name, container_id, exc)
         return None
+
+
+def events(
+    session: hostsession.HostSession, pod: hoststate.ObservedPod, since_seconds: int
+) -> list[hoststate.PodEvent]:
+    """The pod's and its containers' events of the last `since_seconds`, oldest first (two
+    calls in parallel: see `podevents`). Raises HostError, or OperationFailed from podman."""
+    api = session.api
+    since = f"{max(0, since_seconds)}s"
+    of_pod = session.submit(api.events, podevents.pod_filter(pod), since)
+    of_containers = api.events(podevents.container_filter(pod), since)
+    return podevents.events(pod, [*of_pod.result(), *of_containers])
 
 
 # ----- images ------------------------------------------------------------------------------------

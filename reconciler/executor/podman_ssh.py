@@ -155,6 +155,12 @@ class PodmanSSHExecutor:
         )
         return hoststate.HostObservation(target.name, reachable=True, pods=pods)
 
+    def events(
+        self, target: hoststate.HostTarget, pod: hoststate.ObservedPod, since_seconds: int
+    ) -> list[hoststate.PodEvent]:
+        self._check_open()
+        return hostops.events(self._live_session(target), pod, since_seconds)
+
     # ----- apply ---------------------------------------------------------------------------
 
     def apply(

@@ -18,7 +18,7 @@ import podman
 import podman.errors
 import requests
 
-from reconciler.executor import errors, protocol
+from reconciler.executor import errors, podevents, protocol
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,16 @@ class PodmanAPI:
     def list_volumes(self, filters: Filters) -> list[dict[str, Any]]:
         params = {"filters": json.dumps(filters)}
         return list(self._call("get", "/volumes/json", "list volumes", params=params).json() or [])
+
+    def events(self, filters: Filters, since: str) -> list[dict[str, Any]]:
+        """The logged events matching `filters` since `since` (a Unix time or a duration such
+        as "3600s", by the host's clock), oldest first, without waiting for new ones."""
+        params = {"stream": "false", "since": since, "filters": json.dumps(filters)}
+        response = self._call("get", "/events", "read events", params=params)
+        try:
+            return podevents.decode(response.text)
+        except ValueError as exc:
+            raise errors.OperationFailed("read events", str(exc)) from exc
 
     # ----- changes -----------------------------------------------------------------------
 

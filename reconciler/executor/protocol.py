@@ -104,6 +104,17 @@ class HostExecutor(Protocol):
         """
         ...
 
+    def events(
+        self, target: hoststate.HostTarget, pod: hoststate.ObservedPod, since_seconds: int
+    ) -> list[hoststate.PodEvent]:
+        """What Podman recorded about `pod` and its containers in the last `since_seconds`,
+        oldest first (for `describe`; earlier pods of the same name included).
+
+        Raises a `HostError` when the host cannot be reached, an `ExecutorError` when Podman
+        cannot tell.
+        """
+        ...
+
     def close(self) -> None:
         """Close connections and worker threads; the executor is unusable afterwards."""
         ...

@@ -218,3 +218,24 @@ class ActionResult:
     outcome: Outcome
     message: str = ""
     seconds: float = 0.0
+
+
+class EventObject(enum.StrEnum):
+    POD = "pod"
+    CONTAINER = "container"
+
+
+@dataclass(frozen=True)
+class PodEvent:
+    """Something Podman recorded about a pod or one of its containers, shown by `describe`.
+
+    `action` is Podman's word for it (create, start, died, stop, remove, restart, ...);
+    `name` is the container's name in the manifest, or the pod's name for the pod itself.
+    """
+
+    time: float  # seconds since the epoch, by the host's clock
+    action: str
+    kind: EventObject
+    name: str
+    exit_code: int | None = None  # "died" events only
+    image: str = ""  # container events only

@@ -1,0 +1,154 @@
+"""`reconciler describe pod NAME` with the fake executor: the pod, then its `Events:` section;
+events that cannot be read are named, and never change the exit code."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import get
+from reconciler.executor import fake
+from reconciler.model import hoststate
+from tests.executor.test_podmanspec import IMAGE, make_run
+
+HOSTS = Path(__file__).resolve().parent.parent.parent / "examples" / "repo" / "hosts"
+TARGET = hoststate.HostTarget("h1", "198.18.0.11", 22, "rc-h1")
+Obj = hoststate.EventObject
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    shutil.copytree(HOSTS, tmp_path / "hosts")
+    return tmp_path
+
+
+def _with_pod(ex: fake.FakeExecutor) -> fake.FakeExecutor:
+    """`ex` running make_run()'s pod shop/web-1 on h1."""
+    run = make_run()
+    action = hoststate.Action(hoststate.ActionKind.CREATE, "h1", run.namespace, run.name, run=run)
+    (result,) = ex.apply(hoststate.Plan((action,)), [TARGET])
+    assert result.outcome is hoststate.Outcome.DONE, result.message
+    return ex
+
+
+@pytest.fixture
+def executor() -> fake.FakeExecutor:
+    return _with_pod(fake.FakeExecutor(["h1", "h2", "h3"]))
+
+
+def _pod(executor: fake.FakeExecutor) -> hoststate.ObservedPod:
+    return executor.pods["h1"][("shop", "web-1")]
+
+
+def _events_section(out: str) -> list[list[str]]:
+    section = out.split("Events:", 1)[1].splitlines()
+    return [line.split() for line in section[1:]]
+
+
+def test_fake_logs_create_start_died_and_remove(executor: fake.FakeExecutor) -> None:
+    pod = _pod(executor)
+    executor.set_container_state("h1", "shop", "web-1", "exited", 3)
+    delete = hoststate.Action(hoststate.ActionKind.DELETE, "h1", "shop", "web-1", observed=pod)
+    executor.apply(hoststate.Plan((delete,)), [TARGET])
+    found = executor.events(TARGET, pod, 60)
+    assert [(e.action, e.kind, e.name, e.exit_code) for e in found] == [
+        ("create", Obj.POD, "web-1", None),
+        ("create", Obj.CONTAINER, "web", None),
+        ("create", Obj.CONTAINER, "side", None),
+        ("start", Obj.POD, "web-1", None),
+        ("start", Obj.CONTAINER, "web", None),
+        ("start", Obj.CONTAINER, "side", None),
+        ("died", Obj.CONTAINER, "web", 3),
+        ("died", Obj.CONTAINER, "side", 3),
+        ("remove", Obj.CONTAINER, "web", None),
+        ("remove", Obj.CONTAINER, "side", None),
+        ("remove", Obj.POD, "web-1", None),
+    ]
+    assert found[1].image == IMAGE
+    other = hoststate.ObservedPod("other", "web-1", "h1", "x", "h")
+    assert executor.events(TARGET, other, 60) == []
+
+
+def test_describe_ends_with_the_pods_events(
+    repo: Path, executor: fake.FakeExecutor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    executor.set_container_state("h1", "shop", "web-1", "exited", 1)
+    assert get.describe(executor, repo, "web-1", "shop") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("Name:         web-1\n")
+    rows = _events_section(out)
+    assert rows[0] == ["AGE", "EVENT", "OBJECT", "MESSAGE"]
+    assert rows[1] == ["0s", "create", "pod"]
+    assert rows[2] == ["0s", "create", "container", "web", "image", IMAGE]
+    assert ["0s", "start", "container", "side"] in rows
+    assert rows[-1] == ["0s", "died", "container", "side", "exit", "code", "1"]
+    assert "s3cret" not in out and "TOKEN" not in out  # env values are never shown
+    assert "events h1 shop/web-1" in executor.calls
+
+
+def test_describe_without_events_says_none(
+    repo: Path, executor: fake.FakeExecutor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    executor.event_log.clear()
+    assert get.describe(executor, repo, "web-1", "") == 0
+    assert capsys.readouterr().out.endswith("Events:       <none>\n")
+
+
+def test_failing_events_call_is_named_and_keeps_the_exit_code(
+    repo: Path, executor: fake.FakeExecutor, capsys: pytest.CaptureFixture[str]
+) -> None:
+    executor.fail_events("h1", "the event log is unreadable")
+    assert get.describe(executor, repo, "web-1", "shop") == 0
+    out = capsys.readouterr().out
+    assert "Containers:\n  web:" in out
+    assert out.endswith("Events:       <unavailable: read events: the event log is unreadable>\n")
+
+
+class _DropsAfterObserve(fake.FakeExecutor):
+    """A host that answers the observe, then goes away before the events are read."""
+
+    def observe(
+        self, targets: Iterable[hoststate.HostTarget], *, detail: bool = False
+    ) -> dict[str, hoststate.HostObservation]:
+        found = super().observe(targets, detail=detail)
+        self.kill("h1", "connection lost")
+        return found
+
+
+def test_host_lost_before_the_events_is_named_and_keeps_the_exit_code(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    executor = _with_pod(_DropsAfterObserve(["h1"]))
+    assert get.describe(executor, repo, "web-1", "") == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith("Events:       <unavailable: host h1: unreachable at 198.18.0.11")
+
+
+def test_not_found_is_still_exit_1(repo: Path, executor: fake.FakeExecutor) -> None:
+    assert get.describe(executor, repo, "nope", "") == 1
+    assert not [c for c in executor.calls if c.startswith("events")]
+
+
+def _event(time: float, action: str = "start") -> hoststate.PodEvent:
+    return hoststate.PodEvent(time, action, Obj.CONTAINER, "web")
+
+
+def test_events_text_lists_only_the_most_recent() -> None:
+    events = [_event(float(i)) for i in range(get.EVENTS_SHOWN + 3)]
+    lines = get.events_text(events, "", now=float(get.EVENTS_SHOWN + 3)).splitlines()
+    assert lines[:2] == ["Events:", "  (3 earlier events not shown)"]
+    assert len(lines) == 3 + get.EVENTS_SHOWN
+    assert lines[3].split() == ["50s", "start", "container", "web"]
+    assert get.events_text([], "", 0.0) == "Events:       <none>\n"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(-5, "0s"), (0, "0s"), (119.9, "119s"), (120, "2m"), (7199, "119m"), (7200, "2h"),
+     (48 * 3600 - 1, "47h"), (48 * 3600, "2d"), (30 * 86400, "30d")],
+)  # fmt: skip
+def test_age_like_kubectl(seconds: float, shown: str) -> None:
+    assert get.age(seconds) == shown
