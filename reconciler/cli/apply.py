@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             f"{counts[hoststate.ActionKind.DELETE]} deleted, "
             f"{len(done.failed)} failed, {len(plan.unchanged)} unchanged"
         )
-        code = diffcmd.exit_code(prepared)
+        code = diffcmd.exit_code(prepared, "apply")
         if done.failed:
             return common.EXIT_INCOMPLETE
         return common.EXIT_OK if code in (common.EXIT_OK, common.EXIT_CHANGES) else code

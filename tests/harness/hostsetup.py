@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,8 +100,32 @@ def host_key(host_dir: Path) -> Path:
     return host_dir / "ssh_host_ed25519_key"
 
 
-def start_sshd(host: Host, host_dir: Path) -> None:
-    """Start the host's own sshd inside its network namespace (nsenter keeps /sys visible)."""
+PODMAN_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
+
+
+def _hide_podman_argv(host_dir: Path, sshd_argv: list[str]) -> list[str]:
+    """`sshd_argv` run in a mount namespace of its own where every `podman` binary is covered by
+    an empty, non-executable file, so that every SSH session of that sshd finds no podman.
+
+    Why this way: the host stays a real host (same user, address, host key and login shell), only
+    podman is gone, and nothing outside that sshd changes. `unshare --mount` makes the mounts
+    private (no propagation back to this machine); the namespace lives as long as the daemonized
+    sshd, which is stopped by its PID as usual, so there is nothing else to undo.
+    """
+    empty = host_dir / "no-podman"
+    proc.write_file(empty, "", 0o644)
+    binaries = sorted(
+        {str(Path(d, "podman").resolve()) for d in PODMAN_DIRS if Path(d, "podman").exists()}
+    )
+    mounts = [f"mount --bind {shlex.quote(str(empty))} {shlex.quote(b)}" for b in binaries]
+    script = " && ".join([*mounts, f"exec {shlex.join(sshd_argv)}"])
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+
+
+def start_sshd(host: Host, host_dir: Path, *, hide_podman: bool = False) -> None:
+    """Start the host's own sshd inside its network namespace (nsenter keeps /sys visible).
+
+    `hide_podman`: its sessions find no `podman` command (see `_hide_podman_argv`)."""
     host_dir.mkdir(mode=0o700, exist_ok=True)
     key = host_key(host_dir)
     if not key.exists():
@@ -120,7 +145,10 @@ def start_sshd(host: Host, host_dir: Path) -> None:
         return
     pid_file.unlink(missing_ok=True)
     sshd = proc.which("sshd") or "/usr/sbin/sshd"
-    proc.run(["nsenter", f"--net=/run/netns/{host.netns}", sshd, "-f", str(config)])
+    argv = [sshd, "-f", str(config)]
+    if hide_podman:
+        argv = _hide_podman_argv(host_dir, argv)
+    proc.run(["nsenter", f"--net=/run/netns/{host.netns}", *argv])
     proc.wait_for(pid_file.exists, f"sshd of {host.name} to write its PID file")
     host.sshd_pid = int(pid_file.read_text().strip())
     where = f"sshd of {host.name} on {host.address}:22"

@@ -59,6 +59,7 @@ class LabConfig:
     netns_prefix: str = ""
     user_prefix: str = "rc-"
     registry_port: int = 5000
+    without_podman: tuple[str, ...] = ()  # hosts (h2, ...) whose SSH sessions find no podman
 
     @property
     def gateway(self) -> str:
@@ -319,7 +320,8 @@ class Lab:
     def _configure_host(self, host: Host) -> None:
         public_key = self.config.key_file.with_suffix(".pub").read_text()
         hostsetup.configure_user(host, self.config.registry, public_key)
-        hostsetup.start_sshd(host, self._host_dir(host))
+        hidden = host.name in self.config.without_podman
+        hostsetup.start_sshd(host, self._host_dir(host), hide_podman=hidden)
 
     def _host_dir(self, host: Host) -> Path:
         return self.config.state_dir / host.name
@@ -355,7 +357,15 @@ class Lab:
         return proc.run(self.ssh_command(host, *remote), check=check, timeout=timeout)
 
     def _warm_host(self, host: Host) -> None:
-        """Pull the test image over SSH (a real pull) and build the pod pause image once."""
+        """Pull the test image over SSH (a real pull) and build the pod pause image once; on a
+        host without podman, check that an SSH session really finds none."""
+        if host.name in self.config.without_podman:
+            if self.ssh(host, "sh", "-c", "command -v podman", check=False).returncode == 0:
+                raise proc.HarnessError(
+                    f"{host.name} should have no podman but its SSH sessions find one: "
+                    "run `down` for this lab (its sshd predates the option) and `up` again"
+                )
+            return
         images = self.ssh(host, "podman", "images", "--format", "{{.Repository}}:{{.Tag}}").stdout
         if self.config.image not in images.split():
             self.ssh(host, "podman", "pull", "-q", self.config.image)
