@@ -4,8 +4,8 @@ Usage: python -m bench.apply_phases REPO [--converge]   (RECONCILER_SSH_KEY/KNOW
 Prints one JSON object of seconds: `imports` (the modules the CLI loads), `load` (read and
 validate), `connect` (one SSH connection + forwarded Podman socket + ping per host, in
 parallel), `lists` (only the pod and container list calls that start an observe, on the open
-connections), `observe` (the product's whole observe: those lists, then one inspect per app
-container), `plan`, `converge` (only with --converge) and `close`. It calls the same functions
+connections), `observe` (the product's whole observe: the same two lists, read into pods),
+`plan`, `converge` (only with --converge) and `close`. It calls the same functions
 as `reconciler apply`, in the same order; `connect` is split out of `observe` by opening the
 sessions first, and `lists` is an extra step that only reads.
 """

@@ -42,7 +42,7 @@ from typing import Any
 import asyncssh
 
 from bench import manifests, report
-from tests.harness import gitserver
+from tests.harness import gitserver, hostsetup
 from tests.harness import lab as labmod
 
 REPO = Path(__file__).resolve().parents[1]
@@ -81,7 +81,7 @@ def wait_for(predicate: Callable[[], Any], what: str, timeout: float, step: floa
 # ----- manifests ----------------------------------------------------------------------------
 
 
-def host_yaml(host: labmod.Host) -> str:
+def host_yaml(host: hostsetup.Host) -> str:
     return manifests.host_yaml(host.name, host.address, host.user, cpu="16", memory="32Gi")
 
 
@@ -388,8 +388,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         work = gitserver.WorkTree(base / "work", server, author="bench")
         for host in lab.hosts():
             work.write(f"hosts/{host.name}.yaml", host_yaml(host))
-        namespace = f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n"
-        work.write(f"{NAMESPACE}/namespace.yaml", namespace)
+        work.write(f"{NAMESPACE}/namespace.yaml", manifests.namespace_yaml(NAMESPACE))
         work.write(f"{NAMESPACE}/push.yaml", deployment_yaml("push", 0, image))
         sha, _ = push(work, "hosts and an empty deployment")
         daemon = Daemon(config, base / "daemon.log", port, env)
