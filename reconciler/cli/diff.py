@@ -53,7 +53,7 @@ def incomplete(prepared: sync.Prepared) -> bool:
 def exit_code(prepared: sync.Prepared, command: str = "diff") -> int:
     """The exit code of `command` (diff or apply); names each unreachable host on stderr."""
     for seen in prepared.unreachable:
-        print(f"reconciler {command}: host {seen.host} unreachable: {seen.error}", file=sys.stderr)
+        print(f"reconciler {command}: {seen.error}", file=sys.stderr)  # names the host
     if incomplete(prepared):
         return common.EXIT_INCOMPLETE
     return common.EXIT_OK if prepared.result.plan.empty else common.EXIT_CHANGES

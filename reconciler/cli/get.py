@@ -82,7 +82,7 @@ def _warn_unreachable(observations: dict[str, hoststate.HostObservation]) -> int
     code = common.EXIT_OK
     for seen in observations.values():
         if not seen.reachable:
-            print(f"reconciler: host {seen.host} unreachable: {seen.error}", file=sys.stderr)
+            print(f"reconciler: {seen.error}", file=sys.stderr)  # "host NAME: what, what to do"
             code = common.EXIT_INCOMPLETE
     return code
 

@@ -148,7 +148,7 @@ class PodmanSSHExecutor:
             session = self._live_session(target)
             pods = hostops.observe(session, detail=detail)
         except errors.HostError as exc:
-            log.warning("observe: %s", exc)
+            log.info("observe: %s", exc)  # in the observation: the caller reports it
             return hoststate.HostObservation(target.name, reachable=False, error=str(exc))
         log.debug(
             "observe %s: %d pods in %.3fs", target.name, len(pods), time.monotonic() - started

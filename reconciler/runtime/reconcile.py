@@ -105,7 +105,7 @@ class Reconciler:
                 a = outcome.action
                 errors.append(f"{a.kind} {a.namespace}/{a.name} on {a.host}: {outcome.message}")
         counts["unchanged"] = len(result.plan.unchanged)
-        errors += [f"host {o.host} unreachable: {o.error}" for o in prepared.unreachable]
+        errors += [o.error for o in prepared.unreachable]  # each "host NAME: ..."
         errors += [f"{u.pod}: {u.message}" for u in result.unschedulable]
         errors += [d.format() for d in result.errors]
         self.store.set_applied_revision(sha)
@@ -135,11 +135,13 @@ class Reconciler:
         self.metrics.observe_sync(result, seconds)
         revision = self.store.last_sync()
         sha = revision.revision if revision is not None else ""
-        log.info(
-            "sync %s of %s in %.2fs: %s", result, sha[:12], seconds,
+        log.log(
+            logging.WARNING if errors else logging.INFO,
+            "sync %s of %s in %.2fs: %s%s", result, sha[:12], seconds,
             ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing applied",
+            "".join(f"; {error}" for error in errors),
             extra={"result": str(result), "revision": sha, "seconds": round(seconds, 3),
-                   "counts": counts},
+                   "counts": counts},  # errors only in the message: it is redacted
         )  # fmt: skip
         return result
 

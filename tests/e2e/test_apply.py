@@ -178,7 +178,7 @@ def test_unreachable_host_is_named_and_its_pods_are_not_assumed_deleted(
     try:
         result = cli("apply", str(repo))
         assert result.returncode == 4, result.stdout + result.stderr
-        assert "host h3 unreachable" in result.stderr
+        assert "host h3: unreachable at" in result.stderr
         listing = cli("get", "pods", "-f", str(repo), "-o", "json")
         assert listing.returncode == 4 and "h3" in listing.stderr
         items = {

@@ -129,6 +129,7 @@ def assert_names_the_host_without_podman(
     assert f"podman is not installed for user {user!r}" in lines[0]
     assert "install Podman 4.3 or newer and enable rootless use for that user" in lines[0]
     assert "h1" not in result.stderr  # the healthy host is not blamed
+    assert result.stderr.count("podman is not installed") == 1  # said once, not logged again
 
 
 def web_containers(nplab: labmod.Lab) -> dict[str, tuple[str, str]]:

@@ -122,6 +122,15 @@ def _hide_podman_argv(host_dir: Path, sshd_argv: list[str]) -> list[str]:
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
 
 
+def _read_pid(pid_file: Path) -> int:
+    """The PID in the file, or 0 while it is missing or not written yet (sshd writes it in
+    two steps: a reader can see it empty)."""
+    try:
+        return int(pid_file.read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
 def start_sshd(host: Host, host_dir: Path, *, hide_podman: bool = False) -> None:
     """Start the host's own sshd inside its network namespace (nsenter keeps /sys visible).
 
@@ -149,8 +158,8 @@ def start_sshd(host: Host, host_dir: Path, *, hide_podman: bool = False) -> None
     if hide_podman:
         argv = _hide_podman_argv(host_dir, argv)
     proc.run(["nsenter", f"--net=/run/netns/{host.netns}", *argv])
-    proc.wait_for(pid_file.exists, f"sshd of {host.name} to write its PID file")
-    host.sshd_pid = int(pid_file.read_text().strip())
+    proc.wait_for(lambda: _read_pid(pid_file) > 0, f"sshd of {host.name} to write its PID file")
+    host.sshd_pid = _read_pid(pid_file)
     where = f"sshd of {host.name} on {host.address}:22"
     proc.wait_for(lambda: proc.port_open(host.address, 22), where)
 
