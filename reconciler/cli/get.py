@@ -175,7 +175,7 @@ def _host_rows(loaded: loader.LoadResult, observations: dict[str, hoststate.Host
         ready = seen is not None and seen.reachable
         rows.append({
             "name": host.meta.name,
-            "status": "Ready" if ready else "Unreachable",
+            "status": "Ready" if ready else "NotReady",  # kubectl's word; the error says why
             "address": host.address,
             "pods": len(seen.pods) if seen and ready else "?",
             "cpu": quantity.format_millicores(host.cpu_capacity),

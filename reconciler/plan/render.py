@@ -119,7 +119,7 @@ def summary(result: pipeline.PlanResult) -> str:
     lines.extend(f"  {host}: {_counts(numbers)}" for host, numbers in counted["hosts"].items())
     if result.unreachable:
         lines.append(
-            "Unreachable hosts (their pods are unknown; nothing is planned there): "
+            "Hosts not ready (their pods are unknown; nothing is planned there): "
             + ", ".join(result.unreachable)
         )
     if result.unschedulable:

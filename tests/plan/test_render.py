@@ -158,7 +158,7 @@ def test_summary_per_host_and_problems() -> None:
     assert render.summary(result) == (
         "Plan for revision r1: 1 to create, 0 to replace, 0 to delete, 0 unchanged.\n"
         "  h1: 1 to create, 0 to replace, 0 to delete, 0 unchanged\n"
-        "Unreachable hosts (their pods are unknown; nothing is planned there): h2\n"
+        "Hosts not ready (their pods are unknown; nothing is planned there): h2\n"
         "Unschedulable:\n"
         "  default/big: 0/2 hosts: 1 host not ready, 1 insufficient cpu\n"
     )
