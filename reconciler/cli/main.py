@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import gc
+import logging
 import sys
 from collections.abc import Sequence
 from types import ModuleType
 
 from reconciler import __version__
+from reconciler.runtime import logs
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -48,7 +50,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def log_warnings_to_stderr() -> None:
+    """Warnings the library logs while a command runs (say, podman's own warning from a host)
+    reach stderr as `reconciler: <message>` lines; without a handler Python would print them
+    bare. The daemon command replaces this handler with its own (`logs.setup`)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("reconciler: %(message)s"))
+    logs.install(handler, logging.WARNING)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    log_warnings_to_stderr()
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)

@@ -21,6 +21,7 @@ MIN_SECRET_LENGTH = 4
 """Shorter values are not redacted: replacing every "abc" or "1" would garble every log line, and
 such a value is no secret worth the name. Documented in docs/operations.md."""
 
+HANDLER_NAME = "reconciler"
 QUIET_LOGGERS = ("asyncssh",)  # chatty libraries: WARNING and above only
 _STANDARD_FIELDS = frozenset(
     [*logging.LogRecord("", 0, "", 0, "", None, None).__dict__, "message", "asctime", "taskName"]
@@ -162,11 +163,17 @@ def setup(
     if json_lines is None:
         json_lines = not _is_terminal(target)
     handler = logging.StreamHandler(target)
-    handler.set_name("reconciler")
     handler.addFilter(RedactingFilter(redactor))
     handler.setFormatter(JsonFormatter(redactor) if json_lines else TextFormatter(redactor))
+    return install(handler, level)
+
+
+def install(handler: logging.Handler, level: int | str) -> logging.Handler:
+    """Make `handler` the process's one reconciler handler on the root logger (replacing the one
+    installed before: the CLI's, then the daemon's), at `level`; chatty libraries stay quiet."""
+    handler.set_name(HANDLER_NAME)
     root = logging.getLogger()
-    for old in [h for h in root.handlers if h.get_name() == "reconciler"]:
+    for old in [h for h in root.handlers if h.get_name() == HANDLER_NAME]:
         root.removeHandler(old)
         old.close()
     root.addHandler(handler)
