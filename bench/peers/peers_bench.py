@@ -365,10 +365,11 @@ shown; the order of the tools rotates between repetitions.
 - pyinfra: one `server.shell` per container, `podman container exists NAME || podman run -d ...`
   (pyinfra has no podman operation), `--parallel H`, strict host key checking against the same
   known_hosts.
-- The reconciler makes a podman *pod* per Kubernetes pod (an infra container plus the container),
-  the other tools plain containers: it does more podman work per container (see "Deploy and no-op"
-  for the pod floors). Its manifests: one `Host` per host, one bare `Pod` per container pinned by a
-  `nodeSelector`.
+- The reconciler makes a podman *pod* per Kubernetes pod (here one container each, so a pod
+  without an infra container), the other tools plain containers. It drives each host's Podman API
+  service over the SSH connection instead of starting a `podman` process per container, which is
+  why its first deploy can beat the floor. Its manifests: one `Host` per host, one bare `Pod` per
+  container pinned by a `nodeSelector`.
 
 Versions: {versions}. Machine: {machine}.
 
