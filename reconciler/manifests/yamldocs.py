@@ -7,6 +7,7 @@ events -> `yamlevents.Builder`; parser errors become diagnostics (tabs get their
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,34 @@ def parse_text(text: str, rel: str, limits: Limits = DEFAULT_LIMITS) -> ParsedFi
     return result
 
 
+UNICODE_BREAKS = ("\x85", "\u2028", "\u2029")
+"""Characters YAML counts as line breaks but editors (and our diagnostics) do not."""
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """A position with an editor's line and column (0-based, like libyaml's marks)."""
+
+    index: int
+    line: int
+    column: int
+
+
 def _events(text: str) -> Iterator[Any]:
+    events = _parse(text)
+    if any(c in text for c in UNICODE_BREAKS):  # rare: count lines as the editor does
+        return _relined(events, text)
+    return events
+
+
+def _relined(events: Iterator[Any], text: str) -> Iterator[Any]:
+    for event in events:
+        line, column = _line_col(text, int(event.start_mark.index))
+        event.start_mark = _Mark(int(event.start_mark.index), line - 1, column - 1)
+        yield event
+
+
+def _parse(text: str) -> Iterator[Any]:
     if _CParser is None:  # pragma: no cover
         from ruamel.yaml import YAML  # noqa: PLC0415
 
@@ -114,7 +142,7 @@ def _events(text: str) -> Iterator[Any]:
 
 def _syntax_error(builder: yamlevents.Builder, text: str, exc: MarkedYAMLError) -> None:
     mark = exc.problem_mark or exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    line, column = _line_col(text, int(mark.index)) if mark is not None else (1, 1)
     problem = str(exc.problem or exc.context or "invalid YAML")
     lines = text.splitlines()
     source_line = lines[line - 1] if 0 < line <= len(lines) else ""

@@ -23,6 +23,17 @@ def test_positions_of_values_and_keys() -> None:
     assert document.at(("a", "b", 7, "zz")) == (3, 5)  # where the list under b starts
 
 
+@pytest.mark.parametrize("newline", ["\x85", "\u2028", "\u2029"])
+def test_unicode_line_breaks_do_not_shift_lines(newline: str) -> None:
+    """YAML counts NEL and the Unicode separators as line breaks; editors do not, so positions
+    are counted in '\n' lines (a fuzzed file once got an error on a line past its end)."""
+    parsed = _parse(f"# x{newline}\na: 1\nb: {{c: 2}}\n")
+    assert parsed.documents[0].at(("b", "c")) == (3, 8)
+    broken = _parse(f"{newline}# x\na: 1\nb: [\n")
+    (error,) = broken.diagnostics
+    assert (error.line, error.column) == (4, 1)  # the end of the file: line 4 of 3 + 1
+
+
 def test_multi_document_files_skip_empty_documents() -> None:
     parsed = _parse("---\na: 1\n---\n# nothing\n---\nb: 2\n...\n")
     assert [d.value for d in parsed.documents] == [{"a": 1}, {"b": 2}]
