@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench import apply_floor, apply_repo, report
 from tests.harness import hostsetup
@@ -103,7 +103,10 @@ class Results:
         return len(self.samples[name])
 
 
-def timed(fn: Callable[[], object]) -> tuple[object, float, float]:
+T = TypeVar("T")
+
+
+def timed(fn: Callable[[], T]) -> tuple[T, float, float]:
     cpu0, t0 = cpu_busy(), time.monotonic()
     value = fn()
     return value, time.monotonic() - t0, cpu_busy() - cpu0
@@ -192,7 +195,6 @@ class Bench:
 
     def noop_round(self) -> None:
         (floor, _listing), seconds, cpu = timed(self.ps)
-        assert isinstance(floor, apply_floor.Timed)
         self.results.add("ps", floor.seconds)
         self.results.add("ps+connect", floor.seconds + floor.connect_seconds, cpu)
         out, seconds, cpu = self.cli_run("apply", str(self.repo), "-q")

@@ -23,7 +23,7 @@ from pathlib import Path  # noqa: E402
 
 from reconciler.cli import common, settings  # noqa: E402
 from reconciler.controllers import sync  # noqa: E402
-from reconciler.executor import observed  # noqa: E402
+from reconciler.executor import observed, podman_ssh  # noqa: E402
 from reconciler.model import hoststate  # noqa: E402
 from reconciler.plan import pipeline  # noqa: E402
 
@@ -43,6 +43,7 @@ def main() -> None:
 
     mark = time.monotonic()
     with common.executor_for(args) as executor:
+        assert isinstance(executor, podman_ssh.PodmanSSHExecutor)  # its internals are timed
         loaded = sync.load(args.repo)
         revision = sync.revision_of(args.repo)
         targets = sync.targets_of(loaded.state)

@@ -10,10 +10,10 @@ import statistics
 import sys
 from pathlib import Path
 
-import matplotlib
+import matplotlib  # type: ignore[import-not-found,unused-ignore]  # in the peers' own virtualenv only
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt
+import matplotlib.pyplot as plt  # type: ignore[import-not-found,unused-ignore]
 
 
 def main(results: str, out: str) -> None:

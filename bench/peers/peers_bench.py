@@ -413,9 +413,9 @@ def main() -> int:
     parser.add_argument("--append", action="store_true", help="add repetitions to saved ones")
     args = parser.parse_args()
     if args.report_only:
-        data = json.loads(RESULTS.read_text())
-        data["note"] = args.note or data.get("note", "")
-        write_outputs(data)
+        saved: dict[str, Any] = json.loads(RESULTS.read_text())
+        saved["note"] = args.note or saved.get("note", "")
+        write_outputs(saved)
         return 0
     versions = ensure_venv()
     podman = subprocess.run(["podman", "--version"], check=False, capture_output=True, text=True)
