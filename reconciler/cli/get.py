@@ -64,10 +64,11 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _observe(
-    executor: protocol.HostExecutor, path: Path
+    executor: protocol.HostExecutor, path: Path, *, detail: bool
 ) -> tuple[loader.LoadResult, dict[str, hoststate.HostObservation]]:
+    """`detail`: also the restart counts (one inspect per container), for the pod views only."""
     loaded = loader.load_repository(path)
-    return loaded, executor.observe(sync.targets_of(loaded.state), detail=True)
+    return loaded, executor.observe(sync.targets_of(loaded.state), detail=detail)
 
 
 def _pods(
@@ -145,26 +146,32 @@ DEPLOY_WIDE = {**DEPLOY_COLUMNS, "HOSTS": "hosts"}
 
 
 def run_get(args: argparse.Namespace) -> int:
-    resource = RESOURCES[args.resource]
-    wide = args.output == "wide"
-
     def body(executor: protocol.HostExecutor, path: Path) -> int:
-        loaded, observations = _observe(executor, path)
-        addresses = {h.meta.name: h.address for h in loaded.state.hosts}
-        if resource == "pods":
-            items = [
-                pod_row(p, addresses.get(p.host, "")) for p in _pods(observations, args.namespace)
-            ]
-            emit(items, args.output, POD_WIDE if wide else POD_COLUMNS, "PodList")
-        elif resource == "hosts":
-            emit(_host_rows(loaded, observations), args.output,
-                 HOST_WIDE if wide else HOST_COLUMNS, "HostList")  # fmt: skip
-        else:
-            emit(_deployment_rows(loaded, observations, args.namespace), args.output,
-                 DEPLOY_WIDE if wide else DEPLOY_COLUMNS, "DeploymentList")  # fmt: skip
-        return _warn_unreachable(observations)
+        return get(executor, path, RESOURCES[args.resource], args.namespace, args.output)
 
     return common.run_guarded("get", args, body)
+
+
+def get(
+    executor: protocol.HostExecutor, path: Path, resource: str, namespace: str, output: str
+) -> int:
+    """Print the rows of `resource` (pods, hosts or deployments) in `output`'s format.
+
+    Only the pod list shows restart counts, so only it pays one inspect per container.
+    """
+    wide = output == "wide"
+    loaded, observations = _observe(executor, path, detail=resource == "pods")
+    addresses = {h.meta.name: h.address for h in loaded.state.hosts}
+    if resource == "pods":
+        items = [pod_row(p, addresses.get(p.host, "")) for p in _pods(observations, namespace)]
+        emit(items, output, POD_WIDE if wide else POD_COLUMNS, "PodList")
+    elif resource == "hosts":
+        emit(_host_rows(loaded, observations), output,
+             HOST_WIDE if wide else HOST_COLUMNS, "HostList")  # fmt: skip
+    else:
+        emit(_deployment_rows(loaded, observations, namespace), output,
+             DEPLOY_WIDE if wide else DEPLOY_COLUMNS, "DeploymentList")  # fmt: skip
+    return _warn_unreachable(observations)
 
 
 def _host_rows(loaded: loader.LoadResult, observations: dict[str, hoststate.HostObservation]
@@ -232,7 +239,7 @@ def describe(executor: protocol.HostExecutor, path: Path, name: str, namespace: 
 
     Events that cannot be read are named as unavailable; they never change the exit code.
     """
-    loaded, observations = _observe(executor, path)
+    loaded, observations = _observe(executor, path, detail=True)
     matches = [p for p in _pods(observations, namespace) if p.name == name]
     code = _warn_unreachable(observations)
     if not matches:

@@ -9,6 +9,7 @@ Tests steer it: `kill`/`revive` a host, `fail_image`, `fail_next`, `set_containe
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import threading
 import time
@@ -85,6 +86,11 @@ class FakeExecutor:
                 if state in observed.DONE_STATES and c.state in observed.RUNNING_STATES:
                     self._log(host, pod.key, "died", c, exit_code)
 
+    @classmethod
+    def _without_restart_counts(cls, pod: hoststate.ObservedPod) -> hoststate.ObservedPod:
+        unknown = (dataclasses.replace(c, restart_count=None) for c in pod.containers)
+        return cls._with(pod, tuple(unknown))
+
     @staticmethod
     def _with(
         pod: hoststate.ObservedPod, containers: tuple[hoststate.ObservedContainer, ...]
@@ -102,7 +108,7 @@ class FakeExecutor:
         out: dict[str, hoststate.HostObservation] = {}
         with self._lock:
             for target in targets:
-                self.calls.append(f"observe {target.name}")
+                self.calls.append(f"observe {target.name}" + (" detail" if detail else ""))
                 self._stats.count_read(2)
                 why = self.unreachable.get(target.name)
                 if why is not None:
@@ -113,6 +119,10 @@ class FakeExecutor:
                     continue
                 pods = self.pods.setdefault(target.name, {})
                 found = tuple(sorted(pods.values(), key=lambda p: p.key))
+                if detail:  # one inspect per container, as the real executor makes
+                    self._stats.count_read(sum(len(p.containers) for p in found))
+                else:  # what the real list calls leave out
+                    found = tuple(self._without_restart_counts(p) for p in found)
                 out[target.name] = hoststate.HostObservation(target.name, True, found)
         return out
 

@@ -152,3 +152,35 @@ def test_events_text_lists_only_the_most_recent() -> None:
 )  # fmt: skip
 def test_age_like_kubectl(seconds: float, shown: str) -> None:
     assert get.age(seconds) == shown
+
+
+@pytest.mark.parametrize(
+    ("resource", "detail"), [("pods", True), ("hosts", False), ("deployments", False)]
+)
+def test_only_the_pod_views_read_restart_counts(
+    repo: Path, executor: fake.FakeExecutor, resource: str, detail: bool,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    """One inspect per container (restart counts) is paid by `get pods` and `describe`."""
+    before = executor.stats.reads
+    assert get.get(executor, repo, resource, "", "json") == 0
+    observes = [c for c in executor.calls if c.startswith("observe ")]
+    assert observes == [f"observe {h}" + (" detail" if detail else "") for h in ("h1", "h2", "h3")]
+    assert executor.stats.reads - before == 2 * 3 + (2 if detail else 0)  # make_run: 2 containers
+    if resource == "pods":
+        assert '"restarts": 0' in capsys.readouterr().out
+
+
+def test_describe_shows_restart_counts(repo: Path, executor: fake.FakeExecutor,
+                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    assert get.describe(executor, repo, "web-1", "") == 0
+    assert "Restart Count:  0" in capsys.readouterr().out
+    observes = [c for c in executor.calls if c.startswith("observe ")]
+    assert observes == ["observe h1 detail", "observe h2 detail", "observe h3 detail"]
+
+
+def test_fake_leaves_restart_counts_unknown_without_detail(executor: fake.FakeExecutor) -> None:
+    plain = executor.observe([TARGET])["h1"].pods[0]
+    detailed = executor.observe([TARGET], detail=True)["h1"].pods[0]
+    assert [c.restart_count for c in plain.containers] == [None, None]
+    assert [c.restart_count for c in detailed.containers] == [0, 0]
