@@ -27,14 +27,11 @@ import asyncio
 import json
 import os
 import shlex
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,7 +39,7 @@ from typing import Any
 import asyncssh
 
 from bench import manifests, report
-from tests.harness import gitserver, hostsetup
+from tests.harness import daemonproc, gitserver, hostsetup, proc
 from tests.harness import lab as labmod
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,21 +58,8 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float, step: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(step)
+    return proc.wait_for(predicate, what, timeout, step)
 
 
 # ----- manifests ----------------------------------------------------------------------------
@@ -99,26 +83,8 @@ def push(work: gitserver.WorkTree, message: str) -> tuple[str, float]:
     return sha, time.monotonic()
 
 
-class Daemon:
-    def __init__(self, config: Path, logfile: Path, port: int, env: dict[str, str]) -> None:
-        self.config, self.logfile, self.port, self.env = config, logfile, port, env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.logfile.open("ab") as out:
-            self.process = subprocess.Popen(
-                [PYTHON, "-m", "reconciler", "daemon", "--config", str(self.config),
-                 "--log-format", "json"],
-                stdout=out, stderr=out, env=self.env,
-            )  # fmt: skip
-        wait_for(lambda: self.status() is not None, "the daemon's /status", 60, 0.2)
-
-    def status(self) -> dict[str, Any] | None:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status", timeout=5) as r:
-                return dict(json.loads(r.read().decode()))
-        except (urllib.error.URLError, OSError, ValueError):
-            return None
+class Daemon(daemonproc.DaemonProcess):
+    """The daemon under measurement: when a revision is applied, and its own RSS and CPU."""
 
     def applied(self, sha: str) -> dict[str, Any] | None:
         status = self.status()
@@ -131,15 +97,6 @@ class Daemon:
             if status["revision"]["applied"] == sha:
                 return status
         return None
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
     def sample(self) -> tuple[float, int, float]:
         """(monotonic time, VmRSS bytes, utime+stime seconds of the daemon itself)."""
@@ -374,7 +331,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         image = lab.config.image
         base = tmp / "daemon"
         base.mkdir()
-        port = free_port()
+        port = proc.free_port()
         config = base / "config.yaml"
         config.write_text(
             f"repository: {server.repository}\nbranch: main\nstate_dir: {base / 'state'}\n"

@@ -12,19 +12,16 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness import gitserver
+from tests.harness import daemonproc, gitserver, proc
 from tests.harness import lab as labmod
 
 pytestmark = pytest.mark.e2e
@@ -32,64 +29,17 @@ EXAMPLE = labmod.REPO / "examples" / "repo"
 RESYNC = 4.0
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+Daemon = daemonproc.DaemonProcess
 
 
-class Daemon:
-    def __init__(self, config: Path, log: Path, port: int, env: dict[str, str]) -> None:
-        self.config, self.log, self.port, self.env = config, log, port, env
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "reconciler", "daemon", "--config", str(self.config),
-                 "--log-format", "json"],
-                stdout=out, stderr=out, env=self.env,
-            )  # fmt: skip
-        wait_for(lambda: self.get("/healthz") is not None, "the daemon's /healthz", 30)
-
-    def get(self, route: str) -> Any:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{route}", timeout=5) as r:
-                body = r.read().decode()
-        except (urllib.error.URLError, OSError):
-            return None
-        return json.loads(body) if route == "/status" else body
-
-    def post(self, route: str, body: bytes, headers: dict[str, str]) -> int:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}{route}", data=body, headers=headers, method="POST"
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=5) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as exc:
-            return int(exc.code)
-
-    def status(self) -> dict[str, Any]:
-        found = self.get("/status")
-        assert found is not None, self.log.read_text()[-3000:]
-        return dict(found)
-
-    def stop(self, sig: int = signal.SIGTERM) -> int:
-        assert self.process is not None
-        self.process.send_signal(sig)
-        return self.process.wait(timeout=60)
+def _status(daemon: Daemon) -> dict[str, Any]:
+    found = daemon.status()
+    assert found is not None, daemon.log.read_text()[-3000:]
+    return found
 
 
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 120) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.2)
+    return proc.wait_for(predicate, what, timeout, step=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +66,7 @@ def setup(
     subprocess.run(clean, env=env, check=True, capture_output=True, timeout=300)
     secret = base / "webhook-secret"
     secret.write_text("s3cret-hook\n")
-    port = _free_port()
+    port = proc.free_port()
     config = base / "config.yaml"
     config.write_text(
         f"repository: {server.repository}\nbranch: main\nstate_dir: {base / 'state'}\n"
@@ -128,13 +78,13 @@ def setup(
     daemon = Daemon(config, base / "daemon.log", port, env)
     daemon.start()
     yield daemon, work, base
-    if daemon.process is not None and daemon.process.poll() is None:
+    if daemon.running:
         daemon.stop()
     subprocess.run(clean, env=env, check=False, capture_output=True, timeout=300)
 
 
 def _applied(daemon: Daemon, sha: str) -> dict[str, Any] | None:
-    status = daemon.status()
+    status = _status(daemon)
     last = status["lastFinishedSync"]
     if status["revision"]["applied"] == sha and last and last["revision"] == sha:
         return status
@@ -173,12 +123,12 @@ def test_push_deploys_then_a_broken_push_changes_nothing_then_the_fix_converges(
     bad = work.commit_and_push("break the web deployment")
 
     def refused() -> dict[str, Any] | None:
-        last = daemon.status()["lastFinishedSync"]
+        last = _status(daemon)["lastFinishedSync"]
         return last if last and last["revision"] == bad and last["result"] == "Invalid" else None
 
     last = wait_for(refused, "the broken revision to be refused", 60)
     assert any(e.startswith("shop/web.yaml:") and "replicas" in e for e in last["errors"]), last
-    status = daemon.status()
+    status = _status(daemon)
     assert status["revision"]["applied"] == good
     assert status["condition"]["reason"] == "ManifestInvalid"
     cli = subprocess.run(
@@ -217,7 +167,7 @@ def test_container_removed_by_hand_is_restored_within_a_resync(
         return name in current and current[name][1] != pods[name][1]
 
     wait_for(restored, f"{name} to be restored", RESYNC * 3 + 30)
-    events = daemon.status()["events"]
+    events = _status(daemon)["events"]
     assert any(e["reason"] == "DriftRestored" and name in e["object"] for e in events), events
 
 
@@ -232,15 +182,15 @@ def test_webhook_with_a_bad_signature_is_refused_without_a_sync(
     setup: tuple[Daemon, gitserver.WorkTree, Path],
 ) -> None:
     daemon, _, _ = setup
-    before = daemon.status()["lastSync"]["id"]
+    before = _status(daemon)["lastSync"]["id"]
     body = json.dumps({"ref": "refs/heads/main", "after": "0" * 40}).encode()
     headers = {"X-GitHub-Event": "push", "X-Hub-Signature-256": "sha256=" + "0" * 64,
                "Content-Type": "application/json"}  # fmt: skip
     assert daemon.post("/webhook", body, headers) == 401
     time.sleep(1.0)
-    after = daemon.status()["lastSync"]["id"]
+    after = _status(daemon)["lastSync"]["id"]
     assert after - before <= 1  # at most one resync happened meanwhile, never a webhook sync
-    assert "webhook" not in daemon.status()["lastSync"]["trigger"]
+    assert "webhook" not in _status(daemon)["lastSync"]["trigger"]
 
 
 def test_kill_9_mid_apply_then_restart_converges_without_duplicates(
@@ -252,7 +202,7 @@ def test_kill_9_mid_apply_then_restart_converges_without_duplicates(
     sha = work.commit_and_push("change the config: every web pod is replaced")
 
     def applying() -> bool:
-        last = daemon.status()["lastSync"]
+        last = _status(daemon)["lastSync"]
         return bool(last["revision"] == sha and last["result"] == "Running")
 
     wait_for(applying, "the apply of the new revision to start", 60)

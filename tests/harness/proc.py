@@ -12,6 +12,7 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 SBIN_DIRS = ("/usr/sbin", "/sbin", "/usr/libexec/podman", "/usr/bin")
 
@@ -97,12 +98,27 @@ def port_open(address: str, port: int, timeout: float = 0.3) -> bool:
     return False
 
 
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+T = TypeVar("T")
+
+
+def wait_for(predicate: Callable[[], T], what: str, timeout: float = 20.0,
+                step: float = 0.05) -> T:  # fmt: skip
+    """Poll `predicate` every `step` seconds until it returns something true; return that."""
     deadline = time.monotonic() + timeout
-    while not predicate():
+    while True:
+        value = predicate()
+        if value:
+            return value
         if time.monotonic() > deadline:
             raise HarnessError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)
+        time.sleep(step)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def write_file(path: Path, text: str, mode: int = 0o644, owner_uid: int | None = None) -> None:
