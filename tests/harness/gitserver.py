@@ -15,20 +15,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness import proc
+from tests.harness import hostsetup, proc
 
 PORT = 2222
-SSHD_CONFIG = """\
-ListenAddress {address}:{port}
-HostKey {host_key}
-PidFile {pid_file}
-UsePAM no
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin no
-PubkeyAuthentication yes
-AllowUsers {user}
-"""
+SSHD_CONFIG = "ListenAddress {address}:{port}\n" + hostsetup.SSHD_KEYS_ONLY
 
 
 @dataclass(frozen=True)
@@ -96,13 +86,13 @@ def start(state_dir: Path, address: str, user: str = "rc-git", port: int = PORT)
         address=address, port=port, host_key=host_key, pid_file=pid_file, user=user
     )
     proc.write_file(config, text, 0o600)
-    running = pid_file.exists() and proc.pid_alive(int(pid_file.read_text().strip() or 0))
+    running = proc.pid_alive(proc.read_pid(pid_file))
     if not running:
         if proc.port_open(address, port):
             raise proc.HarnessError(f"port {address}:{port} is already in use: stop that process")
         pid_file.unlink(missing_ok=True)
         proc.run([proc.which("sshd") or "/usr/sbin/sshd", "-f", str(config)])
-        proc.wait_for(pid_file.exists, "the git server's sshd to start")
+        proc.wait_for(lambda: proc.read_pid(pid_file) > 0, "the git server's sshd to start")
         proc.wait_for(lambda: proc.port_open(address, port), f"sshd on {address}:{port}")
     return server
 
@@ -110,8 +100,7 @@ def start(state_dir: Path, address: str, user: str = "rc-git", port: int = PORT)
 def stop(server: GitServer) -> None:
     """Stop sshd (by its PID), remove the user, its repository and the state files."""
     pid_file = server.state_dir / "sshd.pid"
-    with contextlib.suppress(OSError, ValueError):
-        proc.stop_pid(int(pid_file.read_text().strip()))
+    proc.stop_pid(proc.read_pid(pid_file))  # 0 when it never started: nothing to stop
     with contextlib.suppress(KeyError):
         pwd.getpwnam(server.user)
         subprocess.run(["userdel", "--remove", "--force", server.user],

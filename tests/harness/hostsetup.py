@@ -30,9 +30,7 @@ unqualified-search-registries = []
 location = "{registry}"
 insecure = true
 """
-SSHD_CONFIG = """\
-ListenAddress {address}
-Port 22
+SSHD_KEYS_ONLY = """\
 HostKey {host_key}
 PidFile {pid_file}
 UsePAM no
@@ -41,6 +39,12 @@ KbdInteractiveAuthentication no
 PermitRootLogin no
 PubkeyAuthentication yes
 AllowUsers {user}
+"""
+"""What every harness sshd shares: its own host key and PID file, one user, keys only."""
+SSHD_CONFIG = """\
+ListenAddress {address}
+Port 22
+""" + SSHD_KEYS_ONLY + """\
 SetEnv XDG_RUNTIME_DIR={runtime_dir}
 MaxStartups 100:30:200
 Subsystem sftp internal-sftp
@@ -122,15 +126,6 @@ def _hide_podman_argv(host_dir: Path, sshd_argv: list[str]) -> list[str]:
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
 
 
-def _read_pid(pid_file: Path) -> int:
-    """The PID in the file, or 0 while it is missing or not written yet (sshd writes it in
-    two steps: a reader can see it empty)."""
-    try:
-        return int(pid_file.read_text().strip() or 0)
-    except (FileNotFoundError, ValueError):
-        return 0
-
-
 def start_sshd(host: Host, host_dir: Path, *, hide_podman: bool = False) -> None:
     """Start the host's own sshd inside its network namespace (nsenter keeps /sys visible).
 
@@ -158,8 +153,8 @@ def start_sshd(host: Host, host_dir: Path, *, hide_podman: bool = False) -> None
     if hide_podman:
         argv = _hide_podman_argv(host_dir, argv)
     proc.run(["nsenter", f"--net=/run/netns/{host.netns}", *argv])
-    proc.wait_for(lambda: _read_pid(pid_file) > 0, f"sshd of {host.name} to write its PID file")
-    host.sshd_pid = _read_pid(pid_file)
+    proc.wait_for(lambda: proc.read_pid(pid_file) > 0, f"sshd of {host.name} to write its PID file")
+    host.sshd_pid = proc.read_pid(pid_file)
     where = f"sshd of {host.name} on {host.address}:22"
     proc.wait_for(lambda: proc.port_open(host.address, 22), where)
 

@@ -59,6 +59,15 @@ def run(
     return result
 
 
+def read_pid(pid_file: Path) -> int:
+    """The PID in the file, or 0 while it is missing or not written yet (sshd writes it in
+    two steps: a reader can see it empty)."""
+    try:
+        return int(pid_file.read_text().strip() or 0)
+    except (FileNotFoundError, ValueError):
+        return 0
+
+
 def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
