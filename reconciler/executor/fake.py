@@ -160,6 +160,22 @@ class FakeExecutor:
             logged = self.event_log.get(target.name, [])
             return [e for key, e in logged if key == pod.key and e.time >= since]
 
+    # ----- probes and exits (filled in by the probes / lifecycle work) ---------------------
+
+    def probe(
+        self,
+        target: hoststate.HostTarget,
+        pod: hoststate.ObservedPod,
+        container: hoststate.ObservedContainer,
+        probe: hoststate.ContainerProbe,
+    ) -> hoststate.ProbeResult:
+        raise NotImplementedError("probe")
+
+    def watch_exits(
+        self, targets: Iterable[hoststate.HostTarget], on_exit: protocol.ExitCallback
+    ) -> None:
+        raise NotImplementedError("watch_exits")
+
     def close(self) -> None:
         self.closed = True
 

@@ -285,6 +285,22 @@ class PodmanSSHExecutor:
             f"malformed {kind} action (CREATE needs run, DELETE observed, REPLACE both)",
         )
 
+    # ----- probes and exits (filled in by the probes / lifecycle work) ---------------------
+
+    def probe(
+        self,
+        target: hoststate.HostTarget,
+        pod: hoststate.ObservedPod,
+        container: hoststate.ObservedContainer,
+        probe: hoststate.ContainerProbe,
+    ) -> hoststate.ProbeResult:
+        raise NotImplementedError("probe")
+
+    def watch_exits(
+        self, targets: Iterable[hoststate.HostTarget], on_exit: protocol.ExitCallback
+    ) -> None:
+        raise NotImplementedError("watch_exits")
+
     # ----- close ---------------------------------------------------------------------------
 
     def close(self) -> None:

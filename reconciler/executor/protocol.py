@@ -17,6 +17,8 @@ from reconciler.model import hoststate
 
 ProgressCallback = Callable[[hoststate.ActionResult], None]
 """Called once per finished action (never concurrently: calls are serialized by the executor)."""
+ExitCallback = Callable[[hoststate.ContainerExit], None]
+"""Called from an executor thread for each managed container that stops; must return quickly."""
 
 
 class Mutation(enum.StrEnum):
@@ -113,6 +115,29 @@ class HostExecutor(Protocol):
         Raises a `HostError` when the host cannot be reached, an `ExecutorError` when Podman
         cannot tell.
         """
+        ...
+
+    def probe(
+        self,
+        target: hoststate.HostTarget,
+        pod: hoststate.ObservedPod,
+        container: hoststate.ObservedContainer,
+        probe: hoststate.ContainerProbe,
+    ) -> hoststate.ProbeResult:
+        """Run `probe` of `container` once, within the probe's timeout. httpGet and tcpSocket
+        reach the container port at the pod's `probe_ports` on the host's 127.0.0.1 (through
+        the host's SSH connection; nothing is needed inside the image); exec runs the command
+        in the container through Podman's exec API. Never raises: an unreachable host or a
+        vanished container is a failed result saying so."""
+        ...
+
+    def watch_exits(
+        self, targets: Iterable[hoststate.HostTarget], on_exit: ExitCallback
+    ) -> None:
+        """Keep one Podman event stream per target host open (over its SSH connection) and call
+        `on_exit` for every managed container that dies. Idempotent: call it on every reconcile
+        with the current hosts; streams of hosts no longer listed are closed, broken streams
+        are reopened. `close()` ends them all."""
         ...
 
     def close(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from reconciler.model import base
+from reconciler.model import base, workloads
 
 LABEL_PREFIX = f"{base.API_GROUP}/"
 MANAGED_BY = f"{LABEL_PREFIX}managed-by"
@@ -23,6 +23,17 @@ LABEL_SPEC_HASH = f"{LABEL_PREFIX}spec-hash"
 LABEL_TEMPLATE_HASH = f"{LABEL_PREFIX}template-hash"
 LABEL_REVISION = f"{LABEL_PREFIX}revision"
 LABEL_CONTAINER = f"{LABEL_PREFIX}container"
+LABEL_PROBES = f"{LABEL_PREFIX}probes"
+"""Container label: the container's probes as JSON (`probes.encode`), so a prober needs nothing
+but what Podman lists."""
+LABEL_PROBE_PORTS = f"{LABEL_PREFIX}probe-ports"
+"""Pod label: `containerPort=hostPort,...`: where each probed port answers on the host's
+127.0.0.1 (a `hostPort`, or a loopback-only port the planner allocated)."""
+LABEL_REQUESTS = f"{LABEL_PREFIX}requests"
+"""Pod label: `cpu=<millicores>,memory=<bytes>`: what the scheduler counts for a pod that is kept
+while it is no longer desired (an old pod during a rollout)."""
+LABEL_HOST_PORTS = f"{LABEL_PREFIX}host-ports"
+"""Pod label: `8080/TCP,...`: the pod's hostPorts, counted by the scheduler like its requests."""
 
 
 class Sensitive(str):
@@ -84,6 +95,20 @@ class PortMapping:
     host_ip: str = ""
 
 
+class ProbeKind(enum.StrEnum):
+    STARTUP = "startup"
+    LIVENESS = "liveness"
+    READINESS = "readiness"
+
+
+@dataclass(frozen=True)
+class ContainerProbe:
+    """One probe of one container, as the prober runs it."""
+
+    kind: ProbeKind
+    probe: workloads.Probe
+
+
 @dataclass(frozen=True)
 class ContainerRun:
     name: str
@@ -96,6 +121,7 @@ class ContainerRun:
     mounts: tuple[Mount, ...] = ()
     cpu_limit_millis: int | None = None
     memory_limit_bytes: int | None = None
+    probes: tuple[ContainerProbe, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,6 +140,10 @@ class PodRun:
     volumes: tuple[str, ...] = ()  # podman volumes (emptyDir) to create
     owner: str = ""
     termination_grace_seconds: int | None = None  # SIGTERM to SIGKILL; None: executor default
+    probe_ports: tuple[PortMapping, ...] = ()
+    """Loopback-only publications (host_ip 127.0.0.1) the planner allocated so that probes reach
+    container ports that have no hostPort. Not part of the spec hash (the allocation of a
+    running pod is read back from its LABEL_PROBE_PORTS)."""
 
     @property
     def podman_name(self) -> str:
@@ -138,6 +168,9 @@ class ObservedContainer:
     exit_code: int = 0
     restart_count: int | None = 0  # None: not read (a plain observe skips per-container inspects)
     started_at: str = ""
+    probes: tuple[ContainerProbe, ...] = ()  # from LABEL_PROBES
+    ready: bool | None = None  # None: not known (no prober has seen it)
+    finished_at: str = ""  # when it last exited (ISO 8601), "" when unknown or never
 
 
 @dataclass(frozen=True)
@@ -155,10 +188,17 @@ class ObservedPod:
     phase: PodPhase = PodPhase.UNKNOWN
     containers: tuple[ObservedContainer, ...] = ()
     created_at: str = ""
+    probe_ports: tuple[tuple[int, int], ...] = ()  # (container port, port on host's 127.0.0.1)
+    ready: bool | None = None  # None: not known; see `controllers.readiness`
+    ready_since: float = 0.0  # epoch seconds it has been ready since (when ready)
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.namespace, self.name)
+
+    @property
+    def template_hash(self) -> str:
+        return self.labels.get(LABEL_TEMPLATE_HASH, "")
 
 
 @dataclass(frozen=True)
@@ -178,11 +218,17 @@ class ActionKind(enum.StrEnum):
     CREATE = "create"
     REPLACE = "replace"
     DELETE = "delete"
+    RESTART = "restart"  # start an exited container of a pod again (restart policy, backoff)
 
 
 @dataclass(frozen=True)
 class Action:
-    """One change on one host: CREATE has `run`; DELETE has `observed`; REPLACE has both."""
+    """One change on one host, tagged by `kind`: CREATE has `run`; DELETE has `observed`;
+    REPLACE has both; RESTART has `observed` and `container` (the manifest's container name).
+
+    `wave`: actions run in waves, lowest first; every action of a wave (all hosts in parallel)
+    finishes before the next wave starts. A strategy is an ordering of waves (deletes first to
+    free ports and capacity, then creates), never a special case in an executor."""
 
     kind: ActionKind
     host: str
@@ -191,11 +237,13 @@ class Action:
     run: PodRun | None = None
     observed: ObservedPod | None = None
     reason: str = ""
+    container: str = ""
+    wave: int = 0
 
 
 @dataclass(frozen=True)
 class Plan:
-    actions: tuple[Action, ...] = ()
+    actions: tuple[Action, ...] = ()  # sorted by wave, then as the planner ordered them
     unchanged: tuple[tuple[str, str, str], ...] = ()  # (host, namespace, name)
 
     @property
@@ -204,6 +252,12 @@ class Plan:
 
     def for_host(self, host: str) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.host == host)
+
+    @property
+    def waves(self) -> tuple[tuple[Action, ...], ...]:
+        """The actions grouped by wave, lowest wave first (empty waves left out)."""
+        numbers = sorted({a.wave for a in self.actions})
+        return tuple(tuple(a for a in self.actions if a.wave == n) for n in numbers)
 
 
 class Outcome(enum.StrEnum):
@@ -218,6 +272,29 @@ class ActionResult:
     outcome: Outcome
     message: str = ""
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One run of one probe: passed or not, and what it saw (for `describe` and events)."""
+
+    ok: bool
+    message: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ContainerExit:
+    """A managed container stopped running (Podman's `died` event), as the executor streams it
+    to the pod lifecycle controller. `container` is the manifest's container name."""
+
+    host: str
+    namespace: str
+    name: str
+    container: str
+    podman_id: str
+    exit_code: int
+    time: float  # seconds since the epoch, by the host's clock
 
 
 class EventObject(enum.StrEnum):

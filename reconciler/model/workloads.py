@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from reconciler.model import base
 
+ROLLBACK_ON_FAILURE = f"{base.API_GROUP}/rollback-on-failure"
+
 
 class RestartPolicy(enum.StrEnum):
     ALWAYS = "Always"
@@ -100,6 +102,30 @@ class VolumeMount:
     read_only: bool = False
 
 
+class ProbeHandler(enum.StrEnum):
+    EXEC = "exec"
+    HTTP_GET = "httpGet"
+    TCP_SOCKET = "tcpSocket"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A container probe with Kubernetes' defaults filled in. `port` is the container port,
+    already resolved from a port name by the loader (httpGet and tcpSocket); `command` is the
+    exec probe's argv (run inside the container, without a shell)."""
+
+    handler: ProbeHandler
+    command: tuple[str, ...] = ()
+    port: int = 0
+    path: str = "/"
+    http_headers: tuple[tuple[str, str], ...] = ()
+    initial_delay_seconds: int = 0
+    period_seconds: int = 10
+    timeout_seconds: int = 1
+    success_threshold: int = 1
+    failure_threshold: int = 3
+
+
 @dataclass(frozen=True)
 class Container:
     name: str
@@ -115,6 +141,9 @@ class Container:
     # None: not set in the manifest; the planner applies Kubernetes' default (Always for an
     # untagged or `:latest` image, else IfNotPresent).
     image_pull_policy: PullPolicy | None = None
+    liveness_probe: Probe | None = None
+    readiness_probe: Probe | None = None
+    startup_probe: Probe | None = None
 
 
 @dataclass(frozen=True)
@@ -224,7 +253,14 @@ class Deployment:
     strategy: StrategyType = StrategyType.ROLLING_UPDATE
     rolling_update: RollingUpdate = field(default_factory=RollingUpdate)
     min_ready_seconds: int = 0
+    progress_deadline_seconds: int = 600
     source: base.SourceRef | None = field(default=None, compare=False)
+
+    @property
+    def rollback_on_failure(self) -> bool:
+        """Annotation `reconciler.dev/rollback-on-failure: "true"`: return to the last template
+        that was fully available when a rollout misses its progress deadline."""
+        return self.meta.annotations.get(ROLLBACK_ON_FAILURE) == "true"
 
     @property
     def key(self) -> base.ObjectKey:
