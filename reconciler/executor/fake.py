@@ -133,9 +133,7 @@ class FakeExecutor:
         progress: protocol.ProgressCallback | None = None,
     ) -> list[hoststate.ActionResult]:
         names = {t.name for t in targets}
-        indexed = list(enumerate(plan.actions))
-        ordered = [(i, a) for i, a in indexed if a.kind is hoststate.ActionKind.DELETE]
-        ordered += [(i, a) for i, a in indexed if a.kind is not hoststate.ActionKind.DELETE]
+        ordered = sorted(enumerate(plan.actions), key=lambda item: item[1].wave)  # waves in order
         results: dict[int, hoststate.ActionResult] = {}
         with self._lock:
             for index, action in ordered:

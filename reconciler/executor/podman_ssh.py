@@ -171,17 +171,19 @@ class PodmanSSHExecutor:
     ) -> list[hoststate.ActionResult]:
         self._check_open()
         by_name = {target.name: target for target in targets}
-        by_host: dict[str, list[Indexed]] = {}
-        for index, action in enumerate(plan.actions):
-            by_host.setdefault(action.host, []).append((index, action))
-        jobs = [
-            self._fanout.submit(self._apply_host, by_name.get(host), host, actions, progress)
-            for host, actions in by_host.items()
-        ]
         results: list[hoststate.ActionResult | None] = [None] * len(plan.actions)
-        for job in jobs:
-            for index, result in job.result():
-                results[index] = result
+        for number in sorted({action.wave for action in plan.actions}):  # one wave at a time
+            by_host: dict[str, list[Indexed]] = {}
+            for index, action in enumerate(plan.actions):
+                if action.wave == number:
+                    by_host.setdefault(action.host, []).append((index, action))
+            jobs = [
+                self._fanout.submit(self._apply_host, by_name.get(host), host, actions, progress)
+                for host, actions in by_host.items()
+            ]
+            for job in jobs:
+                for index, result in job.result():
+                    results[index] = result
         return [r for r in results if r is not None]
 
     def _report(
@@ -222,26 +224,23 @@ class PodmanSSHExecutor:
             return finish_all(hoststate.Outcome.SKIPPED, str(exc))
         host_down: list[errors.HostError] = []
         done: list[tuple[int, hoststate.ActionResult]] = []
-        deletes = [(i, a) for i, a in actions if a.kind is hoststate.ActionKind.DELETE]
-        others = [(i, a) for i, a in actions if a.kind is not hoststate.ActionKind.DELETE]
-        for phase in (deletes, others):
-            pending: list[tuple[int, hoststate.Action, Future[hoststate.ActionResult] | None]] = []
-            for i, a in phase:
-                try:
-                    future = session.submit(self._run_action, session, a, host_down, progress)
-                except errors.HostError as exc:  # the session was dropped by another call
-                    host_down.append(exc)
-                    future = None
-                pending.append((i, a, future))
-            for i, a, future in pending:
-                result = None
-                with contextlib.suppress(concurrent.futures.CancelledError):
-                    result = future.result() if future is not None else None
-                if result is None:
-                    why = str(host_down[0]) if host_down else f"host {host}: connection closed"
-                    skipped = hoststate.ActionResult(a, hoststate.Outcome.SKIPPED, why)
-                    result = self._report(progress, skipped)
-                done.append((i, result))
+        pending: list[tuple[int, hoststate.Action, Future[hoststate.ActionResult] | None]] = []
+        for i, a in actions:
+            try:
+                future = session.submit(self._run_action, session, a, host_down, progress)
+            except errors.HostError as exc:  # the session was dropped by another call
+                host_down.append(exc)
+                future = None
+            pending.append((i, a, future))
+        for i, a, future in pending:
+            result = None
+            with contextlib.suppress(concurrent.futures.CancelledError):
+                result = future.result() if future is not None else None
+            if result is None:
+                why = str(host_down[0]) if host_down else f"host {host}: connection closed"
+                skipped = hoststate.ActionResult(a, hoststate.Outcome.SKIPPED, why)
+                result = self._report(progress, skipped)
+            done.append((i, result))
         if host_down:
             with self._host_lock(host):
                 if self._sessions.get(host) is session:

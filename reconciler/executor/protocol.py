@@ -99,7 +99,8 @@ class HostExecutor(Protocol):
         targets: Iterable[hoststate.HostTarget],
         progress: ProgressCallback | None = None,
     ) -> list[hoststate.ActionResult]:
-        """Carry out the plan: hosts in parallel; on each host deletes first, then the rest.
+        """Carry out the plan wave by wave (`Plan.waves`): every action of a wave, hosts in
+        parallel, finishes before the next wave starts.
 
         One result per action, in plan order. Actions on an unreachable host are SKIPPED; a
         failed action (FAILED, with a message saying what to do) does not stop the others.

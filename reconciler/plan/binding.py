@@ -107,11 +107,50 @@ class Binding:
     refused: frozenset[tuple[str, str]] = frozenset()
 
 
+def kept_request(pod: hoststate.ObservedPod) -> inputs.PodRequest:
+    """A pod that stays where it runs without being desired (an old pod mid-rollout): bound to
+    its host, counting the requests and hostPorts its labels record (none when it has no such
+    labels, e.g. made by an older version)."""
+    requests = dict(
+        item.split("=", 1) for item in pod.labels.get(hoststate.LABEL_REQUESTS, "").split(",")
+        if "=" in item
+    )
+    ports = set()
+    for item in pod.labels.get(hoststate.LABEL_HOST_PORTS, "").split(","):
+        number, _, protocol = item.partition("/")
+        if number.isdigit() and protocol in ("TCP", "UDP"):
+            ports.add(inputs.HostPort(int(number), inputs.Protocol(protocol)))
+    return inputs.PodRequest(
+        key=pod_key(pod.namespace, pod.name),
+        owner=f"{pod.namespace}/{pod.owner}" if pod.owner else None,
+        cpu_millis=_quantity(_int(requests.get("cpu", "0"))),
+        memory_bytes=_quantity(_int(requests.get("memory", "0"))),
+        host_ports=frozenset(ports),
+        bound_host=pod.host,
+    )
+
+
+def requests_label(spec: workloads.PodSpec) -> str:
+    """The LABEL_REQUESTS value of a pod with this spec (read back by `kept_request`)."""
+    return f"cpu={spec.cpu_request},memory={spec.memory_request}"
+
+
+def host_ports_label(spec: workloads.PodSpec) -> str:
+    """The LABEL_HOST_PORTS value of a pod with this spec (read back by `kept_request`)."""
+    return ",".join(f"{port}/{protocol.value}" for port, protocol in sorted(spec.host_ports))
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else 0
+
+
 def schedule(
     hosts: Sequence[objects.Host],
     pods: Iterable[expand.DesiredPod],
     observations: Mapping[str, hoststate.HostObservation],
+    kept: Iterable[hoststate.ObservedPod] = (),
 ) -> Binding:
+    """Place `pods`; `kept` pods stay where they run and take their share of it."""
     pods = tuple(pods)
     ready = ready_hosts(observations)
     sticky = sticky_hosts(pods, observations)
@@ -130,6 +169,7 @@ def schedule(
         except ValueError as exc:
             refused.add(pod.key)
             errors.append(_refused(str(pod.object_key), pod.source, str(exc)))
+    requests.extend(kept_request(pod) for pod in kept)
     return Binding(placement.schedule(infos, requests), tuple(errors), frozenset(refused))
 
 

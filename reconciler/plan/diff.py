@@ -8,12 +8,15 @@ The last pure step of `pipeline.build_plan`; `executor.apply(plan)` carries it o
 - Nothing is planned for an unreachable host: its pods are unknown, and unknown is not deleted.
   Neither is anything `held` (pods whose desired state could not be worked out this time).
 
-Actions are sorted by host, then deletes before replaces before creates (freeing ports and
-capacity first), then namespace and name.
+Waves: deletes run in wave 0, everything else in wave 1, so every delete (freeing ports and
+capacity, and taking an old pod of a rollout out) finishes on every host before anything is
+created. Within the plan, actions are listed by host, then deletes before replaces before
+creates, then namespace and name.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 
 from reconciler.model import hoststate
@@ -23,15 +26,26 @@ _ORDER = {
     hoststate.ActionKind.DELETE: 0,
     hoststate.ActionKind.REPLACE: 1,
     hoststate.ActionKind.CREATE: 2,
+    hoststate.ActionKind.RESTART: 3,
 }
+WAVE_DELETE = 0
+WAVE_START = 1
 
 
 def compute(
     runs: Iterable[hoststate.PodRun],
     observations: Mapping[str, hoststate.HostObservation],
     held: frozenset[tuple[str, str]] = frozenset(),
+    reasons: Mapping[tuple[str, str], str] | None = None,
+    extra: Iterable[hoststate.Action] = (),
+    *,
+    restore_down: bool = True,
 ) -> hoststate.Plan:
-    """The plan that makes reachable hosts run exactly `runs` (one run per namespace/name)."""
+    """The plan that makes reachable hosts run exactly `runs` (one run per namespace/name).
+    `reasons` says why an undesired pod goes (default "not desired"); `extra` actions (container
+    restarts) join the plan unless their pod is deleted or replaced by it. `restore_down`: replace
+    an up-to-date pod whose container is down (False when the pod lifecycle controller restarts
+    containers itself, with back-off, through `extra`)."""
     reachable = {name for name, seen in observations.items() if seen.reachable}
     observed: dict[tuple[str, str], dict[str, hoststate.ObservedPod]] = {}
     for name in sorted(reachable):
@@ -60,7 +74,7 @@ def compute(
             actions.append(
                 _action(hoststate.ActionKind.REPLACE, run, current, _changed(current, run))
             )
-        elif down := _down(current, run.restart_policy):
+        elif restore_down and (down := _down(current, run.restart_policy)):
             actions.append(_action(hoststate.ActionKind.REPLACE, run, current, down))
         else:
             unchanged.append((run.host, run.namespace, run.name))
@@ -68,9 +82,16 @@ def compute(
     for key, copies in observed.items():
         if key in desired or key in held:
             continue
+        why = (reasons or {}).get(key, "not desired")
         for host, pod in copies.items():
-            actions.append(_delete(pod, host, "not desired"))
+            actions.append(_delete(pod, host, why))
 
+    touched = {(a.host, a.namespace, a.name) for a in actions}
+    actions += [
+        dataclasses.replace(a, wave=WAVE_START)
+        for a in extra
+        if (a.host, a.namespace, a.name) not in touched
+    ]
     actions.sort(key=lambda a: (a.host, _ORDER[a.kind], a.namespace, a.name))
     return hoststate.Plan(actions=tuple(actions), unchanged=tuple(sorted(unchanged)))
 
@@ -89,6 +110,7 @@ def _action(
         run=run,
         observed=observed,
         reason=reason,
+        wave=WAVE_START,
     )
 
 
@@ -100,6 +122,7 @@ def _delete(pod: hoststate.ObservedPod, host: str, reason: str) -> hoststate.Act
         name=pod.name,
         observed=pod,
         reason=reason,
+        wave=WAVE_DELETE,
     )
 
 

@@ -46,6 +46,18 @@ class DesiredPod:
         return base.ObjectKey(base.Kind.POD, self.namespace, self.name)
 
 
+@dataclass(frozen=True)
+class Expansion:
+    """The pods a reconcile wants, as the controllers worked them out: `pods` to run, `kept`
+    observed pods that are not desired but stay for now (old pods during a rollout: never
+    deleted this time, counted by the scheduler where they run), `reasons` why an observed pod
+    that is neither goes (default "not desired")."""
+
+    pods: tuple[DesiredPod, ...]
+    kept: tuple[hoststate.ObservedPod, ...] = ()
+    reasons: base.FrozenMap[tuple[str, str], str] = field(default_factory=base.FrozenMap)
+
+
 def owner_of(deployment: workloads.Deployment) -> str:
     return f"{base.Kind.DEPLOYMENT}/{deployment.meta.name}"
 
@@ -112,10 +124,14 @@ def expand_deployment(
 
 
 def replica_names(
-    deployment: workloads.Deployment, digest: str, observed: Iterable[hoststate.ObservedPod]
+    deployment: workloads.Deployment,
+    digest: str,
+    observed: Iterable[hoststate.ObservedPod],
+    count: int | None = None,
 ) -> tuple[str, ...]:
-    """`replicas` names: observed pods of this template hash first (lowest ordinal, then oldest),
-    then new names with the lowest free ordinals."""
+    """`count` names (default: `replicas`): observed pods of this template hash first (lowest
+    ordinal, then oldest), then new names with the lowest free ordinals."""
+    wanted = max(deployment.replicas if count is None else count, 0)
     prefix = f"{deployment.meta.name}-{digest}-"
     owner = owner_of(deployment)
     running: dict[str, hoststate.ObservedPod] = {}
@@ -127,11 +143,11 @@ def replica_names(
         ):
             running.setdefault(pod.name, pod)
     ranked = sorted(running.values(), key=lambda pod: _rank(pod, prefix))
-    kept = [pod.name for pod in ranked[: max(deployment.replicas, 0)]]
+    kept = [pod.name for pod in ranked[:wanted]]
     used = {ordinal for name in kept if (ordinal := _ordinal(name, prefix)) is not None}
     fresh: list[str] = []
     ordinal = 0
-    while len(kept) + len(fresh) < deployment.replicas:
+    while len(kept) + len(fresh) < wanted:
         if ordinal not in used:
             fresh.append(f"{prefix}{ordinal}")
         ordinal += 1

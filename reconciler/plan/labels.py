@@ -13,8 +13,14 @@ SPEC_PARTS = f"{hoststate.LABEL_PREFIX}spec-parts"
 HASHES = frozenset({hoststate.LABEL_SPEC_HASH, SPEC_PARTS})
 """Labels whose values are digests (of secret values too): never rendered."""
 
-UNHASHED = HASHES | {hoststate.LABEL_REVISION}
-"""Labels left out of the spec hash: the hashes themselves and the revision."""
+UNHASHED = HASHES | {
+    hoststate.LABEL_REVISION,
+    hoststate.LABEL_REQUESTS,
+    hoststate.LABEL_HOST_PORTS,
+    hoststate.LABEL_PROBE_PORTS,
+}
+"""Labels left out of the spec hash: the hashes themselves, the revision, and bookkeeping derived
+from parts that are hashed already (requests, hostPorts) or allocated per host (probe ports)."""
 
 RESERVED = UNHASHED | {
     hoststate.MANAGED_BY,

@@ -42,12 +42,20 @@ def build_plan(
     observations: Mapping[str, hoststate.HostObservation],
     revision: str,
     policy: resolve.Policy | None = None,
+    expansion: expand.Expansion | None = None,
+    restarts: tuple[hoststate.Action, ...] | None = None,
 ) -> PlanResult:
     """Plan one reconcile. `observations` are keyed by host name; `revision` goes on new pods'
-    labels only (it is not part of the spec hash)."""
+    labels only (it is not part of the spec hash). `expansion` is what the controllers want now
+    (a rollout step); without it, the end state: every pod of every object at once (`diff`).
+    `restarts` are the pod lifecycle controller's container restarts; without them (None), a pod
+    whose container is down is replaced instead."""
     policy = policy or resolve.Policy()
     observed = [pod for seen in observations.values() if seen.reachable for pod in seen.pods]
-    pods = expand.expand(desired, observed)
+    if expansion is None:
+        expansion = expand.Expansion(expand.expand(desired, observed))
+    pods = expansion.pods
+    kept = {pod.key for pod in expansion.kept}
 
     resolved: list[resolve.ResolvedPod] = []
     errors: list[diagnostics.Diagnostic] = []
@@ -59,7 +67,9 @@ def build_plan(
             failed.add(pod.key)
             errors.append(_diagnostic(pod, exc))
 
-    bound = binding.schedule(desired.hosts, [r.pod for r in resolved], observations)
+    bound = binding.schedule(
+        desired.hosts, [r.pod for r in resolved], observations, expansion.kept
+    )
     errors.extend(bound.errors)
     failed |= bound.refused
     runs = []
@@ -70,15 +80,18 @@ def build_plan(
         else:
             runs.append(podrun.build(item, host, revision))
 
-    held = _held(pods, failed, observed)
+    held = _held(pods, failed, observed) | kept
+    plan = diff.compute(
+        runs, observations, held, expansion.reasons, restarts or (), restore_down=restarts is None
+    )
     return PlanResult(
-        plan=diff.compute(runs, observations, held),
+        plan=plan,
         revision=revision,
         runs=tuple(runs),
         placements=dict(bound.placement.bindings),
         unschedulable=bound.placement.unschedulable,
         errors=tuple(sorted(set(errors))),
-        held=tuple(sorted(held & {pod.key for pod in observed})),
+        held=tuple(sorted((held - kept) & {pod.key for pod in observed})),
         unreachable=tuple(sorted(n for n, seen in observations.items() if not seen.reachable)),
     )
 

@@ -18,7 +18,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from reconciler.model import base, hoststate
-from reconciler.plan import hashing, labels, resolve
+from reconciler.plan import binding, hashing, labels, resolve
 
 
 def build(resolved: resolve.ResolvedPod, host: str, revision: str) -> hoststate.PodRun:
@@ -32,8 +32,11 @@ def build(resolved: resolve.ResolvedPod, host: str, revision: str) -> hoststate.
             hoststate.LABEL_OWNER: pod.owner,
             hoststate.LABEL_TEMPLATE_HASH: pod.template_hash,
             hoststate.LABEL_REVISION: revision,
+            hoststate.LABEL_REQUESTS: binding.requests_label(pod.spec),
         }
     )
+    if pod.spec.host_ports:
+        values[hoststate.LABEL_HOST_PORTS] = binding.host_ports_label(pod.spec)
     run = hoststate.PodRun(
         namespace=pod.namespace,
         name=pod.name,

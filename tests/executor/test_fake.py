@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from reconciler.executor import fake, protocol
 from reconciler.model import hoststate
 from tests.executor.test_podmanspec import make_run
@@ -99,14 +101,14 @@ def test_unknown_host_and_injected_failure_and_container_state() -> None:
     assert pod.phase is hoststate.PodPhase.FAILED
 
 
-def test_deletes_run_before_creates_results_in_plan_order() -> None:
+def test_waves_run_in_order_results_in_plan_order() -> None:
     executor = fake.FakeExecutor(["h1"])
     executor.apply(hoststate.Plan((_create(make_run(name="old")),)), TARGETS)
     (old,) = executor.observe(TARGETS)["h1"].pods
     plan = hoststate.Plan(
         (
-            _create(make_run(name="new")),
-            hoststate.Action(Kind.DELETE, "h1", "shop", "old", observed=old),
+            dataclasses.replace(_create(make_run(name="new")), wave=1),
+            hoststate.Action(Kind.DELETE, "h1", "shop", "old", observed=old, wave=0),
         )
     )
     results = executor.apply(plan, TARGETS)
