@@ -28,10 +28,20 @@ def register(subparsers: Any) -> None:
         "against the supported Kubernetes subset and report all errors. Exit status: 0 valid, "
         "1 invalid, 2 usage error.",
     )
-    parser.add_argument("path", nargs="?", default=".", metavar="PATH",
-                        help="repository directory (default: the current directory)")
-    parser.add_argument("-o", "--output", choices=("text", "json"), default="text",
-                        help="output format (default: text)")
+    parser.add_argument(
+        "path",
+        nargs="?",
+        default=".",
+        metavar="PATH",
+        help="repository directory (default: the current directory)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("text", "json"),
+        default="text",
+        help="output format (default: text)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -81,4 +91,3 @@ def as_json(result: loader.LoadResult, prefix: str) -> dict[str, object]:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
-

@@ -134,7 +134,9 @@ def step(
         return Step(wanted, tuple(old), (), digest, counts, False, "progress deadline exceeded")
 
     surge, unavailable = surge_and_unavailable(deployment)
-    remove = _scale_down(old, new, replicas, unavailable, is_available, deployment.strategy)
+    remove = _scale_down(
+        old, new, replicas, unavailable, is_available, strategy=deployment.strategy
+    )
     remaining_old = [pod for pod in old if pod not in remove]
     if deployment.strategy is workloads.StrategyType.RECREATE and old:
         target = min(len(new), replicas)  # no new pod while an old one is observed
@@ -162,6 +164,7 @@ def _scale_down(
     replicas: int,
     max_unavailable: int,
     is_available: dict[tuple[str, str], bool],
+    *,
     strategy: workloads.StrategyType,
 ) -> list[hoststate.ObservedPod]:
     """Old pods to remove now: all for Recreate; for RollingUpdate unavailable ones first, then

@@ -132,9 +132,7 @@ class HostExecutor(Protocol):
         vanished container is a failed result saying so."""
         ...
 
-    def watch_exits(
-        self, targets: Iterable[hoststate.HostTarget], on_exit: ExitCallback
-    ) -> None:
+    def watch_exits(self, targets: Iterable[hoststate.HostTarget], on_exit: ExitCallback) -> None:
         """Keep one Podman event stream per target host open (over its SSH connection) and call
         `on_exit` for every managed container that dies. Idempotent: call it on every reconcile
         with the current hosts; streams of hosts no longer listed are closed, broken streams

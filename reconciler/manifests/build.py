@@ -10,6 +10,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
+from reconciler.manifests import probechecks
 from reconciler.model import base, objects, quantity, workloads
 
 Doc = dict[str, Any]
@@ -70,7 +71,8 @@ def _deployment(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> obje
             max_surge=rolling.get("maxSurge", "25%"),
             max_unavailable=rolling.get("maxUnavailable", "25%"),
         ),
-        min_ready_seconds=spec.get("minReadySeconds", 0),
+        min_ready_seconds=_int(spec, "minReadySeconds", 0),
+        progress_deadline_seconds=_int(spec, "progressDeadlineSeconds", 600),
         source=source,
     )
 
@@ -88,7 +90,10 @@ def _service(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects
         for p in spec["ports"]
     )
     return objects.Service(
-        meta, base.frozen_map(spec["selector"]), ports, spec.get("type") or "ClusterIP",
+        meta,
+        base.frozen_map(spec["selector"]),
+        ports,
+        spec.get("type") or "ClusterIP",
         source=source,
     )
 
@@ -148,7 +153,41 @@ def _container(c: Doc) -> workloads.Container:
         ),
         # None when unset: the planner applies Kubernetes' default for the image's tag
         image_pull_policy=workloads.PullPolicy(policy) if policy else None,
+        liveness_probe=_probe(c.get("livenessProbe"), c),
+        readiness_probe=_probe(c.get("readinessProbe"), c),
+        startup_probe=_probe(c.get("startupProbe"), c),
     )
+
+
+def _probe(probe: Doc | None, container: Doc) -> workloads.Probe | None:
+    """A probe with Kubernetes' defaults; a port name resolved to the container port."""
+    if probe is None:
+        return None
+    handler = next(h for h in workloads.ProbeHandler if probe.get(h.value) is not None)
+    action: Doc = probe[handler.value]
+    port = 0
+    if "port" in action:
+        resolved = probechecks.resolve_port(container.get("ports") or [], action["port"])
+        assert resolved is not None, "the checks require a declared port"
+        port = resolved
+    return workloads.Probe(
+        handler=handler,
+        command=tuple(action.get("command") or ()),
+        port=port,
+        path=action.get("path") or "/",
+        http_headers=tuple((h["name"], h["value"]) for h in action.get("httpHeaders") or []),
+        initial_delay_seconds=_int(probe, "initialDelaySeconds", 0),
+        period_seconds=_int(probe, "periodSeconds", 10),
+        timeout_seconds=_int(probe, "timeoutSeconds", 1),
+        success_threshold=_int(probe, "successThreshold", 1),
+        failure_threshold=_int(probe, "failureThreshold", 3),
+    )
+
+
+def _int(doc: Doc, name: str, default: int) -> int:
+    """An optional integer field; null (unset, as in Kubernetes) gives the default."""
+    value = doc.get(name)
+    return default if value is None else int(value)
 
 
 def _env(e: Doc) -> workloads.EnvVar:
@@ -221,7 +260,9 @@ def _volume(v: Doc) -> workloads.Volume:
     if "hostPath" in v:
         host_path = v["hostPath"]
         return workloads.Volume(
-            name, workloads.VolumeType.HOST_PATH, host_path["path"],
+            name,
+            workloads.VolumeType.HOST_PATH,
+            host_path["path"],
             host_path_type=host_path.get("type", ""),
         )
     return workloads.Volume(name, workloads.VolumeType.EMPTY_DIR)

@@ -110,7 +110,15 @@ class Checker:
                 "or digit",
             )
 
-    def label_map(self, path: pos.Path, labels: dict[str, Any] | None, annotations: bool) -> None:
+    def label_map(
+        self,
+        path: pos.Path,
+        labels: dict[str, Any] | None,
+        annotations: bool,
+        kind: base.Kind | None = None,
+    ) -> None:
+        """Keys and values of labels or annotations; `kind` is the object whose metadata holds
+        them (None for a Deployment's pod template), for annotations known on some kinds only."""
         for key, value in (labels or {}).items():
             problem = qualified_name_problem(key)
             if problem:
@@ -135,6 +143,8 @@ class Checker:
                     f"remove it; known annotations: {known}",
                     key=True,
                 )
+            elif annotations and key in subset.KNOWN_ANNOTATIONS:
+                self._known_annotation(path, key, value, kind)
             if (
                 not annotations
                 and isinstance(value, str)
@@ -149,6 +159,30 @@ class Checker:
                     "with a letter or digit",
                 )
 
+    def _known_annotation(
+        self, path: pos.Path, key: str, value: Any, kind: base.Kind | None
+    ) -> None:
+        kinds = subset.KNOWN_ANNOTATIONS[key]
+        if kind not in kinds:
+            where = " or ".join(f"a {k}'s metadata.annotations" for k in kinds)
+            self.error(
+                (*path, key),
+                dg.Code.UNSUPPORTED_FIELD,
+                f"annotation {key!r} has no meaning here",
+                f"move it to {where}",
+                key=True,
+            )
+            return
+        allowed = subset.ANNOTATION_VALUES.get(key)
+        if allowed and value not in allowed:
+            choices = ", ".join(f'"{v}"' for v in allowed)
+            self.error(
+                (*path, key),
+                dg.Code.INVALID_VALUE,
+                f"annotation {key!r} must be one of {choices}, not {value!r}",
+                f"write one of {choices} (quoted)",
+            )
+
     def metadata(self, kind: base.Kind) -> None:
         meta = self.doc["metadata"]
         self.name(("metadata", "name"), meta["name"], label=kind in LABEL_NAMED_KINDS)
@@ -156,7 +190,9 @@ class Checker:
             self.name(("metadata", "namespace"), meta["namespace"], label=True, what="namespace")
             self.refer(("metadata", "namespace"), base.Kind.NAMESPACE, self.namespace, namespace="")
         self.label_map(("metadata", "labels"), meta.get("labels"), annotations=False)
-        self.label_map(("metadata", "annotations"), meta.get("annotations"), annotations=True)
+        self.label_map(
+            ("metadata", "annotations"), meta.get("annotations"), annotations=True, kind=kind
+        )
 
     def quantity(self, path: pos.Path, value: Any, parse: Callable[[object], int]) -> int | None:
         try:

@@ -94,35 +94,68 @@ def _deployment(checker: checking.Checker) -> None:
     podchecks.pod_spec(
         checker, ("spec", "template", "spec"), spec["template"]["spec"], in_deployment=True
     )
-    rolling = (spec.get("strategy") or {}).get("rollingUpdate") or {}
+    _strategy(checker, spec)
+    min_ready = spec.get("minReadySeconds") or 0
+    deadline = spec.get("progressDeadlineSeconds")
+    if deadline is not None and deadline <= min_ready:
+        checker.error(
+            ("spec", "progressDeadlineSeconds"),
+            dg.Code.INVALID_VALUE,
+            f"progressDeadlineSeconds ({deadline}) must be greater than minReadySeconds "
+            f"({min_ready}) (Kubernetes' rule)",
+            "raise progressDeadlineSeconds (default 600) or lower minReadySeconds",
+        )
+
+
+def _strategy(checker: checking.Checker, spec: Doc) -> None:
+    """`strategy.rollingUpdate`: each bound a number of pods or a percentage up to 100%, not
+    both 0, and only with type RollingUpdate (the schema checks the type's name)."""
+    strategy = spec.get("strategy") or {}
+    rolling = strategy.get("rollingUpdate") or {}
+    path = ("spec", "strategy", "rollingUpdate")
+    values: dict[str, int] = {}
     for name in ("maxSurge", "maxUnavailable"):
         value = rolling.get(name)
-        if (isinstance(value, str) and not _PERCENT.match(value)) or (
-            isinstance(value, int) and value < 0
-        ):
+        if value is None:
+            continue
+        parsed = _int_or_percent(value)
+        if parsed is None:
             checker.error(
-                ("spec", "strategy", "rollingUpdate", name),
+                (*path, name),
                 dg.Code.INVALID_VALUE,
-                f"{name} must be a number of pods or a percentage",
-                'write for example 1 or "25%"',
+                f"{name} {value!r} is neither a number of pods nor a percentage",
+                'write a whole number of pods (1) or a whole percentage in quotes ("25%")',
             )
-    if rolling and all(
-        str(rolling.get(n, "25%")) in ("0", "0%") for n in ("maxSurge", "maxUnavailable")
-    ):
+        elif isinstance(value, str) and parsed > 100:
+            checker.error(
+                (*path, name),
+                dg.Code.INVALID_VALUE,
+                f"{name} {value!r} is over 100%",
+                'write a percentage from "0%" to "100%", or a number of pods',
+            )
+        else:
+            values[name] = parsed
+    if rolling and values.get("maxSurge", 1) == 0 and values.get("maxUnavailable", 1) == 0:
         checker.error(
-            ("spec", "strategy", "rollingUpdate"),
+            path,
             dg.Code.INVALID_VALUE,
-            "maxSurge and maxUnavailable cannot both be 0",
-            "allow at least one extra or one unavailable pod",
+            "maxSurge and maxUnavailable cannot both be 0: the rollout could never replace a pod",
+            "allow at least one extra pod (maxSurge: 1) or one unavailable pod (maxUnavailable: 1)",
         )
-    strategy = spec.get("strategy") or {}
     if strategy.get("type") == "Recreate" and strategy.get("rollingUpdate"):
         checker.error(
-            ("spec", "strategy", "rollingUpdate"),
+            path,
             dg.Code.INVALID_VALUE,
             "rollingUpdate is only allowed with type RollingUpdate",
             "remove rollingUpdate or the Recreate type",
         )
+
+
+def _int_or_percent(value: int | str) -> int | None:
+    """A count of pods, or the number of a percentage ("25%" -> 25); None when malformed."""
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    return int(value[:-1]) if _PERCENT.fullmatch(value) else None
 
 
 def _service(checker: checking.Checker) -> None:

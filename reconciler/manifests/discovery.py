@@ -77,11 +77,23 @@ def _check_file(
     try:
         mode = path.stat().st_mode
     except OSError as exc:
-        return None, dg.Diagnostic(rel, 1, 1, "", f"cannot read file: {exc.strerror}",
-                                   "fix or remove the file (is it a dangling symlink?)",
-                                   dg.Code.IO_ERROR)
+        return None, dg.Diagnostic(
+            rel,
+            1,
+            1,
+            "",
+            f"cannot read file: {exc.strerror}",
+            "fix or remove the file (is it a dangling symlink?)",
+            dg.Code.IO_ERROR,
+        )
     if not stat.S_ISREG(mode):
-        return None, dg.Diagnostic(rel, 1, 1, "", "not a regular file",
-                                   "manifests must be regular files; remove or rename it",
-                                   dg.Code.NOT_A_FILE)
+        return None, dg.Diagnostic(
+            rel,
+            1,
+            1,
+            "",
+            "not a regular file",
+            "manifests must be regular files; remove or rename it",
+            dg.Code.NOT_A_FILE,
+        )
     return ManifestFile(path, rel), None

@@ -99,8 +99,7 @@ def _additional(value: Any, known: frozenset[str]) -> Check:
     if value is False:
         return lambda x: not isinstance(x, dict) or all(k in known for k in x)
     sub = compile_schema(value)
-    return lambda x: not isinstance(x, dict) or all(
-        sub(v) for k, v in x.items() if k not in known)
+    return lambda x: not isinstance(x, dict) or all(sub(v) for k, v in x.items() if k not in known)
 
 
 def _is_number(x: Any) -> bool:

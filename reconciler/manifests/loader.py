@@ -109,17 +109,23 @@ class _Run:
         value = document.value
         if not isinstance(value, dict):
             shape = "a list" if isinstance(value, list) else "a single value"
-            self._error(document, (), dg.Code.NOT_A_MAPPING,
-                        f"a manifest must be a mapping with apiVersion and kind, found {shape}",
-                        "write one object per YAML document, separated by ---")
+            self._error(
+                document,
+                (),
+                dg.Code.NOT_A_MAPPING,
+                f"a manifest must be a mapping with apiVersion and kind, found {shape}",
+                "write one object per YAML document, separated by ---",
+            )
             return
         kind = self._kind(document, value)
         if kind is None:
             return
         redact = kind is base.Kind.SECRET
         found = schema_errors.translate(
-            self.schemas.iter_errors(kind, value), document,
-            has_upstream=kind in self.schemas.upstream, redact=redact,
+            self.schemas.iter_errors(kind, value),
+            document,
+            has_upstream=kind in self.schemas.upstream,
+            redact=redact,
         )
         namespace = _namespace(kind, value)
         if found:
@@ -149,19 +155,30 @@ class _Run:
         hidden = len(shown) - cap
         del self.diagnostics[start:]
         self.diagnostics += shown[:cap]
-        self.diagnostics.append(dg.Diagnostic(
-            rel, shown[cap].line, shown[cap].column, "",
-            f"too many errors in this file; {hidden} more are not shown",
-            "fix the errors above first", dg.Code.TOO_MANY_ERRORS))
+        self.diagnostics.append(
+            dg.Diagnostic(
+                rel,
+                shown[cap].line,
+                shown[cap].column,
+                "",
+                f"too many errors in this file; {hidden} more are not shown",
+                "fix the errors above first",
+                dg.Code.TOO_MANY_ERRORS,
+            )
+        )
 
     def _kind(self, document: yamldocs.Document, value: dict[str, Any]) -> base.Kind | None:
         api_version, kind_name = value.get("apiVersion"), value.get("kind")
         for name, given in (("apiVersion", api_version), ("kind", kind_name)):
             if not isinstance(given, str) or not given:
-                self._error(document, (name,) if name in value else (), dg.Code.MISSING_TYPE,
-                            f"{name} is missing" if given is None else f"{name} must be a string",
-                            "every manifest starts with apiVersion and kind, for example "
-                            "apiVersion: v1 and kind: ConfigMap")
+                self._error(
+                    document,
+                    (name,) if name in value else (),
+                    dg.Code.MISSING_TYPE,
+                    f"{name} is missing" if given is None else f"{name} must be a string",
+                    "every manifest starts with apiVersion and kind, for example "
+                    "apiVersion: v1 and kind: ConfigMap",
+                )
                 return None
         assert isinstance(api_version, str) and isinstance(kind_name, str)
         kind = base.Kind.lookup(api_version, kind_name)
@@ -170,22 +187,41 @@ class _Run:
         supported = ", ".join(f"{k.api_version} {k}" for k in base.Kind)
         if kind_name in base.Kind.__members__.values():
             right = base.Kind(kind_name).api_version
-            self._error(document, ("apiVersion",), dg.Code.UNKNOWN_KIND,
-                        f"{kind_name} is served by apiVersion {right}, not {api_version}",
-                        f"write apiVersion: {right}")
+            self._error(
+                document,
+                ("apiVersion",),
+                dg.Code.UNKNOWN_KIND,
+                f"{kind_name} is served by apiVersion {right}, not {api_version}",
+                f"write apiVersion: {right}",
+            )
         elif (api_version, kind_name) in self.schemas.upstream_kinds:
-            self._error(document, ("kind",), dg.Code.UNSUPPORTED_KIND,
-                        f"kind {kind_name} ({api_version}) is not supported by reconciler",
-                        f"supported kinds: {supported}")
+            self._error(
+                document,
+                ("kind",),
+                dg.Code.UNSUPPORTED_KIND,
+                f"kind {kind_name} ({api_version}) is not supported by reconciler",
+                f"supported kinds: {supported}",
+            )
         else:
             close = difflib.get_close_matches(kind_name, [str(k) for k in base.Kind], n=1)
             hint = f'did you mean "{close[0]}"?' if close else f"supported kinds: {supported}"
-            self._error(document, ("kind",), dg.Code.UNKNOWN_KIND,
-                        f"unknown kind {kind_name} in apiVersion {api_version}", hint)
+            self._error(
+                document,
+                ("kind",),
+                dg.Code.UNKNOWN_KIND,
+                f"unknown kind {kind_name} in apiVersion {api_version}",
+                hint,
+            )
         return None
 
-    def _declare(self, kind: base.Kind, document: yamldocs.Document, value: dict[str, Any],
-                 namespace: str, data_keys: frozenset[str] | None = None) -> None:
+    def _declare(
+        self,
+        kind: base.Kind,
+        document: yamldocs.Document,
+        value: dict[str, Any],
+        namespace: str,
+        data_keys: frozenset[str] | None = None,
+    ) -> None:
         """Record a declared object; `data_keys` None (an invalid ConfigMap or Secret) skips
         the key checks of references to it."""
         meta = value.get("metadata")
@@ -193,12 +229,25 @@ class _Run:
         if not isinstance(name, str) or not name:
             return
         line, column = document.at(("metadata", "name"))
-        self.declared.append(references.Declared(
-            base.ObjectKey(kind, namespace, name), document.file, line, column, "metadata.name",
-            data_keys))
+        self.declared.append(
+            references.Declared(
+                base.ObjectKey(kind, namespace, name),
+                document.file,
+                line,
+                column,
+                "metadata.name",
+                data_keys,
+            )
+        )
 
-    def _error(self, document: yamldocs.Document, path: tuple[str, ...], code: dg.Code,
-               message: str, hint: str) -> None:
+    def _error(
+        self,
+        document: yamldocs.Document,
+        path: tuple[str, ...],
+        code: dg.Code,
+        message: str,
+        hint: str,
+    ) -> None:
         line, column = document.at(path)
         self.diagnostics.append(
             dg.Diagnostic(document.file, line, column, ".".join(path), message, hint, code)

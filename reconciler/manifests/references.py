@@ -30,8 +30,9 @@ class Declared:
     data_keys: frozenset[str] | None = None
 
 
-def check(declared: Iterable[Declared], references: Iterable[checking.Reference], *,
-          resolve: bool = True) -> list[dg.Diagnostic]:
+def check(
+    declared: Iterable[Declared], references: Iterable[checking.Reference], *, resolve: bool = True
+) -> list[dg.Diagnostic]:
     """Duplicates always; references only when `resolve` (every file could be read, so a
     missing object really is missing)."""
     found: list[dg.Diagnostic] = []
@@ -41,11 +42,18 @@ def check(declared: Iterable[Declared], references: Iterable[checking.Reference]
         if earlier is None:
             first[item.key] = item
             continue
-        found.append(dg.Diagnostic(
-            item.file, item.line, item.column, item.path,
-            f"duplicate {item.key.kind} {_name(item.key)} (first declared at "
-            f"{earlier.file}:{earlier.line})",
-            "rename one of them or remove the duplicate", dg.Code.DUPLICATE_OBJECT))
+        found.append(
+            dg.Diagnostic(
+                item.file,
+                item.line,
+                item.column,
+                item.path,
+                f"duplicate {item.key.kind} {_name(item.key)} (first declared at "
+                f"{earlier.file}:{earlier.line})",
+                "rename one of them or remove the duplicate",
+                dg.Code.DUPLICATE_OBJECT,
+            )
+        )
     if resolve:
         found += [d for ref in references if (d := _resolve(ref, first)) is not None]
     return found
@@ -61,23 +69,38 @@ def _resolve(
     key = base.ObjectKey(ref.kind, ref.namespace, ref.name)
     target = known.get(key)
     if target is None:
-        same_kind = sorted(k.name for k in known if k.kind is ref.kind and
-                           k.namespace == ref.namespace)
+        same_kind = sorted(
+            k.name for k in known if k.kind is ref.kind and k.namespace == ref.namespace
+        )
         close = difflib.get_close_matches(ref.name, same_kind, n=1)
         where = f" in namespace {ref.namespace}" if ref.namespace else ""
-        hint = f'did you mean "{close[0]}"?' if close else \
-            f"declare the {ref.kind}{where}, or fix the name"
+        hint = (
+            f'did you mean "{close[0]}"?'
+            if close
+            else f"declare the {ref.kind}{where}, or fix the name"
+        )
         if ref.kind is base.Kind.NAMESPACE:
             hint = f"add a Namespace named {ref.name!r} to the repository" if not close else hint
-        return dg.Diagnostic(ref.file, ref.line, ref.column, ref.path,
-                             f"{ref.kind} {_name(key)} does not exist", hint,
-                             dg.Code.MISSING_REFERENCE)
+        return dg.Diagnostic(
+            ref.file,
+            ref.line,
+            ref.column,
+            ref.path,
+            f"{ref.kind} {_name(key)} does not exist",
+            hint,
+            dg.Code.MISSING_REFERENCE,
+        )
     if ref.key and target.data_keys is not None and ref.key not in target.data_keys:
         keys = ", ".join(sorted(target.data_keys)) or "none"
-        return dg.Diagnostic(ref.file, ref.line, ref.column, ref.path,
-                             f"{ref.kind} {_name(key)} has no key {ref.key!r}",
-                             f"use one of its keys ({keys}), or mark the reference optional",
-                             dg.Code.MISSING_REFERENCE)
+        return dg.Diagnostic(
+            ref.file,
+            ref.line,
+            ref.column,
+            ref.path,
+            f"{ref.kind} {_name(key)} has no key {ref.key!r}",
+            f"use one of its keys ({keys}), or mark the reference optional",
+            dg.Code.MISSING_REFERENCE,
+        )
     return None
 
 

@@ -67,5 +67,3 @@ def resolve_plain(text: str) -> object:
     if _NAN.match(text):
         return float("nan")
     return text
-
-

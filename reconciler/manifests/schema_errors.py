@@ -68,19 +68,33 @@ class _Translator:
             allowed = error.validator_value if validator == "enum" else [error.validator_value]
             choices = ", ".join(_show(value) for value in allowed)
             got = "" if self.redact else f", not {_show(error.instance)}"
-            self._emit(path, dg.Code.INVALID_VALUE, f"must be one of {choices}{got}",
-                       "use one of the listed values")
+            self._emit(
+                path,
+                dg.Code.INVALID_VALUE,
+                f"must be one of {choices}{got}",
+                "use one of the listed values",
+            )
         elif validator in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"):
-            words = {"minimum": "at least", "maximum": "at most",
-                     "exclusiveMinimum": "more than", "exclusiveMaximum": "less than"}
-            self._emit(path, dg.Code.INVALID_VALUE,
-                       f"must be {words[validator]} {error.validator_value}",
-                       "change the number")
+            words = {
+                "minimum": "at least",
+                "maximum": "at most",
+                "exclusiveMinimum": "more than",
+                "exclusiveMaximum": "less than",
+            }
+            self._emit(
+                path,
+                dg.Code.INVALID_VALUE,
+                f"must be {words[validator]} {error.validator_value}",
+                "change the number",
+            )
         else:
-            self._emit(path, dg.Code.INVALID_VALUE,
-                       f"value is not valid (schema keyword {validator!r}: "
-                       f"{_show(error.validator_value)})",
-                       "see docs/manifests.md for what this field accepts")
+            self._emit(
+                path,
+                dg.Code.INVALID_VALUE,
+                f"value is not valid (schema keyword {validator!r}: "
+                f"{_show(error.validator_value)})",
+                "see docs/manifests.md for what this field accepts",
+            )
 
     def _extra_fields(self, error: Any, path: list[str | int], upstream: bool) -> None:
         instance = error.instance if isinstance(error.instance, dict) else {}
@@ -94,23 +108,39 @@ class _Translator:
                 close = difflib.get_close_matches(name, list(known), n=1)
                 hint = f'did you mean "{close[0]}"?' if close else "remove it"
                 where = "Kubernetes" if self.has_upstream else "this kind"
-                self._put(key, field_path, dg.Code.UNKNOWN_FIELD,
-                          f'unknown field "{name}" ({where} has no such field here)', hint,
-                          replace=True)
+                self._put(
+                    key,
+                    field_path,
+                    dg.Code.UNKNOWN_FIELD,
+                    f'unknown field "{name}" ({where} has no such field here)',
+                    hint,
+                    replace=True,
+                )
             else:
                 supported = ", ".join(sorted(known)) or "nothing"
-                self._put(key, field_path, dg.Code.UNSUPPORTED_FIELD,
-                          f'field "{name}" is not supported by reconciler '
-                          "(Kubernetes has it, reconciler does not implement it)",
-                          f"remove it; supported here: {supported}", replace=False)
+                self._put(
+                    key,
+                    field_path,
+                    dg.Code.UNSUPPORTED_FIELD,
+                    f'field "{name}" is not supported by reconciler '
+                    "(Kubernetes has it, reconciler does not implement it)",
+                    f"remove it; supported here: {supported}",
+                    replace=False,
+                )
 
     def _missing_fields(self, error: Any, path: list[str | int]) -> None:
         instance = error.instance if isinstance(error.instance, dict) else {}
         for name in error.validator_value:
             if name not in instance:
-                self._put((pos.format_path([*path, name]), "required"), path,
-                          dg.Code.REQUIRED_FIELD, f'missing required field "{name}"',
-                          f'add "{name}"', replace=False, shown=[*path, name])
+                self._put(
+                    (pos.format_path([*path, name]), "required"),
+                    path,
+                    dg.Code.REQUIRED_FIELD,
+                    f'missing required field "{name}"',
+                    f'add "{name}"',
+                    replace=False,
+                    shown=[*path, name],
+                )
 
     def _alternatives(self, error: Any, path: list[str | int]) -> None:
         types: list[str] = []
@@ -121,8 +151,12 @@ class _Translator:
         if types:
             self._emit(path, dg.Code.WRONG_TYPE, *self._type(types, error.instance))
         else:
-            self._emit(path, dg.Code.INVALID_VALUE, "value matches none of the allowed forms",
-                       "see docs/manifests.md for what this field accepts")
+            self._emit(
+                path,
+                dg.Code.INVALID_VALUE,
+                "value matches none of the allowed forms",
+                "see docs/manifests.md for what this field accepts",
+            )
 
     def _type(self, expected: Any, instance: Any) -> tuple[str, str]:
         names = [expected] if isinstance(expected, str) else list(expected)

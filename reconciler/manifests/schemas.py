@@ -150,7 +150,7 @@ class _Inliner:
         self.active.add(ref)
         for prefix in _DEFINITIONS_REFS:
             if ref.startswith(prefix):
-                name = ref[len(prefix):]
+                name = ref[len(prefix) :]
                 if name not in self.definitions:
                     raise SchemaError(f"unknown definition {name}")
                 resolved = self.inline(self.definitions[name])

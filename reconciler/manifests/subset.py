@@ -9,7 +9,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from reconciler.model import base
+from reconciler.model import base, workloads
 
 
 class T(enum.StrEnum):
@@ -63,6 +63,8 @@ def walk(fields: tuple[F, ...], prefix: str = "") -> Iterator[tuple[str, F]]:
         yield from walk(field.fields, child_prefix)
 
 
+# fmt: off
+# (the field table reads best one field per line, as written)
 _LABELS = F("labels", T.MAP, "podman labels on the pod; matched by selectors")
 _ANNOTATIONS = F("annotations", T.MAP, "kept; keys with the `reconciler.dev/` prefix configure us")
 
@@ -89,6 +91,39 @@ _ITEMS = F("items", T.LIST, "only these keys, written to these file names", (
     F("key", T.STRING, "key in the object", required=True),
     F("path", T.STRING, "relative file name in the volume", required=True),
 ))
+
+_PROBE_PORT = F("port", T.INT_OR_STRING, "a `containerPort` of this container, by number or name",
+                required=True)
+_PROBE_FIELDS = (
+    F("exec", T.OBJECT, "run in the container through Podman's exec API (no shell)", (
+        F("command", T.LIST, "argv; exit status 0 is success", required=True),)),
+    F("httpGet", T.OBJECT, "GET from the host's loopback to the container port; 200-399 is "
+      "success", (
+        F("path", T.STRING, "request path (default `/`)"),
+        _PROBE_PORT,
+        F("scheme", T.STRING, "only `HTTP` (`HTTPS` is refused: not supported)",
+          enum=("HTTP", "HTTPS")),
+        F("httpHeaders", T.LIST, "extra request headers", (
+            F("name", T.STRING, "header name", required=True),
+            F("value", T.STRING, "header value", required=True),
+        )),
+    )),
+    F("tcpSocket", T.OBJECT, "TCP connect from the host's loopback to the container port",
+      (_PROBE_PORT,)),
+    F("initialDelaySeconds", T.INTEGER, "wait after the container starts (default 0)",
+      minimum=0),
+    F("periodSeconds", T.INTEGER, "time between probes (default 10)", minimum=1),
+    F("timeoutSeconds", T.INTEGER, "a probe slower than this fails (default 1)", minimum=1),
+    F("successThreshold", T.INTEGER, "successes in a row to pass (default 1; must be 1 for "
+      "liveness and startup)", minimum=1),
+    F("failureThreshold", T.INTEGER, "failures in a row to fail (default 3)", minimum=1),
+)
+
+
+def _probe(name: str, meaning: str) -> F:
+    return F(name, T.OBJECT, f"{meaning}; run by the reconciler from outside the container",
+             _PROBE_FIELDS)
+
 
 CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
     F("name", T.STRING, "container name `<pod>-<name>`", required=True),
@@ -137,6 +172,9 @@ CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
         F("mountPath", T.STRING, "absolute path in the container", required=True),
         F("readOnly", T.BOOLEAN, "`:ro` (configMap and secret volumes are always read-only)"),
     )),
+    _probe("livenessProbe", "failing: the container is restarted"),
+    _probe("readinessProbe", "failing: the pod is not Ready (not available, no Service traffic)"),
+    _probe("startupProbe", "the other probes wait until it passes; failing: restart"),
 ), required=True)
 
 POD_SPEC_FIELDS = (
@@ -202,15 +240,21 @@ KINDS: tuple[KindSubset, ...] = (
                 _POD_SPEC,
             ), required=True),
             F("strategy", T.OBJECT, "how pods are replaced on a change", (
-                F("type", T.STRING, "replace gradually, or stop all first",
+                F("type", T.STRING, "`RollingUpdate` (default): replace pods gradually; "
+                  "`Recreate`: remove every old pod before any new one starts",
                   enum=("RollingUpdate", "Recreate")),
-                F("rollingUpdate", T.OBJECT, "", (
-                    F("maxSurge", T.INT_OR_STRING, "extra pods during a rollout"),
-                    F("maxUnavailable", T.INT_OR_STRING, "pods that may be down in a rollout"),
+                F("rollingUpdate", T.OBJECT, "only with type `RollingUpdate`", (
+                    F("maxSurge", T.INT_OR_STRING, "pods above `replicas` during a rollout: a "
+                      "number, or a percentage of replicas rounded up (default `25%`)"),
+                    F("maxUnavailable", T.INT_OR_STRING, "pods below `replicas` that may be "
+                      "unavailable: a number, or a percentage rounded down (default `25%`)"),
                 )),
             )),
-            F("minReadySeconds", T.INTEGER, "a new pod counts as available after this",
-              minimum=0),
+            F("minReadySeconds", T.INTEGER, "a new pod counts as available after being Ready "
+              "this long (default 0)", minimum=0),
+            F("progressDeadlineSeconds", T.INTEGER, "a rollout without progress for this long "
+              "fails: `Progressing=False`, reason `ProgressDeadlineExceeded` (default 600; "
+              "must be more than minReadySeconds)"),
         ), required=True),
     )),
     KindSubset(base.Kind.SERVICE, "service-v1.json", (
@@ -255,8 +299,17 @@ KINDS: tuple[KindSubset, ...] = (
     )),
 )
 
+# fmt: on
+
 BY_KIND: dict[base.Kind, KindSubset] = {subset.kind: subset for subset in KINDS}
 
 ANNOTATION_PREFIX = f"{base.API_GROUP}/"
-KNOWN_ANNOTATIONS: frozenset[str] = frozenset()
-"""Annotations with our prefix that some part of reconciler reads; any other is an error."""
+KNOWN_ANNOTATIONS: dict[str, tuple[base.Kind, ...]] = {
+    workloads.ROLLBACK_ON_FAILURE: (base.Kind.DEPLOYMENT,),
+}
+"""Annotations with our prefix that some part of reconciler reads, with the kinds whose
+`metadata.annotations` may carry them; any other is an error."""
+ANNOTATION_VALUES: dict[str, tuple[str, ...]] = {
+    workloads.ROLLBACK_ON_FAILURE: ("true", "false"),
+}
+"""The values a known annotation accepts (absent: any string)."""

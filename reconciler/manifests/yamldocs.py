@@ -77,8 +77,13 @@ def parse_text(text: str, rel: str, limits: Limits = DEFAULT_LIMITS) -> ParsedFi
         builder.run(_events(text))
     except ReaderError as exc:
         line, column = _line_col(text, int(exc.position))
-        builder.fail(line, column, dg.Code.YAML_SYNTAX, f"invalid character: {exc.reason}",
-                     "remove the character or write it as an escape in a double-quoted string")
+        builder.fail(
+            line,
+            column,
+            dg.Code.YAML_SYNTAX,
+            f"invalid character: {exc.reason}",
+            "remove the character or write it as an escape in a double-quoted string",
+        )
     except MarkedYAMLError as exc:
         _syntax_error(builder, text, exc)
     except YAMLError as exc:  # pragma: no cover - libyaml reports marked errors
@@ -156,8 +161,13 @@ def _syntax_error(builder: yamlevents.Builder, text: str, exc: MarkedYAMLError) 
         )
         return
     context = f" {exc.context}" if exc.context and exc.problem else ""
-    builder.fail(line, column, dg.Code.YAML_SYNTAX, f"invalid YAML: {problem}{context}",
-                 "check the indentation, quotes and brackets at and before this position")
+    builder.fail(
+        line,
+        column,
+        dg.Code.YAML_SYNTAX,
+        f"invalid YAML: {problem}{context}",
+        "check the indentation, quotes and brackets at and before this position",
+    )
 
 
 def _line_col(text: str, index: int) -> tuple[int, int]:
@@ -169,5 +179,3 @@ def _fatal(rel: str, code: dg.Code, message: str, hint: str) -> ParsedFile:
     result = ParsedFile(rel, fatal=True)
     result.diagnostics.append(dg.Diagnostic(rel, 1, 1, "", message, hint, code))
     return result
-
-

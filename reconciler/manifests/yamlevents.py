@@ -62,7 +62,6 @@ class ParsedFile:
     """The file could not be read or parsed as a whole; none of its documents are used."""
 
 
-
 _NO_KEY = object()
 _DISCARD = object()
 
@@ -158,8 +157,12 @@ class Builder:
                     )
                     raise AbortFileError
                 if stack and stack[-1].key is _NO_KEY and type(stack[-1].container) is dict:
-                    self._doc_error(mark, dg.Code.YAML_KEY, "a mapping key must be a string",
-                                    "use a plain string as the key")
+                    self._doc_error(
+                        mark,
+                        dg.Code.YAML_KEY,
+                        "a mapping key must be a string",
+                        "use a plain string as the key",
+                    )
                     continue
                 self._check_container_tag(event, mark)
                 container: dict[str, object] | list[object] = {} if kind is map_start else []
@@ -190,8 +193,12 @@ class Builder:
     def _alias(self, event: Any, mark: pos.Mark) -> None:
         stack = self.stack
         if stack and stack[-1].key is _NO_KEY and type(stack[-1].container) is dict:
-            self._doc_error(mark, dg.Code.YAML_ALIAS, "an alias cannot be used as a mapping key",
-                            "write the key out")
+            self._doc_error(
+                mark,
+                dg.Code.YAML_ALIAS,
+                "an alias cannot be used as a mapping key",
+                "write the key out",
+            )
             return
         anchored = self.anchors.get(event.anchor)
         if anchored is None:
@@ -214,19 +221,33 @@ class Builder:
         self._key_text = text
         tag = event.tag
         if tag is not None and str(tag) not in (scalars.STR_TAG, "!"):
-            self._note(mark, dg.Code.YAML_TAG, f"unsupported tag {tag} on a mapping key", None,
-                       "remove the tag; keys are strings")
+            self._note(
+                mark,
+                dg.Code.YAML_TAG,
+                f"unsupported tag {tag} on a mapping key",
+                None,
+                "remove the tag; keys are strings",
+            )
             return
         if event.style in ("", None) and tag is None:
             if text == "<<":
-                self._note(mark, dg.Code.YAML_KEY, "merge keys (<<) are not supported", None,
-                           "write the keys out in full")
+                self._note(
+                    mark,
+                    dg.Code.YAML_KEY,
+                    "merge keys (<<) are not supported",
+                    None,
+                    "write the keys out in full",
+                )
                 return
             if text in scalars.NULL or text in scalars.TRUE or text in scalars.FALSE:
-                self._note(mark, dg.Code.YAML_KEY,
-                           f"key {text or '(empty)'} is not a string (YAML reads it as "
-                           f"{'null' if text in scalars.NULL else 'a boolean'})", None,
-                           f'quote the key: "{text}"')
+                self._note(
+                    mark,
+                    dg.Code.YAML_KEY,
+                    f"key {text or '(empty)'} is not a string (YAML reads it as "
+                    f"{'null' if text in scalars.NULL else 'a boolean'})",
+                    None,
+                    f'quote the key: "{text}"',
+                )
                 return
             ambiguous = scalars.ambiguity(text)
             if ambiguous is not None:
@@ -234,9 +255,13 @@ class Builder:
                 return
         if text in frame.marks:
             first = frame.marks[text][0]
-            self._note(mark, dg.Code.YAML_DUPLICATE_KEY,
-                       f"duplicate key {text!r} (first defined at line {first[0]})", None,
-                       "remove one of the two; Kubernetes rejects duplicate keys")
+            self._note(
+                mark,
+                dg.Code.YAML_DUPLICATE_KEY,
+                f"duplicate key {text!r} (first defined at line {first[0]})",
+                None,
+                "remove one of the two; Kubernetes rejects duplicate keys",
+            )
             return
         frame.key = text
 
@@ -255,24 +280,39 @@ class Builder:
         if tag in (scalars.STR_TAG, "!"):
             return text
         if tag not in scalars.EXPLICIT_TAGS:
-            self._note(mark, dg.Code.YAML_TAG, f"unsupported YAML tag {tag}", None,
-                       "remove the tag; Kubernetes manifests use plain JSON types")
+            self._note(
+                mark,
+                dg.Code.YAML_TAG,
+                f"unsupported YAML tag {tag}",
+                None,
+                "remove the tag; Kubernetes manifests use plain JSON types",
+            )
             return text
         value = scalars.resolve_plain(text) if text else None
         expected = tag.rsplit(":", 1)[1]
         actual = {type(None): "null", bool: "bool", int: "int", float: "float", str: "str"}
         widened = expected == "float" and isinstance(value, int) and not isinstance(value, bool)
         if actual.get(type(value)) != expected and not widened:
-            self._note(mark, dg.Code.YAML_TAG, f"value {text!r} is not a valid !!{expected}",
-                       f"a value is not a valid !!{expected}", "fix the value or remove the tag")
+            self._note(
+                mark,
+                dg.Code.YAML_TAG,
+                f"value {text!r} is not a valid !!{expected}",
+                f"a value is not a valid !!{expected}",
+                "fix the value or remove the tag",
+            )
             return text
         return float(value) if widened and isinstance(value, int) else value
 
     def _check_container_tag(self, event: Any, mark: pos.Mark) -> None:
         tag = event.tag
         if tag is not None and str(tag) not in scalars.CONTAINER_TAGS and str(tag) != "!":
-            self._note(mark, dg.Code.YAML_TAG, f"unsupported YAML tag {tag}", None,
-                       "remove the tag; Kubernetes manifests use plain JSON types")
+            self._note(
+                mark,
+                dg.Code.YAML_TAG,
+                f"unsupported YAML tag {tag}",
+                None,
+                "remove the tag; Kubernetes manifests use plain JSON types",
+            )
 
     def _ambiguous(self, mark: pos.Mark, text: str, readings: tuple[str, str]) -> None:
         yaml11, yaml12 = readings
@@ -320,8 +360,16 @@ class Builder:
                 path.append(len(frame.container))
         return path
 
-    def _note(self, mark: pos.Mark, code: dg.Code, message: str, redacted: str | None,
-              hint: str, *, redacted_hint: str | None = None) -> None:
+    def _note(
+        self,
+        mark: pos.Mark,
+        code: dg.Code,
+        message: str,
+        redacted: str | None,
+        hint: str,
+        *,
+        redacted_hint: str | None = None,
+    ) -> None:
         path = self._path()
         if self.stack and type(self.stack[-1].container) is dict and self.stack[-1].key is _DISCARD:
             key = self._key_text
@@ -360,9 +408,15 @@ class Builder:
         diagnostics = self.result.diagnostics
         if len(diagnostics) == self.limits.max_errors_per_file:
             diagnostics.append(
-                dg.Diagnostic(self.rel, diagnostic.line, diagnostic.column, "",
-                              "too many errors in this file; the rest are not shown",
-                              "fix the errors above first", dg.Code.TOO_MANY_ERRORS)
+                dg.Diagnostic(
+                    self.rel,
+                    diagnostic.line,
+                    diagnostic.column,
+                    "",
+                    "too many errors in this file; the rest are not shown",
+                    "fix the errors above first",
+                    dg.Code.TOO_MANY_ERRORS,
+                )
             )
             raise AbortFileError
         diagnostics.append(diagnostic)

@@ -111,15 +111,7 @@ class Host:
         return base.ObjectKey(base.Kind.HOST, "", self.meta.name)
 
 
-Object = (
-    Namespace
-    | ConfigMap
-    | Secret
-    | Service
-    | Host
-    | workloads.Pod
-    | workloads.Deployment
-)
+Object = Namespace | ConfigMap | Secret | Service | Host | workloads.Pod | workloads.Deployment
 
 
 @dataclass(frozen=True)

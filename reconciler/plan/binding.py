@@ -112,7 +112,8 @@ def kept_request(pod: hoststate.ObservedPod) -> inputs.PodRequest:
     its host, counting the requests and hostPorts its labels record (none when it has no such
     labels, e.g. made by an older version)."""
     requests = dict(
-        item.split("=", 1) for item in pod.labels.get(hoststate.LABEL_REQUESTS, "").split(",")
+        item.split("=", 1)
+        for item in pod.labels.get(hoststate.LABEL_REQUESTS, "").split(",")
         if "=" in item
     )
     ports = set()

@@ -42,6 +42,7 @@ def build_plan(
     observations: Mapping[str, hoststate.HostObservation],
     revision: str,
     policy: resolve.Policy | None = None,
+    *,
     expansion: expand.Expansion | None = None,
     restarts: tuple[hoststate.Action, ...] | None = None,
 ) -> PlanResult:
@@ -67,9 +68,7 @@ def build_plan(
             failed.add(pod.key)
             errors.append(_diagnostic(pod, exc))
 
-    bound = binding.schedule(
-        desired.hosts, [r.pod for r in resolved], observations, expansion.kept
-    )
+    bound = binding.schedule(desired.hosts, [r.pod for r in resolved], observations, expansion.kept)
     errors.extend(bound.errors)
     failed |= bound.refused
     runs = []

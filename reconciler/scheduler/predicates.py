@@ -24,9 +24,7 @@ def tolerated(taint: Taint, tolerations: tuple[Toleration, ...]) -> bool:
 
 def hard_taints_tolerated(taints: tuple[Taint, ...], tolerations: tuple[Toleration, ...]) -> bool:
     """True if every NoSchedule / NoExecute taint is tolerated."""
-    return all(
-        tolerated(taint, tolerations) for taint in taints if taint.effect in HARD_EFFECTS
-    )
+    return all(tolerated(taint, tolerations) for taint in taints if taint.effect in HARD_EFFECTS)
 
 
 def preference_penalty(taints: tuple[Taint, ...], tolerations: tuple[Toleration, ...]) -> int:

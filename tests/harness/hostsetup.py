@@ -41,14 +41,18 @@ PubkeyAuthentication yes
 AllowUsers {user}
 """
 """What every harness sshd shares: its own host key and PID file, one user, keys only."""
-SSHD_CONFIG = """\
+SSHD_CONFIG = (
+    """\
 ListenAddress {address}
 Port 22
-""" + SSHD_KEYS_ONLY + """\
+"""
+    + SSHD_KEYS_ONLY
+    + """\
 SetEnv XDG_RUNTIME_DIR={runtime_dir}
 MaxStartups 100:30:200
 Subsystem sftp internal-sftp
 """
+)
 
 
 @dataclass

@@ -23,15 +23,24 @@ UpstreamCheck = Callable[[dict[str, Any]], list[str]]
 def _upstream_validators() -> dict[str, Any]:
     """Validators built straight from kubernetes-validate's own files (not from schemas/), so
     they check our copy, trimming and inlining instead of repeating them."""
-    source = (Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
-              / f"v{K8S_VERSION}-local-strict")
+    source = (
+        Path(kubernetes_validate.__file__).parent
+        / "kubernetes-json-schema"
+        / f"v{K8S_VERSION}-local-strict"
+    )
     definitions = json.loads((source / "_definitions.json").read_text())
     registry = referencing.Registry().with_resource(
-        definitions["$id"], referencing.Resource.from_contents(definitions))
+        definitions["$id"], referencing.Resource.from_contents(definitions)
+    )
     validators = {}
-    for kind, name in (("Namespace", "namespace-v1"), ("ConfigMap", "configmap-v1"),
-                       ("Secret", "secret-v1"), ("Pod", "pod-v1"),
-                       ("Deployment", "deployment-apps-v1"), ("Service", "service-v1")):
+    for kind, name in (
+        ("Namespace", "namespace-v1"),
+        ("ConfigMap", "configmap-v1"),
+        ("Secret", "secret-v1"),
+        ("Pod", "pod-v1"),
+        ("Deployment", "deployment-apps-v1"),
+        ("Service", "service-v1"),
+    ):
         schema = json.loads((source / f"{name}.json").read_text())
         validators[kind] = jsonschema.Draft202012Validator(schema, registry=registry)
     return validators

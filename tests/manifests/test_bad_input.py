@@ -69,7 +69,8 @@ def test_file_over_the_size_cap(tmp_path: Path) -> None:
     line = "  k{}: " + "x" * 100 + "\n"
     body = "".join(line.format(i) for i in range(11_000))
     (tmp_path / "big.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n" + body)
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n" + body
+    )
     assert (tmp_path / "big.yaml").stat().st_size > yamldocs.DEFAULT_LIMITS.max_file_bytes
     result = loader.load_repository(tmp_path)
     assert _codes(result) == [dg.Code.FILE_TOO_LARGE]
@@ -80,7 +81,8 @@ def test_file_just_under_the_size_cap_loads(tmp_path: Path) -> None:
     line = "  k{}: " + "x" * 100 + "\n"
     body = "".join(line.format(i) for i in range(9_000))
     (tmp_path / "big.yaml").write_text(
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n" + body)
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: big\ndata:\n" + body
+    )
     result = loader.load_repository(tmp_path)
     assert result.ok
     assert len(result.state.config_maps[0].data) == 9_000
@@ -113,8 +115,10 @@ def test_small_alias_use_is_fine() -> None:
 
 
 def test_extreme_nesting_is_refused_without_recursion_error() -> None:
-    for text in ("[" * 100_000 + "]" * 100_000, "a:\n" + "".join(
-            " " * i + "a:\n" for i in range(1, 2_000))):
+    for text in (
+        "[" * 100_000 + "]" * 100_000,
+        "a:\n" + "".join(" " * i + "a:\n" for i in range(1, 2_000)),
+    ):
         parsed = yamldocs.parse_text(text, "deep.yaml")
         assert [d.code for d in parsed.diagnostics] == [dg.Code.YAML_TOO_DEEP]
 
@@ -154,7 +158,8 @@ def test_many_documents_with_errors_are_capped(tmp_path: Path) -> None:
 
 def test_unknown_and_list_documents_in_one_file(tmp_path: Path) -> None:
     (tmp_path / "mixed.yaml").write_text(
-        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n---\n[1, 2]\n---\n42\n")
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n---\n[1, 2]\n---\n42\n"
+    )
     result = loader.load_repository(tmp_path)
     assert _codes(result) == [dg.Code.UNKNOWN_KIND, dg.Code.NOT_A_MAPPING, dg.Code.NOT_A_MAPPING]
     assert [d.line for d in result.diagnostics] == [2, 6, 8]

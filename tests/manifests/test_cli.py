@@ -41,9 +41,12 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert report["errors"] == 1
     [diagnostic] = report["diagnostics"]
     assert diagnostic == {
-        "file": "web.yaml", "line": 20, "column": 21,
+        "file": "web.yaml",
+        "line": 20,
+        "column": 21,
         "path": "spec.template.spec.containers[0].envFrom[0].configMapRef.name",
-        "severity": "error", "code": "missing-reference",
+        "severity": "error",
+        "code": "missing-reference",
         "message": "ConfigMap default/web-config does not exist",
         "hint": "declare the ConfigMap in namespace default, or fix the name",
     }
@@ -68,8 +71,12 @@ def test_bad_option_is_a_usage_error() -> None:
 
 def test_default_path_is_current_directory() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "reconciler", "validate"], cwd=EXAMPLES,
-        capture_output=True, text=True, check=False, env={"PYTHONPATH": str(ROOT)},
+        [sys.executable, "-m", "reconciler", "validate"],
+        cwd=EXAMPLES,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(ROOT)},
     )
     assert result.returncode == 0, result.stderr
     assert "valid: 9 objects" in result.stdout

@@ -17,8 +17,12 @@ SCHEMAS: list[dict[str, Any]] = [
     {"type": "number", "minimum": 0, "maximum": 10},
     {"enum": ["a", 1, True, None]},
     {"const": 1},
-    {"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": False,
-     "required": ["a"]},
+    {
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+        "additionalProperties": False,
+        "required": ["a"],
+    },
     {"properties": {"a": {"type": "integer"}}, "additionalProperties": {"type": "boolean"}},
     {"items": {"oneOf": [{"type": "string"}, {"type": "number"}]}},
     {"allOf": [{"type": "array"}, {"items": {"enum": [1, 2]}}]},
@@ -26,10 +30,16 @@ SCHEMAS: list[dict[str, Any]] = [
 ]
 
 VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-3, 12), st.floats(-3, 12),
-              st.sampled_from(["a", "x", ""])),
-    lambda inner: st.one_of(st.lists(inner, max_size=3),
-                            st.dictionaries(st.sampled_from(["a", "b"]), inner, max_size=2)),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-3, 12),
+        st.floats(-3, 12),
+        st.sampled_from(["a", "x", ""]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(["a", "b"]), inner, max_size=2)
+    ),
     max_leaves=6,
 )
 

@@ -18,8 +18,34 @@ from tests.manifests.conftest import EXAMPLES
 _FILES = {
     p.relative_to(EXAMPLES).as_posix(): p.read_text() for p in sorted(EXAMPLES.rglob("*.yaml"))
 }
-_SNIPPETS = ["\t", ": ", "- ", "&a ", "*a", "!!", "yes", "010", "{", "]", "'", '"', "#", "---\n",
-             "\n  ", "<<: ", "? ", "|\n", "~", "\x00", "\x85", "\ufeff", "é", "1:2", "0x", "%"]
+_SNIPPETS = [
+    "\t",
+    ": ",
+    "- ",
+    "&a ",
+    "*a",
+    "!!",
+    "yes",
+    "010",
+    "{",
+    "]",
+    "'",
+    '"',
+    "#",
+    "---\n",
+    "\n  ",
+    "<<: ",
+    "? ",
+    "|\n",
+    "~",
+    "\x00",
+    "\x85",
+    "\ufeff",
+    "é",
+    "1:2",
+    "0x",
+    "%",
+]
 
 
 def _load(files: dict[str, str]) -> loader.LoadResult:
@@ -52,7 +78,7 @@ def _text_edits(draw: st.DrawFn) -> dict[str, str]:
             piece = draw(st.one_of(st.sampled_from(_SNIPPETS), st.text(max_size=4)))
             text = text[:at] + piece + text[at:]
         elif action == "delete":
-            text = text[:at] + text[at + draw(st.integers(1, 20)):]
+            text = text[:at] + text[at + draw(st.integers(1, 20)) :]
         elif action == "duplicate-line" and text:
             lines = text.splitlines(keepends=True)
             index = draw(st.integers(0, len(lines) - 1))
@@ -70,9 +96,16 @@ def test_text_mutations_never_raise(files: dict[str, str]) -> None:
     _assert_well_formed(_load(files), files)
 
 
-_LEAVES = st.one_of(st.none(), st.booleans(), st.integers(-(2**40), 2**40),
-                    st.floats(allow_nan=True), st.text(max_size=10), st.just([]), st.just({}),
-                    st.sampled_from(["500m", "128Mi", "-1", "1e400", "http", "shop", "web"]))
+_LEAVES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=True),
+    st.text(max_size=10),
+    st.just([]),
+    st.just({}),
+    st.sampled_from(["500m", "128Mi", "-1", "1e400", "http", "shop", "web"]),
+)
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -104,8 +137,7 @@ def _structural_edits(draw: st.DrawFn) -> dict[str, str]:
         elif action == "delete":
             del parent[path[-1]]
         elif isinstance(parent, dict):
-            parent[draw(st.sampled_from(["foo", "status", "hostNetwork", "x.y/z"]))] = draw(
-                _LEAVES)
+            parent[draw(st.sampled_from(["foo", "status", "hostNetwork", "x.y/z"]))] = draw(_LEAVES)
         else:
             parent.append(draw(_LEAVES))
     # JSON is YAML: the edited documents are written back as a multi-document file

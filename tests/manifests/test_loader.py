@@ -21,8 +21,17 @@ def test_example_repository_is_valid(example: loader.LoadResult) -> None:
     assert example.ok, [d.format() for d in example.diagnostics]
     assert example.diagnostics == ()
     kinds = sorted(str(key.kind) for key in example.state.objects)
-    assert kinds == ["ConfigMap", "Deployment", "Deployment", "Host", "Host", "Host",
-                     "Namespace", "Secret", "Service"]
+    assert kinds == [
+        "ConfigMap",
+        "Deployment",
+        "Deployment",
+        "Host",
+        "Host",
+        "Host",
+        "Namespace",
+        "Secret",
+        "Service",
+    ]
 
 
 def test_web_deployment(example: loader.LoadResult) -> None:
@@ -33,8 +42,7 @@ def test_web_deployment(example: loader.LoadResult) -> None:
     [container] = web.template.spec.containers
     assert container.image == "198.18.0.1:5000/demo/busybox:latest"
     assert container.command[0] == "httpd"
-    assert container.ports == (workloads.ContainerPort(8080, 8080, workloads.Protocol.TCP,
-                                                       "http"),)
+    assert container.ports == (workloads.ContainerPort(8080, 8080, workloads.Protocol.TCP, "http"),)
     assert container.resources == workloads.Resources(100, 64 * 2**20, 500, 128 * 2**20)
     assert container.env_from == (workloads.EnvFrom(config_map="web-config"),)
     assert container.volume_mounts == (workloads.VolumeMount("www", "/www", True),)
@@ -84,7 +92,8 @@ def test_objects_are_frozen(example: loader.LoadResult) -> None:
     with pytest.raises(TypeError):
         namespace.meta.labels["x"] = "y"  # type: ignore[index]
     assert hash(base.ObjectKey(base.Kind.POD, "a", "b")) == hash(
-        base.ObjectKey(base.Kind.POD, "a", "b"))
+        base.ObjectKey(base.Kind.POD, "a", "b")
+    )
 
 
 def test_secret_values_never_in_diagnostics(tmp_path: Path) -> None:

@@ -13,8 +13,17 @@ from reconciler.model import quantity
 
 @pytest.mark.parametrize(
     ("text", "millicores"),
-    [("500m", 500), ("1", 1000), (2, 2000), (0.5, 500), ("1.5", 1500), ("2k", 2_000_000),
-     ("1e-3", 1), ("0", 0), ("100000000n", 100)],
+    [
+        ("500m", 500),
+        ("1", 1000),
+        (2, 2000),
+        (0.5, 500),
+        ("1.5", 1500),
+        ("2k", 2_000_000),
+        ("1e-3", 1),
+        ("0", 0),
+        ("100000000n", 100),
+    ],
 )
 def test_cpu(text: object, millicores: int) -> None:
     assert quantity.cpu_millicores(text) == millicores
@@ -22,8 +31,16 @@ def test_cpu(text: object, millicores: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "size"),
-    [("128Mi", 128 * 2**20), ("1Gi", 2**30), ("1G", 10**9), ("64", 64), ("1.5Ki", 1536),
-     ("2e3", 2000), (1024, 1024), ("1Ei", 2**60)],
+    [
+        ("128Mi", 128 * 2**20),
+        ("1Gi", 2**30),
+        ("1G", 10**9),
+        ("64", 64),
+        ("1.5Ki", 1536),
+        ("2e3", 2000),
+        (1024, 1024),
+        ("1Ei", 2**60),
+    ],
 )
 def test_memory(text: object, size: int) -> None:
     assert quantity.memory_bytes(text) == size
@@ -31,9 +48,16 @@ def test_memory(text: object, size: int) -> None:
 
 @pytest.mark.parametrize(
     ("text", "word"),
-    [("100x", "invalid"), ("-1", "negative"), ("Mi", "invalid"), ("", "invalid"),
-     ("1e99", "exponent"), ("1.2.3", "invalid"), (True, "string or a number"),
-     ("0.0001", "millicore")],
+    [
+        ("100x", "invalid"),
+        ("-1", "negative"),
+        ("Mi", "invalid"),
+        ("", "invalid"),
+        ("1e99", "exponent"),
+        ("1.2.3", "invalid"),
+        (True, "string or a number"),
+        ("0.0001", "millicore"),
+    ],
 )
 def test_bad_cpu(text: object, word: str) -> None:
     with pytest.raises(quantity.QuantityError) as caught:

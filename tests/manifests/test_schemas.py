@@ -20,22 +20,27 @@ from tests.manifests.conftest import EXAMPLES, ROOT, UpstreamCheck
 
 
 def test_copy_script_reproduces_schemas_and_docs(tmp_path: Path) -> None:
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "copy_schemas.py"), "--out",
-                    str(tmp_path)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "copy_schemas.py"), "--out", str(tmp_path)],
+        check=True,
+        capture_output=True,
+    )
     comparison = filecmp.dircmp(ROOT / "schemas", tmp_path / "schemas")
     differences: list[str] = []
 
     def collect(cmp: filecmp.dircmp[str], prefix: str) -> None:
-        differences.extend(f"{prefix}{name}" for name in
-                           cmp.diff_files + cmp.left_only + cmp.right_only)
+        differences.extend(
+            f"{prefix}{name}" for name in cmp.diff_files + cmp.left_only + cmp.right_only
+        )
         for name, sub in cmp.subdirs.items():
             collect(sub, f"{prefix}{name}/")
 
     collect(comparison, "schemas/")
     assert differences == [], "run scripts/copy_schemas.py and commit the result"
     generated = (tmp_path / "docs" / "manifests.md").read_text()
-    assert generated == (ROOT / "docs" / "manifests.md").read_text(), \
+    assert generated == (ROOT / "docs" / "manifests.md").read_text(), (
         "the field table in docs/manifests.md is stale: run scripts/copy_schemas.py"
+    )
 
 
 def test_schema_files_are_valid_json_schemas() -> None:
@@ -80,8 +85,14 @@ def test_example_repository_passes_upstream_strict(upstream_errors: UpstreamChec
 # --- property: subset accepts => upstream strict accepts -------------------------------------
 
 _NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
-_ANY = st.one_of(st.none(), st.booleans(), st.integers(-5, 70000), st.text(max_size=5),
-                 st.lists(st.integers(), max_size=2), st.dictionaries(_NAMES, _NAMES, max_size=2))
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 70000),
+    st.text(max_size=5),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(_NAMES, _NAMES, max_size=2),
+)
 
 
 def _value(field: subset.F, depth: int = 0) -> st.SearchStrategy[Any]:
@@ -115,17 +126,21 @@ def _value(field: subset.F, depth: int = 0) -> st.SearchStrategy[Any]:
 def _object(fields: tuple[subset.F, ...], depth: int) -> st.SearchStrategy[dict[str, Any]]:
     required = {f.name: _value(f, depth) for f in fields if f.required}
     optional = {f.name: _value(f, depth) for f in fields if not f.required}
-    extra = st.dictionaries(st.sampled_from(["affinity", "hostNetwork", "foo", "status"]),
-                            _ANY, max_size=1)
-    return st.builds(lambda base_, more: {**more, **base_},
-                     st.fixed_dictionaries(required, optional=optional),
-                     st.one_of(st.just({}), st.just({}), extra))
+    extra = st.dictionaries(
+        st.sampled_from(["affinity", "hostNetwork", "foo", "status"]), _ANY, max_size=1
+    )
+    return st.builds(
+        lambda base_, more: {**more, **base_},
+        st.fixed_dictionaries(required, optional=optional),
+        st.one_of(st.just({}), st.just({}), extra),
+    )
 
 
 def _document(kind: subset.KindSubset) -> st.SearchStrategy[dict[str, Any]]:
     fields = tuple(f for f in kind.fields if f.name not in ("apiVersion", "kind"))
-    return _object(fields, 0).map(lambda body: {
-        **body, "apiVersion": kind.kind.api_version, "kind": str(kind.kind)})
+    return _object(fields, 0).map(
+        lambda body: {**body, "apiVersion": kind.kind.api_version, "kind": str(kind.kind)}
+    )
 
 
 _KUBERNETES_KINDS = [k for k in subset.KINDS if k.upstream is not None]

@@ -43,9 +43,23 @@ def test_multi_document_files_skip_empty_documents() -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("1", 1), ("-3", -3), ("0", 0), ("1.5", 1.5), ("1e3", 1000.0), ("0x1F", 31),
-     ("true", True), ("False", False), ("~", None), ("null", None), ("abc", "abc"),
-     ("'yes'", "yes"), ('"010"', "010"), ("500m", "500m"), ("1.2.3", "1.2.3")],
+    [
+        ("1", 1),
+        ("-3", -3),
+        ("0", 0),
+        ("1.5", 1.5),
+        ("1e3", 1000.0),
+        ("0x1F", 31),
+        ("true", True),
+        ("False", False),
+        ("~", None),
+        ("null", None),
+        ("abc", "abc"),
+        ("'yes'", "yes"),
+        ('"010"', "010"),
+        ("500m", "500m"),
+        ("1.2.3", "1.2.3"),
+    ],
 )
 def test_scalars_resolve_like_json(text: str, value: object) -> None:
     parsed = _parse(f"v: {text}\nk: 1\n")
@@ -106,9 +120,14 @@ def test_undefined_alias_drops_the_document() -> None:
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("a: !!binary aGk=\n", dg.Code.YAML_TAG), ("a: !!int x\n", dg.Code.YAML_TAG),
-     ("a: !mine {}\n", dg.Code.YAML_TAG), ("<<: {a: 1}\n", dg.Code.YAML_KEY),
-     ("? [a]\n: 1\n", dg.Code.YAML_KEY), ("null: 1\n", dg.Code.YAML_KEY)],
+    [
+        ("a: !!binary aGk=\n", dg.Code.YAML_TAG),
+        ("a: !!int x\n", dg.Code.YAML_TAG),
+        ("a: !mine {}\n", dg.Code.YAML_TAG),
+        ("<<: {a: 1}\n", dg.Code.YAML_KEY),
+        ("? [a]\n: 1\n", dg.Code.YAML_KEY),
+        ("null: 1\n", dg.Code.YAML_KEY),
+    ],
 )
 def test_unsupported_yaml_features(text: str, code: dg.Code) -> None:
     parsed = _parse(text)

@@ -35,13 +35,22 @@ TAINTS = st.builds(
 )
 EFFECTS = st.none() | st.sampled_from(list(TaintEffect))
 TOLERATIONS = st.one_of(
-    st.builds(Toleration, key=st.just(""), operator=st.just(TolerationOperator.EXISTS),
-              effect=EFFECTS),
-    st.builds(Toleration, key=st.sampled_from(["k1", "k2"]),
-              operator=st.just(TolerationOperator.EXISTS), effect=EFFECTS),
-    st.builds(Toleration, key=st.sampled_from(["k1", "k2"]),
-              operator=st.just(TolerationOperator.EQUAL), value=st.sampled_from(["", "v"]),
-              effect=EFFECTS),
+    st.builds(
+        Toleration, key=st.just(""), operator=st.just(TolerationOperator.EXISTS), effect=EFFECTS
+    ),
+    st.builds(
+        Toleration,
+        key=st.sampled_from(["k1", "k2"]),
+        operator=st.just(TolerationOperator.EXISTS),
+        effect=EFFECTS,
+    ),
+    st.builds(
+        Toleration,
+        key=st.sampled_from(["k1", "k2"]),
+        operator=st.just(TolerationOperator.EQUAL),
+        value=st.sampled_from(["", "v"]),
+        effect=EFFECTS,
+    ),
 )
 PORTS = st.frozensets(
     st.sampled_from([HostPort(80), HostPort(80, Protocol.UDP), HostPort(443)]), max_size=2
@@ -114,9 +123,7 @@ def _check_invariants(hosts: list[HostInfo], pods: list[PodRequest], result: Pla
     assert set(result.bindings) | set(unschedulable) == set(by_key)
 
     sticky = {
-        pod.key
-        for pod in pods
-        if pod.bound_host in by_name and by_name[pod.bound_host].ready
+        pod.key for pod in pods if pod.bound_host in by_name and by_name[pod.bound_host].ready
     }
     for key in sticky:
         assert result.bindings[key] == by_key[key].bound_host
@@ -175,7 +182,8 @@ def _random_cluster(seed: int, hosts: int, pods: int) -> tuple[list[HostInfo], l
             memory_bytes=rng.choice([0, 128, 256, 512, 1024, 2048]) << 20,
             node_selector={"zone": rng.choice("abc")} if rng.random() < 0.2 else {},
             tolerations=(Toleration("k", TolerationOperator.EXISTS),) if rng.random() < 0.3 else (),
-            host_ports=frozenset({HostPort(rng.choice([80, 443]))}) if rng.random() < 0.1
+            host_ports=frozenset({HostPort(rng.choice([80, 443]))})
+            if rng.random() < 0.1
             else frozenset(),
             bound_host=rng.choice([*(h.name for h in host_list[:20]), "gone"])
             if rng.random() < 0.1

@@ -9,8 +9,20 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[2] / "reconciler" / "scheduler"
 ALLOWED_THIRD_PARTY = {"numpy"}
-IO_MODULES = {"os", "io", "subprocess", "socket", "asyncio", "pathlib", "shutil", "sqlite3",
-              "logging", "time", "random", "threading"}
+IO_MODULES = {
+    "os",
+    "io",
+    "subprocess",
+    "socket",
+    "asyncio",
+    "pathlib",
+    "shutil",
+    "sqlite3",
+    "logging",
+    "time",
+    "random",
+    "threading",
+}
 
 
 def _imports(path: Path) -> set[str]:
