@@ -179,8 +179,8 @@ class Checker:
             self.error(
                 (*path, key),
                 dg.Code.INVALID_VALUE,
-                f"annotation {key!r} must be one of {choices}, not {value!r}",
-                f"write one of {choices} (quoted)",
+                f'annotation {key!r} must be one of {choices}, not "{value}"',
+                f"write one of {choices}, in quotes",
             )
 
     def metadata(self, kind: base.Kind) -> None:

@@ -81,11 +81,18 @@ class _Translator:
                 "exclusiveMinimum": "more than",
                 "exclusiveMaximum": "less than",
             }
+            bound = error.validator_value
+            wanted = {
+                "minimum": f"{bound} or more",
+                "maximum": f"{bound} or less",
+                "exclusiveMinimum": f"more than {bound}",
+                "exclusiveMaximum": f"less than {bound}",
+            }
             self._emit(
                 path,
                 dg.Code.INVALID_VALUE,
-                f"must be {words[validator]} {error.validator_value}",
-                "change the number",
+                f"must be {words[validator]} {bound}",
+                f"write a number of {wanted[validator]}",
             )
         else:
             self._emit(
