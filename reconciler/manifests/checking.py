@@ -168,7 +168,7 @@ class Checker:
             self.error(
                 (*path, key),
                 dg.Code.UNSUPPORTED_FIELD,
-                f"annotation {key!r} has no meaning here",
+                f"annotation {key!r} is only read on a {' or '.join(kinds)}, not here",
                 f"move it to {where}",
                 key=True,
             )

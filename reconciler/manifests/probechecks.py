@@ -118,11 +118,12 @@ def _port(checker: checking.Checker, path: pos.Path, port: Any, ports: list[Doc]
     declared = ", ".join(_describe(p) for p in ports if (p.get("protocol") or "TCP") == "TCP")
     if isinstance(port, str) and port.isascii() and port.isdigit():
         hint = "write the port number without quotes"
+    elif any(port in (p["containerPort"], p.get("name")) for p in ports):
+        hint = "that port is UDP and probes connect over TCP: probe a TCP port, or use exec"
     else:
         fields = "containerPort" if isinstance(port, int) else "containerPort and name"
-        hint = (
-            f"add it to this container's ports ({fields}), or probe a declared port "
-            f"({declared or 'none declared'})"
+        hint = f"add it to this container's ports ({fields}), or probe a declared one" + (
+            f"; declared TCP ports: {declared}" if declared else " (none is declared yet)"
         )
     what = f"port {port}" if isinstance(port, int) else f"port name {port!r}"
     checker.error(
