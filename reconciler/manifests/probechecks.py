@@ -78,12 +78,20 @@ def _probe(
 
 def _http_get(checker: checking.Checker, path: pos.Path, http: Doc, ports: list[Doc]) -> None:
     _port(checker, (*path, "port"), http["port"], ports)
-    if http.get("scheme") == "HTTPS":
+    scheme = http.get("scheme")
+    if scheme == "HTTPS":
         checker.error(
             (*path, "scheme"),
             dg.Code.UNSUPPORTED_FIELD,
             "scheme HTTPS is not supported by reconciler's prober",
             'remove scheme or set it to "HTTP" (probe a plain-HTTP port), or use tcpSocket',
+        )
+    elif scheme not in (None, "HTTP"):
+        checker.error(
+            (*path, "scheme"),
+            dg.Code.INVALID_VALUE,
+            f'scheme must be "HTTP", not "{scheme}"',
+            'remove scheme or set it to "HTTP"',
         )
     request_path = http.get("path")
     if request_path is not None and (

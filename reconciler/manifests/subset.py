@@ -101,8 +101,7 @@ _PROBE_FIELDS = (
       "success", (
         F("path", T.STRING, "request path (default `/`)"),
         _PROBE_PORT,
-        F("scheme", T.STRING, "only `HTTP` (`HTTPS` is refused: not supported)",
-          enum=("HTTP", "HTTPS")),
+        F("scheme", T.STRING, "only `HTTP`, the default (`HTTPS` is refused: not supported)"),
         F("httpHeaders", T.LIST, "extra request headers", (
             F("name", T.STRING, "header name", required=True),
             F("value", T.STRING, "header value", required=True),
@@ -173,7 +172,7 @@ CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
         F("readOnly", T.BOOLEAN, "`:ro` (configMap and secret volumes are always read-only)"),
     )),
     _probe("livenessProbe", "failing: the container is restarted"),
-    _probe("readinessProbe", "failing: the pod is not Ready (not available, no Service traffic)"),
+    _probe("readinessProbe", "failing: the pod is not Ready (not available to a rollout)"),
     _probe("startupProbe", "the other probes wait until it passes; failing: restart"),
 ), required=True)
 
