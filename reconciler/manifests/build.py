@@ -68,8 +68,8 @@ def _deployment(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> obje
         ),
         strategy=workloads.StrategyType(strategy.get("type") or "RollingUpdate"),
         rolling_update=workloads.RollingUpdate(
-            max_surge=rolling.get("maxSurge", "25%"),
-            max_unavailable=rolling.get("maxUnavailable", "25%"),
+            max_surge=_int_or_str(rolling.get("maxSurge"), "25%"),
+            max_unavailable=_int_or_str(rolling.get("maxUnavailable"), "25%"),
         ),
         min_ready_seconds=_int(spec, "minReadySeconds", 0),
         progress_deadline_seconds=_int(spec, "progressDeadlineSeconds", 600),
@@ -182,6 +182,13 @@ def _probe(probe: Doc | None, container: Doc) -> workloads.Probe | None:
         success_threshold=_int(probe, "successThreshold", 1),
         failure_threshold=_int(probe, "failureThreshold", 3),
     )
+
+
+def _int_or_str(value: float | str | None, default: str) -> int | str:
+    """An int-or-string field: a percentage as written, a whole number (`1.0` too) as int."""
+    if value is None:
+        return default
+    return value if isinstance(value, str) else int(value)
 
 
 def _int(doc: Doc, name: str, default: int) -> int:

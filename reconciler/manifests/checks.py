@@ -151,10 +151,11 @@ def _strategy(checker: checking.Checker, spec: Doc) -> None:
         )
 
 
-def _int_or_percent(value: int | str) -> int | None:
-    """A count of pods, or the number of a percentage ("25%" -> 25); None when malformed."""
-    if isinstance(value, int):
-        return value if value >= 0 else None
+def _int_or_percent(value: float | str) -> int | None:
+    """A count of pods (a whole number; the schema lets 1.0 through as an integer), or the
+    number of a percentage ("25%" -> 25); None when malformed."""
+    if not isinstance(value, str):
+        return int(value) if value >= 0 else None
     return int(value[:-1]) if _PERCENT.fullmatch(value) else None
 
 

@@ -27,8 +27,7 @@ def resolve_port(ports: list[Doc], port: int | str) -> int | None:
         if (declared.get("protocol") or "TCP") != "TCP":
             continue
         if port == declared["containerPort"] or port == declared.get("name"):
-            number: int = declared["containerPort"]
-            return number
+            return int(declared["containerPort"])
     return None
 
 

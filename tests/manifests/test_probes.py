@@ -196,3 +196,39 @@ def test_rolling_update_bounds(tmp_path: Path, surge: str, unavailable: str, ok:
     result = loader.load_repository(tmp_path)
     assert result.ok is ok, [d.format() for d in result.diagnostics]
     assert all(d.path.startswith("spec.strategy.rollingUpdate") for d in result.diagnostics)
+
+
+def test_whole_floats_are_read_as_ints(tmp_path: Path) -> None:
+    """The schema lets 1.0 through as an integer; the checks must not crash on it and the model
+    holds ints."""
+    text = (
+        GOOD.split("---", maxsplit=1)[0]
+        .replace("{maxSurge: 1, maxUnavailable: 0}", "{maxSurge: 1.0, maxUnavailable: 0}")
+        .replace("progressDeadlineSeconds: 120", "progressDeadlineSeconds: 120.0")
+        .replace("{containerPort: 8080, name: http}", "{containerPort: 8080.0, name: http}")
+        .replace("port: 9090", "port: 9090.0")
+    )
+    (tmp_path / "app.yaml").write_text(text)
+    result = loader.load_repository(tmp_path)
+    assert result.diagnostics == ()
+    web = result.state.get(base.ObjectKey(base.Kind.DEPLOYMENT, "default", "web"))
+    assert isinstance(web, workloads.Deployment)
+    container = web.template.spec.containers[0]
+    assert container.readiness_probe is not None and container.liveness_probe is not None
+    values = (
+        web.rolling_update.max_surge,
+        web.progress_deadline_seconds,
+        container.readiness_probe.port,
+        container.liveness_probe.port,
+    )
+    assert values == (1, 120, 8080, 9090)
+    assert all(type(v) is int for v in values)
+
+
+def test_whole_float_deadline_not_above_min_ready_is_an_error(tmp_path: Path) -> None:
+    text = GOOD.split("---", maxsplit=1)[0].replace(
+        "progressDeadlineSeconds: 120", "progressDeadlineSeconds: 5.0"
+    )
+    (tmp_path / "app.yaml").write_text(text)
+    result = loader.load_repository(tmp_path)
+    assert [d.path for d in result.diagnostics] == ["spec.progressDeadlineSeconds"]
