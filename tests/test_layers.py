@@ -1,5 +1,6 @@
-"""Layers import one way: cli > runtime > web > controllers/state > plan/executor/source >
-manifests/scheduler > model.
+"""Layers import one way: cli > runtime > web > controllers > plan/executor/source/state >
+manifests/scheduler > model. (The controllers write their conditions and rollout history
+through `state`, which knows nothing but its own vocabulary and SQLite.)
 
 A module may import its own package and packages of strictly lower layers, never upward or
 sideways (plan and executor, for instance, meet only through the model).
@@ -19,7 +20,7 @@ RANK = {
     "executor": 2,
     "source": 2,
     "controllers": 3,
-    "state": 3,
+    "state": 2,
     "web": 4,
     "runtime": 5,
     "cli": 6,

@@ -1,8 +1,11 @@
-"""`reconciler apply [PATH]`: converge the hosts to the manifests once, with progress.
+"""`reconciler apply [PATH]`: converge the hosts to the manifests, with progress.
 
 Loads and validates, observes every host, plans (the same code path as `diff`), then carries
-the plan out, hosts in parallel, printing each action as it finishes. Exit: 0 converged,
-2 usage, 3 invalid manifests (nothing changed), 4 incomplete (see the messages).
+the plan out, hosts in parallel, printing each action as it finishes. A Deployment whose template
+changed is rolled out step by step (its strategy: new pods Ready before old ones go), with a
+progress line per step, until every rollout is complete or stuck past its progressDeadlineSeconds.
+Exit: 0 converged, 2 usage, 3 invalid manifests (nothing changed), 4 incomplete (a host not
+ready, a pod unschedulable, an action failed, or a rollout stuck: see the messages).
 """
 
 from __future__ import annotations
@@ -10,12 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from reconciler.cli import common, settings
 from reconciler.cli import diff as diffcmd
-from reconciler.controllers import sync
+from reconciler.controllers import manager, sync
 from reconciler.executor import protocol
 from reconciler.model import hoststate
 from reconciler.plan import render
@@ -60,25 +64,55 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     def body(executor: protocol.HostExecutor, path: Path) -> int:
-        prepared = sync.prepare(path, executor)
-        if not args.quiet:
-            sys.stdout.write(render.summary(prepared.result))
-        plan = prepared.result.plan
-        done = sync.converge(prepared, executor, _Progress(len(plan.actions), args.quiet))
+        loaded = sync.load(path)
+        revision = sync.revision_of(path)
+        controllers = manager.start(executor)
+        started = time.monotonic()
         counts = {kind: 0 for kind in hoststate.ActionKind}
-        for result in done.results:
-            if result.outcome is hoststate.Outcome.DONE:
-                counts[result.action.kind] += 1
+        failed = 0
+        try:
+            while True:
+                prepared = sync.prepare_loaded(loaded, executor, revision, controllers)
+                plan = prepared.result.plan
+                if not args.quiet and not plan.empty:
+                    sys.stdout.write(render.summary(prepared.result))
+                done = sync.converge(prepared, executor, _Progress(len(plan.actions), args.quiet))
+                failed += len(done.failed)
+                for result in done.results:
+                    if result.outcome is hoststate.Outcome.DONE:
+                        counts[result.action.kind] += 1
+                _print_rollouts(prepared, args.quiet)
+                if done.failed or not prepared.rolling or prepared.requeue_after is None:
+                    break
+                time.sleep(prepared.requeue_after)
+        finally:
+            manager.stop(controllers)
         print(
-            f"applied revision {prepared.result.revision} in {done.seconds:.1f}s: "
+            f"applied revision {prepared.result.revision} in {time.monotonic() - started:.1f}s: "
             f"{counts[hoststate.ActionKind.CREATE]} created, "
             f"{counts[hoststate.ActionKind.REPLACE]} replaced, "
             f"{counts[hoststate.ActionKind.DELETE]} deleted, "
-            f"{len(done.failed)} failed, {len(plan.unchanged)} unchanged"
+            f"{counts[hoststate.ActionKind.RESTART]} restarted, "
+            f"{failed} failed, {len(plan.unchanged)} unchanged"
         )
         code = diffcmd.exit_code(prepared, "apply")
-        if done.failed:
+        stuck = [d for d in prepared.deployments if d.failed]
+        for status in stuck:
+            print(f"reconciler apply: deployment {status.namespace}/{status.name}: "
+                  f"{status.message}", file=sys.stderr)  # fmt: skip
+        if failed or stuck:
             return common.EXIT_INCOMPLETE
         return common.EXIT_OK if code in (common.EXIT_OK, common.EXIT_CHANGES) else code
 
     return common.run_guarded("apply", args, body)
+
+
+def _print_rollouts(prepared: sync.Prepared, quiet: bool) -> None:
+    """One progress line per Deployment whose rollout is not complete (kubectl rollout status
+    style): `deployment shop/web: 2 of 4 updated, 3 available: waiting for ...`."""
+    for status in prepared.deployments:
+        if status.complete or (quiet and not status.failed):
+            continue
+        c = status.counts
+        print(f"deployment {status.namespace}/{status.name}: {c.updated} of {c.replicas} updated, "
+              f"{c.available} available: {status.message}", flush=True)  # fmt: skip

@@ -1,20 +1,29 @@
-"""One reconcile, as an ordered tuple of steps: load manifests ▶ observe hosts ▶ plan ▶ apply.
+"""One reconcile, as an ordered tuple of steps with one signature:
+`STEPS = (observe, probe, expand, restart, plan)` after the manifests are loaded, then `converge`.
 
 `prepare()` runs everything up to the plan (the dry-run `diff` stops there); `converge()` carries
 the plan out. The CLI and the daemon both call these, so they share one code path to the plan.
+Without `Controllers` (the dry-run `diff`), the plan is the end state: every pod as declared, at
+once. With them (`apply`, the daemon), it is the next step: the Deployment controller's rollout
+step, container restarts with back-off, readiness from the prober.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
+from reconciler.controllers import deployment as deploymentctl
+from reconciler.controllers import rollouts
 from reconciler.executor import protocol
 from reconciler.manifests import loader
-from reconciler.model import hoststate, objects
-from reconciler.plan import pipeline
+from reconciler.model import base, hoststate, objects
+from reconciler.plan import expand, pipeline
+
+Observations = dict[str, hoststate.HostObservation]
 
 UNVERSIONED = "unversioned"
 
@@ -27,6 +36,38 @@ class InvalidManifestsError(Exception):
         self.load = load
 
 
+class Readiness(Protocol):
+    """The prober, as the reconcile sees it (`controllers.prober.Prober`)."""
+
+    def sync(
+        self,
+        observations: Mapping[str, hoststate.HostObservation],
+        targets: Mapping[str, hoststate.HostTarget],
+    ) -> None: ...
+
+    def annotate(self, observations: Mapping[str, hoststate.HostObservation]) -> Observations: ...
+
+
+class RestartPolicy(Protocol):
+    """The pod lifecycle controller, as the reconcile sees it (`controllers.lifecycle`)."""
+
+    def due_actions(
+        self, observations: Mapping[str, hoststate.HostObservation], now: float
+    ) -> tuple[tuple[hoststate.Action, ...], float | None]: ...
+
+
+@dataclass
+class Controllers:
+    """The controllers' memory in one process: the daemon keeps one for its lifetime, `apply`
+    one per run. `prober` and `restarts` are optional (None: readiness is "all containers
+    running", down containers are replaced as before)."""
+
+    rollouts: rollouts.Tracker = field(default_factory=rollouts.Tracker)
+    prober: Readiness | None = None
+    restarts: RestartPolicy | None = None
+    clock: Callable[[], float] = time.time
+
+
 @dataclass(frozen=True)
 class Prepared:
     """Everything known before changing anything: what is desired, what runs, the plan."""
@@ -36,6 +77,13 @@ class Prepared:
     observations: dict[str, hoststate.HostObservation]
     result: pipeline.PlanResult
     observe_seconds: float = 0.0
+    deployments: tuple[rollouts.Status, ...] = ()
+    requeue_after: float | None = None  # run again this soon (a rollout or back-off waits)
+
+    @property
+    def rolling(self) -> bool:
+        """A rollout is under way (not complete, not stuck)."""
+        return any(not d.complete and not d.failed for d in self.deployments)
 
     @property
     def unreachable(self) -> tuple[hoststate.HostObservation, ...]:
@@ -82,22 +130,125 @@ def load(path: Path) -> loader.LoadResult:
     return result
 
 
-def prepare(path: Path, executor: protocol.HostExecutor, revision: str | None = None) -> Prepared:
-    """Steps up to the plan: load ▶ observe ▶ build_plan. No host is changed."""
+def prepare(
+    path: Path,
+    executor: protocol.HostExecutor,
+    revision: str | None = None,
+    controllers: Controllers | None = None,
+) -> Prepared:
+    """Steps up to the plan: load ▶ STEPS. No host is changed."""
     loaded = load(path)
-    return prepare_loaded(loaded, executor, revision if revision is not None else revision_of(path))
+    revision = revision if revision is not None else revision_of(path)
+    return prepare_loaded(loaded, executor, revision, controllers)
+
+
+@dataclass
+class Pass:
+    """One reconcile pass, filled in by the STEPS in order."""
+
+    loaded: loader.LoadResult
+    executor: protocol.HostExecutor
+    revision: str
+    controllers: Controllers | None
+    targets: tuple[hoststate.HostTarget, ...] = ()
+    observations: Observations = field(default_factory=dict)
+    observe_seconds: float = 0.0
+    now: float = 0.0
+    expansion: expand.Expansion | None = None
+    deployments: list[rollouts.Status] = field(default_factory=list)
+    restarts: tuple[hoststate.Action, ...] | None = None
+    requeue: list[float] = field(default_factory=list)
+    result: pipeline.PlanResult | None = None
+
+
+def observe(p: Pass) -> None:
+    """What runs on every declared host (reachable or why not)."""
+    p.targets = targets_of(p.loaded.state)
+    started = time.monotonic()
+    p.observations = p.executor.observe(p.targets)
+    p.observe_seconds = time.monotonic() - started
+    p.now = p.controllers.clock() if p.controllers else time.time()
+
+
+def probe(p: Pass) -> None:
+    """Readiness from the prober (which learns of new and gone containers here)."""
+    if p.controllers is None or p.controllers.prober is None:
+        return
+    prober = p.controllers.prober
+    prober.sync(p.observations, {t.name: t for t in p.targets})
+    p.observations = prober.annotate(p.observations)
+
+
+def expand_workloads(p: Pass) -> None:
+    """The Deployment controller's rollout step for every Deployment, and the bare Pods."""
+    if p.controllers is None:
+        return  # end state (dry run): pipeline expands everything at once
+    tracker = p.controllers.rollouts
+    desired = p.loaded.state
+    observed = [pod for seen in p.observations.values() if seen.reachable for pod in seen.pods]
+    namespaces = expand.declared_namespaces(desired)
+    pods: list[expand.DesiredPod] = []
+    kept: list[hoststate.ObservedPod] = []
+    reasons: dict[tuple[str, str], str] = {}
+    for deployment in desired.deployments:
+        if deployment.meta.namespace not in namespaces:
+            continue
+        owner = expand.owner_of(deployment)
+        mine = [
+            pod for pod in observed
+            if pod.namespace == deployment.meta.namespace and pod.owner == owner
+        ]  # fmt: skip
+        target = tracker.target(deployment, p.now)
+        step = deploymentctl.step(deployment, target.template, mine, p.now,
+                                  stalled=target.stalled)  # fmt: skip
+        pods.extend(step.pods)
+        kept.extend(step.keep)
+        for pod in step.remove:
+            reasons[pod.key] = f"rollout: old template {pod.template_hash} ({step.waiting})"
+        p.deployments.append(tracker.record(deployment, target, step, p.revision, p.now))
+        if not step.complete and not target.stalled:
+            p.requeue.append(ROLLOUT_REQUEUE)
+    pods.extend(expand.bare_pod(pod) for pod in desired.pods if pod.meta.namespace in namespaces)
+    p.expansion = expand.Expansion(
+        tuple(sorted(pods, key=lambda pod: pod.key)), tuple(kept), base.FrozenMap(reasons)
+    )
+
+
+def restart(p: Pass) -> None:
+    """Containers that are down and due for a restart (the pod lifecycle controller)."""
+    if p.controllers is None or p.controllers.restarts is None:
+        return
+    p.restarts, next_due = p.controllers.restarts.due_actions(p.observations, p.now)
+    if next_due is not None:
+        p.requeue.append(next_due)
+
+
+def plan(p: Pass) -> None:
+    p.result = pipeline.build_plan(
+        p.loaded.state, p.observations, p.revision, expansion=p.expansion, restarts=p.restarts
+    )
+
+
+STEPS: tuple[Callable[[Pass], None], ...] = (observe, probe, expand_workloads, restart, plan)
+ROLLOUT_REQUEUE = 1.0
+"""Seconds until the next reconcile while a rollout waits for pods to become available."""
 
 
 def prepare_loaded(
-    loaded: loader.LoadResult, executor: protocol.HostExecutor, revision: str
+    loaded: loader.LoadResult,
+    executor: protocol.HostExecutor,
+    revision: str,
+    controllers: Controllers | None = None,
 ) -> Prepared:
-    """observe ▶ build_plan for manifests already loaded and valid."""
-    targets = targets_of(loaded.state)
-    started = time.monotonic()
-    observations = executor.observe(targets)
-    observed_in = time.monotonic() - started
-    result = pipeline.build_plan(loaded.state, observations, revision)
-    return Prepared(loaded, targets, observations, result, observed_in)
+    """STEPS for manifests already loaded and valid."""
+    p = Pass(loaded, executor, revision, controllers)
+    for run_step in STEPS:
+        run_step(p)
+    assert p.result is not None
+    return Prepared(
+        loaded, p.targets, p.observations, p.result, p.observe_seconds,
+        tuple(p.deployments), min(p.requeue) if p.requeue else None,
+    )  # fmt: skip
 
 
 def converge(

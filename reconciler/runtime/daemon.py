@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from reconciler import __version__
+from reconciler.controllers import manager
 from reconciler.executor import podman_ssh, protocol
 from reconciler.runtime import config as configmod
 from reconciler.runtime import notify, reconcile, wake
@@ -51,6 +52,12 @@ class Daemon:
     def __post_init__(self) -> None:
         self.metrics = metricsmod.ReconcilerMetrics(self.registry, __version__)
         self.reconciler = reconcile.Reconciler(self.source, self.executor, self.store, self.metrics)
+        self.reconciler.controllers = manager.start(
+            self.executor,
+            storemod.RolloutStore(self.store),
+            self.reconciler.template_at,
+            lambda: self.wakeup.request(str(cond.Trigger.HOST_EVENT)),
+        )
         self.webhook_secret = self.cfg.webhook_secret()
 
     # ----- triggers ----------------------------------------------------------------------
@@ -105,6 +112,8 @@ class Daemon:
                     delay = self.cfg.resync_interval
                     if failures:
                         delay = min(BACKOFF_MAX, self.cfg.resync_interval, 2.0**failures)
+                    elif self.reconciler.requeue_after is not None:  # a rollout or back-off waits
+                        delay = min(delay, max(0.05, self.reconciler.requeue_after))
                     next_resync = time.monotonic() + delay
                 wait = max(0.0, next_resync - time.monotonic())
                 if pinger is not None:
@@ -114,6 +123,7 @@ class Daemon:
         finally:
             notify.stopping()
             log.info("daemon stopping")
+            manager.stop(self.reconciler.controllers)
             watcher.stop()
             server.stop()
 

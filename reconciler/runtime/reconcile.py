@@ -8,12 +8,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from reconciler.controllers import sync
+from reconciler.controllers import status, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
-from reconciler.model import hoststate
+from reconciler.model import hoststate, workloads
 from reconciler.runtime import logs, notify
 from reconciler.source import errors as source_errors
 from reconciler.source import git
@@ -32,8 +32,24 @@ class Reconciler:
     executor: protocol.HostExecutor
     store: storemod.Store
     metrics: metricsmod.ReconcilerMetrics
+    controllers: sync.Controllers = field(default_factory=sync.Controllers)
     refused: str | None = None  # the newest revision, when it failed validation
     refused_errors: tuple[str, ...] = ()
+    requeue_after: float | None = None  # the last reconcile wants the next one this soon
+
+    def template_at(
+        self, revision: str, namespace: str, name: str
+    ) -> workloads.PodTemplate | None:
+        """A Deployment's pod template at an earlier commit (rollback), None if it is gone."""
+        try:
+            loaded = loader.load_repository(self.source.checkout(revision))
+        except (source_errors.SourceError, loader.RepositoryError) as exc:
+            log.warning("cannot read revision %s: %s", revision[:12], exc)
+            return None
+        for deployment in loaded.state.deployments:
+            if (deployment.meta.namespace, deployment.meta.name) == (namespace, name):
+                return deployment.template
+        return None
 
     def run(self, triggers: Iterable[str]) -> cond.SyncResult:
         """One reconcile. While the newest revision is refused, each sync is recorded against it
@@ -41,6 +57,7 @@ class Reconciler:
         running: a refused revision is never applied and never prunes anything."""
         trigger = ",".join(triggers) or str(cond.Trigger.RESYNC)
         started = time.monotonic()
+        self.requeue_after = None
         try:
             newest = self.source.resolve()
         except source_errors.SourceError as exc:
@@ -67,7 +84,8 @@ class Reconciler:
         self, sync_id: int, sha: str, loaded: loader.LoadResult, started: float
     ) -> cond.SyncResult:
         _register_secrets(loaded)
-        prepared = sync.prepare_loaded(loaded, self.executor, sha)
+        prepared = sync.prepare_loaded(loaded, self.executor, sha, self.controllers)
+        self.requeue_after = prepared.requeue_after
         done = sync.converge(prepared, self.executor, _log_action)
         return self._record(sync_id, sha, prepared, done, started)
 
@@ -100,7 +118,8 @@ class Reconciler:
         for outcome in done.results:
             if outcome.outcome is hoststate.Outcome.DONE:
                 counts[outcome.action.kind.value] += 1
-                _event(self.store, outcome.action, drift)
+                kind, obj, reason, message = status.event(outcome.action, drift)
+                self.store.record_event(kind, obj, reason, message)
             else:
                 a = outcome.action
                 errors.append(f"{a.kind} {a.namespace}/{a.name} on {a.host}: {outcome.message}")
@@ -109,7 +128,7 @@ class Reconciler:
         errors += [f"{u.pod}: {u.message}" for u in result.unschedulable]
         errors += [d.format() for d in result.errors]
         self.store.set_applied_revision(sha)
-        conditions = _conditions(prepared, done)
+        conditions = status.conditions(prepared, done)
         self.store.set_conditions(conditions)
         self.metrics.update_from_conditions(conditions)
         ended = cond.SyncResult.PARTIAL if errors else cond.SyncResult.SUCCEEDED
@@ -164,56 +183,3 @@ def _log_action(result: hoststate.ActionResult) -> None:
         extra={"action": str(a.kind), "pod": f"{a.namespace}/{a.name}", "host": a.host,
                "outcome": str(result.outcome), "reason": a.reason},
     )  # fmt: skip
-
-
-def _event(store: storemod.Store, action: hoststate.Action, drift: bool) -> None:
-    """Record what changed on a host: drift restored, pods created, replaced or pruned."""
-    if action.kind is hoststate.ActionKind.DELETE:
-        reason = str(cond.Reason.PRUNED) if action.reason == "not desired" else "Deleted"
-    elif drift:
-        reason = cond.Reason.DRIFT_RESTORED
-    else:
-        reason = "Created" if action.kind is hoststate.ActionKind.CREATE else "Replaced"
-    obj = f"Pod/{action.namespace}/{action.name}"
-    store.record_event(cond.EventKind.NORMAL, obj, reason, f"{action.kind} on {action.host}: "
-                       f"{action.reason}")  # fmt: skip
-
-
-def _conditions(prepared: sync.Prepared, done: sync.Converged) -> list[cond.Condition]:
-    out: list[cond.Condition] = []
-    true, false = cond.ConditionStatus.TRUE, cond.ConditionStatus.FALSE
-    ready = cond.ConditionType.READY
-    for host, seen in sorted(prepared.observations.items()):
-        if seen.reachable:
-            out.append(cond.Condition("Host", "", host, ready, true, cond.Reason.HOST_READY))
-        else:
-            out.append(cond.Condition("Host", "", host, ready, false,
-                                      cond.Reason.HOST_UNREACHABLE, seen.error))  # fmt: skip
-    failed = {
-        (r.action.namespace, r.action.name): r
-        for r in done.results
-        if r.outcome is not hoststate.Outcome.DONE
-    }
-    unschedulable = {u.pod: u.message for u in prepared.result.unschedulable}
-    unreachable = {o.host for o in prepared.unreachable}
-    for run in prepared.result.runs:
-        key = (run.namespace, run.name)
-        if key in failed:
-            r = failed[key]
-            reason = (
-                cond.Reason.HOST_UNREACHABLE if r.outcome is hoststate.Outcome.SKIPPED
-                else cond.Reason.APPLY_FAILED
-            )  # fmt: skip
-            out.append(cond.Condition("Pod", run.namespace, run.name, ready, false, reason,
-                                      r.message))  # fmt: skip
-        elif run.host in unreachable:
-            out.append(cond.Condition("Pod", run.namespace, run.name, ready, false,
-                                      cond.Reason.HOST_UNREACHABLE, f"on {run.host}"))  # fmt: skip
-        else:
-            out.append(cond.Condition("Pod", run.namespace, run.name, ready, true,
-                                      cond.Reason.SYNCED, f"on {run.host}"))  # fmt: skip
-    for pod, message in sorted(unschedulable.items()):
-        namespace, _, name = pod.partition("/")
-        out.append(cond.Condition("Pod", namespace, name, ready, false,
-                                  cond.Reason.UNSCHEDULABLE, message))  # fmt: skip
-    return out

@@ -32,6 +32,8 @@ class Trigger(enum.StrEnum):
 
 class ConditionType(enum.StrEnum):
     READY = "Ready"
+    PROGRESSING = "Progressing"  # Deployments: a rollout moves, is complete, or is stuck
+    AVAILABLE = "Available"  # Deployments: at least replicas - maxUnavailable available
 
 
 class ConditionStatus(enum.StrEnum):
@@ -54,6 +56,21 @@ class Reason(enum.StrEnum):
     RECONCILIATION_FAILED = "ReconciliationFailed"  # the sync itself failed (e.g. git fetch)
     DRIFT_RESTORED = "DriftRestored"  # an event: something changed by hand was put back
     PRUNED = "Pruned"  # an event: an object no longer declared was removed
+    # Deployments (Kubernetes' words)
+    NEW_REPLICA_SET_AVAILABLE = "NewReplicaSetAvailable"  # Progressing=True: rollout complete
+    REPLICA_SET_UPDATED = "ReplicaSetUpdated"  # Progressing=True: a rollout is under way
+    PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"  # Progressing=False: stuck
+    ROLLED_BACK = "RolledBack"  # Progressing=False: back on the last good template
+    MINIMUM_REPLICAS_AVAILABLE = "MinimumReplicasAvailable"  # Available=True
+    MINIMUM_REPLICAS_UNAVAILABLE = "MinimumReplicasUnavailable"  # Available=False
+    # Pods and containers (Kubernetes' event reasons)
+    CRASH_LOOP_BACK_OFF = "CrashLoopBackOff"  # Ready=False: a container waits to restart
+    NOT_READY = "ContainersNotReady"  # Ready=False: a readiness probe has not passed
+    STARTED = "Started"  # an event: a container was (re)started
+    BACK_OFF = "BackOff"  # an event: a restart is delayed
+    KILLING = "Killing"  # an event: a container is stopped (liveness failed)
+    UNHEALTHY = "Unhealthy"  # an event: a probe failed
+    SCALING = "ScalingReplicaSet"  # an event: a rollout step created or removed pods
 
 
 class EventKind(enum.StrEnum):
@@ -112,6 +129,31 @@ class SyncRecord:
     @property
     def finished(self) -> bool:
         return self.result is not None
+
+
+@dataclass(frozen=True)
+class RolloutRecord:
+    """A template a Deployment ran: the commit that introduced it, when it started, and when it
+    became fully available or missed its deadline (None: not (yet))."""
+
+    namespace: str
+    name: str
+    template_hash: str
+    revision: str
+    started: float
+    completed: float | None = None
+    failed: float | None = None
+
+
+@dataclass(frozen=True)
+class Rollback:
+    """A Deployment runs `target_hash` (from `target_revision`) instead of git's failing
+    template `failing_hash`, until git changes that Deployment's template."""
+
+    failing_hash: str
+    target_hash: str
+    target_revision: str
+    since: float
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from reconciler.state import conditions as cond
 
 DB_FILENAME = "reconciler.db"
 DEFAULT_STATE_DIR = Path("/var/lib/reconciler")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 KEEP_SYNCS = 1000  # history rows kept; older ones are deleted when a sync finishes
 KEEP_EVENTS = 1000
 BUSY_TIMEOUT_MS = 5000
@@ -67,8 +67,42 @@ _MIGRATIONS: tuple[str, ...] = (
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # version 1 -> 2: rollout history (one row per template a Deployment ran) and rollbacks
+    """
+    CREATE TABLE rollouts (
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        template_hash TEXT NOT NULL,
+        revision TEXT NOT NULL,
+        started REAL NOT NULL,
+        completed REAL,
+        failed REAL,
+        PRIMARY KEY (namespace, name, template_hash)
+    );
+    CREATE TABLE rollbacks (
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        failing_hash TEXT NOT NULL,
+        target_hash TEXT NOT NULL,
+        target_revision TEXT NOT NULL,
+        since REAL NOT NULL,
+        PRIMARY KEY (namespace, name)
+    );
+    """,
 )
 assert len(_MIGRATIONS) == SCHEMA_VERSION
+
+_RESTARTS_TABLE = """
+    CREATE TABLE IF NOT EXISTS restarts (
+        namespace TEXT NOT NULL,
+        pod TEXT NOT NULL,
+        container TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (namespace, pod, container)
+    )
+"""
+"""The pod lifecycle's restart records (counts, back-off), one JSON object per container; made
+when missing, so a database of any schema version gains it without a migration step."""
 
 
 class StoreError(Exception):
@@ -140,6 +174,7 @@ class Store:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
+                self._db.execute(_RESTARTS_TABLE)
                 self._close_interrupted()
             else:
                 self._check_version()
@@ -387,8 +422,95 @@ class Store:
             for i, t, k, obj, reason, message in rows
         ]
 
+    # --- restart records (controllers.lifecycle) ----------------------------------------------
+
+    def restart_records(self) -> list[dict[str, Any]]:
+        """Every container's restart record as the lifecycle controller saved it ([] from a
+        database that has none yet)."""
+        try:
+            rows = self._read("SELECT record FROM restarts ORDER BY namespace, pod, container")
+        except StoreError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        found = [json.loads(row[0]) for row in rows]
+        return [r for r in found if isinstance(r, dict)]
+
+    def save_restart_records(
+        self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """Write (insert or replace) `records`, keyed by their namespace, pod and container,
+        and delete the records of the containers in `forget`."""
+        with self._write() as db:
+            db.executemany(
+                "DELETE FROM restarts WHERE namespace = ? AND pod = ? AND container = ?",
+                [tuple(key) for key in forget],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO restarts VALUES (?, ?, ?, ?)",
+                [
+                    (str(r["namespace"]), str(r["pod"]), str(r["container"]), json.dumps(dict(r)))
+                    for r in records
+                ],
+            )
+
 
 _SYNC_SELECT = "SELECT id, revision, trigger, started, duration, result, counts, errors FROM syncs"
+
+
+class RolloutStore:
+    """Rollout history and rollbacks, in the same database (see `controllers.rollouts`)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def started(self, namespace: str, name: str, template_hash: str, revision: str,
+                when: float) -> None:  # fmt: skip
+        """A Deployment began running `template_hash` (introduced by `revision`); a template
+        run before keeps its first row (its revision and start)."""
+        with self._store._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO rollouts (namespace, name, template_hash, revision, "
+                "started) VALUES (?, ?, ?, ?, ?)",
+                (namespace, name, template_hash, revision, when),
+            )
+
+    def finished(self, namespace: str, name: str, template_hash: str, *, failed: bool,
+                 when: float) -> None:  # fmt: skip
+        column = "failed" if failed else "completed"
+        with self._store._write() as db:
+            db.execute(
+                f"UPDATE rollouts SET {column} = ? WHERE namespace = ? AND name = ? "  # noqa: S608
+                "AND template_hash = ?",
+                (when, namespace, name, template_hash),
+            )
+
+    def history(self, namespace: str, name: str) -> list[cond.RolloutRecord]:
+        rows = self._store._read(
+            "SELECT namespace, name, template_hash, revision, started, completed, failed "
+            "FROM rollouts WHERE namespace = ? AND name = ? ORDER BY started, rowid",
+            (namespace, name),
+        )
+        return [cond.RolloutRecord(*row) for row in rows]
+
+    def set_rollback(self, rollback: cond.Rollback | None, namespace: str, name: str) -> None:
+        with self._store._write() as db:
+            db.execute("DELETE FROM rollbacks WHERE namespace = ? AND name = ?",
+                       (namespace, name))  # fmt: skip
+            if rollback is not None:
+                db.execute(
+                    "INSERT INTO rollbacks VALUES (?, ?, ?, ?, ?, ?)",
+                    (namespace, name, rollback.failing_hash, rollback.target_hash,
+                     rollback.target_revision, rollback.since),
+                )  # fmt: skip
+
+    def rollback(self, namespace: str, name: str) -> cond.Rollback | None:
+        rows = self._store._read(
+            "SELECT failing_hash, target_hash, target_revision, since FROM rollbacks "
+            "WHERE namespace = ? AND name = ?",
+            (namespace, name),
+        )
+        return cond.Rollback(*rows[0]) if rows else None
 
 
 def _sync_of(row: tuple[Any, ...]) -> cond.SyncRecord:

@@ -1,0 +1,77 @@
+"""Status from one reconcile: conditions (with the reason vocabulary of `state.conditions`) for
+hosts, pods and Deployments, and the event each applied action is recorded as. Pure; the daemon
+writes them to the store, so the CLI, `/status`, metrics and logs share the words.
+"""
+
+from __future__ import annotations
+
+from reconciler.controllers import sync
+from reconciler.model import hoststate
+from reconciler.state import conditions as cond
+
+
+def event(action: hoststate.Action, drift: bool) -> tuple[cond.EventKind, str, str, str]:
+    """(kind, object, reason, message) of a done action: drift restored, pods created,
+    replaced, pruned, containers restarted."""
+    if action.kind is hoststate.ActionKind.DELETE:
+        reason = str(cond.Reason.PRUNED) if action.reason == "not desired" else "Deleted"
+    elif drift:
+        reason = cond.Reason.DRIFT_RESTORED
+    else:
+        reason = "Created" if action.kind is hoststate.ActionKind.CREATE else "Replaced"
+    if action.kind is hoststate.ActionKind.RESTART:
+        reason = cond.Reason.STARTED
+    obj = f"Pod/{action.namespace}/{action.name}"
+    message = f"{action.kind} on {action.host}: {action.reason}"
+    return cond.EventKind.NORMAL, obj, str(reason), message
+
+
+def conditions(prepared: sync.Prepared, done: sync.Converged) -> list[cond.Condition]:
+    out: list[cond.Condition] = []
+    true, false = cond.ConditionStatus.TRUE, cond.ConditionStatus.FALSE
+    ready = cond.ConditionType.READY
+    for host, seen in sorted(prepared.observations.items()):
+        if seen.reachable:
+            out.append(cond.Condition("Host", "", host, ready, true, cond.Reason.HOST_READY))
+        else:
+            out.append(cond.Condition("Host", "", host, ready, false,
+                                      cond.Reason.HOST_UNREACHABLE, seen.error))  # fmt: skip
+    failed = {
+        (r.action.namespace, r.action.name): r
+        for r in done.results
+        if r.outcome is not hoststate.Outcome.DONE
+    }
+    unschedulable = {u.pod: u.message for u in prepared.result.unschedulable}
+    unreachable = {o.host for o in prepared.unreachable}
+    observed = {
+        copy.key: copy
+        for seen in prepared.observations.values()
+        for copy in seen.pods
+        if copy.host == prepared.result.placements.get(f"{copy.namespace}/{copy.name}")
+    }
+    for run in prepared.result.runs:
+        key = (run.namespace, run.name)
+        if key in failed:
+            r = failed[key]
+            reason = (
+                cond.Reason.HOST_UNREACHABLE if r.outcome is hoststate.Outcome.SKIPPED
+                else cond.Reason.APPLY_FAILED
+            )  # fmt: skip
+            out.append(cond.Condition("Pod", run.namespace, run.name, ready, false, reason,
+                                      r.message))  # fmt: skip
+        elif run.host in unreachable:
+            out.append(cond.Condition("Pod", run.namespace, run.name, ready, false,
+                                      cond.Reason.HOST_UNREACHABLE, f"on {run.host}"))  # fmt: skip
+        elif (copy := observed.get(key)) is not None and copy.ready is False:
+            out.append(cond.Condition("Pod", run.namespace, run.name, ready, false,
+                                      cond.Reason.NOT_READY, f"on {run.host}"))  # fmt: skip
+        else:
+            out.append(cond.Condition("Pod", run.namespace, run.name, ready, true,
+                                      cond.Reason.SYNCED, f"on {run.host}"))  # fmt: skip
+    for pod, message in sorted(unschedulable.items()):
+        namespace, _, name = pod.partition("/")
+        out.append(cond.Condition("Pod", namespace, name, ready, false,
+                                  cond.Reason.UNSCHEDULABLE, message))  # fmt: skip
+    for deployment in prepared.deployments:
+        out.extend(deployment.conditions)
+    return out
