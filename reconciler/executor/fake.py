@@ -20,6 +20,7 @@ from reconciler.model import hoststate
 
 Key = tuple[str, str]  # (namespace, name)
 Container = hoststate.ObservedContainer | hoststate.ContainerRun
+Observed = hoststate.ObservedContainer
 
 
 class FakeExecutor:
@@ -37,6 +38,7 @@ class FakeExecutor:
         self.calls: list[str] = []
         self.event_log: dict[str, list[tuple[Key, hoststate.PodEvent]]] = {}
         self.events_failure: dict[str, str] = {}
+        self.exit_watch: dict[str, protocol.ExitCallback] = {}  # host -> on_exit
         self.closed = False
 
     @property
@@ -85,6 +87,25 @@ class FakeExecutor:
             for c in pod.containers:
                 if state in observed.DONE_STATES and c.state in observed.RUNNING_STATES:
                     self._log(host, pod.key, "died", c, exit_code)
+
+    def exit_container(
+        self, host: str, namespace: str, name: str, container: str, exit_code: int = 1
+    ) -> None:
+        """One container of a pod exits (a crash): its state becomes "exited", Podman's died
+        event is logged and, when the host is watched (`watch_exits`), reported."""
+        with self._lock:
+            pod = self.pods[host][(namespace, name)]
+            now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            changed = [
+                dataclasses.replace(c, state="exited", exit_code=exit_code, finished_at=now)
+                if c.name == container
+                else c
+                for c in pod.containers
+            ]
+            self.pods[host][pod.key] = self._with(pod, tuple(changed))
+            for before in pod.containers:
+                if before.name == container and before.state in observed.RUNNING_STATES:
+                    self._log(host, pod.key, "died", before, exit_code)
 
     @classmethod
     def _without_restart_counts(cls, pod: hoststate.ObservedPod) -> hoststate.ObservedPod:
@@ -172,10 +193,13 @@ class FakeExecutor:
     def watch_exits(
         self, targets: Iterable[hoststate.HostTarget], on_exit: protocol.ExitCallback
     ) -> None:
-        raise NotImplementedError("watch_exits")
+        with self._lock:
+            self.calls.append("watch_exits " + " ".join(t.name for t in targets))
+            self.exit_watch = {t.name: on_exit for t in targets}
 
     def close(self) -> None:
         self.closed = True
+        self.exit_watch = {}
 
     # ----- actions ---------------------------------------------------------------------------
 
@@ -209,6 +233,8 @@ class FakeExecutor:
             self._pull(action.run)
             self._delete(action.host, action.observed.key)
             return self._create(action.run).replace("created", "replaced", 1)
+        if action.kind is hoststate.ActionKind.RESTART and action.observed and action.container:
+            return self._restart(action.host, action.observed, action.container)
         raise errors.PodError(action.host, action.name, f"malformed {action.kind} action")
 
     def _pull(self, run: hoststate.PodRun) -> None:
@@ -277,6 +303,28 @@ class FakeExecutor:
             self._stats.count(protocol.Mutation.DIR_REMOVE)
         return f"pod {name} removed"
 
+    def _restart(self, host: str, target: hoststate.ObservedPod, name: str) -> str:
+        """Stop the container if it runs (died 143), then start it, as Podman's restart does."""
+        pod = self.pods.setdefault(host, {}).get(target.key)
+        wanted = next((c.podman_id for c in target.containers if c.name == name), None)
+        found = [c for c in pod.containers if c.podman_id == wanted] if pod else []
+        if pod is None or not found:
+            raise errors.PodmanRequestFailed(host, podmanspec.pod_name(*target.key),
+                "restart container", f"container {name} no longer exists")  # fmt: skip
+        self._stats.count(protocol.Mutation.CONTAINER_RESTART)
+        if found[0].state in observed.RUNNING_STATES:
+            self._log(host, pod.key, "died", found[0], 143)
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        changed = tuple(
+            dataclasses.replace(c, state="running", exit_code=0, started_at=now)
+            if c.podman_id == wanted
+            else c
+            for c in pod.containers
+        )
+        self.pods[host][pod.key] = self._with(pod, changed)
+        self._log(host, pod.key, "restart", found[0])
+        return f"container {name} of pod {podmanspec.pod_name(*pod.key)} restarted"
+
     # ----- events ----------------------------------------------------------------------------
 
     def _log(
@@ -294,6 +342,11 @@ class FakeExecutor:
             event = hoststate.PodEvent(time.time(), action, hoststate.EventObject.CONTAINER,
                                        container.name, exit_code, container.image)  # fmt: skip
         self.event_log.setdefault(host, []).append((key, event))
+        on_exit = self.exit_watch.get(host)
+        watched = on_exit is not None and host not in self.unreachable  # a lost host: no stream
+        if on_exit and watched and action == "died" and isinstance(container, Observed):
+            on_exit(hoststate.ContainerExit(host, *key, container.name, container.podman_id,
+                                            exit_code or 0, event.time))  # fmt: skip
 
     def _log_create(self, run: hoststate.PodRun) -> None:
         key = (run.namespace, run.name)

@@ -306,6 +306,36 @@ def delete(session: hostsession.HostSession, pod: hoststate.ObservedPod) -> str:
     return delete_pod(session, name, pod.podman_id or name, dict(pod.labels))
 
 
+def restart(session: hostsession.HostSession, pod: hoststate.ObservedPod, container: str) -> str:
+    """Restart the pod's container named `container` (the manifest's name): stopped first if it
+    runs (a failed liveness probe), then started. Only a managed container labelled with the
+    pod's namespace, name and that container name is touched."""
+    host = session.target.name
+    name = podmanspec.pod_name(pod.namespace, pod.name)
+    found = next((c for c in pod.containers if c.name == container), None)
+    if found is None:
+        raise errors.PodmanRequestFailed(
+            host, name, "restart container", f"the pod has no container {container!r}"
+        )
+    with _pod_context(host, name):
+        current = session.api.inspect_container(found.podman_id)
+    if current is None:
+        raise errors.PodmanRequestFailed(
+            host, name, "restart container", f"container {container} no longer exists (its "
+            "pod was removed or replaced meanwhile)",
+        )  # fmt: skip
+    labels = (current.get("Config") or {}).get("Labels") or {}
+    if not _managed(labels) or (
+        labels.get(hoststate.LABEL_NAMESPACE),
+        labels.get(hoststate.LABEL_NAME),
+        labels.get(hoststate.LABEL_CONTAINER),
+    ) != (pod.namespace, pod.name, container):
+        raise errors.NameConflict(host, name, "podman container", str(current.get("Name", "")))
+    with _pod_context(host, name):
+        session.api.restart_container(found.podman_id, MAX_GRACE_WAIT)
+    return f"container {container} of pod {name} restarted"
+
+
 def replace(
     session: hostsession.HostSession, run: hoststate.PodRun, old: hoststate.ObservedPod
 ) -> str:

@@ -47,9 +47,10 @@ def _labels(entry: Mapping[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in raw.items()}
 
 
-def _listed_start(entry: Mapping[str, Any]) -> str:
-    """The list entry's StartedAt (Unix seconds; negative or 0 when never started) as ISO 8601."""
-    raw = entry.get("StartedAt")
+def _listed_start(entry: Mapping[str, Any], field: str = "StartedAt") -> str:
+    """The list entry's StartedAt (or ExitedAt: Unix seconds; negative or 0 when never) as
+    ISO 8601."""
+    raw = entry.get(field)
     if not isinstance(raw, int | float) or raw <= 0:
         return ""
     return datetime.datetime.fromtimestamp(raw, datetime.UTC).isoformat()
@@ -75,14 +76,18 @@ def container(
     exit_code = int(entry.get("ExitCode") or 0)
     restarts = _listed_restarts(entry)
     started = _listed_start(entry)
+    finished = _listed_start(entry, "ExitedAt") if state in DONE_STATES else ""
     if inspect:
         status = inspect.get("State") or {}
         state = str(status.get("Status") or state)
         exit_code = int(status.get("ExitCode") or 0)
         started = str(status.get("StartedAt") or "")
         restarts = int(inspect.get("RestartCount") or 0)
+        finished = str(status.get("FinishedAt") or "") if state in DONE_STATES else ""
     if started.startswith("0001-01-01"):
         started = ""
+    if finished.startswith("0001-01-01"):
+        finished = ""
     return hoststate.ObservedContainer(
         name=labels.get(hoststate.LABEL_CONTAINER, str(names[0])),
         podman_id=str(entry.get("Id", "")),
@@ -91,6 +96,7 @@ def container(
         exit_code=exit_code,
         restart_count=restarts,
         started_at=started,
+        finished_at=finished,
     )
 
 

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
-from reconciler.executor import errors, hostops, hostsession, loop, protocol, sshconn
+from reconciler.executor import errors, exitwatch, hostops, hostsession, loop, protocol, sshconn
 from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
@@ -71,6 +71,7 @@ class PodmanSSHExecutor:
         self._lock = threading.Lock()
         self._progress_lock = threading.Lock()
         self._closed = False
+        self._exits = exitwatch.ExitWatcher(self._exit_socket, connect_timeout)
 
     @property
     def stats(self) -> protocol.ExecutorStats:
@@ -278,10 +279,13 @@ class PodmanSSHExecutor:
             return hostops.delete(session, action.observed)
         if kind is hoststate.ActionKind.REPLACE and action.run and action.observed:
             return hostops.replace(session, action.run, action.observed)
+        if kind is hoststate.ActionKind.RESTART and action.observed and action.container:
+            return hostops.restart(session, action.observed, action.container)
         raise errors.PodError(
             action.host,
             f"{action.namespace}/{action.name}",
-            f"malformed {kind} action (CREATE needs run, DELETE observed, REPLACE both)",
+            f"malformed {kind} action (CREATE needs run, DELETE observed, REPLACE both, "
+            "RESTART observed and container)",
         )
 
     # ----- probes and exits (filled in by the probes / lifecycle work) ---------------------
@@ -298,7 +302,16 @@ class PodmanSSHExecutor:
     def watch_exits(
         self, targets: Iterable[hoststate.HostTarget], on_exit: protocol.ExitCallback
     ) -> None:
-        raise NotImplementedError("watch_exits")
+        self._check_open()
+        self._exits.watch(targets, on_exit)
+
+    @property
+    def exit_watcher(self) -> exitwatch.ExitWatcher:
+        return self._exits
+
+    def _exit_socket(self, target: hoststate.HostTarget) -> str:
+        """The local socket of the host's live session, for its exit stream."""
+        return self._live_session(target).connection.local_socket
 
     # ----- close ---------------------------------------------------------------------------
 
@@ -306,6 +319,7 @@ class PodmanSSHExecutor:
         if self._closed:
             return
         self._closed = True
+        self._exits.close()
         self._fanout.shutdown(wait=True, cancel_futures=True)
         with self._lock:
             names = list(self._sessions)

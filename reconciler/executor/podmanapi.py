@@ -222,6 +222,17 @@ class PodmanAPI:
             ok_missing=True,
         )
 
+    def restart_container(self, container_id: str, stop_timeout: float) -> None:
+        """Stop the container if it runs (SIGTERM, SIGKILL after its own stop timeout), then
+        start it; an exited container is just started."""
+        self._call(
+            "post",
+            f"/containers/{_quote(container_id)}/restart",
+            "restart container",
+            mutation=protocol.Mutation.CONTAINER_RESTART,
+            timeout=self._timeout + stop_timeout,
+        )
+
     def remove_pod(self, pod: str) -> None:
         self._call(
             "delete",

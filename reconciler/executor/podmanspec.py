@@ -23,7 +23,12 @@ LABEL_DIRS = f"{hoststate.LABEL_PREFIX}host-dirs"
 LABEL_CONTAINERS = f"{hoststate.LABEL_PREFIX}containers"
 """Comma-separated container names: a pod missing one of them was left half-created."""
 
-RESTART_POLICIES = {"Always": "always", "OnFailure": "on-failure", "Never": "no"}
+LABEL_RESTART_POLICY = f"{hoststate.LABEL_PREFIX}restart-policy"
+"""The pod's Kubernetes restartPolicy: the reconciler restarts its containers (with back-off, see
+`controllers.lifecycle`); Podman's own restart policy is "no" for every container. Not part of
+the spec hash (the policy is hashed as `PodRun.restart_policy`)."""
+
+RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 CPU_PERIOD_US = 100_000
 PODMAN_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
@@ -108,6 +113,7 @@ def pod_labels(run: hoststate.PodRun) -> dict[str, str]:
         hoststate.LABEL_SPEC_HASH: run.spec_hash,
         hoststate.LABEL_OWNER: run.owner,
         LABEL_CONTAINERS: ",".join(c.name for c in run.containers),
+        LABEL_RESTART_POLICY: run.restart_policy,
     })  # fmt: skip
     dirs = file_dirs(run)
     if dirs:
@@ -221,7 +227,7 @@ def container_spec(
         "image": container.image,
         "labels": container_labels(run, container),
         "env": {key: str.__str__(value) for key, value in container.env},
-        "restart_policy": RESTART_POLICIES[run.restart_policy],
+        "restart_policy": "no",  # the reconciler restarts per LABEL_RESTART_POLICY
         "stop_timeout": (
             stop_timeout if run.termination_grace_seconds is None else run.termination_grace_seconds
         ),

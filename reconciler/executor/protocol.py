@@ -30,6 +30,7 @@ class Mutation(enum.StrEnum):
     POD_STOP = "pod_stop"
     POD_REMOVE = "pod_remove"
     CONTAINER_CREATE = "container_create"
+    CONTAINER_RESTART = "container_restart"
     VOLUME_CREATE = "volume_create"
     VOLUME_REMOVE = "volume_remove"
     FILE_WRITE = "file_write"

@@ -125,7 +125,7 @@ def test_container_spec_maps_every_field() -> None:
     assert spec["work_dir"] == "/www"
     assert spec["env"] == {"PLAIN": "v", "TOKEN": "s3cret"}
     assert type(spec["env"]["TOKEN"]) is str  # the secret's value, not its redacted repr
-    assert spec["restart_policy"] == "on-failure"
+    assert spec["restart_policy"] == "no"  # the reconciler restarts it (lifecycle)
     assert spec["stop_timeout"] == 7  # no grace period in the run: the executor default
     graceful = dataclasses.replace(run, termination_grace_seconds=3)
     assert podmanspec.container_spec(graceful, run.containers[0], "/s", 7)["stop_timeout"] == 3
@@ -164,12 +164,11 @@ def test_command_without_args_drops_the_image_cmd() -> None:
     assert spec["command"] == []
 
 
-@pytest.mark.parametrize(
-    ("policy", "podman"), [("Always", "always"), ("OnFailure", "on-failure"), ("Never", "no")]
-)
-def test_restart_policies(policy: str, podman: str) -> None:
+@pytest.mark.parametrize("policy", ["Always", "OnFailure", "Never"])
+def test_restart_policies_are_a_pod_label_and_podman_never_restarts(policy: str) -> None:
     run = make_run(restart_policy=policy)
-    assert podmanspec.container_spec(run, run.containers[0], "/s", 1)["restart_policy"] == podman
+    assert podmanspec.container_spec(run, run.containers[0], "/s", 1)["restart_policy"] == "no"
+    assert podmanspec.pod_labels(run)[podmanspec.LABEL_RESTART_POLICY] == policy
 
 
 def test_hostile_strings_are_json_values_untouched() -> None:
