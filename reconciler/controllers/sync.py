@@ -204,7 +204,7 @@ def expand_workloads(p: Pass) -> None:
         pods.extend(step.pods)
         kept.extend(step.keep)
         for pod in step.remove:
-            reasons[pod.key] = f"rollout: old template {pod.template_hash} ({step.waiting})"
+            reasons[pod.key] = f"rollout: replaced by template {step.template_hash}"
         p.deployments.append(tracker.record(deployment, target, step, p.revision, p.now))
         if not step.complete and not target.stalled:
             p.requeue.append(ROLLOUT_REQUEUE)

@@ -2,10 +2,12 @@
 observations in, a `PlanResult` out (the plan, where each pod goes, what could not be placed or
 resolved). Steps: expand, resolve, schedule (sticky), build the `PodRun`s, compute the plan.
 
-A desired pod that cannot be resolved (a missing ConfigMap, a refused hostPath) or placed is not
-run, and nothing it replaces is deleted: its own observed copies, and for a Deployment every
-observed pod of that Deployment, are held (left as they are) until a later revision or reconcile
-can place it. So a broken change never takes down what runs (rolling updates come later).
+A desired pod that cannot be resolved (a missing ConfigMap, a refused hostPath) is not run, and
+nothing it replaces is deleted: its own observed copies, and for a Deployment every observed pod
+of that Deployment, are held (left as they are) until a later revision can resolve it. So a
+broken change never takes down what runs. A pod that cannot be placed holds its own copies; in
+the end state (no controllers' expansion) it holds its whole Deployment too, while a rollout
+step's removals go ahead (the Deployment controller keeps them within maxUnavailable).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ def build_plan(
     whose container is down is replaced instead."""
     policy = policy or resolve.Policy()
     observed = [pod for seen in observations.values() if seen.reachable for pod in seen.pods]
+    rollout = expansion is not None
     if expansion is None:
         expansion = expand.Expansion(expand.expand(desired, observed))
     pods = expansion.pods
@@ -72,14 +75,18 @@ def build_plan(
     errors.extend(bound.errors)
     failed |= bound.refused
     runs = []
+    unplaced: set[tuple[str, str]] = set()
     for item in resolved:
         host = bound.placement.host_of(binding.pod_key(item.pod.namespace, item.pod.name))
         if host is None:
-            failed.add(item.pod.key)
+            unplaced.add(item.pod.key)
         else:
             runs.append(podrun.build(item, host, revision))
 
-    held = _held(pods, failed, observed) | kept
+    if rollout:  # the controllers decided which old pods go, within the rollout's budget
+        held = _held(pods, failed, observed) | unplaced | kept
+    else:
+        held = _held(pods, failed | unplaced, observed)
     plan = diff.compute(
         runs, observations, held, expansion.reasons, restarts or (), restore_down=restarts is None
     )
