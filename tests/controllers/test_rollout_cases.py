@@ -96,8 +96,10 @@ def _run(case: Path) -> dict[str, Any]:
         host.meta.name: hoststate.HostObservation(
             host.meta.name,
             reachable=host.meta.name not in raw.get("unreachable", []),
-            pods=tuple(_observed(loaded.state, host.meta.name, p, now)
-                       for p in raw["hosts"].get(host.meta.name, [])),  # fmt: skip
+            pods=tuple(
+                _observed(loaded.state, host.meta.name, p, now)
+                for p in raw["hosts"].get(host.meta.name, [])
+            ),
         )
         for host in loaded.state.hosts
     }
