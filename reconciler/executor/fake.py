@@ -4,7 +4,8 @@ labels and observed values (built with `podmanspec` and `observed`), the same ou
 on an unreachable host, FAILED for a bad image), the same mutation counters.
 
 Tests steer it: `kill`/`revive` a host, `fail_image`, `fail_next`, `set_container_state`,
-`fail_events`. It logs pod and container events as Podman would (create, start, died, remove).
+`fail_events`, `set_probe`/`clear_probe`. It logs pod and container events as Podman would
+(create, start, died, remove).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from reconciler.model import hoststate
 
 Key = tuple[str, str]  # (namespace, name)
 Container = hoststate.ObservedContainer | hoststate.ContainerRun
+ProbeKey = tuple[str, str, str, str, hoststate.ProbeKind]  # host, namespace, pod, container, kind
 Observed = hoststate.ObservedContainer
 
 
@@ -38,6 +40,8 @@ class FakeExecutor:
         self.calls: list[str] = []
         self.event_log: dict[str, list[tuple[Key, hoststate.PodEvent]]] = {}
         self.events_failure: dict[str, str] = {}
+        self.probe_results: dict[ProbeKey, hoststate.ProbeResult] = {}
+        self.probe_calls: list[ProbeKey] = []  # every probe run, in order
         self.exit_watch: dict[str, protocol.ExitCallback] = {}  # host -> on_exit
         self.closed = False
 
@@ -78,10 +82,7 @@ class FakeExecutor:
         with self._lock:
             pod = self.pods[host][(namespace, name)]
             containers = tuple(
-                hoststate.ObservedContainer(
-                    c.name, c.podman_id, c.image, state, exit_code, c.restart_count, c.started_at
-                )
-                for c in pod.containers
+                dataclasses.replace(c, state=state, exit_code=exit_code) for c in pod.containers
             )
             self.pods[host][(namespace, name)] = self._with(pod, containers)
             for c in pod.containers:
@@ -106,6 +107,29 @@ class FakeExecutor:
             for before in pod.containers:
                 if before.name == container and before.state in observed.RUNNING_STATES:
                     self._log(host, pod.key, "died", before, exit_code)
+
+    def set_probe(
+        self,
+        host: str,
+        namespace: str,
+        name: str,
+        container: str,
+        kind: hoststate.ProbeKind,
+        *,
+        ok: bool,
+        message: str = "",
+    ) -> None:
+        """Every later run of that probe of that container gives this result (`clear_probe`
+        returns it to the default: passed while the container runs)."""
+        with self._lock:
+            result = hoststate.ProbeResult(ok, message or ("passed" if ok else "failed"))
+            self.probe_results[(host, namespace, name, container, kind)] = result
+
+    def clear_probe(
+        self, host: str, namespace: str, name: str, container: str, kind: hoststate.ProbeKind
+    ) -> None:
+        with self._lock:
+            self.probe_results.pop((host, namespace, name, container, kind), None)
 
     @classmethod
     def _without_restart_counts(cls, pod: hoststate.ObservedPod) -> hoststate.ObservedPod:
@@ -188,7 +212,27 @@ class FakeExecutor:
         container: hoststate.ObservedContainer,
         probe: hoststate.ContainerProbe,
     ) -> hoststate.ProbeResult:
-        raise NotImplementedError("probe")
+        """The steered result (`set_probe`), else passed while the container runs."""
+        key = (target.name, pod.namespace, pod.name, container.name, probe.kind)
+        with self._lock:
+            self.probe_calls.append(key)
+            self._stats.count_read()
+            why = self.unreachable.get(target.name)
+            if why is not None:
+                return hoststate.ProbeResult(
+                    False, str(errors.HostUnreachable(target.name, target.address, why))
+                )
+            steered = self.probe_results.get(key)
+            if steered is not None:
+                return steered
+            current = self.pods.get(target.name, {}).get(pod.key)
+            found = [c for c in (current.containers if current else ()) if c.podman_id
+                     == container.podman_id]  # fmt: skip
+            if not found:
+                return hoststate.ProbeResult(False, "container no longer exists")
+            if found[0].state not in observed.RUNNING_STATES:
+                return hoststate.ProbeResult(False, "container is not running")
+            return hoststate.ProbeResult(True, "passed")
 
     def watch_exits(
         self, targets: Iterable[hoststate.HostTarget], on_exit: protocol.ExitCallback
@@ -277,6 +321,7 @@ class FakeExecutor:
                 image=c.image,
                 state="running",
                 started_at=now,
+                probes=c.probes,
             )
             for c in run.containers
         )

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.executor import podmanspec
+from reconciler.executor import podmanspec, probelabels
 from reconciler.model import base, hoststate
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ def container(
         restart_count=restarts,
         started_at=started,
         finished_at=finished,
+        probes=probelabels.decode_probes(labels.get(hoststate.LABEL_PROBES, ""), str(names[0])),
     )
 
 
@@ -133,6 +134,9 @@ def pod(
         phase=phase(found),
         containers=tuple(found),
         created_at=str(entry.get("Created", "")),
+        probe_ports=probelabels.decode_ports(
+            labels.get(hoststate.LABEL_PROBE_PORTS, ""), f"pod {namespace}/{name}"
+        ),
     )
 
 

@@ -20,7 +20,16 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 
-from reconciler.executor import errors, exitwatch, hostops, hostsession, loop, protocol, sshconn
+from reconciler.executor import (
+    errors,
+    exitwatch,
+    hostops,
+    hostsession,
+    loop,
+    probing,
+    protocol,
+    sshconn,
+)
 from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
@@ -297,7 +306,14 @@ class PodmanSSHExecutor:
         container: hoststate.ObservedContainer,
         probe: hoststate.ContainerProbe,
     ) -> hoststate.ProbeResult:
-        raise NotImplementedError("probe")
+        try:
+            self._check_open()
+            session = self._session(target)[0]  # no ping: a probe is cheap or it fails
+            return probing.run(session, self._runner, pod, container, probe)
+        except errors.ExecutorError as exc:
+            return hoststate.ProbeResult(False, str(exc))
+        except RuntimeError as exc:  # the loop or a pool was shut down by close()
+            return hoststate.ProbeResult(False, f"executor closed: {exc}")
 
     def watch_exits(
         self, targets: Iterable[hoststate.HostTarget], on_exit: protocol.ExitCallback

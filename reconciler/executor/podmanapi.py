@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -27,6 +28,16 @@ Filters = Mapping[str, list[str]]
 
 def _quote(name: str) -> str:
     return urllib.parse.quote(name, safe="/:@")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether a requests/urllib3 failure was a read timeout (wrapped or not)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.Timeout | TimeoutError) or "timed out" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _message(response: Any) -> str:
@@ -148,6 +159,54 @@ class PodmanAPI:
             return podevents.decode(response.text)
         except ValueError as exc:
             raise errors.OperationFailed("read events", str(exc)) from exc
+
+    # ----- exec (probes) ------------------------------------------------------------------
+
+    def exec_create(self, container_id: str, command: list[str]) -> str:
+        """An exec session running `command` (argv, no shell) in the container; its id."""
+        body = {"Cmd": command, "AttachStdout": True, "AttachStderr": True}
+        path = f"/containers/{_quote(container_id)}/exec"
+        return str(self._call("post", path, "create exec", body=body).json()["Id"])
+
+    def exec_run(self, exec_id: str, timeout: float) -> bool:
+        """Start the exec session attached and wait for it to end, discarding its output; False
+        when it did not end within `timeout` seconds (it keeps running in the container; the
+        connection stays usable: a slow command is not a lost host)."""
+        deadline = time.monotonic() + timeout
+        path = f"/exec/{_quote(exec_id)}/start"
+        self._stats.count_read()
+        try:
+            response = self._api.post(
+                path,
+                data=json.dumps({"Detach": False, "Tty": False}),
+                headers={"content-type": "application/json"},
+                timeout=timeout,
+                stream=True,
+            )
+        except requests.Timeout:
+            return False
+        except (podman.errors.APIError, requests.RequestException, OSError) as exc:
+            if _timed_out(exc):
+                return False
+            raise self._transport_error("start exec", exc.__cause__ or exc) from exc
+        try:
+            if response.status_code >= 400:
+                raise errors.OperationFailed("start exec", _message(response), response.status_code)
+            for _chunk in response.iter_content(chunk_size=16384):
+                if time.monotonic() > deadline:
+                    return False
+        except (requests.RequestException, OSError) as exc:
+            if _timed_out(exc):
+                return False
+            raise self._transport_error("start exec", exc) from exc
+        finally:
+            response.close()
+        return True
+
+    def exec_inspect(self, exec_id: str) -> dict[str, Any]:
+        """The exec session's state: `Running`, `ExitCode`."""
+        path = f"/exec/{_quote(exec_id)}/json"
+        return dict(self._call("get", path, "inspect exec").json())
 
     # ----- changes -----------------------------------------------------------------------
 

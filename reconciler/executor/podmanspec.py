@@ -12,7 +12,7 @@ import posixpath
 import re
 from typing import Any
 
-from reconciler.executor import errors
+from reconciler.executor import errors, probelabels
 from reconciler.model import hoststate
 
 STATE_DIR = ".local/share/reconciler"
@@ -124,6 +124,8 @@ def pod_labels(run: hoststate.PodRun) -> dict[str, str]:
 def container_labels(run: hoststate.PodRun, container: hoststate.ContainerRun) -> dict[str, str]:
     labels = pod_labels(run)
     labels[hoststate.LABEL_CONTAINER] = container.name
+    if container.probes:
+        labels[hoststate.LABEL_PROBES] = probelabels.encode_probes(container.probes)
     return labels
 
 
@@ -163,14 +165,14 @@ def _portmappings(run: hoststate.PodRun) -> list[dict[str, Any]]:
             "container_port": port.container_port,
             "protocol": port.protocol.lower(),
         }
-        for port in run.ports
+        for port in (*run.ports, *run.probe_ports)  # probe ports: loopback only
     ]
 
 
 def _network(run: hoststate.PodRun) -> dict[str, Any]:
     """Hostname and published ports: on the pod's infra container, or on the only container."""
     network: dict[str, Any] = {"hostname": _hostname(run)}
-    if run.ports:
+    if run.ports or run.probe_ports:
         network["portmappings"] = _portmappings(run)
     return network
 

@@ -198,6 +198,22 @@ class HostConnection:
             async with asyncio.timeout(self.settings.connect_timeout):
                 await self._conn.wait_closed()
 
+    async def open_loopback(
+        self, port: int
+    ) -> tuple[asyncssh.SSHReader[bytes], asyncssh.SSHWriter[bytes]]:
+        """A TCP connection to 127.0.0.1:`port` on the host, through this SSH connection (a
+        direct-tcpip channel: sshd must allow TCP forwarding). The caller bounds the time.
+
+        Raises `errors.OperationFailed` when the host refuses (e.g. "connection refused"), a
+        `HostError` when the SSH connection itself fails."""
+        try:
+            return await self._conn.open_connection("127.0.0.1", port, encoding=None)
+        except asyncssh.ChannelOpenError as exc:
+            reason = str(exc.reason or "channel refused").strip().rstrip(".")
+            raise errors.OperationFailed(f"connect to 127.0.0.1:{port}", reason) from exc
+        except (OSError, asyncssh.Error) as exc:
+            raise translate(self.target, self.settings, exc) from exc
+
     @contextlib.asynccontextmanager
     async def _files(self, operation: str) -> AsyncIterator[None]:
         """Serialize file-tree changes on this host, bound their time, translate errors."""

@@ -81,7 +81,18 @@ def _container(
         mounts=volumes.container_mounts(container, pod_volumes, path),
         cpu_limit_millis=container.resources.cpu_limit,
         memory_limit_bytes=container.resources.memory_limit,
+        probes=container_probes(container),
     )
+
+
+def container_probes(container: workloads.Container) -> tuple[hoststate.ContainerProbe, ...]:
+    """The container's probes in the order the prober gates them: startup, liveness, readiness."""
+    found = (
+        (hoststate.ProbeKind.STARTUP, container.startup_probe),
+        (hoststate.ProbeKind.LIVENESS, container.liveness_probe),
+        (hoststate.ProbeKind.READINESS, container.readiness_probe),
+    )
+    return tuple(hoststate.ContainerProbe(kind, probe) for kind, probe in found if probe)
 
 
 def default_pull_policy(image: str) -> workloads.PullPolicy:
