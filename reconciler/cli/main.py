@@ -29,12 +29,13 @@ def _command_modules() -> tuple[ModuleType, ...]:
         diff,
         get,
         history,
+        rollout,
         status,
         validate,
         version,
     )
 
-    return (version, validate, diff, apply, get, status, history, daemon)
+    return (version, validate, diff, apply, get, rollout, status, history, daemon)
 
 
 def build_parser() -> argparse.ArgumentParser:
