@@ -5,6 +5,8 @@ liveness failures, Unhealthy events, a replaced or restarted container starting 
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import time
 
 import pytest
 
@@ -67,9 +69,7 @@ class World:
         self.executor.apply(hoststate.Plan((action,)), TARGETS.values())
         # started "now" by the fake clock, so initial delays count from here
         pod = self.executor.pods[HOST][("ns", self.name)]
-        started = probermod.datetime.datetime.fromtimestamp(
-            self.clock.wall(), probermod.datetime.UTC
-        )
+        started = datetime.datetime.fromtimestamp(self.clock.wall(), datetime.UTC)
         containers = tuple(
             dataclasses.replace(c, started_at=started.isoformat()) for c in pod.containers
         )
@@ -174,10 +174,10 @@ def test_startup_gates_liveness_and_readiness() -> None:
     assert world.ready() is True
     calls = len(world.executor.probe_calls)
     world.advance(5)
-    kinds = [key[4] for key in world.executor.probe_calls[calls:]]
-    assert Kind.STARTUP not in kinds
-    assert kinds.count(Kind.LIVENESS) == 5
-    assert kinds.count(Kind.READINESS) == 5
+    later = [key[4] for key in world.executor.probe_calls[calls:]]
+    assert Kind.STARTUP not in later
+    assert later.count(Kind.LIVENESS) == 5
+    assert later.count(Kind.READINESS) == 5
 
 
 def test_startup_never_passing_restarts_the_container() -> None:
@@ -213,7 +213,7 @@ def test_restarted_container_starts_afresh() -> None:
     assert world.ready() is True
     world.clock.now += 100
     pod = world.executor.pods[HOST][("ns", "web")]
-    later = probermod.datetime.datetime.fromtimestamp(world.clock.wall(), probermod.datetime.UTC)
+    later = datetime.datetime.fromtimestamp(world.clock.wall(), datetime.UTC)
     restarted = dataclasses.replace(pod.containers[0], started_at=later.isoformat())
     world.executor.pods[HOST][("ns", "web")] = dataclasses.replace(pod, containers=(restarted,))
     world.sync()
@@ -295,7 +295,7 @@ def test_background_thread_runs_probes() -> None:
         for _ in range(200):
             if world.ready():
                 break
-            probermod.time.sleep(0.01)
+            time.sleep(0.01)
     finally:
         world.prober.stop()
     assert world.ready() is True
