@@ -20,11 +20,11 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from reconciler.cli import common, settings
+from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import sync
 from reconciler.executor import errors, protocol
 from reconciler.manifests import loader
 from reconciler.model import hoststate, quantity
-from reconciler.plan import pipeline
 
 RESOURCES = {"pods": "pods", "pod": "pods", "po": "pods", "deployments": "deployments",
              "deployment": "deployments", "deploy": "deployments", "hosts": "hosts",
@@ -197,25 +197,25 @@ def _host_rows(loaded: loader.LoadResult, observations: dict[str, hoststate.Host
 
 def _deployment_rows(loaded: loader.LoadResult, observations: dict[str, hoststate.HostObservation],
                      namespace: str) -> list[dict[str, Any]]:  # fmt: skip
+    """kubectl's columns, counted by the Deployment controller's own rules: READY pods ready of
+    `replicas`, UP-TO-DATE pods of the current template, AVAILABLE pods ready for
+    minReadySeconds (old and new)."""
     if not loaded.ok:
         raise sync.InvalidManifestsError(loaded)
-    result = pipeline.build_plan(loaded.state, observations, sync.UNVERSIONED)
-    current = {(run.namespace, run.name) for run in result.runs}
-    changing = {(a.namespace, a.name) for a in result.plan.actions}
     pods = _pods(observations, namespace)
+    now = time.time()
     rows = []
     for deployment in loaded.state.deployments:
         ns, name = deployment.meta.namespace, deployment.meta.name
         if namespace and ns != namespace:
             continue
         owned = [p for p in pods if p.namespace == ns and p.owner == f"Deployment/{name}"]
-        running = [p for p in owned if p.phase is hoststate.PodPhase.RUNNING]
-        up_to_date = [p for p in owned if p.key in current and p.key not in changing]
+        counts = deploymentctl.step(deployment, deployment.template, owned, now).counts
         rows.append({
             "namespace": ns, "name": name,
-            "ready": f"{len(running)}/{deployment.replicas}",
-            "upToDate": len(up_to_date),
-            "available": len([p for p in running if p in up_to_date]),
+            "ready": f"{counts.ready}/{counts.replicas}",
+            "upToDate": counts.updated,
+            "available": counts.available,
             "hosts": sorted({p.host for p in owned}),
         })  # fmt: skip
     return rows
