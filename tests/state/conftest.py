@@ -1,4 +1,4 @@
-"""Fixtures for the daemon's supporting parts: a fresh state store in a temporary directory."""
+"""Fixtures for the state store's tests: a fresh store in a temporary directory."""
 
 from __future__ import annotations
 
