@@ -26,6 +26,7 @@ from reconciler.controllers import sync  # noqa: E402
 from reconciler.executor import observed, podman_ssh  # noqa: E402
 from reconciler.model import hoststate  # noqa: E402
 from reconciler.plan import pipeline  # noqa: E402
+from reconciler.source import worktree  # noqa: E402
 
 
 def main() -> None:
@@ -45,7 +46,7 @@ def main() -> None:
     with common.executor_for(args) as executor:
         assert isinstance(executor, podman_ssh.PodmanSSHExecutor)  # its internals are timed
         loaded = sync.load(args.repo)
-        revision = sync.revision_of(args.repo)
+        revision = worktree.revision_of(args.repo)
         targets = sync.targets_of(loaded.state)
         mark = lap("load", mark)
         # Open every host's session the way observe does (fan-out pool), without observing.

@@ -23,6 +23,7 @@ from reconciler.controllers import manager, sync
 from reconciler.executor import protocol
 from reconciler.model import hoststate
 from reconciler.plan import render
+from reconciler.source import worktree
 
 
 def register(subparsers: Any) -> None:
@@ -65,7 +66,7 @@ class _Progress:
 def run(args: argparse.Namespace) -> int:
     def body(executor: protocol.HostExecutor, path: Path) -> int:
         loaded = sync.load(path)
-        revision = sync.revision_of(path)
+        revision = worktree.revision_of(path)
         controllers = manager.start(executor)
         started = time.monotonic()
         counts = {kind: 0 for kind in hoststate.ActionKind}

@@ -23,6 +23,7 @@ from reconciler.executor import podman_ssh
 from reconciler.manifests import loader
 from reconciler.model import hoststate
 from reconciler.plan import pipeline
+from reconciler.source import worktree
 from tests.e2e import test_apply
 from tests.harness import lab as labmod
 
@@ -67,7 +68,7 @@ class Probe:
         assert loaded.ok, loaded.errors
         targets = sync.targets_of(loaded.state)
         observations = self.executor.observe(targets)
-        result = pipeline.build_plan(loaded.state, observations, sync.UNVERSIONED)
+        result = pipeline.build_plan(loaded.state, observations, worktree.UNVERSIONED)
         mine = tuple(a for a in result.plan.actions if a.namespace == NAMESPACE)
         return self.executor.apply(hoststate.Plan(mine), targets)
 

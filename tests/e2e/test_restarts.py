@@ -25,6 +25,7 @@ from reconciler.executor import exitwatch, podman_ssh
 from reconciler.manifests import loader
 from reconciler.model import hoststate
 from reconciler.plan import pipeline
+from reconciler.source import worktree
 from tests.e2e import test_apply
 from tests.harness import lab as labmod
 
@@ -76,7 +77,7 @@ class Crashing:
         loaded = loader.load_repository(self.path)
         assert loaded.ok, loaded.errors
         observations = self.executor.observe(self.targets)
-        result = pipeline.build_plan(loaded.state, observations, sync.UNVERSIONED)
+        result = pipeline.build_plan(loaded.state, observations, worktree.UNVERSIONED)
         mine = tuple(a for a in result.plan.actions if a.namespace == NAMESPACE)
         return self.executor.apply(hoststate.Plan(mine), self.targets)
 
