@@ -22,10 +22,9 @@ from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import base, hoststate, objects
 from reconciler.plan import expand, pipeline
+from reconciler.source import worktree
 
 Observations = dict[str, hoststate.HostObservation]
-
-UNVERSIONED = "unversioned"
 
 
 class InvalidManifestsError(Exception):
@@ -109,19 +108,6 @@ def targets_of(state: objects.DesiredState) -> tuple[hoststate.HostTarget, ...]:
     )
 
 
-def revision_of(path: Path) -> str:
-    """The git commit of the repository holding `path` (with `-dirty` when the work tree is
-    modified), or "unversioned" for a plain directory."""
-    import git  # noqa: PLC0415 (gitpython is slow to import; only needed here)
-
-    try:
-        repo = git.Repo(path, search_parent_directories=True)
-        sha: str = repo.head.commit.hexsha[:12]
-        return f"{sha}-dirty" if repo.is_dirty(untracked_files=True) else sha
-    except (git.InvalidGitRepositoryError, git.NoSuchPathError, ValueError):
-        return UNVERSIONED
-
-
 def load(path: Path) -> loader.LoadResult:
     """Load and validate; raise InvalidManifests when any error is found."""
     result = loader.load_repository(path)
@@ -138,7 +124,7 @@ def prepare(
 ) -> Prepared:
     """Steps up to the plan: load ▶ STEPS. No host is changed."""
     loaded = load(path)
-    revision = revision if revision is not None else revision_of(path)
+    revision = revision if revision is not None else worktree.revision_of(path)
     return prepare_loaded(loaded, executor, revision, controllers)
 
 
