@@ -11,13 +11,13 @@ step, container restarts with back-off, readiness from the prober.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from reconciler.controllers import deployment as deploymentctl
-from reconciler.controllers import rollouts
+from reconciler.controllers import lifecycle, rollouts
+from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import base, hoststate, objects
@@ -25,6 +25,7 @@ from reconciler.plan import expand, pipeline
 from reconciler.source import worktree
 
 Observations = dict[str, hoststate.HostObservation]
+Targets = dict[str, hoststate.HostTarget]
 
 
 class InvalidManifestsError(Exception):
@@ -35,35 +36,15 @@ class InvalidManifestsError(Exception):
         self.load = load
 
 
-class Readiness(Protocol):
-    """The prober, as the reconcile sees it (`controllers.prober.Prober`)."""
-
-    def sync(
-        self,
-        observations: Mapping[str, hoststate.HostObservation],
-        targets: Mapping[str, hoststate.HostTarget],
-    ) -> None: ...
-
-    def annotate(self, observations: Mapping[str, hoststate.HostObservation]) -> Observations: ...
-
-
-class RestartPolicy(Protocol):
-    """The pod lifecycle controller, as the reconcile sees it (`controllers.lifecycle`)."""
-
-    def due_actions(
-        self, observations: Mapping[str, hoststate.HostObservation], now: float
-    ) -> tuple[tuple[hoststate.Action, ...], float | None]: ...
-
-
 @dataclass
 class Controllers:
     """The controllers' memory in one process: the daemon keeps one for its lifetime, `apply`
-    one per run. `prober` and `restarts` are optional (None: readiness is "all containers
-    running", down containers are replaced as before)."""
+    one per run (`manager.start` builds them). `prober` and `restarts` are optional (None:
+    readiness is "all containers running", a down container's pod is replaced as before)."""
 
     rollouts: rollouts.Tracker = field(default_factory=rollouts.Tracker)
-    prober: Readiness | None = None
-    restarts: RestartPolicy | None = None
+    prober: proberctl.Prober | None = None
+    restarts: lifecycle.Restarts | None = None
     clock: Callable[[], float] = time.time
 
 
@@ -78,6 +59,8 @@ class Prepared:
     observe_seconds: float = 0.0
     deployments: tuple[rollouts.Status, ...] = ()
     requeue_after: float | None = None  # run again this soon (a rollout or back-off waits)
+    waiting: tuple[lifecycle.Waiting, ...] = ()  # containers backing off (CrashLoopBackOff)
+    controllers: Controllers | None = None
 
     @property
     def rolling(self) -> bool:
@@ -143,6 +126,7 @@ class Pass:
     expansion: expand.Expansion | None = None
     deployments: list[rollouts.Status] = field(default_factory=list)
     restarts: tuple[hoststate.Action, ...] | None = None
+    waiting: tuple[lifecycle.Waiting, ...] = ()
     requeue: list[float] = field(default_factory=list)
     result: pipeline.PlanResult | None = None
 
@@ -154,6 +138,8 @@ def observe(p: Pass) -> None:
     p.observations = p.executor.observe(p.targets)
     p.observe_seconds = time.monotonic() - started
     p.now = p.controllers.clock() if p.controllers else time.time()
+    if p.controllers is not None and p.controllers.restarts is not None:
+        p.executor.watch_exits(p.targets, p.controllers.restarts.on_exit)  # exits as they happen
 
 
 def probe(p: Pass) -> None:
@@ -204,9 +190,10 @@ def restart(p: Pass) -> None:
     """Containers that are down and due for a restart (the pod lifecycle controller)."""
     if p.controllers is None or p.controllers.restarts is None:
         return
-    p.restarts, next_due = p.controllers.restarts.due_actions(p.observations, p.now)
-    if next_due is not None:
-        p.requeue.append(next_due)
+    verdicts = p.controllers.restarts.due(p.observations, p.now)
+    p.restarts, p.waiting = verdicts.restarts, verdicts.waiting
+    if verdicts.next_due is not None:
+        p.requeue.append(verdicts.next_due)
 
 
 def plan(p: Pass) -> None:
@@ -233,7 +220,7 @@ def prepare_loaded(
     assert p.result is not None
     return Prepared(
         loaded, p.targets, p.observations, p.result, p.observe_seconds,
-        tuple(p.deployments), min(p.requeue) if p.requeue else None,
+        tuple(p.deployments), min(p.requeue) if p.requeue else None, p.waiting, controllers,
     )  # fmt: skip
 
 
@@ -242,7 +229,13 @@ def converge(
     executor: protocol.HostExecutor,
     progress: Callable[[hoststate.ActionResult], None] | None = None,
 ) -> Converged:
-    """Carry out the prepared plan; one result per action (hosts in parallel)."""
+    """Carry out the prepared plan, wave by wave; one result per action (hosts in parallel).
+    The pod lifecycle controller hears how its restarts went."""
     started = time.monotonic()
     results = executor.apply(prepared.result.plan, prepared.targets, progress)
+    controllers = prepared.controllers
+    if controllers is not None and controllers.restarts is not None:
+        for result in results:
+            if result.action.kind is hoststate.ActionKind.RESTART:
+                controllers.restarts.restarted(result)
     return Converged(prepared, results, time.monotonic() - started)

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.model import diagnostics, hoststate, objects
-from reconciler.plan import binding, diff, expand, podrun, refs, resolve
+from reconciler.plan import binding, diff, expand, podrun, probeports, refs, resolve
 from reconciler.scheduler import result
 
 
@@ -83,6 +83,7 @@ def build_plan(
         else:
             runs.append(podrun.build(item, host, revision))
 
+    runs = list(probeports.allocate(runs, observations))  # where probes reach their ports
     if rollout:  # the controllers decided which old pods go, within the rollout's budget
         held = _held(pods, failed, observed) | unplaced | kept
     else:

@@ -17,6 +17,7 @@ from types import FrameType
 
 from reconciler import __version__
 from reconciler.controllers import manager
+from reconciler.controllers import prober as proberctl
 from reconciler.executor import podman_ssh, protocol
 from reconciler.runtime import config as configmod
 from reconciler.runtime import notify, reconcile, wake
@@ -56,9 +57,17 @@ class Daemon:
             self.executor,
             storemod.RolloutStore(self.store),
             self.reconciler.template_at,
-            lambda: self.wakeup.request(str(cond.Trigger.HOST_EVENT)),
+            wake=lambda: self.wakeup.request(str(cond.Trigger.HOST_EVENT)),
+            restart_records=self.store,
+            probe_events=self._probe_event,
         )
         self.webhook_secret = self.cfg.webhook_secret()
+
+    def _probe_event(self, event: proberctl.ProbeEvent) -> None:
+        """A failed probe, recorded as Kubernetes' `Unhealthy` event (from a prober thread)."""
+        pod = f"Pod/{event.namespace}/{event.pod}"
+        message = f"{event.container}: {event.message}"
+        self.store.record_event(cond.EventKind.WARNING, pod, cond.Reason.UNHEALTHY, message)
 
     # ----- triggers ----------------------------------------------------------------------
 
