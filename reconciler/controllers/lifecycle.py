@@ -171,10 +171,8 @@ class Restarts:
             if now < record.own_kill_until:  # a liveness restart stopped it
                 self._records[key] = dataclasses.replace(record, own_kill_until=0.0)
                 return
-            record = self._exit(record, exit.exit_code, now)
-            self._records[key] = record
-        log.debug("container %s/%s/%s exited (%d): restart due in %.0fs",
-                  *key, exit.exit_code, record.delay)  # fmt: skip
+            record = self._records[key] = self._exit(record, exit.exit_code, now)
+        log.debug("%s/%s/%s exited (%d): due in %.0fs", *key, exit.exit_code, record.delay)
         self._schedule(record.due_at or now, now)
 
     def liveness_failed(  # noqa: PLR0917 (the prober's callback signature)
@@ -188,14 +186,11 @@ class Restarts:
             record = self._current(key, host, podman_id)
             if record.due_at is not None:
                 return  # a restart is already wanted
-            streak = self._streak(record, now)
-            delay = backoff_delay(streak)
-            record = dataclasses.replace(
-                record, streak=streak, due_at=now + delay, delay=delay, liveness=True, confirmed=False,
-                cause=f"failed its liveness probe ({message})", in_flight_until=0.0,
-            )  # fmt: skip
+            record = self._exit(record, 137, now)  # Kubernetes kills it, then restarts it
+            cause = f"failed its liveness probe ({message})"
+            record = dataclasses.replace(record, liveness=True, cause=cause)
             self._records[key] = record
-        self._schedule(now + delay, now)
+        self._schedule(record.due_at or now, now)
 
     def restarted(self, result: hoststate.ActionResult) -> None:
         """Record the outcome of a RESTART from `due`: done (count + 1), failed (counted as a
@@ -325,8 +320,7 @@ class Restarts:
 
     def restart_count(self, namespace: str, pod: str, container: str) -> int:
         with self._lock:
-            record = self._records.get((namespace, pod, container))
-            return 0 if record is None else record.restarts
+            return getattr(self._records.get((namespace, pod, container)), "restarts", 0)
 
     def waiting(self, namespace: str, pod: str) -> str:
         """CrashLoopBackOff while a container of the pod waits out its back-off, else ""."""
