@@ -71,10 +71,13 @@ def run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         counts = {kind: 0 for kind in hoststate.ActionKind}
         failed = 0
+        unchanged: int | None = None
         try:
             while True:
                 prepared = sync.prepare_loaded(loaded, executor, revision, controllers)
                 plan = prepared.result.plan
+                if unchanged is None:  # pods this apply found as declared
+                    unchanged = len(plan.unchanged)
                 if not args.quiet and not plan.empty:
                     sys.stdout.write(render.summary(prepared.result))
                 done = sync.converge(prepared, executor, _Progress(len(plan.actions), args.quiet))
@@ -88,13 +91,14 @@ def run(args: argparse.Namespace) -> int:
                 time.sleep(prepared.requeue_after)
         finally:
             manager.stop(controllers)
+        restarted = counts[hoststate.ActionKind.RESTART]
         print(
             f"applied revision {prepared.result.revision} in {time.monotonic() - started:.1f}s: "
             f"{counts[hoststate.ActionKind.CREATE]} created, "
             f"{counts[hoststate.ActionKind.REPLACE]} replaced, "
             f"{counts[hoststate.ActionKind.DELETE]} deleted, "
-            f"{counts[hoststate.ActionKind.RESTART]} restarted, "
-            f"{failed} failed, {len(plan.unchanged)} unchanged"
+            f"{failed} failed, {unchanged or 0} unchanged"
+            + (f", {restarted} containers restarted" if restarted else "")
         )
         code = diffcmd.exit_code(prepared, "apply")
         stuck = [d for d in prepared.deployments if d.failed]
