@@ -13,7 +13,7 @@ import io
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ from ruamel.yaml import YAML
 
 from reconciler.cli import common, settings
 from reconciler.controllers import deployment as deploymentctl
-from reconciler.controllers import sync
+from reconciler.controllers import lifecycle, manager, sync
 from reconciler.executor import errors, protocol
 from reconciler.manifests import loader
 from reconciler.model import hoststate, quantity
+from reconciler.state import store as storemod
 
 RESOURCES = {"pods": "pods", "pod": "pods", "po": "pods", "deployments": "deployments",
              "deployment": "deployments", "deploy": "deployments", "hosts": "hosts",
@@ -88,14 +89,30 @@ def _warn_unreachable(observations: dict[str, hoststate.HostObservation]) -> int
     return code
 
 
-def pod_row(pod: hoststate.ObservedPod, address: str) -> dict[str, Any]:
-    running = sum(1 for c in pod.containers if c.state == "running")
+def pod_row(
+    pod: hoststate.ObservedPod,
+    address: str,
+    restarts: Mapping[tuple[str, str, str], lifecycle.Record] | None = None,
+) -> dict[str, Any]:
+    """kubectl's row: READY containers ready (by their probes; running when not probed), STATUS
+    the phase or CrashLoopBackOff while the daemon backs off a restart, RESTARTS the restarts
+    the daemon made (its state database, when readable here) or Podman's own count."""
+    records = [(restarts or {}).get((pod.namespace, pod.name, c.name)) for c in pod.containers]
+    ready = sum(1 for c in pod.containers if (c.ready if c.ready is not None else
+                                                c.state == "running"))  # fmt: skip
+    status = str(pod.phase)
+    if any(r is not None and r.backing_off for r in records):
+        status = lifecycle.CRASH_LOOP
+    counted = sum(
+        max(r.restarts if r is not None else 0, c.restart_count or 0)
+        for r, c in zip(records, pod.containers, strict=True)
+    )
     return {
         "namespace": pod.namespace,
         "name": pod.name,
-        "ready": f"{running}/{len(pod.containers)}",
-        "status": str(pod.phase),
-        "restarts": sum(c.restart_count or 0 for c in pod.containers),
+        "ready": f"{ready}/{len(pod.containers)}",
+        "status": status,
+        "restarts": counted,
         "host": pod.host,
         "address": address,
         "owner": pod.owner,
@@ -103,6 +120,20 @@ def pod_row(pod: hoststate.ObservedPod, address: str) -> dict[str, Any]:
         "images": sorted({c.image for c in pod.containers}),
         "created": pod.created_at,
     }
+
+
+def restart_records() -> dict[tuple[str, str, str], lifecycle.Record]:
+    """The daemon's restart records (counts, back-offs) when its state database is readable on
+    this machine (the default state directory), else none: Podman's own counts stand."""
+    path = storemod.path_in(storemod.default_state_dir())
+    if not path.exists():
+        return {}
+    try:
+        with storemod.Store(path, create=False) as store:
+            rows = store.restart_records()
+    except storemod.StoreError:
+        return {}
+    return {record.key: record for record in lifecycle.records(rows)}
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:
@@ -161,9 +192,14 @@ def get(
     """
     wide = output == "wide"
     loaded, observations = _observe(executor, path, detail=resource == "pods")
+    if resource in ("pods", "deployments"):
+        targets = {t.name: t for t in sync.targets_of(loaded.state)}
+        observations = manager.readiness_once(executor, observations, targets)
     addresses = {h.meta.name: h.address for h in loaded.state.hosts}
     if resource == "pods":
-        items = [pod_row(p, addresses.get(p.host, "")) for p in _pods(observations, namespace)]
+        records = restart_records()
+        items = [pod_row(p, addresses.get(p.host, ""), records)
+                 for p in _pods(observations, namespace)]  # fmt: skip
         emit(items, output, POD_WIDE if wide else POD_COLUMNS, "PodList")
     elif resource == "hosts":
         emit(_host_rows(loaded, observations), output,

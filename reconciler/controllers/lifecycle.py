@@ -104,6 +104,17 @@ class Record:
         return self.due_at is not None and self.delay > 0 and self.confirmed
 
 
+def records(rows: Iterable[Mapping[str, Any]]) -> list[Record]:
+    """Records as a `RecordStore` returned them; rows not understood (another version) left out."""
+    found = []
+    for row in rows:
+        try:
+            found.append(Record(**row))
+        except TypeError:
+            log.warning("restart record %r not understood; dropped", row)
+    return found
+
+
 class RecordStore(Protocol):
     """Where records survive a daemon restart (`state.store.Store` implements it)."""
 
@@ -146,13 +157,8 @@ class Restarts:
         self._timer: threading.Timer | None = None
         self._timer_at = 0.0
         self._closed = False
-        for row in store.restart_records() if store is not None else ():
-            try:
-                record = dataclasses.replace(Record(**row), in_flight_until=0.0)
-            except TypeError:
-                log.warning("restart record %r not understood; dropped", row)
-                continue
-            self._records[record.key] = record
+        for record in records(store.restart_records() if store is not None else ()):
+            self._records[record.key] = dataclasses.replace(record, in_flight_until=0.0)
 
     # ----- inputs --------------------------------------------------------------------------
 

@@ -10,6 +10,15 @@ from reconciler.model import hoststate
 from reconciler.state import conditions as cond
 
 
+def back_off_events(prepared: sync.Prepared) -> list[tuple[cond.EventKind, str, str, str]]:
+    """A Warning `BackOff` event per container waiting out a restart back-off."""
+    return [
+        (cond.EventKind.WARNING, f"Pod/{w.key[0]}/{w.key[1]}", str(cond.Reason.BACK_OFF),
+         w.message)
+        for w in prepared.waiting
+    ]  # fmt: skip
+
+
 def event(action: hoststate.Action, drift: bool) -> tuple[cond.EventKind, str, str, str]:
     """(kind, object, reason, message) of a done action: drift restored, pods created,
     replaced, pruned, containers restarted."""
@@ -20,7 +29,7 @@ def event(action: hoststate.Action, drift: bool) -> tuple[cond.EventKind, str, s
     else:
         reason = "Created" if action.kind is hoststate.ActionKind.CREATE else "Replaced"
     if action.kind is hoststate.ActionKind.RESTART:
-        reason = cond.Reason.STARTED
+        reason = cond.Reason.KILLING if "liveness" in action.reason else cond.Reason.STARTED
     obj = f"Pod/{action.namespace}/{action.name}"
     message = f"{action.kind} on {action.host}: {action.reason}"
     return cond.EventKind.NORMAL, obj, str(reason), message
@@ -43,6 +52,7 @@ def conditions(prepared: sync.Prepared, done: sync.Converged) -> list[cond.Condi
     }
     unschedulable = {u.pod: u.message for u in prepared.result.unschedulable}
     unreachable = {o.host for o in prepared.unreachable}
+    backing_off = {w.key: w.message for w in prepared.waiting}
     observed = {
         copy.key: copy
         for seen in prepared.observations.values()
@@ -62,6 +72,10 @@ def conditions(prepared: sync.Prepared, done: sync.Converged) -> list[cond.Condi
         elif run.host in unreachable:
             out.append(cond.Condition("Pod", run.namespace, run.name, ready, false,
                                       cond.Reason.HOST_UNREACHABLE, f"on {run.host}"))  # fmt: skip
+        elif key in backing_off:
+            crash = cond.Reason.CRASH_LOOP_BACK_OFF
+            out.append(cond.Condition("Pod", run.namespace, run.name, ready, false, crash,
+                                      backing_off[key]))  # fmt: skip
         elif (copy := observed.get(key)) is not None and copy.ready is False:
             out.append(cond.Condition("Pod", run.namespace, run.name, ready, false,
                                       cond.Reason.NOT_READY, f"on {run.host}"))  # fmt: skip

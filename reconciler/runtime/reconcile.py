@@ -36,6 +36,7 @@ class Reconciler:
     refused: str | None = None  # the newest revision, when it failed validation
     refused_errors: tuple[str, ...] = ()
     requeue_after: float | None = None  # the last reconcile wants the next one this soon
+    _backoffs_told: set[tuple[str, str]] = field(default_factory=set)  # BackOff events made
 
     def template_at(
         self, revision: str, namespace: str, name: str
@@ -124,6 +125,12 @@ class Reconciler:
                 a = outcome.action
                 errors.append(f"{a.kind} {a.namespace}/{a.name} on {a.host}: {outcome.message}")
         counts["unchanged"] = len(result.plan.unchanged)
+        told = set()
+        for kind, obj, reason, message in status.back_off_events(prepared):
+            told.add((obj, message))
+            if (obj, message) not in self._backoffs_told:  # once per back-off, not per sync
+                self.store.record_event(kind, obj, reason, message)
+        self._backoffs_told = told
         errors += [o.error for o in prepared.unreachable]  # each "host NAME: ..."
         errors += [f"{u.pod}: {u.message}" for u in result.unschedulable]
         errors += [d.format() for d in result.errors]
