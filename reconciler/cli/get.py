@@ -1,8 +1,8 @@
-"""`reconciler get pods|deployments|hosts` and `reconciler describe pod NAME`: what runs where.
+"""`reconciler get pods|deployments|hosts`: what runs where.
 
 Hosts come from the repository's Host manifests (`-f PATH`, default the current directory);
-pods are read from the hosts themselves (their podman labels). `-o wide|json|yaml` as in kubectl.
-`describe` ends with the pod's Podman events of the last 24 hours (`Events:`), as kubectl does.
+pods are read from the hosts themselves (their podman labels), readiness from one run of their
+probes. `-o wide|json|yaml` as in kubectl.
 Exit: 0, 2 usage, 4 when a host could not be read (the rows of the other hosts are printed).
 """
 
@@ -22,7 +22,7 @@ from ruamel.yaml import YAML
 from reconciler.cli import common, settings
 from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import lifecycle, manager, sync
-from reconciler.executor import errors, protocol
+from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import hoststate, quantity
 from reconciler.state import store as storemod
@@ -39,19 +39,11 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     get.add_argument("resource", choices=sorted(RESOURCES), metavar="pods|deployments|hosts")
     get.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
-    _common(get)
+    add_common(get)
     get.set_defaults(handler=run_get)
-    describe: argparse.ArgumentParser = subparsers.add_parser(
-        "describe", help="show one pod in detail", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )  # fmt: skip
-    describe.add_argument("kind", choices=("pod",))
-    describe.add_argument("name")
-    _common(describe)
-    describe.set_defaults(handler=run_describe)
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-f",
         "--filename",
@@ -64,7 +56,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     settings.add_arguments(parser)
 
 
-def _observe(
+def observe(
     executor: protocol.HostExecutor, path: Path, *, detail: bool
 ) -> tuple[loader.LoadResult, dict[str, hoststate.HostObservation]]:
     """`detail`: also the restart counts (one inspect per container), for the pod views only."""
@@ -72,7 +64,7 @@ def _observe(
     return loaded, executor.observe(sync.targets_of(loaded.state), detail=detail)
 
 
-def _pods(
+def pods_of(
     observations: dict[str, hoststate.HostObservation], namespace: str
 ) -> list[hoststate.ObservedPod]:
     pods = [p for o in observations.values() for p in o.pods]
@@ -80,7 +72,7 @@ def _pods(
                   key=lambda p: (p.namespace, p.name))  # fmt: skip
 
 
-def _warn_unreachable(observations: dict[str, hoststate.HostObservation]) -> int:
+def warn_unreachable(observations: dict[str, hoststate.HostObservation]) -> int:
     code = common.EXIT_OK
     for seen in observations.values():
         if not seen.reachable:
@@ -191,7 +183,7 @@ def get(
     Only the pod list shows restart counts, so only it pays one inspect per container.
     """
     wide = output == "wide"
-    loaded, observations = _observe(executor, path, detail=resource == "pods")
+    loaded, observations = observe(executor, path, detail=resource == "pods")
     if resource in ("pods", "deployments"):
         targets = {t.name: t for t in sync.targets_of(loaded.state)}
         observations = manager.readiness_once(executor, observations, targets)
@@ -199,7 +191,7 @@ def get(
     if resource == "pods":
         records = restart_records()
         items = [pod_row(p, addresses.get(p.host, ""), records)
-                 for p in _pods(observations, namespace)]  # fmt: skip
+                 for p in pods_of(observations, namespace)]  # fmt: skip
         emit(items, output, POD_WIDE if wide else POD_COLUMNS, "PodList")
     elif resource == "hosts":
         emit(_host_rows(loaded, observations), output,
@@ -207,7 +199,7 @@ def get(
     else:
         emit(_deployment_rows(loaded, observations, namespace), output,
              DEPLOY_WIDE if wide else DEPLOY_COLUMNS, "DeploymentList")  # fmt: skip
-    return _warn_unreachable(observations)
+    return warn_unreachable(observations)
 
 
 def _host_rows(loaded: loader.LoadResult, observations: dict[str, hoststate.HostObservation]
@@ -238,7 +230,7 @@ def _deployment_rows(loaded: loader.LoadResult, observations: dict[str, hoststat
     minReadySeconds (old and new)."""
     if not loaded.ok:
         raise sync.InvalidManifestsError(loaded)
-    pods = _pods(observations, namespace)
+    pods = pods_of(observations, namespace)
     now = time.time()
     rows = []
     for deployment in loaded.state.deployments:
@@ -255,105 +247,6 @@ def _deployment_rows(loaded: loader.LoadResult, observations: dict[str, hoststat
             "hosts": sorted({p.host for p in owned}),
         })  # fmt: skip
     return rows
-
-
-EVENTS_SINCE = 24 * 3600
-"""How far back `describe` reads a pod's events, in seconds."""
-EVENTS_SHOWN = 50
-"""The most recent events `describe` lists; earlier ones are counted."""
-
-
-def run_describe(args: argparse.Namespace) -> int:
-    def body(executor: protocol.HostExecutor, path: Path) -> int:
-        return describe(executor, path, args.name, args.namespace)
-
-    return common.run_guarded("describe", args, body)
-
-
-def describe(executor: protocol.HostExecutor, path: Path, name: str, namespace: str) -> int:
-    """Print each pod called `name` (in `namespace`, if given) with its recent events.
-
-    Events that cannot be read are named as unavailable; they never change the exit code.
-    """
-    loaded, observations = _observe(executor, path, detail=True)
-    matches = [p for p in _pods(observations, namespace) if p.name == name]
-    code = _warn_unreachable(observations)
-    if not matches:
-        where = f" in namespace {namespace}" if namespace else ""
-        return common.fail("describe", f'pod "{name}" not found{where}', 1)
-    targets = {t.name: t for t in sync.targets_of(loaded.state)}
-    now = time.time()
-    for pod in matches:
-        target = targets[pod.host]
-        events, problem = _pod_events(executor, target, pod)
-        sys.stdout.write(describe_text(pod, target.address))
-        sys.stdout.write(events_text(events, problem, now))
-    return code
-
-
-def _pod_events(
-    executor: protocol.HostExecutor, target: hoststate.HostTarget, pod: hoststate.ObservedPod
-) -> tuple[list[hoststate.PodEvent], str]:
-    """The pod's recent events, or none and why they could not be read."""
-    try:
-        return executor.events(target, pod, EVENTS_SINCE), ""
-    except errors.ExecutorError as exc:
-        return [], str(exc)
-
-
-def describe_text(pod: hoststate.ObservedPod, address: str) -> str:
-    own = {k: v for k, v in pod.labels.items() if not k.startswith(hoststate.LABEL_PREFIX)}
-    lines = [
-        f"Name:         {pod.name}",
-        f"Namespace:    {pod.namespace}",
-        f"Host:         {pod.host}/{address}",
-        f"Owner:        {pod.owner or '<none>'}",
-        f"Revision:     {pod.revision or '<none>'}",
-        f"Status:       {pod.phase}",
-        f"Created:      {pod.created_at or '<unknown>'}",
-        f"Podman ID:    {pod.podman_id[:12]}",
-        "Labels:       " + (", ".join(f"{k}={v}" for k, v in sorted(own.items())) or "<none>"),
-        "Containers:",
-    ]
-    for c in pod.containers:
-        lines += [
-            f"  {c.name}:",
-            f"    Image:          {c.image}",
-            f"    State:          {c.state}"
-            + (f" (exit code {c.exit_code})" if c.state == "exited" else ""),
-            f"    Started:        {c.started_at or '<never>'}",
-            f"    Restart Count:  {'<unknown>' if c.restart_count is None else c.restart_count}",
-            f"    Podman ID:      {c.podman_id[:12]}",
-        ]
-    return "\n".join(lines) + "\n"
-
-
-def events_text(events: Sequence[hoststate.PodEvent], problem: str, now: float) -> str:
-    """The `Events:` section, kubectl style: the most recent events, oldest first."""
-    if problem:
-        return f"Events:       <unavailable: {problem}>\n"
-    if not events:
-        return "Events:       <none>\n"
-    shown = events[-EVENTS_SHOWN:]
-    rows = [["AGE", "EVENT", "OBJECT", "MESSAGE"]]
-    rows += [[age(now - e.time), e.action, _event_object(e), _event_message(e)] for e in shown]
-    earlier = len(events) - len(shown)
-    note = [f"  ({earlier} earlier events not shown)\n"] if earlier else []
-    return "".join(["Events:\n", *note, *("  " + line for line in table(rows).splitlines(True))])
-
-
-def _event_object(event: hoststate.PodEvent) -> str:
-    if event.kind is hoststate.EventObject.POD:
-        return "pod"
-    return f"container {event.name}"
-
-
-def _event_message(event: hoststate.PodEvent) -> str:
-    if event.exit_code is not None:
-        return f"exit code {event.exit_code}"
-    if event.action == "create" and event.image:
-        return f"image {event.image}"
-    return ""
 
 
 def age(seconds: float) -> str:

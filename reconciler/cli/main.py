@@ -26,6 +26,7 @@ def _command_modules() -> tuple[ModuleType, ...]:
     from reconciler.cli import (  # noqa: PLC0415
         apply,
         daemon,
+        describe,
         diff,
         get,
         history,
@@ -35,7 +36,7 @@ def _command_modules() -> tuple[ModuleType, ...]:
         version,
     )
 
-    return (version, validate, diff, apply, get, rollout, status, history, daemon)
+    return (version, validate, diff, apply, get, describe, rollout, status, history, daemon)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import get
+from reconciler.cli import describe, get
 from reconciler.executor import fake
 from reconciler.model import hoststate
 from tests.executor.test_podmanspec import IMAGE, make_run
@@ -76,7 +76,7 @@ def test_describe_ends_with_the_pods_events(
     repo: Path, executor: fake.FakeExecutor, capsys: pytest.CaptureFixture[str]
 ) -> None:
     executor.set_container_state("h1", "shop", "web-1", "exited", 1)
-    assert get.describe(executor, repo, "web-1", "shop") == 0
+    assert describe.describe(executor, repo, "web-1", "shop") == 0
     out = capsys.readouterr().out
     assert out.startswith("Name:         web-1\n")
     rows = _events_section(out)
@@ -93,7 +93,7 @@ def test_describe_without_events_says_none(
     repo: Path, executor: fake.FakeExecutor, capsys: pytest.CaptureFixture[str]
 ) -> None:
     executor.event_log.clear()
-    assert get.describe(executor, repo, "web-1", "") == 0
+    assert describe.describe(executor, repo, "web-1", "") == 0
     assert capsys.readouterr().out.endswith("Events:       <none>\n")
 
 
@@ -101,7 +101,7 @@ def test_failing_events_call_is_named_and_keeps_the_exit_code(
     repo: Path, executor: fake.FakeExecutor, capsys: pytest.CaptureFixture[str]
 ) -> None:
     executor.fail_events("h1", "the event log is unreadable")
-    assert get.describe(executor, repo, "web-1", "shop") == 0
+    assert describe.describe(executor, repo, "web-1", "shop") == 0
     out = capsys.readouterr().out
     assert "Containers:\n  web:" in out
     assert out.endswith("Events:       <unavailable: read events: the event log is unreadable>\n")
@@ -122,13 +122,13 @@ def test_host_lost_before_the_events_is_named_and_keeps_the_exit_code(
     repo: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     executor = _with_pod(_DropsAfterObserve(["h1"]))
-    assert get.describe(executor, repo, "web-1", "") == 0
+    assert describe.describe(executor, repo, "web-1", "") == 0
     last = capsys.readouterr().out.splitlines()[-1]
     assert last.startswith("Events:       <unavailable: host h1: unreachable at 198.18.0.11")
 
 
 def test_not_found_is_still_exit_1(repo: Path, executor: fake.FakeExecutor) -> None:
-    assert get.describe(executor, repo, "nope", "") == 1
+    assert describe.describe(executor, repo, "nope", "") == 1
     assert not [c for c in executor.calls if c.startswith("events")]
 
 
@@ -137,12 +137,12 @@ def _event(time: float, action: str = "start") -> hoststate.PodEvent:
 
 
 def test_events_text_lists_only_the_most_recent() -> None:
-    events = [_event(float(i)) for i in range(get.EVENTS_SHOWN + 3)]
-    lines = get.events_text(events, "", now=float(get.EVENTS_SHOWN + 3)).splitlines()
+    events = [_event(float(i)) for i in range(describe.EVENTS_SHOWN + 3)]
+    lines = describe.events_text(events, "", now=float(describe.EVENTS_SHOWN + 3)).splitlines()
     assert lines[:2] == ["Events:", "  (3 earlier events not shown)"]
-    assert len(lines) == 3 + get.EVENTS_SHOWN
+    assert len(lines) == 3 + describe.EVENTS_SHOWN
     assert lines[3].split() == ["50s", "start", "container", "web"]
-    assert get.events_text([], "", 0.0) == "Events:       <none>\n"
+    assert describe.events_text([], "", 0.0) == "Events:       <none>\n"
 
 
 @pytest.mark.parametrize(
@@ -173,7 +173,7 @@ def test_only_the_pod_views_read_restart_counts(
 
 def test_describe_shows_restart_counts(repo: Path, executor: fake.FakeExecutor,
                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    assert get.describe(executor, repo, "web-1", "") == 0
+    assert describe.describe(executor, repo, "web-1", "") == 0
     assert "Restart Count:  0" in capsys.readouterr().out
     observes = [c for c in executor.calls if c.startswith("observe ")]
     assert observes == ["observe h1 detail", "observe h2 detail", "observe h3 detail"]
@@ -184,3 +184,45 @@ def test_fake_leaves_restart_counts_unknown_without_detail(executor: fake.FakeEx
     detailed = executor.observe([TARGET], detail=True)["h1"].pods[0]
     assert [c.restart_count for c in plain.containers] == [None, None]
     assert [c.restart_count for c in detailed.containers] == [0, 0]
+
+
+def test_describe_shows_each_probe_with_its_result_now(
+    repo: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import dataclasses  # noqa: PLC0415
+
+    from reconciler.model import workloads  # noqa: PLC0415
+
+    readiness = hoststate.ContainerProbe(
+        hoststate.ProbeKind.READINESS,
+        workloads.Probe(workloads.ProbeHandler.HTTP_GET, port=8080, path="/ready",
+                        period_seconds=2),
+    )
+    run = make_run()
+    web = dataclasses.replace(run.containers[0], probes=(readiness,))
+    run = dataclasses.replace(run, containers=(web, *run.containers[1:]))
+    ex = fake.FakeExecutor(["h1", "h2", "h3"])
+    action = hoststate.Action(hoststate.ActionKind.CREATE, "h1", run.namespace, run.name, run=run)
+    ex.apply(hoststate.Plan((action,)), [TARGET])
+    ex.set_probe("h1", "shop", "web-1", "web", hoststate.ProbeKind.READINESS, ok=False,
+                 message="HTTP 503")  # fmt: skip
+    assert describe.describe(ex, repo, "web-1", "shop") == 0
+    out = capsys.readouterr().out
+    assert "Readiness:      http-get :8080/ready delay=0s timeout=1s period=2s #success=1 " \
+        "#failure=3" in out
+    assert "Last readiness probe: failed: HTTP 503" in out
+    web_part = out.split("  web:")[1].split("  side:")[0]
+    assert "Ready:          False" in web_part
+
+
+def test_events_section_merges_the_daemons_events_in_time_order() -> None:
+    from reconciler.state import conditions as cond  # noqa: PLC0415
+
+    podman = [hoststate.PodEvent(10.0, "died", Obj.CONTAINER, "web", exit_code=1)]
+    daemon = [
+        cond.Event(1, 5.0, cond.EventKind.WARNING, "Pod/shop/web-1", "Unhealthy",
+                   "web: Liveness probe failed: HTTP 500"),
+        cond.Event(2, 12.0, cond.EventKind.NORMAL, "Pod/shop/web-1", "Killing", "restart"),
+    ]
+    rows = _events_section(describe.events_text(podman, "", 20.0, daemon))
+    assert [row[1] for row in rows[1:]] == ["Unhealthy", "died", "Killing"]
