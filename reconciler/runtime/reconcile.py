@@ -138,6 +138,11 @@ class Reconciler:
         conditions = status.conditions(prepared, done)
         self.store.set_conditions(conditions)
         self.metrics.update_from_conditions(conditions)
+        self.metrics.set_deployments(
+            (d.namespace, d.name, {"desired": d.counts.replicas, "updated": d.counts.updated,
+                                   "ready": d.counts.ready, "available": d.counts.available})
+            for d in prepared.deployments
+        )  # fmt: skip
         ended = cond.SyncResult.PARTIAL if errors else cond.SyncResult.SUCCEEDED
         if self.refused_errors:
             ended, errors = cond.SyncResult.INVALID, [*self.refused_errors, *errors]

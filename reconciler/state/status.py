@@ -40,6 +40,7 @@ def document(store: storemod.Store) -> dict[str, Any]:
         "lastFinishedSync": sync_json(finished) if finished is not None else None,
         "errors": list(finished.errors) if finished is not None else [],
         "objects": objects_by_state(objects),
+        "deployments": deployments_json(objects),
         "unhealthy": [condition_json(c) for c in unhealthy],
         "hosts": {
             "ready": sum(1 for h in hosts if h.ok),
@@ -90,6 +91,18 @@ def overall_condition(
         cond.Reason.SYNCED,
         f"revision {finished.revision} applied",
     )
+
+
+def deployments_json(conditions: Iterable[cond.Condition]) -> list[dict[str, Any]]:
+    """Each Deployment's rollout: Progressing (reason, message: what it waits for, or why it
+    is stuck or rolled back) and Available (how many of its replicas are available)."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for c in conditions:
+        if c.kind != "Deployment":
+            continue
+        item = found.setdefault((c.namespace, c.name), {"namespace": c.namespace, "name": c.name})
+        item[c.type[0].lower() + c.type[1:]] = condition_json(c)
+    return [found[key] for key in sorted(found)]
 
 
 def objects_by_state(conditions: Iterable[cond.Condition]) -> dict[str, int]:

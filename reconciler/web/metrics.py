@@ -289,6 +289,12 @@ class ReconcilerMetrics:
             "Objects by state: Ready, or the reason they are not (Unschedulable, ...).",
             ("state",),
         )
+        self.deployment_pods = registry.gauge(
+            "reconciler_deployment_pods",
+            "A Deployment's pods by state: desired (replicas), updated (current template), "
+            "ready (readiness probes passed), available (ready for minReadySeconds).",
+            ("namespace", "deployment", "state"),
+        )
         self.hosts_ready = registry.gauge("reconciler_hosts_ready", "Hosts that are Ready.")
         self.hosts_total = registry.gauge("reconciler_hosts_total", "Hosts declared.")
         self.info = registry.gauge("reconciler_build_info", "Always 1; labels say the build.",
@@ -310,6 +316,16 @@ class ReconcilerMetrics:
     def set_hosts(self, ready: int, total: int) -> None:
         self.hosts_ready.set(ready)
         self.hosts_total.set(total)
+
+    def set_deployments(
+        self, counts: Iterable[tuple[str, str, Mapping[str, int]]]
+    ) -> None:
+        """(namespace, name, {state: pods}) of every Deployment; others are dropped."""
+        self.deployment_pods.clear()
+        for namespace, name, by_state in counts:
+            for state, value in by_state.items():
+                self.deployment_pods.labels(namespace=namespace, deployment=name,
+                                            state=state).set(value)  # fmt: skip
 
     def update_from_conditions(self, conditions: Sequence[cond.Condition]) -> None:
         """Objects by state and hosts ready/total from the conditions the store was given."""

@@ -102,3 +102,21 @@ def test_a_running_sync_shows_with_the_last_finished_one(store: storemod.Store) 
 def test_iso_times() -> None:
     assert status.iso(0) == "1970-01-01T00:00:00.000Z"
     assert status.iso(1.5) == "1970-01-01T00:00:01.500Z"
+
+
+def test_deployments_show_their_rollout(store: storemod.Store) -> None:
+    _sync(store, "abc", cond.SyncResult.SUCCEEDED)
+    false, true = cond.ConditionStatus.FALSE, cond.ConditionStatus.TRUE
+    store.set_conditions([
+        cond.Condition("Deployment", "shop", "web", cond.ConditionType.PROGRESSING, false,
+                       cond.Reason.PROGRESS_DEADLINE_EXCEEDED, "made no progress for 600s"),
+        cond.Condition("Deployment", "shop", "web", cond.ConditionType.AVAILABLE, true,
+                       cond.Reason.MINIMUM_REPLICAS_AVAILABLE, "4 of 4 available"),
+    ])  # fmt: skip
+    document = status.document(store)
+    (web,) = document["deployments"]
+    assert (web["namespace"], web["name"]) == ("shop", "web")
+    assert web["progressing"]["reason"] == "ProgressDeadlineExceeded"
+    assert web["available"]["message"] == "4 of 4 available"
+    assert document["ready"] is False  # a stuck rollout is unhealthy
+    assert document["unhealthy"][0]["reason"] == "ProgressDeadlineExceeded"

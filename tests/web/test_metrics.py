@@ -214,3 +214,18 @@ def test_the_parser_rejects_broken_text() -> None:
         parse('# TYPE x gauge\nx{a="1} 1\n')  # unterminated label value
     with pytest.raises(AssertionError):
         parse('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n')
+
+
+def test_deployment_pods_by_state_replace_the_previous_set() -> None:
+    registry = metrics.Registry()
+    reconciler = metrics.ReconcilerMetrics(registry, "test")
+    reconciler.set_deployments([("shop", "web", {"desired": 4, "updated": 2, "ready": 5,
+                                                 "available": 4}),
+                                ("shop", "old", {"desired": 1})])  # fmt: skip
+    reconciler.set_deployments([("shop", "web", {"desired": 4, "updated": 4, "ready": 4,
+                                                 "available": 4})])  # fmt: skip
+    family = parse(registry.expose())["reconciler_deployment_pods"]
+    assert family.type == "gauge"
+    got = {(s[1]["deployment"], s[1]["state"]): s[2] for s in family.samples}
+    assert got == {("web", "desired"): 4, ("web", "updated"): 4, ("web", "ready"): 4,
+                   ("web", "available"): 4}  # fmt: skip
