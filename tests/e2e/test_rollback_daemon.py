@@ -62,15 +62,12 @@ def _rollout(
 
 
 def _rolled_back(daemon: daemonproc.DaemonProcess) -> dict[str, Any] | None:
+    """The Deployment's Progressing condition in /status once its reason is RolledBack."""
     status = daemon.status() or {}
-    for item in status.get("unhealthy", []):
-        if (item["kind"], item["namespace"], item["name"], item["type"]) == (
-            "Deployment",
-            NAMESPACE,
-            "web",
-            "Progressing",
-        ) and item["reason"] == "RolledBack":
-            return dict(item)
+    for item in status.get("deployments", []):
+        if (item["namespace"], item["name"]) == (NAMESPACE, "web"):
+            progressing = item.get("progressing") or {}
+            return dict(progressing) if progressing.get("reason") == "RolledBack" else None
     return None
 
 
