@@ -20,7 +20,7 @@ from reconciler.controllers import lifecycle, rollouts
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
 from reconciler.manifests import loader
-from reconciler.model import base, hoststate, objects
+from reconciler.model import base, errors, hoststate, objects
 from reconciler.plan import expand, pipeline
 from reconciler.source import worktree
 
@@ -28,7 +28,7 @@ Observations = dict[str, hoststate.HostObservation]
 Targets = dict[str, hoststate.HostTarget]
 
 
-class InvalidManifestsError(Exception):
+class InvalidManifestsError(errors.StalledError):
     """The repository does not validate: nothing may be planned or applied from it."""
 
     def __init__(self, load: loader.LoadResult) -> None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.model import errors
 
-class ExecutorError(Exception):
+
+class ExecutorError(errors.ReconcilerError):
     """Base of every error the executor raises."""
 
 
@@ -22,7 +24,7 @@ class ExecutorConfigError(ExecutorError):
 # ----- whole host ------------------------------------------------------------------------------
 
 
-class HostError(ExecutorError):
+class HostError(ExecutorError, errors.TransientError):
     """The host cannot be used right now; nothing on it is assumed changed or deleted."""
 
     def __init__(self, host: str, message: str) -> None:

@@ -22,14 +22,14 @@ from reconciler.manifests import (
     schemas,
     yamldocs,
 )
-from reconciler.model import base, objects
+from reconciler.model import base, errors, objects
 from reconciler.model import diagnostics as dg
 
 Limits = yamldocs.Limits
 DEFAULT_LIMITS = yamldocs.DEFAULT_LIMITS
 
 
-class RepositoryError(Exception):
+class RepositoryError(errors.StalledError):
     """The repository path cannot be used at all (missing, not a directory): a usage error."""
 
 

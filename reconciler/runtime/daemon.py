@@ -119,10 +119,11 @@ class Daemon:
                     notify.status(f"last sync {result}")
                     failures = failures + 1 if result is cond.SyncResult.FAILED else 0
                     delay = self.cfg.resync_interval
-                    if failures:
-                        delay = min(BACKOFF_MAX, self.cfg.resync_interval, 2.0**failures)
-                    elif self.reconciler.requeue_after is not None:  # a rollout or back-off waits
-                        delay = min(delay, max(0.05, self.reconciler.requeue_after))
+                    retry = self.reconciler.requeue_after  # a rollout, back-off or retry waits
+                    if failures and retry is not None:  # transient: retry, backing off
+                        delay = min(BACKOFF_MAX, delay, max(retry, 2.0**failures))
+                    elif not failures and retry is not None:
+                        delay = min(delay, max(0.05, retry))
                     next_resync = time.monotonic() + delay
                 wait = max(0.0, next_resync - time.monotonic())
                 if pinger is not None:

@@ -13,9 +13,8 @@ from dataclasses import dataclass, field
 from reconciler.controllers import status, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
-from reconciler.model import hoststate, workloads
+from reconciler.model import errors, hoststate, workloads
 from reconciler.runtime import logs, notify
-from reconciler.source import errors as source_errors
 from reconciler.source import git
 from reconciler.state import conditions as cond
 from reconciler.state import store as storemod
@@ -44,7 +43,7 @@ class Reconciler:
         """A Deployment's pod template at an earlier commit (rollback), None if it is gone."""
         try:
             loaded = loader.load_repository(self.source.checkout(revision))
-        except (source_errors.SourceError, loader.RepositoryError) as exc:
+        except errors.ReconcilerError as exc:
             log.warning("cannot read revision %s: %s", revision[:12], exc)
             return None
         for deployment in loaded.state.deployments:
@@ -61,7 +60,8 @@ class Reconciler:
         self.requeue_after = None
         try:
             newest = self.source.resolve()
-        except source_errors.SourceError as exc:
+        except errors.ReconcilerError as exc:
+            self.requeue_after = errors.retry_after(exc)
             return self._failed(self.store.applied_revision() or "", trigger, started, str(exc))
         sync_id = self.store.begin_sync(newest, trigger)
         try:
@@ -78,7 +78,8 @@ class Reconciler:
                                     list(self.refused_errors), started)  # fmt: skip
             return self._apply(sync_id, good, loader.load_repository(self.source.checkout(good)),
                                started)  # fmt: skip
-        except (source_errors.SourceError, loader.RepositoryError) as exc:
+        except errors.ReconcilerError as exc:  # the one place a failed reconcile is judged
+            self.requeue_after = errors.retry_after(exc)
             return self._finish(sync_id, cond.SyncResult.FAILED, {}, [str(exc)], started)
 
     def _apply(

@@ -1,28 +1,31 @@
 """The source's exception tree: why no revision (or no checkout of one) could be had, what to do.
 
 Outside exceptions (OSError, subprocess, watchdog) are translated into these once, where git runs
-(`gitrun`) or files are written (`export`). `error.transient` tells the daemon what comes next:
-True ▶ retry with backoff (a timeout, a remote that did not answer); False ▶ nothing changes until
-someone fixes the repository or the configuration (a missing branch, an unsafe tree).
+(`gitrun`) or files are written (`export`). Each is a `model.errors.TransientError` (also
+`error.transient`: retry with backoff: a timeout, a remote that did not answer) or a
+`StalledError` (nothing changes until someone fixes the repository or the configuration: a
+missing branch, an unsafe tree).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.model import errors
 
-class SourceError(Exception):
+
+class SourceError(errors.ReconcilerError):
     """Base of every error the source raises."""
 
     transient: bool = False
     """True when the same call may well succeed later without anyone changing anything."""
 
 
-class SourceConfigError(SourceError):
+class SourceConfigError(SourceError, errors.StalledError):
     """The source itself is misconfigured (a branch name git refuses, a missing key file)."""
 
 
-class RepositoryNotFound(SourceError):  # noqa: N818 (the architecture's vocabulary)
+class RepositoryNotFound(SourceError, errors.StalledError):  # noqa: N818 (the architecture's vocabulary)
     """The configured path is not a git repository."""
 
     def __init__(self, path: Path) -> None:
@@ -33,7 +36,7 @@ class RepositoryNotFound(SourceError):  # noqa: N818 (the architecture's vocabul
         self.path = path
 
 
-class BranchNotFound(SourceError):  # noqa: N818 (the architecture's vocabulary)
+class BranchNotFound(SourceError, errors.StalledError):  # noqa: N818 (the architecture's vocabulary)
     """The branch does not exist (yet): nothing was ever pushed to it, or it was deleted."""
 
     def __init__(self, where: str, branch: str) -> None:
@@ -45,7 +48,7 @@ class BranchNotFound(SourceError):  # noqa: N818 (the architecture's vocabulary)
         self.branch = branch
 
 
-class RevisionNotFound(SourceError):  # noqa: N818 (the architecture's vocabulary)
+class RevisionNotFound(SourceError, errors.StalledError):  # noqa: N818 (the architecture's vocabulary)
     """A commit asked for is not in the repository (never fetched, or garbage-collected)."""
 
     def __init__(self, where: str, sha: str) -> None:
@@ -57,7 +60,7 @@ class RevisionNotFound(SourceError):  # noqa: N818 (the architecture's vocabular
         self.sha = sha
 
 
-class UnsafeRevision(SourceError):  # noqa: N818 (the architecture's vocabulary)
+class UnsafeRevision(SourceError, errors.StalledError):  # noqa: N818 (the architecture's vocabulary)
     """The commit's tree holds something a checkout must not contain (a path leaving the tree)."""
 
     def __init__(self, sha: str, path: str, why: str) -> None:
@@ -69,7 +72,7 @@ class UnsafeRevision(SourceError):  # noqa: N818 (the architecture's vocabulary)
         self.path = path
 
 
-class GitFailed(SourceError):  # noqa: N818 (the architecture's vocabulary)
+class GitFailed(SourceError, errors.StalledError):  # noqa: N818 (the architecture's vocabulary)
     """A git command failed for a reason not classified more precisely; its stderr is included."""
 
     def __init__(self, operation: str, detail: str) -> None:
@@ -78,7 +81,7 @@ class GitFailed(SourceError):  # noqa: N818 (the architecture's vocabulary)
         self.detail = detail
 
 
-class RemoteRefused(SourceError):  # noqa: N818 (the architecture's vocabulary)
+class RemoteRefused(SourceError, errors.StalledError):  # noqa: N818 (the architecture's vocabulary)
     """The remote answered but refused us: unknown host key, login refused, no such repository.
 
     Not transient: retrying changes nothing until the key, known_hosts or URL is fixed.
@@ -93,7 +96,7 @@ class RemoteRefused(SourceError):  # noqa: N818 (the architecture's vocabulary)
 # ----- transient: retried with backoff ---------------------------------------------------------
 
 
-class TransientSourceError(SourceError):
+class TransientSourceError(SourceError, errors.TransientError):
     """A failure that may pass by itself; the daemon retries with backoff."""
 
     transient = True
