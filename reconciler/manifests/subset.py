@@ -178,7 +178,8 @@ CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
 
 POD_SPEC_FIELDS = (
     CONTAINER,
-    F("restartPolicy", T.STRING, "`--restart=always|on-failure|no` on the containers",
+    F("restartPolicy", T.STRING, "an exited container is restarted by the reconciler: at once, "
+      "then after 10 s doubling to 5 min (CrashLoopBackOff meanwhile)",
       enum=("Always", "OnFailure", "Never")),
     F("nodeSelector", T.MAP, "scheduler: the host's labels must contain these"),
     F("tolerations", T.LIST, "scheduler: taints of a host this pod may run on", (
