@@ -21,6 +21,8 @@ from reconciler.state import store as storemod
 from reconciler.web import metrics as metricsmod
 
 log = logging.getLogger(__name__)
+INTERNAL_RETRY = 30.0
+"""Seconds until a reconcile that failed on an unexpected error is tried again."""
 
 
 @dataclass
@@ -81,6 +83,11 @@ class Reconciler:
         except errors.ReconcilerError as exc:  # the one place a failed reconcile is judged
             self.requeue_after = errors.retry_after(exc)
             return self._finish(sync_id, cond.SyncResult.FAILED, {}, [str(exc)], started)
+        except Exception as exc:  # a bug: recorded and retried, never the end of the daemon
+            log.exception("reconcile of %s failed unexpectedly", newest[:12])
+            self.requeue_after = INTERNAL_RETRY
+            message = f"internal error: {type(exc).__name__}: {exc} (see the daemon's log)"
+            return self._finish(sync_id, cond.SyncResult.FAILED, {}, [message], started)
 
     def _apply(
         self, sync_id: int, sha: str, loaded: loader.LoadResult, started: float

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reconciler.controllers import manager
 from reconciler.executor import fake as fake_executor
 from reconciler.runtime import reconcile
 from reconciler.source import errors as source_errors
@@ -79,3 +80,67 @@ def test_drift_repair_is_recorded_as_an_event(tmp_path: Path) -> None:
     executor.set_container_state(host, pod[0], pod[1], "exited", 137)
     assert rec.run(["resync"]) is cond.SyncResult.SUCCEEDED
     assert store.events(5)[0].reason == cond.Reason.DRIFT_RESTORED
+
+
+def test_an_unexpected_error_is_recorded_and_retried_not_raised(tmp_path: Path) -> None:
+    rec, source, executor, store = _setup(tmp_path)
+    source.push(_files(), "deploy")
+
+    def broken(*args: object, **kwargs: object) -> object:
+        raise RuntimeError("a bug")
+
+    executor.observe = broken  # type: ignore[method-assign]
+    assert rec.run(["startup"]) is cond.SyncResult.FAILED
+    last = store.last_finished_sync()
+    assert last is not None and last.errors[0].startswith("internal error: RuntimeError: a bug")
+    assert rec.requeue_after == reconcile.INTERNAL_RETRY
+
+
+def test_transient_failures_ask_for_a_retry_stalled_ones_do_not(tmp_path: Path) -> None:
+    rec, source, _, _ = _setup(tmp_path)
+    source.push(_files(), "deploy")
+    source.fail_next(source_errors.FetchFailed("ssh://git/repo", "connection reset"))
+    assert rec.run(["poll"]) is cond.SyncResult.FAILED
+    assert rec.requeue_after is not None and rec.requeue_after > 0
+    source.fail_next(source_errors.BranchNotFound("the repository", "main"))
+    assert rec.run(["poll"]) is cond.SyncResult.FAILED
+    assert rec.requeue_after is None  # wait for a push, not a retry
+
+
+def test_the_daemon_rolls_a_template_change_out_across_reconciles(tmp_path: Path) -> None:
+    rec, source, executor, store = _setup(tmp_path)
+    rec.controllers = manager.start(executor, storemod.RolloutStore(store))
+    try:
+        files = _files()
+        source.push(files, "v1")
+        for _ in range(5):  # the first rollout: until every pod is available
+            rec.run(["push"])
+        conditions = {(c.name, c.type): c for c in store.conditions() if c.kind == "Deployment"}
+        assert conditions[("web", "Progressing")].reason == cond.Reason.NEW_REPLICA_SET_AVAILABLE
+        changed = dict(files)
+        changed["shop/web.yaml"] = files["shop/web.yaml"].replace(
+            "terminationGracePeriodSeconds: 2", "terminationGracePeriodSeconds: 3"
+        )
+        source.push(changed, "v2")
+        steps = 0
+        while True:
+            rec.run(["push"] if steps == 0 else [])
+            steps += 1
+            web = [p for pods in executor.pods.values() for p in pods.values()
+                   if p.owner == "Deployment/web"]  # fmt: skip
+            assert len(web) <= 3 + 1  # maxSurge 1 never exceeded
+            assert len(web) >= 3 - 1  # maxUnavailable 1 never exceeded
+            progressing = next(c for c in store.conditions()
+                               if (c.kind, c.name, c.type) == ("Deployment", "web",
+                                                               "Progressing"))  # fmt: skip
+            if progressing.reason == cond.Reason.NEW_REPLICA_SET_AVAILABLE:
+                break
+            assert progressing.reason == cond.Reason.REPLICA_SET_UPDATED
+            assert rec.requeue_after is not None and rec.requeue_after <= 1.0
+            assert steps < 10
+        assert steps > 1  # it took steps, not one big replace
+        history = storemod.RolloutStore(store).history("shop", "web")
+        assert [r.completed is not None for r in history] == [True, True]
+        assert history[1].revision == source.resolve()
+    finally:
+        manager.stop(rec.controllers)
