@@ -125,7 +125,7 @@ class Pass:
     now: float = 0.0
     expansion: expand.Expansion | None = None
     deployments: list[rollouts.Status] = field(default_factory=list)
-    restarts: tuple[hoststate.Action, ...] | None = None
+    restarts: tuple[hoststate.Action, ...] = ()
     waiting: tuple[lifecycle.Waiting, ...] = ()
     requeue: list[float] = field(default_factory=list)
     result: pipeline.PlanResult | None = None
@@ -187,10 +187,11 @@ def expand_workloads(p: Pass) -> None:
 
 
 def restart(p: Pass) -> None:
-    """Containers that are down and due for a restart (the pod lifecycle controller)."""
-    if p.controllers is None or p.controllers.restarts is None:
-        return
-    verdicts = p.controllers.restarts.due(p.observations, p.now)
+    """Containers that are down and due for a restart (the pod lifecycle controller). Without
+    the controllers (a dry run) a fresh one, with no memory of back-offs, says what would be
+    restarted now."""
+    known = p.controllers.restarts if p.controllers is not None else None
+    verdicts = (known or lifecycle.Restarts()).due(p.observations, p.now)
     p.restarts, p.waiting = verdicts.restarts, verdicts.waiting
     if verdicts.next_due is not None:
         p.requeue.append(verdicts.next_due)

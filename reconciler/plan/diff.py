@@ -38,14 +38,12 @@ def compute(
     held: frozenset[tuple[str, str]] = frozenset(),
     reasons: Mapping[tuple[str, str], str] | None = None,
     extra: Iterable[hoststate.Action] = (),
-    *,
-    restore_down: bool = True,
 ) -> hoststate.Plan:
     """The plan that makes reachable hosts run exactly `runs` (one run per namespace/name).
     `reasons` says why an undesired pod goes (default "not desired"); `extra` actions (container
-    restarts) join the plan unless their pod is deleted or replaced by it. `restore_down`: replace
-    an up-to-date pod whose container is down (False when the pod lifecycle controller restarts
-    containers itself, with back-off, through `extra`)."""
+    restarts) join the plan unless their pod is deleted or replaced by it: a container that is
+    down is the pod lifecycle controller's to restart (with back-off), never a reason to replace
+    an up-to-date pod."""
     reachable = {name for name, seen in observations.items() if seen.reachable}
     observed: dict[tuple[str, str], dict[str, hoststate.ObservedPod]] = {}
     for name in sorted(reachable):
@@ -74,8 +72,6 @@ def compute(
             actions.append(
                 _action(hoststate.ActionKind.REPLACE, run, current, _changed(current, run))
             )
-        elif restore_down and (down := _down(current, run.restart_policy)):
-            actions.append(_action(hoststate.ActionKind.REPLACE, run, current, down))
         else:
             unchanged.append((run.host, run.namespace, run.name))
 
@@ -129,20 +125,3 @@ def _delete(pod: hoststate.ObservedPod, host: str, reason: str) -> hoststate.Act
 def _changed(observed: hoststate.ObservedPod, run: hoststate.PodRun) -> str:
     parts = podrun.changed_parts(observed, run)
     return f"spec changed: {', '.join(parts)}" if parts else "spec changed"
-
-
-def _down(observed: hoststate.ObservedPod, restart_policy: str) -> str:
-    """Why an up-to-date pod must be restored (a container stopped or failed, e.g. by hand),
-    or "" when its containers are as its restart policy wants them. Podman restarts what
-    crashes by itself; what was stopped by hand stays stopped until the reconciler restores it.
-    """
-    for container in observed.containers:
-        if container.state == "running":
-            continue
-        failed = container.state in ("exited", "stopped") and container.exit_code != 0
-        if restart_policy == "Always" or (restart_policy == "OnFailure" and failed):
-            return (
-                f"container {container.name} is {container.state} "
-                f"(restartPolicy {restart_policy}): restored"
-            )
-    return ""

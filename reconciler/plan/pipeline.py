@@ -46,13 +46,13 @@ def build_plan(
     policy: resolve.Policy | None = None,
     *,
     expansion: expand.Expansion | None = None,
-    restarts: tuple[hoststate.Action, ...] | None = None,
+    restarts: tuple[hoststate.Action, ...] = (),
 ) -> PlanResult:
     """Plan one reconcile. `observations` are keyed by host name; `revision` goes on new pods'
     labels only (it is not part of the spec hash). `expansion` is what the controllers want now
     (a rollout step); without it, the end state: every pod of every object at once (`diff`).
-    `restarts` are the pod lifecycle controller's container restarts; without them (None), a pod
-    whose container is down is replaced instead."""
+    `restarts` are the pod lifecycle controller's container restarts (a container that is down
+    is restarted, never replaced with its pod)."""
     policy = policy or resolve.Policy()
     observed = [pod for seen in observations.values() if seen.reachable for pod in seen.pods]
     rollout = expansion is not None
@@ -89,7 +89,7 @@ def build_plan(
     else:
         held = _held(pods, failed | unplaced, observed)
     plan = diff.compute(
-        runs, observations, held, expansion.reasons, restarts or (), restore_down=restarts is None
+        runs, observations, held, expansion.reasons, restarts
     )
     return PlanResult(
         plan=plan,

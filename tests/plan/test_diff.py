@@ -132,17 +132,11 @@ def _with_container(
     return dataclasses.replace(pod, containers=(container,))
 
 
-def test_stopped_container_is_restored_per_restart_policy() -> None:
+def test_a_down_container_is_not_a_reason_to_replace_its_pod() -> None:
+    """Restarting it (with back-off) is the pod lifecycle controller's job: its RESTART actions
+    come in as `extra`; diff never replaces an up-to-date pod for a container that is down."""
     stopped = _with_container(_seen("a", "h1"), "exited", 137)
-    plan = diff.compute([_run("a", "h1")], _hosts(stopped))
-    assert _brief(plan) == [
-        ("replace", "h1", "a", "container app is exited (restartPolicy Always): restored")
-    ]
-    never = dataclasses.replace(_run("a", "h1"), restart_policy="Never")
-    assert diff.compute([never], _hosts(stopped)).empty
-    on_failure = dataclasses.replace(_run("a", "h1"), restart_policy="OnFailure")
-    assert [a.kind for a in diff.compute([on_failure], _hosts(stopped)).actions] == [K.REPLACE]
-    succeeded = _with_container(_seen("a", "h1"), "exited", 0)
-    assert diff.compute([on_failure], _hosts(succeeded)).empty
-    running = _with_container(_seen("a", "h1"), "running")
-    assert diff.compute([_run("a", "h1")], _hosts(running)).empty
+    assert diff.compute([_run("a", "h1")], _hosts(stopped)).empty
+    restart = hoststate.Action(K.RESTART, "h1", "shop", "a", observed=stopped, container="app")
+    plan = diff.compute([_run("a", "h1")], _hosts(stopped), extra=[restart])
+    assert [(a.kind, a.wave) for a in plan.actions] == [(K.RESTART, diff.WAVE_START)]

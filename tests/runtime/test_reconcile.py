@@ -72,14 +72,20 @@ def test_source_failure_is_recorded_and_nothing_changes(tmp_path: Path) -> None:
     assert executor.stats.mutations == before
 
 
-def test_drift_repair_is_recorded_as_an_event(tmp_path: Path) -> None:
+def test_a_stopped_container_is_restarted_not_replaced_and_recorded(tmp_path: Path) -> None:
     rec, source, executor, store = _setup(tmp_path)
     source.push(_files(), "deploy")
     rec.run(["startup"])
     host, pod = next((h, p) for h, pods in executor.pods.items() for p in pods)
+    before = executor.pods[host][pod]
     executor.set_container_state(host, pod[0], pod[1], "exited", 137)
     assert rec.run(["resync"]) is cond.SyncResult.SUCCEEDED
-    assert store.events(5)[0].reason == cond.Reason.DRIFT_RESTORED
+    after = executor.pods[host][pod]
+    assert after.podman_id == before.podman_id  # the same pod, its container started again
+    assert all(c.state == "running" for c in after.containers)
+    event = store.events(5)[0]
+    assert event.reason == cond.Reason.STARTED
+    assert "exited with code 137: restart 1" in event.message
 
 
 def test_an_unexpected_error_is_recorded_and_retried_not_raised(tmp_path: Path) -> None:
