@@ -31,6 +31,7 @@ STALE_GRACE = 15.0
 IN_FLIGHT = 60.0
 """Seconds a handed-out RESTART is not handed out again while its result is awaited."""
 CRASH_LOOP = "CrashLoopBackOff"
+LIVENESS_CAUSE = "failed its liveness probe"  # in a RESTART's reason: the event is Killing
 
 Key = tuple[str, str, str]  # (namespace, pod, container)
 
@@ -193,7 +194,7 @@ class Restarts:
             if record.due_at is not None:
                 return  # a restart is already wanted
             record = self._exit(record, 137, now)  # Kubernetes kills it, then restarts it
-            cause = f"failed its liveness probe ({message})"
+            cause = f"{LIVENESS_CAUSE} ({message})"
             record = dataclasses.replace(record, liveness=True, cause=cause)
             self._records[key] = record
         self._schedule(record.due_at or now, now)

@@ -5,7 +5,7 @@ writes them to the store, so the CLI, `/status`, metrics and logs share the word
 
 from __future__ import annotations
 
-from reconciler.controllers import sync
+from reconciler.controllers import lifecycle, sync
 from reconciler.model import hoststate
 from reconciler.state import conditions as cond
 
@@ -29,7 +29,8 @@ def event(action: hoststate.Action, drift: bool) -> tuple[cond.EventKind, str, s
     else:
         reason = "Created" if action.kind is hoststate.ActionKind.CREATE else "Replaced"
     if action.kind is hoststate.ActionKind.RESTART:
-        reason = cond.Reason.KILLING if "liveness" in action.reason else cond.Reason.STARTED
+        liveness = lifecycle.LIVENESS_CAUSE in action.reason  # not a container named liveness
+        reason = cond.Reason.KILLING if liveness else cond.Reason.STARTED
     obj = f"Pod/{action.namespace}/{action.name}"
     message = f"{action.kind} on {action.host}: {action.reason}"
     return cond.EventKind.NORMAL, obj, str(reason), message
