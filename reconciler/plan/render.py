@@ -83,7 +83,11 @@ def _entry(head: str, item: Any, indent: int) -> list[str]:
 
 
 def action_diff(action: hoststate.Action) -> str:
-    """A unified diff of one action, headed by a comment saying what and why."""
+    """A unified diff of one action, headed by a comment saying what and why (a restart changes
+    no spec: its comment is all)."""
+    if action.kind is hoststate.ActionKind.RESTART:
+        return (f"# restart container {action.container} of {action.namespace}/{action.name} "
+                f"on {action.host}: {action.reason}\n")  # fmt: skip
     where = f"{action.host}/{action.namespace}/{action.name}"
     before: list[str] = []
     after: list[str] = []
@@ -136,4 +140,7 @@ def summary(result: pipeline.PlanResult) -> str:
 
 def _counts(numbers: Mapping[str, int]) -> str:
     parts = [f"{numbers[kind.value]} to {kind.value}" for kind in _KINDS]
+    restarts = numbers.get(hoststate.ActionKind.RESTART.value, 0)
+    if restarts:  # shown only when there are any: most plans have none
+        parts.append(f"{restarts} container(s) to restart")
     return ", ".join([*parts, f"{numbers['unchanged']} unchanged"])

@@ -196,3 +196,22 @@ def test_executor_bookkeeping_labels_are_not_shown() -> None:
     view = views.observed_view(seen)
     assert set(view["labels"]) == set(views.run_view(run)["labels"])
     assert "host-dirs" not in render.to_yaml(view)
+
+
+def test_a_restart_is_one_comment_and_counted_only_when_there_is_one() -> None:
+    from reconciler.model import hoststate  # noqa: PLC0415
+    from reconciler.plan import pipeline, render  # noqa: PLC0415
+
+    pod = hoststate.ObservedPod("shop", "web-1", "h1", "id", "hash")
+    restart = hoststate.Action(hoststate.ActionKind.RESTART, "h1", "shop", "web-1",
+                               observed=pod, reason="container web exited with code 1",
+                               container="web")  # fmt: skip
+    text = render.action_diff(restart)
+    assert text == ("# restart container web of shop/web-1 on h1: container web exited with "
+                    "code 1\n")  # fmt: skip
+    result = pipeline.PlanResult(plan=hoststate.Plan((restart,)), revision="r")
+    assert "0 to create, 0 to replace, 0 to delete, 1 container(s) to restart" in render.summary(
+        result
+    )
+    empty = pipeline.PlanResult(plan=hoststate.Plan(), revision="r")
+    assert "restart" not in render.summary(empty)
