@@ -21,6 +21,7 @@ from reconciler.state import store as storemod
 from reconciler.web import metrics as metricsmod
 
 log = logging.getLogger(__name__)
+TEMPLATES_KEPT = 64
 INTERNAL_RETRY = 30.0
 """Seconds until a reconcile that failed on an unexpected error is tried again."""
 
@@ -38,11 +39,25 @@ class Reconciler:
     refused_errors: tuple[str, ...] = ()
     requeue_after: float | None = None  # the last reconcile wants the next one this soon
     _backoffs_told: set[tuple[str, str]] = field(default_factory=set)  # BackOff events made
+    _templates: dict[tuple[str, str, str], workloads.PodTemplate | None] = field(
+        default_factory=dict
+    )  # rollback targets already read from their commits
 
     def template_at(
         self, revision: str, namespace: str, name: str
     ) -> workloads.PodTemplate | None:
-        """A Deployment's pod template at an earlier commit (rollback), None if it is gone."""
+        """A Deployment's pod template at an earlier commit (rollback), None if it is gone.
+        Read once per (commit, Deployment): a commit never changes."""
+        key = (revision, namespace, name)
+        if key not in self._templates:
+            if len(self._templates) >= TEMPLATES_KEPT:
+                self._templates.clear()
+            self._templates[key] = self._read_template(revision, namespace, name)
+        return self._templates[key]
+
+    def _read_template(
+        self, revision: str, namespace: str, name: str
+    ) -> workloads.PodTemplate | None:
         try:
             loaded = loader.load_repository(self.source.checkout(revision))
         except errors.ReconcilerError as exc:
