@@ -142,6 +142,13 @@ class _Run:
         source = base.SourceRef(document.file, document.line)
         obj = build.build(kind, value, namespace, source)
         self.objects.append(obj)
+        if kind in NOT_BUILT:
+            line, column = document.at(("kind",))
+            self.diagnostics.append(dg.Diagnostic(
+                document.file, line, column, "kind", NOT_BUILT[kind],
+                "keep it for when it is built, or remove it", dg.Code.NOT_BUILT,
+                dg.Severity.WARNING,
+            ))  # fmt: skip
         data_keys = obj.keys() if isinstance(obj, objects.ConfigMap | objects.Secret) else None
         self._declare(kind, document, value, namespace, data_keys)
 
@@ -252,6 +259,14 @@ class _Run:
         self.diagnostics.append(
             dg.Diagnostic(document.file, line, column, ".".join(path), message, hint, code)
         )
+
+
+NOT_BUILT: dict[base.Kind, str] = {
+    base.Kind.SERVICE: "Service is accepted but not built yet: no load balancer listens for it "
+    "and no discovery variables are set (see README, Status)",
+}
+"""Kinds that validate (the same files must pass upstream Kubernetes) but have no effect on the
+hosts yet: each one gets a warning, never silence."""
 
 
 def _namespace(kind: base.Kind, value: dict[str, Any]) -> str:

@@ -50,6 +50,7 @@ class Code(enum.StrEnum):
     HOST_PORT_CLASH = "host-port-clash"
     DUPLICATE_NAME = "duplicate-name"
     TOO_MANY_ERRORS = "too-many-errors"
+    NOT_BUILT = "not-built-yet"  # a warning: accepted, but has no effect on hosts yet
 
 
 @dataclass(frozen=True, order=True)
