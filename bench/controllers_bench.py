@@ -8,7 +8,8 @@ rcc5-hN, netns c5-hN; never the shared h1..h3) and, for the daemon parts, a git 
 rcc5-git, port 2225); removes all of it at the end (`--keep-lab DIR` keeps the lab in DIR).
 Each part rewrites its own section of bench/README.md: "Rollout" (`bench.rollout_bench`),
 "Probe cost" and "Exit-to-restart latency" (`bench.probes_bench`). `--results F` re-renders
-the sections from a run's JSON output without running anything.
+the sections from a run's JSON output without running anything. The hand-written analysis
+of a run (bench/rollout_analysis.md, bench/probes_analysis.md) is appended to its section.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ TITLES = {
     "rollout": "Rollout",
     "probes": "Probe cost",
     "restarts": "Exit-to-restart latency",
+}
+
+HERE = Path(__file__).resolve().parent
+ANALYSIS = {
+    "rollout": HERE / "rollout_analysis.md",
+    "probes": HERE / "probes_analysis.md",
 }
 
 
@@ -72,6 +79,9 @@ def write(results: dict[str, Any], no_write: bool) -> None:
         if part not in results:
             continue
         body = bodies[part](results[part])
+        analysis = ANALYSIS.get(part)
+        if analysis is not None and analysis.exists():  # the hand-written reading of a run
+            body += "\n\n" + analysis.read_text().strip()
         print(f"## {TITLES[part]}\n\n{body}\n")
         if not no_write:
             report.write_section(TITLES[part], body)
@@ -85,6 +95,7 @@ def main() -> None:
     parser.add_argument("--ideal-samples", type=int, default=6)
     parser.add_argument("--probe-pods", type=int, default=200)
     parser.add_argument("--probe-period", type=int, default=5)
+    parser.add_argument("--floor-gets", type=int, default=400)
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--resync", type=float, default=10.0)
     parser.add_argument("--crash-pods", type=int, default=6)
