@@ -8,7 +8,8 @@ rcc5-hN, netns c5-hN; never the shared h1..h3) and, for the daemon parts, a git 
 rcc5-git, port 2225); removes all of it at the end (`--keep-lab DIR` keeps the lab in DIR).
 Each part rewrites its own section of bench/README.md: "Rollout" (`bench.rollout_bench`),
 "Probe cost" and "Exit-to-restart latency" (`bench.probes_bench`). `--results F` re-renders
-the sections from a run's JSON output without running anything. The hand-written analysis
+the sections from a run's JSON output without running anything (the published run:
+`--results bench/controllers_results.json`). The hand-written analysis
 of a run (bench/rollout_analysis.md, bench/probes_analysis.md) is appended to its section.
 """
 
