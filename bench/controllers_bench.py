@@ -3,9 +3,10 @@ cost inside the daemon, and the daemon's exit-to-restart latency, each as a rati
 plain-Podman (or same-daemon) baseline measured in the same run.
 
 Run as root: `python -m bench.controllers_bench [--only rollout,probes,restarts] [--reps 3]`
-(about 7 minutes in all: rollout 1, probes 5, restarts 1). Builds its own lab of 4 hosts (bridge thbr5, 198.18.5.x, users
-rcc5-hN, netns c5-hN; never the shared h1..h3) and, for the daemon parts, a git server (user
-rcc5-git, port 2225); removes all of it at the end (`--keep-lab DIR` keeps the lab in DIR).
+(about 7 minutes in all: rollout 1, probes 5, restarts 1). Builds its own lab of 4 hosts
+(bridge thbr5, 198.18.5.x, users rcc5-hN, netns c5-hN; never the shared h1..h3) and, for
+the daemon parts, a git server (user rcc5-git, port 2225); removes all of it at the end
+(`--keep-lab DIR` keeps the lab in DIR).
 Each part rewrites its own section of bench/README.md: "Rollout" (`bench.rollout_bench`),
 "Probe cost" and "Exit-to-restart latency" (`bench.probes_bench`). `--results F` re-renders
 the sections from a run's JSON output without running anything (the published run:
