@@ -86,9 +86,9 @@ def run(args: argparse.Namespace) -> int:
                     if result.outcome is hoststate.Outcome.DONE:
                         counts[result.action.kind] += 1
                 _print_rollouts(prepared, args.quiet)
-                if done.failed or not prepared.rolling or prepared.requeue_after is None:
+                if done.failed or not _worth_waiting(prepared):
                     break
-                time.sleep(prepared.requeue_after)
+                controllers.wait(prepared.requeue_after or sync.ROLLOUT_REQUEUE)
         finally:
             manager.stop(controllers)
         restarted = counts[hoststate.ActionKind.RESTART]
@@ -101,15 +101,31 @@ def run(args: argparse.Namespace) -> int:
             + (f", {restarted} containers restarted" if restarted else "")
         )
         code = diffcmd.exit_code(prepared, "apply")
-        stuck = [d for d in prepared.deployments if d.failed]
+        stuck = [d for d in prepared.deployments if not d.complete]
         for status in stuck:
-            print(f"reconciler apply: deployment {status.namespace}/{status.name}: "
-                  f"{status.message}", file=sys.stderr)  # fmt: skip
+            state = "failed" if status.failed else "not complete"
+            print(f"reconciler apply: deployment {status.namespace}/{status.name}: rollout "
+                  f"{state}: {status.message}", file=sys.stderr)  # fmt: skip
         if failed or stuck:
             return common.EXIT_INCOMPLETE
         return common.EXIT_OK if code in (common.EXIT_OK, common.EXIT_CHANGES) else code
 
     return common.run_guarded("apply", args, body)
+
+
+def _worth_waiting(prepared: sync.Prepared) -> bool:
+    """Whether another step can make progress: a rollout changed something in this step, or
+    waits for new pods to become available. A rollout that can only wait for something else (a
+    host to come back, a free hostPort) stops here, reported; the daemon would keep at it."""
+    if not prepared.rolling:
+        return False
+    if not prepared.result.plan.empty:
+        return True
+    return any(
+        d.counts.updated > d.counts.updated_available
+        for d in prepared.deployments
+        if not d.complete and not d.failed
+    )
 
 
 def _print_rollouts(prepared: sync.Prepared, quiet: bool) -> None:

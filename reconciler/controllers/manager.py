@@ -35,14 +35,16 @@ def start(
     tracker = rollouts.Tracker(history or rollouts.MemoryHistory(), templates)
     prober = proberctl.Prober(executor)
     restarts = lifecycle.Restarts(store=restart_records)
+    controllers = sync.Controllers(tracker, prober, restarts, time.time)
     prober.on_liveness_failure(restarts.liveness_failed)
-    if wake is not None:
-        prober.on_change(wake)
-        restarts.on_due(wake)
+    for callback in (controllers.changed.set, wake):
+        if callback is not None:
+            prober.on_change(callback)
+            restarts.on_due(callback)
     if probe_events is not None:
         prober.on_event(probe_events)
     prober.start()
-    return sync.Controllers(rollouts=tracker, prober=prober, restarts=restarts, clock=time.time)
+    return controllers
 
 
 def stop(controllers: sync.Controllers) -> None:

@@ -10,6 +10,7 @@ step, container restarts with back-off, readiness from the prober.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,14 @@ class Controllers:
     prober: proberctl.Prober | None = None
     restarts: lifecycle.Restarts | None = None
     clock: Callable[[], float] = time.time
+    changed: threading.Event = field(default_factory=threading.Event)
+    """Set when something the controllers wait for happened (a readiness change, a restart
+    coming due): `wait` returns early."""
+
+    def wait(self, seconds: float) -> None:
+        """Sleep until `seconds` pass or something changed (for one-shot `apply`)."""
+        self.changed.wait(max(0.0, seconds))
+        self.changed.clear()
 
 
 @dataclass(frozen=True)
@@ -201,11 +210,18 @@ def plan(p: Pass) -> None:
     p.result = pipeline.build_plan(
         p.loaded.state, p.observations, p.revision, expansion=p.expansion, restarts=p.restarts
     )
+    rolling = any(not d.complete and not d.failed for d in p.deployments)
+    if rolling and not p.result.plan.empty:  # look again soon: the prober learns of new pods
+        p.requeue.append(STEP_REQUEUE)
 
 
 STEPS: tuple[Callable[[Pass], None], ...] = (observe, probe, expand_workloads, restart, plan)
 ROLLOUT_REQUEUE = 1.0
-"""Seconds until the next reconcile while a rollout waits for pods to become available."""
+"""Seconds until the next reconcile while a rollout waits for pods to become available (the
+prober's readiness changes wake the daemon and `apply` earlier)."""
+STEP_REQUEUE = 0.2
+"""Seconds until the next reconcile after a rollout step changed pods: its next observe hands
+the new containers to the prober."""
 
 
 def prepare_loaded(

@@ -8,10 +8,10 @@ The last pure step of `pipeline.build_plan`; `executor.apply(plan)` carries it o
 - Nothing is planned for an unreachable host: its pods are unknown, and unknown is not deleted.
   Neither is anything `held` (pods whose desired state could not be worked out this time).
 
-Waves: deletes run in wave 0, everything else in wave 1, so every delete (freeing ports and
-capacity, and taking an old pod of a rollout out) finishes on every host before anything is
-created. Within the plan, actions are listed by host, then deletes before replaces before
-creates, then namespace and name.
+Waves: a delete that frees a hostPort a new pod on its host needs runs in wave 0, so it finishes
+before anything is created; everything else runs in wave 1 (a rollout's new pods need not wait
+for old ones to stop). Within the plan, actions are listed by host, then deletes before replaces
+before creates, then namespace and name.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def compute(
         for host, pod in copies.items():
             actions.append(_delete(pod, host, why))
 
+    actions = _order(actions)
     touched = {(a.host, a.namespace, a.name) for a in actions}
     actions += [
         dataclasses.replace(a, wave=WAVE_START)
@@ -90,6 +91,29 @@ def compute(
     ]
     actions.sort(key=lambda a: (a.host, _ORDER[a.kind], a.namespace, a.name))
     return hoststate.Plan(actions=tuple(actions), unchanged=tuple(sorted(unchanged)))
+
+
+def _order(actions: list[hoststate.Action]) -> list[hoststate.Action]:
+    """Waves: a delete goes first (wave 0) only when a pod created or replaced on its host in
+    this plan needs a hostPort it holds (or when its ports are unknown: no LABEL_HOST_PORTS);
+    every other delete runs beside the creates (wave 1), so a rollout's new pods do not wait for
+    old pods to stop. Nothing else needs the order: names are per pod, capacity is the
+    scheduler's bookkeeping, probe ports are allocated around every observed pod."""
+    needed: dict[str, set[str]] = {}
+    for a in actions:
+        if a.run is not None and a.kind is not hoststate.ActionKind.DELETE:
+            needed.setdefault(a.host, set()).update(
+                f"{p.host_port}/{p.protocol.upper()}" for p in a.run.ports
+            )
+    ordered = []
+    for action in actions:
+        if action.kind is hoststate.ActionKind.DELETE and action.observed is not None:
+            label = action.observed.labels.get(hoststate.LABEL_HOST_PORTS)
+            held = set(label.split(",")) - {""} if label is not None else None
+            if held is not None and not held & needed.get(action.host, set()):
+                action = dataclasses.replace(action, wave=WAVE_START)  # noqa: PLW2901
+        ordered.append(action)
+    return ordered
 
 
 def _action(

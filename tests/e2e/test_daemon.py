@@ -146,6 +146,15 @@ def test_push_deploys_then_a_broken_push_changes_nothing_then_the_fix_converges(
     fixed = work.commit_and_push("fix it")
     status = wait_for(lambda: _applied(daemon, fixed), "the fix to be applied")
     assert status["lastFinishedSync"]["result"] == "Succeeded"
+
+    def rolled_out() -> dict[str, Any] | None:  # backend's new template rolls out in steps
+        current = _status(daemon)
+        progress = {d["name"]: d.get("progressing", {}).get("reason") for d in
+                    current["deployments"]}  # fmt: skip
+        done = progress.get("backend") == "NewReplicaSetAvailable"
+        return current if done and len(_pods(lab)) == 5 else None
+
+    wait_for(rolled_out, "the backend rollout to complete")
     after = _pods(lab)
     assert len(after) == 5
     web_before = {n for n in pods if n.startswith("web-")}
