@@ -104,7 +104,8 @@ def main() -> None:
     parser.add_argument("--start-samples", type=int, default=6)
     parser.add_argument("--keep-lab", type=Path, help="lab state directory, kept at the end")
     parser.add_argument("--no-write", action="store_true", help="print, do not write README")
-    parser.add_argument("--save", type=Path, help="also write the results to this JSON file")
+    parser.add_argument("--save", type=Path,
+                        help="also write the results into this JSON file (merged by part)")
     parser.add_argument("--results", type=Path, help="only render the sections from this JSON")
     args = parser.parse_args()
     if args.results:
@@ -120,8 +121,10 @@ def main() -> None:
             results = run(args, parts, tmp)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        if args.save:
-            args.save.write_text(json.dumps(results, indent=1) + "\n")
+        if args.save:  # merged: a run of some parts keeps the others' last results
+            saved = json.loads(args.save.read_text()) if args.save.exists() else {}
+            saved.update(results)
+            args.save.write_text(json.dumps(saved, indent=1) + "\n")
     write(results, args.no_write)
 
 
