@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 for result in done.results:
                     if result.outcome is hoststate.Outcome.DONE:
                         counts[result.action.kind] += 1
-                _print_rollouts(prepared, args.quiet)
+                _print_rollouts(prepared, done, args.quiet)
                 if done.failed or not _worth_waiting(prepared):
                     break
                 controllers.wait(prepared.requeue_after or sync.ROLLOUT_REQUEUE)
@@ -128,12 +128,23 @@ def _worth_waiting(prepared: sync.Prepared) -> bool:
     )
 
 
-def _print_rollouts(prepared: sync.Prepared, quiet: bool) -> None:
+def _print_rollouts(prepared: sync.Prepared, done: sync.Converged, quiet: bool) -> None:
     """One progress line per Deployment whose rollout is not complete (kubectl rollout status
-    style): `deployment shop/web: 2 of 4 updated, 3 available: waiting for ...`."""
+    style), counted as the step found it, then what the step did: `deployment shop/web: 2 of 4
+    updated, 3 available: waiting for ...; this step: 1 new started, 1 old removed`."""
     for status in prepared.deployments:
         if status.complete or (quiet and not status.failed):
             continue
         c = status.counts
+        owner = f"Deployment/{status.name}"
+        mine = [
+            r.action for r in done.results
+            if r.outcome is hoststate.Outcome.DONE and r.action.namespace == status.namespace
+            and (r.action.run or r.action.observed) is not None
+            and getattr(r.action.run or r.action.observed, "owner", "") == owner
+        ]  # fmt: skip
+        started = sum(1 for a in mine if a.kind is hoststate.ActionKind.CREATE)
+        removed = sum(1 for a in mine if a.kind is hoststate.ActionKind.DELETE)
+        step = f"; this step: {started} new started, {removed} old removed" if mine else ""
         print(f"deployment {status.namespace}/{status.name}: {c.updated} of {c.replicas} updated, "
-              f"{c.available} available: {status.message}", flush=True)  # fmt: skip
+              f"{c.available} available: {status.message}{step}", flush=True)  # fmt: skip
