@@ -11,6 +11,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from reconciler.source import errors as source_errors
+from reconciler.source import signatures
+
 DEFAULTS: dict[str, Any] = {
     "branch": "main",
     "state_dir": "/var/lib/reconciler",
@@ -23,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "command_timeout": 120.0,
     "listen": "127.0.0.1:9400",
     "webhook_secret_file": None,
+    "verify_commits": None,
 }
 REQUIRED = ("repository",)
 NUMBERS = ("resync_interval", "poll_interval", "git_timeout", "connect_timeout", "command_timeout")
@@ -47,6 +51,8 @@ class DaemonConfig:
     command_timeout: float
     listen: str
     webhook_secret_file: Path | None
+    verify_commits: signatures.Policy | None = None
+    """Only commits signed by these keys deploy (None: signatures are not checked)."""
 
     @property
     def is_remote(self) -> bool:
@@ -106,4 +112,29 @@ def load(path: Path) -> DaemonConfig:
         command_timeout=values["command_timeout"],
         listen=listen,
         webhook_secret_file=Path(str(secret)) if secret else None,
+        verify_commits=_verify_commits(path, values["verify_commits"]),
     )
+
+
+VERIFY_KEYS = ("allowed_signers", "gpg_keyring")
+
+
+def _verify_commits(path: Path, raw: object) -> signatures.Policy | None:
+    """`verify_commits: {allowed_signers: FILE, gpg_keyring: FILE}` (either or both), checked now:
+    a missing or unreadable file stops the daemon at start rather than refusing every push."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{path}: verify_commits must be a mapping like {{allowed_signers: FILE}} and/or "
+            "{gpg_keyring: FILE}"
+        )
+    unknown = sorted(str(key) for key in set(raw) - set(VERIFY_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: verify_commits: unknown setting(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(VERIFY_KEYS)}")  # fmt: skip
+    files = {key: Path(str(raw[key])) if raw.get(key) else None for key in VERIFY_KEYS}
+    try:
+        return signatures.Policy(files["allowed_signers"], files["gpg_keyring"]).check()
+    except source_errors.SourceConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

@@ -21,7 +21,7 @@ from reconciler.controllers import prober as proberctl
 from reconciler.executor import podman_ssh, protocol
 from reconciler.runtime import config as configmod
 from reconciler.runtime import notify, reconcile, wake
-from reconciler.source import git, watch, webhook
+from reconciler.source import git, signatures, watch, webhook
 from reconciler.state import conditions as cond
 from reconciler.state import status as statusmod
 from reconciler.state import store as storemod
@@ -53,6 +53,12 @@ class Daemon:
     def __post_init__(self) -> None:
         self.metrics = metricsmod.ReconcilerMetrics(self.registry, __version__)
         self.reconciler = reconcile.Reconciler(self.source, self.executor, self.store, self.metrics)
+        if self.cfg.verify_commits is not None:  # only signed commits deploy
+            verifier = signatures.Verifier(
+                self.cfg.verify_commits, self.cfg.state_dir / "gnupg", self.cfg.git_timeout
+            )
+            git_dir = self.source.git_dir
+            self.reconciler.verify_commit = lambda sha: verifier.verify(git_dir, sha)
         self.reconciler.controllers = manager.start(
             self.executor,
             storemod.RolloutStore(self.store),

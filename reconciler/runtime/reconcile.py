@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from reconciler.controllers import status, sync
@@ -15,7 +15,8 @@ from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import errors, hoststate, workloads
 from reconciler.runtime import logs, notify
-from reconciler.source import git
+from reconciler.source import errors as source_errors
+from reconciler.source import git, signatures
 from reconciler.state import conditions as cond
 from reconciler.state import store as storemod
 from reconciler.web import metrics as metricsmod
@@ -38,6 +39,8 @@ class Reconciler:
     refused: str | None = None  # the newest revision, when it failed validation
     refused_errors: tuple[str, ...] = ()
     requeue_after: float | None = None  # the last reconcile wants the next one this soon
+    verify_commit: Callable[[str], signatures.Verified] | None = None
+    """Raises `source.errors.SignatureInvalid` for a head commit that must not deploy."""
     _backoffs_told: set[tuple[str, str]] = field(default_factory=set)  # BackOff events made
     _templates: dict[tuple[str, str, str], workloads.PodTemplate | None] = field(
         default_factory=dict
@@ -84,11 +87,14 @@ class Reconciler:
         try:
             loaded: loader.LoadResult | None = None
             if newest != self.refused:
-                loaded = loader.load_repository(self.source.checkout(newest))
-                if loaded.ok:
-                    self.refused, self.refused_errors = None, ()
-                    return self._apply(sync_id, newest, loaded, started)
-                self._refuse(newest, loaded)
+                refusal = self._signature_refusal(newest)
+                if refusal is None:
+                    loaded = loader.load_repository(self.source.checkout(newest))
+                    if loaded.ok:
+                        self.refused, self.refused_errors = None, ()
+                        return self._apply(sync_id, newest, loaded, started)
+                    refusal = tuple(d.format() for d in loaded.errors)
+                self._refuse(newest, refusal)
             good = self.store.applied_revision()
             if good is None:  # nothing was ever applied: nothing to keep running
                 return self._finish(sync_id, cond.SyncResult.INVALID, {},
@@ -115,11 +121,25 @@ class Reconciler:
 
     # ----- outcomes ---------------------------------------------------------------------
 
-    def _refuse(self, sha: str, loaded: loader.LoadResult) -> None:
+    def _signature_refusal(self, sha: str) -> tuple[str, ...] | None:
+        """None when signatures are not required or `sha` is signed by an allowed key; else the
+        refusal (`SignatureInvalid: commit ... (signer: ...)`)."""
+        if self.verify_commit is None:
+            return None
+        try:
+            verified = self.verify_commit(sha)
+        except source_errors.SignatureInvalid as exc:
+            return (str(exc),)
+        if sha != self.store.applied_revision():
+            log.info("commit %s: signed by %s (key %s), verified", sha[:12], verified.signer,
+                     verified.key)  # fmt: skip
+        return None
+
+    def _refuse(self, sha: str, refusal: tuple[str, ...]) -> None:
         self.refused = sha
-        self.refused_errors = tuple(d.format() for d in loaded.errors)
+        self.refused_errors = refusal
         log.error(
-            "revision %s refused: %d manifest error(s); nothing applied, nothing pruned; "
+            "revision %s refused: %d error(s); nothing applied, nothing pruned; "
             "the last good revision (%s) keeps running",
             sha[:12], len(self.refused_errors), (self.store.applied_revision() or "none")[:12],
             extra={"revision": sha, "errors": list(self.refused_errors[:20])},

@@ -146,3 +146,17 @@ class WatchFailed(TransientSourceError):  # noqa: N818 (the architecture's vocab
             "raise fs.inotify.max_user_watches. Until then, pushes are noticed at the next resync."
         )
         self.path = path
+
+
+class SignatureInvalid(SourceError, errors.StalledError):  # noqa: N818 (the architecture's vocabulary)
+    """A revision's head commit is unsigned, signed by a key not allowed, or badly signed.
+
+    Refused like an invalid revision (never applied, never pruned) until a commit signed by an
+    allowed key is pushed. The message starts with `SignatureInvalid:` and names the commit and
+    the signer (or `signer: none`), so status, history and logs carry both.
+    """
+
+    def __init__(self, sha: str, signer: str, why: str, hint: str) -> None:
+        super().__init__(f"SignatureInvalid: commit {sha} {why} (signer: {signer}); {hint}")
+        self.sha = sha
+        self.signer = signer

@@ -50,6 +50,7 @@ class Reason(enum.StrEnum):
     HOST_READY = "HostReady"  # Ready=True for a Host: reachable, podman answers
     PROGRESSING = "Progressing"  # Ready=False/Unknown: an action is under way
     MANIFEST_INVALID = "ManifestInvalid"  # the revision was refused; the last good one runs
+    SIGNATURE_INVALID = "SignatureInvalid"  # refused: head commit unsigned or not by an allowed key
     HOST_UNREACHABLE = "HostUnreachable"  # SSH or podman on the host did not answer
     UNSCHEDULABLE = "Unschedulable"  # no host fits: message says why, Kubernetes style
     APPLY_FAILED = "ApplyFailed"  # podman refused an action

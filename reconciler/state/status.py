@@ -67,9 +67,10 @@ def overall_condition(
         return make(cond.ConditionStatus.UNKNOWN, cond.Reason.PROGRESSING, "no sync finished yet")
     if finished.result is cond.SyncResult.INVALID:
         first = finished.errors[0] if finished.errors else "the manifests do not validate"
+        signature = first.startswith(f"{cond.Reason.SIGNATURE_INVALID}:")  # errors.SignatureInvalid
         return make(
             cond.ConditionStatus.FALSE,
-            cond.Reason.MANIFEST_INVALID,
+            cond.Reason.SIGNATURE_INVALID if signature else cond.Reason.MANIFEST_INVALID,
             f"revision {finished.revision} refused ({len(finished.errors)} error(s), first: "
             f"{first}); the last good revision keeps running",
         )
