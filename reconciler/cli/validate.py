@@ -2,7 +2,8 @@
 
 Compiler-style lines (`file:line:col: error: field: message`, then the hint) or `-o json`.
 Exit status: 0 valid, 1 invalid, 2 usage error (PATH missing or not a directory), 3 the
-installation's schemas/ cannot be read.
+installation's schemas/ cannot be read. `--verify-commits FILE` also requires PATH's HEAD commit to
+be signed by a key in FILE, as the daemon's `verify_commits` does (exit 1 `SignatureInvalid`).
 """
 
 from __future__ import annotations
@@ -10,14 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from reconciler.manifests import loader, schemas
+from reconciler.source import errors as source_errors
+from reconciler.source import gitrun, signatures
 
 EXIT_VALID = 0
 EXIT_INVALID = 1
 EXIT_USAGE = 2
 EXIT_BROKEN = 3
+TIMEOUT = 60.0
+"""Seconds each git command of `--verify-commits` may take."""
 
 
 def register(subparsers: Any) -> None:
@@ -42,10 +49,23 @@ def register(subparsers: Any) -> None:
         default="text",
         help="output format (default: text)",
     )
+    parser.add_argument(
+        "--verify-commits",
+        metavar="FILE",
+        type=Path,
+        help="also require PATH's HEAD commit to be signed by a key in FILE: an SSH "
+        "allowed-signers file, or a binary OpenPGP keyring (gpg --export); what the daemon's "
+        "verify_commits setting requires (uncommitted changes are not covered)",
+    )
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.verify_commits is not None:
+        refused = verify_head(Path(args.path), args.verify_commits)
+        if refused is not None:
+            print(f"reconciler validate: {refused}", file=sys.stderr)
+            return EXIT_INVALID if refused.startswith("SignatureInvalid:") else EXIT_USAGE
     try:
         result = loader.load_repository(args.path)
     except loader.RepositoryError as exc:
@@ -91,3 +111,25 @@ def as_json(result: loader.LoadResult, prefix: str) -> dict[str, object]:
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def verify_head(path: Path, keys: Path) -> str | None:
+    """None when the HEAD commit of the repository at `path` is signed by a key in `keys` (an
+    allowed-signers file, or a binary keyring whose first byte is an OpenPGP packet tag); else
+    why not: `SignatureInvalid: ...`, or a usage problem (no repository, unreadable file)."""
+    try:
+        binary = keys.read_bytes()[:1] >= b"\x80"
+    except OSError as exc:
+        return f"--verify-commits {keys}: cannot read it: {exc.strerror}"
+    policy = signatures.Policy(gpg_keyring=keys) if binary else signatures.Policy(keys)
+    try:
+        git_dir = gitrun.locate_git_dir(path)
+        sha = gitrun.run(git_dir, ["rev-parse", "--verify", "HEAD^{commit}"], TIMEOUT)
+        with tempfile.TemporaryDirectory(prefix="reconciler-gnupg-") as home:
+            verifier = signatures.Verifier(policy, Path(home), TIMEOUT)
+            verified = verifier.verify(git_dir, sha.decode("ascii").strip())
+    except source_errors.SourceError as exc:
+        return str(exc)
+    print(f"commit {verified.sha}: signed by {verified.signer} (key {verified.key})",
+          file=sys.stderr)  # fmt: skip
+    return None

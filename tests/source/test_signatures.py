@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli import main
 from reconciler.model import errors as model_errors
 from reconciler.source import errors, signatures
 from tests.source import repos
@@ -177,3 +178,28 @@ def test_gpg_signed_commits_are_checked_against_the_keyring_only(
     strict = signatures.Verifier(signatures.Policy(allowed_signers=other), tmp_path / "v2", TIMEOUT)
     with pytest.raises(errors.SignatureInvalid, match=f"commit {sha} is signed by a key that is"):
         strict.verify(up.work / ".git", sha)
+
+
+# ----- reconciler validate --verify-commits ----------------------------------------------------
+
+
+def test_validate_verify_commits_checks_head(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    up, ada, mallory, verifier = setup
+    allowed = verifier.policy.allowed_signers
+    assert allowed is not None
+    argv = ["validate", "--verify-commits", str(allowed), str(up.work)]
+    _ssh_signed(up, "a.txt", ada)
+    assert main.main(argv) == 0
+    assert "signed by ada@example.org" in capsys.readouterr().err
+    unsigned = _commit(up, "b.txt")
+    assert main.main(argv) == 1
+    assert f"SignatureInvalid: commit {unsigned} is not signed (signer: none)" in (
+        capsys.readouterr().err
+    )
+    _ssh_signed(up, "c.txt", mallory)
+    assert main.main(argv) == 1
+    assert "is signed by a key that is not allowed" in capsys.readouterr().err
+    assert main.main(["validate", "--verify-commits", str(allowed), str(up.bare.parent)]) == 2
+    assert main.main(["validate", "--verify-commits", "/nonexistent", str(up.work)]) == 2
