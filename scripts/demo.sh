@@ -3,6 +3,8 @@
 # Podman), a git server, the reconciler daemon watching it; `git push` examples/repo over SSH and
 # watch the pods come up, spread over the hosts, and the web app answer. Run as root on Debian 12.
 # The daemon is stopped at the end; the hosts and pods stay: `scripts/testhosts down` removes them.
+# DEMO_VERIFY_COMMITS=1: only signed commits deploy (an SSH signing key for the demo's pusher, an
+# allowed_signers file, `verify_commits` in the daemon's config; docs/security.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/install.sh
@@ -26,6 +28,14 @@ echo "push to: $url"
 step "the daemon (reconciler daemon --config .hosts/daemon/config.yaml)"
 state=.hosts/daemon
 mkdir -p "$state"
+verify_yaml=""
+if [ "${DEMO_VERIFY_COMMITS:-0}" = 1 ]; then
+  [ -f "$state/signing_key" ] || ssh-keygen -q -t ed25519 -N "" -C demo -f "$state/signing_key"
+  echo "demo@example.test $(cut -d' ' -f1,2 "$state/signing_key.pub")" > "$state/allowed_signers"
+  verify_yaml="verify_commits:
+  allowed_signers: $PWD/$state/allowed_signers"
+  echo "only commits signed by $state/signing_key deploy (allowed: $state/allowed_signers)"
+fi
 cat > "$state/config.yaml" <<YAML
 repository: $repository
 branch: main
@@ -34,6 +44,7 @@ resync_interval: 15
 ssh_key: $RECONCILER_SSH_KEY
 known_hosts: $RECONCILER_KNOWN_HOSTS
 listen: 127.0.0.1:9400
+$verify_yaml
 YAML
 .venv/bin/reconciler daemon --config "$state/config.yaml" --log-format text \
   >"$state/daemon.log" 2>&1 &
@@ -49,6 +60,11 @@ step "git push examples/repo over SSH"
 work=$(mktemp -d)
 cp -r examples/repo/. "$work/"
 git -C "$work" init -q -b main
+if [ "${DEMO_VERIFY_COMMITS:-0}" = 1 ]; then
+  git -C "$work" config gpg.format ssh
+  git -C "$work" config user.signingkey "$PWD/$state/signing_key"
+  git -C "$work" config commit.gpgsign true
+fi
 git -C "$work" add -A
 git -C "$work" -c user.name=demo -c user.email=demo@example.test commit -q -m "deploy the shop"
 sha=$(git -C "$work" rev-parse HEAD)
