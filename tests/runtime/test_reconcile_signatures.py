@@ -79,6 +79,8 @@ def test_an_unsigned_revision_is_refused_and_the_signed_one_keeps_running(
     verifier.signed.add(fixed := source.push(changed, "signed this time"))
     assert rec.run(["push"]) is cond.SyncResult.SUCCEEDED
     assert store.applied_revision() == fixed and rec.refused is None
+    assert rec.run(["resync"]) is cond.SyncResult.SUCCEEDED
+    assert verifier.asked.count(fixed) == 1  # a verified head is not verified at each resync
 
 
 def test_a_manifest_refusal_still_says_manifest_invalid(tmp_path: Path) -> None:
