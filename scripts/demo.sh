@@ -14,6 +14,8 @@ step() { printf '\n== %s\n' "$*"; }
 rc() { .venv/bin/reconciler "$@"; }
 # The test hosts' client key and pinned host keys (see README: connection settings).
 export RECONCILER_SSH_KEY="$PWD/.hosts/id_ed25519" RECONCILER_KNOWN_HOSTS="$PWD/.hosts/known_hosts"
+# The TEST-ONLY age key that decrypts examples/repo's SOPS-encrypted Secret (docs/security.md).
+export SOPS_AGE_KEY_FILE="$PWD/tests/harness/age/demo.key"
 
 step "reconciler validate examples/repo"
 rc validate examples/repo

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from tests.harness import lab as labmod
 
 E2E_HOSTS = 3
+AGE_KEY = Path(__file__).resolve().parent / "harness" / "age" / "demo.key"
+"""The test-only age key of examples/repo's encrypted Secret: every command and test that loads
+examples/repo (and every subprocess and daemon they start) decrypts it with this key."""
+os.environ.setdefault("SOPS_AGE_KEY_FILE", str(AGE_KEY))
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,8 @@ from reconciler.manifests import (
     references,
     schema_errors,
     schemas,
+    sops,
+    sopsformat,
     yamldocs,
 )
 from reconciler.model import base, errors, objects
@@ -56,15 +58,18 @@ def load_repository(
     *,
     limits: yamldocs.Limits = DEFAULT_LIMITS,
     schema_set: schemas.SchemaSet | None = None,
+    age_key_file: Path | None = None,
 ) -> LoadResult:
     """Load and validate every manifest under `root`. Problems in the manifests are returned as
-    diagnostics, never raised; only an unusable `root` raises `RepositoryError`."""
+    diagnostics, never raised; only an unusable `root` raises `RepositoryError`. SOPS-encrypted
+    Secrets are decrypted with `age_key_file`, else $SOPS_AGE_KEY_FILE (read when first needed)."""
     given = Path(root)
     if not given.exists():
         raise RepositoryError(f"{given}: no such directory")
     if not given.is_dir():
         raise RepositoryError(f"{given}: not a directory")
     run = _Run(given.resolve(), limits, schema_set or schemas.load())
+    run.age_key_file = sops.key_file(age_key_file)
     return run.load()
 
 
@@ -78,6 +83,8 @@ class _Run:
     declared: list[references.Declared] = field(default_factory=list)
     references: list[checking.Reference] = field(default_factory=list)
     documents: int = 0
+    age_key_file: Path | None = None
+    _age_keys: sops.Identities | None = None
 
     def load(self) -> LoadResult:
         files, problems = discovery.find(self.root)
@@ -91,6 +98,9 @@ class _Run:
                 continue
             yaml_marks = {(d.line, d.column) for d in parsed.diagnostics}
             start = len(self.diagnostics)
+            if not self._decrypt(parsed.documents):
+                self.documents += len(parsed.documents)
+                continue
             for document in parsed.documents:
                 self.documents += 1
                 self._document(document, yaml_marks)
@@ -151,6 +161,55 @@ class _Run:
             ))  # fmt: skip
         data_keys = obj.keys() if isinstance(obj, objects.ConfigMap | objects.Secret) else None
         self._declare(kind, document, value, namespace, data_keys)
+
+    def _decrypt(self, documents: list[yamldocs.Document]) -> bool:
+        """Decrypt a SOPS-encrypted file in place (see `sops`); False when it cannot be, with the
+        error reported and its objects declared (so references to them add no noise)."""
+        values = [d.value for d in documents]
+        if not any(sops.is_encrypted(v) for v in values):
+            unreadable = False
+            for document in documents:
+                found = _ciphertext_in_secret(document.value)
+                if found is not None:
+                    unreadable = True
+                    line, column = document.at(found, key=True)
+                    self.diagnostics.append(dg.Diagnostic(
+                        document.file, line, column, ".".join(str(p) for p in found),
+                        f"this value of the Secret at line {document.line} looks sops-encrypted "
+                        "(ENC[...]) but the file has no sops block",
+                        "encrypt the whole file with sops; never copy encrypted values between "
+                        "files", dg.Code.SOPS,
+                    ))  # fmt: skip
+            if unreadable:
+                for document in documents:
+                    self._declare_unread(document)
+            return not unreadable
+        if self._age_keys is None:
+            self._age_keys = sops.load_identities(self.age_key_file)
+        try:
+            sops.decrypt_file(values, self._age_keys)
+        except sopsformat.FormatError as exc:
+            document = documents[min(exc.document, len(documents) - 1)]
+            line, column = document.at(exc.path, key=True)
+            self.diagnostics.append(dg.Diagnostic(
+                document.file, line, column, ".".join(str(p) for p in exc.path),
+                f"encrypted Secret (document at line {document.line}) refused: {exc.message}",
+                exc.hint, dg.Code.SOPS,
+            ))  # fmt: skip
+            for document in documents:
+                self._declare_unread(document)
+            return False
+        return True
+
+    def _declare_unread(self, document: yamldocs.Document) -> None:
+        value = document.value
+        if not isinstance(value, dict):
+            return
+        api_version, kind_name = value.get("apiVersion"), value.get("kind")
+        if isinstance(api_version, str) and isinstance(kind_name, str):
+            kind = base.Kind.lookup(api_version, kind_name)
+            if kind is not None:
+                self._declare(kind, document, value, _namespace(kind, value))
 
     def _cap(self, start: int, rel: str) -> None:
         """Keep at most `max_errors_per_file` diagnostics per file (compilers stop too)."""
@@ -267,6 +326,16 @@ NOT_BUILT: dict[base.Kind, str] = {
 }
 """Kinds that validate (the same files must pass upstream Kubernetes) but have no effect on the
 hosts yet: each one gets a warning, never silence."""
+
+
+def _ciphertext_in_secret(value: object) -> tuple[str | int, ...] | None:
+    if not isinstance(value, dict) or value.get("kind") != "Secret":
+        return None
+    for field_name in [f for f in value if f in ("data", "stringData")]:  # in the file's order
+        found = sopsformat.looks_encrypted(value.get(field_name), (field_name,))
+        if found is not None:
+            return found
+    return None
 
 
 def _namespace(kind: base.Kind, value: dict[str, Any]) -> str:

@@ -50,6 +50,7 @@ class Code(enum.StrEnum):
     HOST_PORT_CLASH = "host-port-clash"
     DUPLICATE_NAME = "duplicate-name"
     TOO_MANY_ERRORS = "too-many-errors"
+    SOPS = "sops-decryption-failed"  # an encrypted Secret that cannot be decrypted or verified
     NOT_BUILT = "not-built-yet"  # a warning: accepted, but has no effect on hosts yet
 
 

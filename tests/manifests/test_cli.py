@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +79,7 @@ def test_default_path_is_current_directory() -> None:
         capture_output=True,
         text=True,
         check=False,
-        env={"PYTHONPATH": str(ROOT)},
+        env={"PYTHONPATH": str(ROOT), "SOPS_AGE_KEY_FILE": os.environ["SOPS_AGE_KEY_FILE"]},
     )
     assert result.returncode == 0, result.stderr
     assert "valid: 9 objects" in result.stdout
