@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "command_timeout": 120.0,
     "listen": "127.0.0.1:9400",
     "webhook_secret_file": None,
+    "age_key_file": None,  # decrypts SOPS-encrypted Secrets; else $SOPS_AGE_KEY_FILE
     "verify_commits": None,
 }
 REQUIRED = ("repository",)
@@ -51,6 +52,8 @@ class DaemonConfig:
     command_timeout: float
     listen: str
     webhook_secret_file: Path | None
+    age_key_file: Path | None = None
+    """The age identities for SOPS-encrypted Secrets (None: $SOPS_AGE_KEY_FILE, if set)."""
     verify_commits: signatures.Policy | None = None
     """Only commits signed by these keys deploy (None: signatures are not checked)."""
 
@@ -112,6 +115,7 @@ def load(path: Path) -> DaemonConfig:
         command_timeout=values["command_timeout"],
         listen=listen,
         webhook_secret_file=Path(str(secret)) if secret else None,
+        age_key_file=Path(str(values["age_key_file"])) if values["age_key_file"] else None,
         verify_commits=_verify_commits(path, values["verify_commits"]),
     )
 

@@ -53,6 +53,7 @@ class Daemon:
     def __post_init__(self) -> None:
         self.metrics = metricsmod.ReconcilerMetrics(self.registry, __version__)
         self.reconciler = reconcile.Reconciler(self.source, self.executor, self.store, self.metrics)
+        self.reconciler.age_key_file = self.cfg.age_key_file
         if self.cfg.verify_commits is not None:  # only signed commits deploy
             verifier = signatures.Verifier(
                 self.cfg.verify_commits, self.cfg.state_dir / "gnupg", self.cfg.git_timeout

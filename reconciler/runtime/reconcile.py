@@ -9,6 +9,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from reconciler.controllers import status, sync
 from reconciler.executor import protocol
@@ -38,6 +39,7 @@ class Reconciler:
     controllers: sync.Controllers = field(default_factory=sync.Controllers)
     refused: str | None = None  # the newest revision, when it failed validation
     refused_errors: tuple[str, ...] = ()
+    age_key_file: Path | None = None  # SOPS-encrypted Secrets (None: $SOPS_AGE_KEY_FILE)
     requeue_after: float | None = None  # the last reconcile wants the next one this soon
     verify_commit: Callable[[str], signatures.Verified] | None = None
     """Raises `source.errors.SignatureInvalid` for a head commit that must not deploy."""
@@ -59,11 +61,15 @@ class Reconciler:
             self._templates[key] = self._read_template(revision, namespace, name)
         return self._templates[key]
 
+    def _load(self, revision: str) -> loader.LoadResult:
+        checkout = self.source.checkout(revision)
+        return loader.load_repository(checkout, age_key_file=self.age_key_file)
+
     def _read_template(
         self, revision: str, namespace: str, name: str
     ) -> workloads.PodTemplate | None:
         try:
-            loaded = loader.load_repository(self.source.checkout(revision))
+            loaded = self._load(revision)
         except errors.ReconcilerError as exc:
             log.warning("cannot read revision %s: %s", revision[:12], exc)
             return None
@@ -90,7 +96,7 @@ class Reconciler:
             if newest != self.refused:
                 refusal = self._signature_refusal(newest)
                 if refusal is None:
-                    loaded = loader.load_repository(self.source.checkout(newest))
+                    loaded = self._load(newest)
                     if loaded.ok:
                         self.refused, self.refused_errors = None, ()
                         return self._apply(sync_id, newest, loaded, started)
@@ -100,7 +106,7 @@ class Reconciler:
             if good is None:  # nothing was ever applied: nothing to keep running
                 return self._finish(sync_id, cond.SyncResult.INVALID, {},
                                     list(self.refused_errors), started)  # fmt: skip
-            return self._apply(sync_id, good, loader.load_repository(self.source.checkout(good)),
+            return self._apply(sync_id, good, self._load(good),
                                started)  # fmt: skip
         except errors.ReconcilerError as exc:  # the one place a failed reconcile is judged
             self.requeue_after = errors.retry_after(exc)
