@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -26,7 +25,7 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.e2e import test_rollout as rollout
-from tests.harness import daemonproc, gitserver, proc
+from tests.harness import daemonproc, gitdaemon, proc
 from tests.harness import lab as labmod
 
 pytestmark = pytest.mark.e2e
@@ -124,29 +123,11 @@ class Event:
 @pytest.fixture(scope="module")
 def setup(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     base = tmp_path_factory.mktemp("lifecycle")
-    rollout.remove_namespace_pods(lab, NAMESPACE)
-    server = gitserver.start(base / "gitserver", lab.config.gateway, user="rc-git-lifecycle",
-                             port=proc.free_port())  # fmt: skip
-    port = proc.free_port()
-    config = base / "config.yaml"
-    config.write_text(
-        f"repository: {server.repository}\nbranch: main\nstate_dir: {base / 'state'}\n"
-        f"resync_interval: 4\nssh_key: {lab.config.key_file}\n"
-        f"known_hosts: {lab.config.known_hosts}\nlisten: 127.0.0.1:{port}\nconnect_timeout: 3\n"
-    )
-    work = gitserver.WorkTree(base / "work", server)
-    shutil.copytree(rollout.EXAMPLE / "hosts", work.path / "hosts")
-    daemon = daemonproc.DaemonProcess(config, base / "daemon.log", port, rollout.cli_env(lab))
-    daemon.start()
-    try:
+    with gitdaemon.daemon_on_git(lab, base, git_user="rc-git-lifecycle",
+                                 namespace=NAMESPACE) as (daemon, work):  # fmt: skip
         work.write("app.yaml", MANIFESTS)
         work.commit_and_push("crash and liveness")
         yield Setup(daemon, work.path, base / "state")
-    finally:
-        if daemon.running:
-            daemon.stop()
-        rollout.remove_namespace_pods(lab, NAMESPACE)
-        gitserver.stop(server)
 
 
 def _cli(lab: labmod.Lab, setup: Setup, *args: str) -> subprocess.CompletedProcess[str]:

@@ -9,7 +9,6 @@ Namespace `rollback-e2e`, its own git server user and port; pods removed at the 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import test_rollout as rollout
-from tests.harness import daemonproc, gitserver, proc, readiness
+from tests.harness import daemonproc, gitdaemon, gitserver, proc, readiness
 from tests.harness import lab as labmod
 
 pytestmark = pytest.mark.e2e
@@ -31,27 +30,9 @@ def setup(
     lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[daemonproc.DaemonProcess, gitserver.WorkTree, Path]]:
     base = tmp_path_factory.mktemp("rollback")
-    rollout.remove_namespace_pods(lab, NAMESPACE)
-    server = gitserver.start(base / "gitserver", lab.config.gateway, user="rc-git-rollback",
-                             port=proc.free_port())  # fmt: skip
-    port = proc.free_port()
-    config = base / "config.yaml"
-    config.write_text(
-        f"repository: {server.repository}\nbranch: main\nstate_dir: {base / 'state'}\n"
-        f"resync_interval: 4\nssh_key: {lab.config.key_file}\n"
-        f"known_hosts: {lab.config.known_hosts}\nlisten: 127.0.0.1:{port}\nconnect_timeout: 3\n"
-    )
-    work = gitserver.WorkTree(base / "work", server)
-    shutil.copytree(rollout.EXAMPLE / "hosts", work.path / "hosts")
-    daemon = daemonproc.DaemonProcess(config, base / "daemon.log", port, rollout.cli_env(lab))
-    daemon.start()
-    try:
+    with gitdaemon.daemon_on_git(lab, base, git_user="rc-git-rollback",
+                                 namespace=NAMESPACE) as (daemon, work):  # fmt: skip
         yield daemon, work, base
-    finally:
-        if daemon.running:
-            daemon.stop()
-        rollout.remove_namespace_pods(lab, NAMESPACE)
-        gitserver.stop(server)
 
 
 def _rollout(

@@ -10,7 +10,6 @@ Namespace `rollout-e2e`, removed at the end (other tests share the hosts).
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -20,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness import gitdaemon, proc, readiness
 from tests.harness import lab as labmod
-from tests.harness import proc, readiness
 
 pytestmark = pytest.mark.e2e
-EXAMPLE = labmod.REPO / "examples" / "repo"
+EXAMPLE = gitdaemon.EXAMPLE
 NAMESPACE = "rollout-e2e"
 SERVE = "mkdir -p /www && sleep 2 && echo ok > /www/ready && exec httpd -f -p 8080 -h /www"
 """A pod that is not ready for ~2 s after its start, then serves /ready."""
@@ -90,13 +89,8 @@ spec:
 """
 
 
-def cli_env(lab: labmod.Lab) -> dict[str, str]:
-    return {
-        **os.environ,
-        "RECONCILER_SSH_KEY": str(lab.config.key_file),
-        "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts),
-        "RECONCILER_CONFIG": "/dev/null",
-    }
+cli_env = gitdaemon.cli_env  # the other daemon and CLI tests import these from here too
+remove_namespace_pods = gitdaemon.remove_namespace_pods
 
 
 def reconciler(
@@ -106,17 +100,6 @@ def reconciler(
         [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
         env=cli_env(lab), timeout=timeout, check=False,
     )  # fmt: skip
-
-
-def remove_namespace_pods(lab: labmod.Lab, namespace: str) -> None:
-    """Remove the namespace's pods straight through Podman (an `apply` would prune every other
-    test's pods too)."""
-    for host in lab.hosts():
-        listed = lab.ssh(host, "podman", "pod", "ps", "-q", "--filter",
-                         f"label=reconciler.dev/namespace={namespace}", check=False)  # fmt: skip
-        ids = listed.stdout.split()
-        if ids:
-            lab.ssh(host, "podman", "pod", "rm", "-f", "-t", "0", *ids, check=False)
 
 
 def wait_ready(views: readiness.HostViews, count: int, timeout: float = 60) -> readiness.Sample:

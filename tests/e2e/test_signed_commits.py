@@ -8,7 +8,6 @@ Namespace `signed-e2e`, its own git server user and port; pods removed at the en
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.e2e import test_rollout as rollout
-from tests.harness import daemonproc, gitserver, proc, readiness
+from tests.harness import daemonproc, gitdaemon, gitserver, proc, readiness
 from tests.harness import lab as labmod
 
 pytestmark = pytest.mark.e2e
@@ -28,35 +27,21 @@ Setup = tuple[daemonproc.DaemonProcess, gitserver.WorkTree, Path]
 @pytest.fixture(scope="module")
 def setup(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     base = tmp_path_factory.mktemp("signed")
-    rollout.remove_namespace_pods(lab, NAMESPACE)
-    server = gitserver.start(base / "gitserver", lab.config.gateway, user="rc-git-signed",
-                             port=proc.free_port())  # fmt: skip
     key = base / "signing_key"
     proc.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "e2e", "-f", str(key)])
     allowed = base / "allowed_signers"
     public = " ".join(key.with_suffix(".pub").read_text().split()[:2])
     allowed.write_text(f"e2e@example.test {public}\n")
-    port = proc.free_port()
-    config = base / "config.yaml"
-    config.write_text(
-        f"repository: {server.repository}\nbranch: main\nstate_dir: {base / 'state'}\n"
-        f"resync_interval: 4\nssh_key: {lab.config.key_file}\n"
-        f"known_hosts: {lab.config.known_hosts}\nlisten: 127.0.0.1:{port}\nconnect_timeout: 3\n"
-        f"verify_commits:\n  allowed_signers: {allowed}\n"
-    )
-    work = gitserver.WorkTree(base / "work", server)
-    work.git("config", "gpg.format", "ssh")
-    work.git("config", "user.signingkey", str(key))
-    shutil.copytree(rollout.EXAMPLE / "hosts", work.path / "hosts")
-    daemon = daemonproc.DaemonProcess(config, base / "daemon.log", port, rollout.cli_env(lab))
-    daemon.start()
-    try:
+
+    def signing(work: gitserver.WorkTree) -> None:
+        work.git("config", "gpg.format", "ssh")
+        work.git("config", "user.signingkey", str(key))
+
+    with gitdaemon.daemon_on_git(
+        lab, base, git_user="rc-git-signed", namespace=NAMESPACE,
+        extra_config=f"verify_commits:\n  allowed_signers: {allowed}\n", prepare=signing,
+    ) as (daemon, work):  # fmt: skip
         yield daemon, work, base
-    finally:
-        if daemon.running:
-            daemon.stop()
-        rollout.remove_namespace_pods(lab, NAMESPACE)
-        gitserver.stop(server)
 
 
 def _pods_on_hosts(lab: labmod.Lab) -> dict[str, list[str]]:
