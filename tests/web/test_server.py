@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
@@ -188,8 +189,13 @@ def test_access_logs_go_through_logging(
     with caplog.at_level(logging.DEBUG, logger="reconciler.web.server"):
         _get(running, "/healthz")
         _get(running, "/nope")
-    records = [r for r in caplog.records if r.name == "reconciler.web.server"]
-    by_path = {getattr(r, "path", ""): r for r in records}
+        deadline = time.monotonic() + 10  # the server thread logs after it has answered
+        while time.monotonic() < deadline:
+            records = [r for r in caplog.records if r.name == "reconciler.web.server"]
+            by_path = {getattr(r, "path", ""): r for r in records}
+            if {"/healthz", "/nope"} <= by_path.keys():
+                break
+            time.sleep(0.02)
     assert by_path["/healthz"].levelno == logging.DEBUG  # probes are quiet
     assert by_path["/nope"].levelno == logging.INFO
     assert getattr(by_path["/nope"], "status", None) == 404
