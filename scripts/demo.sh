@@ -46,6 +46,7 @@ resync_interval: 15
 ssh_key: $RECONCILER_SSH_KEY
 known_hosts: $RECONCILER_KNOWN_HOSTS
 listen: 127.0.0.1:9400
+age_key_file: $SOPS_AGE_KEY_FILE
 $verify_yaml
 YAML
 .venv/bin/reconciler daemon --config "$state/config.yaml" --log-format text \

@@ -73,6 +73,7 @@ def setup(
         f"resync_interval: {RESYNC}\nssh_key: {lab.config.key_file}\n"
         f"known_hosts: {lab.config.known_hosts}\nlisten: 127.0.0.1:{port}\n"
         f"webhook_secret_file: {secret}\nconnect_timeout: 3\n"
+        f"age_key_file: {labmod.REPO / 'tests' / 'harness' / 'age' / 'demo.key'}\n"
     )
     work = gitserver.WorkTree(base / "work", server)
     daemon = Daemon(config, base / "daemon.log", port, env)
