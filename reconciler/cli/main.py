@@ -56,7 +56,8 @@ def log_warnings_to_stderr() -> None:
     """Warnings the library logs while a command runs (say, podman's own warning from a host)
     reach stderr as `reconciler: <message>` lines; without a handler Python would print them
     bare. The daemon command replaces this handler with its own (`logs.setup`)."""
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logs.StderrHandler()
+    handler.setLevel(logging.WARNING)  # also when a logger of its own asks for more
     handler.setFormatter(logging.Formatter("reconciler: %(message)s"))
     logs.install(handler, logging.WARNING)
 

@@ -168,6 +168,22 @@ def setup(
     return install(handler, level)
 
 
+class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is emitted, not the stream it was at
+    construction (a redirected or replaced stderr, e.g. under a test runner, stays right)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def install(handler: logging.Handler, level: int | str) -> logging.Handler:
     """Make `handler` the process's one reconciler handler on the root logger (replacing the one
     installed before: the CLI's, then the daemon's), at `level`; chatty libraries stay quiet."""
