@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -46,6 +47,8 @@ def executor_for(args: argparse.Namespace) -> Iterator[protocol.HostExecutor]:
     """
     resolved = settings.resolve(args)
     settings.check_files(resolved)
+    if resolved.age_key_file is not None:  # where the loader looks for it (this process only)
+        os.environ["SOPS_AGE_KEY_FILE"] = str(resolved.age_key_file)
     executor = podman_ssh.PodmanSSHExecutor(
         known_hosts=resolved.known_hosts,
         key_file=resolved.ssh_key,

@@ -1,9 +1,11 @@
-"""Connection settings for commands that reach hosts: SSH key, known_hosts, timeouts.
+"""Settings of commands that reach hosts: SSH key, known_hosts, timeouts, and the age key that
+decrypts SOPS-encrypted Secrets.
 
 Precedence, highest first: command-line flags, environment (RECONCILER_SSH_KEY,
-RECONCILER_KNOWN_HOSTS, RECONCILER_CONNECT_TIMEOUT, RECONCILER_COMMAND_TIMEOUT), the config file
-(--config, $RECONCILER_CONFIG, ~/.config/reconciler/config.yaml, /etc/reconciler/config.yaml),
-then defaults (~/.ssh/id_ed25519, ~/.ssh/known_hosts, 5 s, 120 s).
+RECONCILER_KNOWN_HOSTS, RECONCILER_CONNECT_TIMEOUT, RECONCILER_COMMAND_TIMEOUT,
+SOPS_AGE_KEY_FILE), the config file (--config, $RECONCILER_CONFIG,
+~/.config/reconciler/config.yaml, /etc/reconciler/config.yaml), then defaults
+(~/.ssh/id_ed25519, ~/.ssh/known_hosts, 5 s, 120 s, no age key).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ FIELDS = {
     "known_hosts": "RECONCILER_KNOWN_HOSTS",
     "connect_timeout": "RECONCILER_CONNECT_TIMEOUT",
     "command_timeout": "RECONCILER_COMMAND_TIMEOUT",
+    "age_key_file": "SOPS_AGE_KEY_FILE",
 }
 
 
@@ -37,6 +40,7 @@ class Settings:
     known_hosts: Path
     connect_timeout: float = 5.0
     command_timeout: float = 120.0
+    age_key_file: Path | None = None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--known-hosts", metavar="FILE", help="known_hosts with pinned host keys")
     group.add_argument("--connect-timeout", metavar="SECONDS", type=float)
     group.add_argument("--command-timeout", metavar="SECONDS", type=float)
+    group.add_argument("--age-key-file", metavar="FILE",
+                       help="age identities for SOPS-encrypted Secrets")  # fmt: skip
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -98,6 +104,10 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> S
             known_hosts=Path(str(values.get("known_hosts", "~/.ssh/known_hosts"))).expanduser(),
             connect_timeout=float(values.get("connect_timeout", 5.0)),
             command_timeout=float(values.get("command_timeout", 120.0)),
+            age_key_file=(
+                Path(str(values["age_key_file"])).expanduser() if values.get("age_key_file")
+                else None
+            ),
         )
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"a timeout setting is not a number: {exc}") from exc

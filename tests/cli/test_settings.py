@@ -59,3 +59,15 @@ def test_missing_files_are_named(tmp_path: Path) -> None:
         settings.check_files(missing)
     with pytest.raises(settings.SettingsError, match="config file not found"):
         settings.resolve(_args("--config", str(tmp_path / "absent.yaml")), {})
+
+
+def test_age_key_file_from_flag_env_or_config(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("age_key_file: /file/age.key\n")
+    env = {"RECONCILER_CONFIG": str(config)}
+    assert settings.resolve(_args(), env).age_key_file == Path("/file/age.key")
+    env["SOPS_AGE_KEY_FILE"] = "/env/age.key"
+    assert settings.resolve(_args(), env).age_key_file == Path("/env/age.key")
+    flagged = settings.resolve(_args("--age-key-file", "/flag/age.key"), env)
+    assert flagged.age_key_file == Path("/flag/age.key")
+    assert settings.resolve(_args(), {"RECONCILER_CONFIG": "/dev/null"}).age_key_file is None
