@@ -128,3 +128,44 @@ def test_wrong_key_refuses_and_changes_nothing(lab: labmod.Lab, repo: Path, tmp_
         listed = lab.ssh(host, "podman", "pod", "ps", "-q", "--filter",
                          f"label=reconciler.dev/namespace={NAMESPACE}", check=False)  # fmt: skip
         assert listed.stdout.strip() == ""
+
+
+def test_the_daemon_decrypts_it_and_the_canary_stays_out_of_its_log_status_and_database(
+    lab: labmod.Lab, tmp_path: Path
+) -> None:
+    """Through a real git push: the daemon (config age_key_file) runs the pod with the
+    plaintext, and the canary is in none of its log, /status, /metrics, history or state files."""
+    import json  # noqa: PLC0415
+
+    from tests.harness import proc  # noqa: PLC0415
+
+    key = labmod.REPO / "tests" / "harness" / "age" / "demo.key"
+    config = f"age_key_file: {key}\n"
+    with gitdaemon.daemon_on_git(
+        lab, tmp_path, git_user="rc-git-sops", namespace=NAMESPACE, extra_config=config
+    ) as (daemon, work):
+        (work.path / NAMESPACE).mkdir()
+        shutil.copy(CASES / "e2e-secret.enc.yaml", work.path / NAMESPACE / "secret.yaml")
+        (work.path / NAMESPACE / "reader.yaml").write_text(DEPLOYMENT)
+        pushed = work.commit_and_push("an encrypted secret")
+
+        def applied() -> bool:
+            status = daemon.status() or {}
+            return (status.get("revision") or {}).get("applied") == pushed
+
+        proc.wait_for(applied, "the daemon to apply the encrypted Secret", 120)
+        env = ""
+        for host in lab.hosts():
+            label = f"label=reconciler.dev/namespace={NAMESPACE}"
+            listed = lab.ssh(host, "podman", "ps", "--format", "{{.Names}}", "--filter", label)
+            names = listed.stdout.split()
+            for name in names:
+                env += lab.ssh(host, "podman", "exec", name, "env").stdout
+        assert f"CANARY_TOKEN={CANARY}" in env  # the container sees the plaintext
+        seen = [daemon.get("/status") or "", daemon.get("/metrics") or "",
+                json.dumps(daemon.status())]  # fmt: skip
+        seen.append((tmp_path / "daemon.log").read_text(errors="replace"))
+        for path in (tmp_path / "state").rglob("*"):
+            if path.is_file():  # checkouts included: they hold only ciphertext
+                seen.append(path.read_bytes().decode("latin-1"))
+        assert all(CANARY not in text for text in seen)
