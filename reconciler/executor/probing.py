@@ -36,6 +36,18 @@ def _timeout_message(probe: workloads.Probe) -> str:
     return f"timeout after {probe.timeout_seconds}s"
 
 
+def _connection_failed(
+    exc: BaseException, probe: workloads.Probe, started: float
+) -> hoststate.ProbeResult:
+    """The failed result of a probe whose connection failed: timed out, refused by the host
+    (the executor's words), or broken below."""
+    if isinstance(exc, TimeoutError):
+        return _result(False, _timeout_message(probe), started)
+    if isinstance(exc, errors.ExecutorError):
+        return _result(False, _refusal(exc), started)
+    return _result(False, f"connection failed: {exc}", started)
+
+
 def _refusal(exc: errors.ExecutorError) -> str:
     """The probe message for a failed connection: the host's reason, lower-cased."""
     if isinstance(exc, errors.OperationFailed):
@@ -64,12 +76,8 @@ async def tcp(
                 return _result(True, "connected", started)
             finally:
                 writer.close()
-    except TimeoutError:
-        return _result(False, _timeout_message(probe), started)
-    except errors.ExecutorError as exc:
-        return _result(False, _refusal(exc), started)
-    except (OSError, asyncssh.Error) as exc:
-        return _result(False, f"connection failed: {exc}", started)
+    except (OSError, asyncssh.Error, errors.ExecutorError) as exc:  # TimeoutError included
+        return _connection_failed(exc, probe, started)
 
 
 def http_request(probe: workloads.Probe, port: int) -> bytes:
@@ -127,12 +135,8 @@ async def http_get(
                 line = await _status_line(reader)
             finally:
                 writer.close()
-    except TimeoutError:
-        return _result(False, _timeout_message(probe), started)
-    except errors.ExecutorError as exc:
-        return _result(False, _refusal(exc), started)
-    except (OSError, asyncssh.Error) as exc:
-        return _result(False, f"connection failed: {exc}", started)
+    except (OSError, asyncssh.Error, errors.ExecutorError) as exc:  # TimeoutError included
+        return _connection_failed(exc, probe, started)
     if not line:
         return _result(False, "no HTTP response (connection closed)", started)
     code = status_code(line)
