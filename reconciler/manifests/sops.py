@@ -119,7 +119,22 @@ def is_encrypted(value: object) -> bool:
 
 def decrypt_file(values: list[object], keys: Identities) -> None:
     """Decrypt the Secrets of one file in place; on any `FormatError` nothing is changed. Only
-    Secrets may be encrypted: diff and status show the values of other kinds."""
+    Secrets may be encrypted: diff and status show the values of other kinds. sops data of a
+    shape no check foresaw (a hostile or mangled file) is a FormatError too, never a crash;
+    its message names only the kind of fault, never a value."""
+    try:
+        _decrypt_file(values, keys)
+    except FormatError:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        raise FormatError(
+            f"the file's sops data is malformed ({type(exc).__name__})",
+            "encrypt the file again with sops; do not edit its sops block or ENC[...] values",
+            path=(sopsformat.METADATA_KEY,),
+        ) from exc
+
+
+def _decrypt_file(values: list[object], keys: Identities) -> None:
     leaves = open_documents(values, keys)
     for index, value in enumerate(values):
         kind = next(

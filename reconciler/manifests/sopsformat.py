@@ -100,7 +100,10 @@ def metadata(block: object) -> Metadata:
     else:
         keys = block
     stanzas = []
-    for index, entry in enumerate(keys.get("age") or ()):
+    listed = keys.get("age") or ()
+    if not isinstance(listed, list | tuple):
+        raise FormatError("sops age must be a list of recipients", path=(*at, "age"))
+    for index, entry in enumerate(listed):
         recipient = entry.get("recipient") if isinstance(entry, dict) else None
         enc = entry.get("enc") if isinstance(entry, dict) else None
         if not isinstance(recipient, str) or not isinstance(enc, str):

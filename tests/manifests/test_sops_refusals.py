@@ -185,3 +185,27 @@ def test_a_reference_to_a_refused_secret_adds_no_noise(tmp_path: Path) -> None:
     result = loader.load_repository(tmp_path / "repo", age_key_file=SOPS_KEYS)
     error = refusal(result)  # web uses web-secret: only the decryption error is reported
     assert error.file == "shop/web-secret.yaml"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("age", True),  # found by the structural fuzz test
+        ("age", [{"recipient": ["x"], "enc": 3}]),
+        ("lastmodified", [1, 2]),
+        ("mac", {"a": 1}),
+        ("encrypted_regex", 7),
+    ],
+)
+def test_mangled_sops_metadata_is_refused_never_a_crash(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    import json  # noqa: PLC0415
+
+    from ruamel.yaml import YAML  # noqa: PLC0415
+
+    document = YAML(typ="safe").load(SECRET)
+    document["sops"][field] = value
+    result = load(tmp_path, {"secret.yaml": json.dumps(document)})
+    error = refusal(result)
+    assert error.file == "secret.yaml" and error.line >= 1
