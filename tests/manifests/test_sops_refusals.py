@@ -209,3 +209,32 @@ def test_mangled_sops_metadata_is_refused_never_a_crash(
     result = load(tmp_path, {"secret.yaml": json.dumps(document)})
     error = refusal(result)
     assert error.file == "secret.yaml" and error.line >= 1
+
+
+def test_every_sops_field_of_every_type_loads_without_a_crash(tmp_path: Path) -> None:
+    """Each field of the sops block (and of its age entry) and each encrypted value replaced by
+    values of every YAML type: the loader answers (valid or refused), it never raises."""
+    import copy  # noqa: PLC0415
+    import json  # noqa: PLC0415
+
+    from ruamel.yaml import YAML  # noqa: PLC0415
+
+    original = YAML(typ="safe").load(SECRET)
+    odd: list[object] = [True, 0, -1, 1.5, "", "x", "ENC[AES256_GCM,data:,iv:,tag:,type:str]",
+                         [], {}, None, ["a"], {"a": [1]}]  # fmt: skip
+    places: list[tuple[str, ...]] = [("sops", key) for key in original["sops"]]
+    places += [("sops", "age", "0", key) for key in original["sops"]["age"][0]]
+    places += [(section, key) for section in ("data", "stringData")
+               for key in original.get(section) or {}]  # fmt: skip
+    runs = 0
+    for place in places:
+        for value in odd:
+            document = copy.deepcopy(original)
+            target = document
+            for part in place[:-1]:
+                target = target[int(part)] if isinstance(target, list) else target[part]
+            target[place[-1]] = value
+            (tmp_path / "case").mkdir(exist_ok=True)
+            load(tmp_path / "case", {"secret.yaml": json.dumps(document)})  # must not raise
+            runs += 1
+    assert runs >= 40
