@@ -86,4 +86,11 @@ def run_guarded(command: str, args: argparse.Namespace, body: Body) -> int:
     except loader.RepositoryError as exc:
         return fail(command, str(exc))
     except (settings.SettingsError, errors.ExecutorConfigError) as exc:
+        # Invalid manifests say more than a missing key: nothing could be planned either way.
+        try:
+            checked = loader.load_repository(path)
+        except loader.RepositoryError:
+            return fail(command, str(exc))
+        if not checked.ok:
+            return print_invalid(command, sync.InvalidManifestsError(checked), args.path)
         return fail(command, str(exc))
