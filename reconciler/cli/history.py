@@ -1,5 +1,7 @@
-"""`reconciler history [--state-dir DIR] [-n 20] [-o json]`: the daemon's past syncs, newest first,
-read from its state database: revision, trigger, result, duration, changes and errors.
+"""`reconciler history [--state-dir DIR] [-n 20] [--result R] [--since 1h] [-o json]`: the daemon's
+past syncs, newest first, read from its state database: revision, trigger, result, duration,
+changes and errors; `--result` keeps syncs that ended so (Succeeded, Failed, Invalid, Partial),
+`--since` those started within a duration (`90s`, `10m`, `2h`, `1d`).
 
 Exit: 0, or 2 on a usage error or when the state database cannot be read.
 """
@@ -9,9 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Any
 
 from reconciler.cli import status as statuscli
+from reconciler.state import conditions as cond
 from reconciler.state import status as statusmod
 from reconciler.state import store as storemod
 
@@ -28,8 +32,24 @@ def register(subparsers: Any) -> None:
     statuscli.add_state_dir_argument(parser)
     parser.add_argument("-n", "--limit", type=_positive, default=20, metavar="N",
                         help="how many syncs (default 20)")  # fmt: skip
+    parser.add_argument("--result", choices=[r.value for r in cond.SyncResult],
+                        help="only syncs with this result")  # fmt: skip
+    parser.add_argument("--since", type=_duration, metavar="DURATION",
+                        help="only syncs started within this long (90s, 10m, 2h, 1d)")  # fmt: skip
     parser.add_argument("-o", "--output", choices=("table", "json"), default="table")
     parser.set_defaults(handler=run)
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(text: str) -> float:
+    number, unit = text[:-1], text[-1:]
+    if unit not in UNITS or not number.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"not a duration: {text!r} (a whole number and s, m, h or d: 90s, 10m, 2h, 1d)"
+        )
+    return int(number) * UNITS[unit]
 
 
 def _positive(text: str) -> int:
@@ -48,7 +68,14 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         with store:
-            syncs = [statusmod.sync_json(s) for s in store.history(args.limit)]
+            records = store.history(storemod.KEEP_SYNCS)
+        since = time.time() - args.since if args.since is not None else None
+        kept = [
+            r for r in records
+            if (args.result is None or (r.result is not None and r.result.value == args.result))
+            and (since is None or r.started >= since)
+        ]  # fmt: skip
+        syncs = [statusmod.sync_json(r) for r in kept[: args.limit]]
     except storemod.StoreError as exc:
         print(f"reconciler history: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
