@@ -20,7 +20,6 @@ from reconciler.controllers import sync
 from reconciler.executor import errors, protocol
 from reconciler.model import hoststate, workloads
 from reconciler.state import conditions as cond
-from reconciler.state import store as storemod
 
 Results = Mapping[str, list[tuple[hoststate.ProbeKind, hoststate.ProbeResult, float]]]
 
@@ -83,14 +82,7 @@ def describe(executor: protocol.HostExecutor, path: Path, name: str, namespace: 
 
 def _daemon_events() -> list[cond.Event]:
     """The daemon's recent events when its state database is readable here, else none."""
-    path = storemod.path_in(storemod.default_state_dir())
-    if not path.exists():
-        return []
-    try:
-        with storemod.Store(path, create=False) as store:
-            return store.events(limit=500)
-    except storemod.StoreError:
-        return []
+    return get.from_daemon(lambda store: store.events(limit=500), [])
 
 
 def _pod_events(

@@ -13,9 +13,9 @@ import io
 import json
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ruamel.yaml import YAML
 
@@ -114,17 +114,26 @@ def pod_row(
     }
 
 
-def restart_records() -> dict[tuple[str, str, str], lifecycle.Record]:
-    """The daemon's restart records (counts, back-offs) when its state database is readable on
-    this machine (the default state directory), else none: Podman's own counts stand."""
+T = TypeVar("T")
+
+
+def from_daemon(read: Callable[[storemod.Store], T], default: T) -> T:
+    """What `read` finds in the daemon's state database when it is readable on this machine
+    (the default state directory), else `default`: the one-shot views then do without it."""
     path = storemod.path_in(storemod.default_state_dir())
     if not path.exists():
-        return {}
+        return default
     try:
         with storemod.Store(path, create=False) as store:
-            rows = store.restart_records()
+            return read(store)
     except storemod.StoreError:
-        return {}
+        return default
+
+
+def restart_records() -> dict[tuple[str, str, str], lifecycle.Record]:
+    """The daemon's restart records (counts, back-offs), else none: Podman's own counts stand."""
+    none: list[dict[str, Any]] = []
+    rows = from_daemon(lambda store: store.restart_records(), none)
     return {record.key: record for record in lifecycle.records(rows)}
 
 
