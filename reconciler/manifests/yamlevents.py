@@ -78,6 +78,8 @@ class _Frame:
     start: int
     key: object = _NO_KEY
     key_mark: pos.Mark = (0, 0)
+    slot: str | int | None = None
+    """How the parent reaches this container (key or index); None for the document root."""
 
 
 @dataclass
@@ -166,10 +168,11 @@ class Builder:
                     continue
                 self._check_container_tag(event, mark)
                 container: dict[str, object] | list[object] = {} if kind is map_start else []
+                slot = self._slot()  # taken before attaching: attaching moves the parent on
                 self._attach(container, mark)
                 marks: dict[str | int, tuple[pos.Mark, pos.Mark]] = {}
                 self.positions.containers[id(container)] = marks
-                stack.append(_Frame(container, marks, event.anchor, self.count))
+                stack.append(_Frame(container, marks, event.anchor, self.count, slot=slot))
             elif kind is map_end or kind is seq_end:
                 frame = stack.pop()
                 if frame.anchor:
@@ -350,14 +353,26 @@ class Builder:
     def _path(self) -> str:
         return pos.format_path(self._path_list())
 
+    def _slot(self) -> str | int | None:
+        """Where the next node goes in the innermost container: its key, or its list index."""
+        if not self.stack:
+            return None
+        frame = self.stack[-1]
+        if type(frame.container) is dict:
+            if isinstance(frame.key, str):
+                return frame.key
+            return self._key_text if frame.key is _DISCARD and self._key_text else None
+        return len(frame.container)
+
     def _path_list(self) -> list[str | int]:
-        path: list[str | int] = []
-        for frame in self.stack:
-            if type(frame.container) is dict:
-                if isinstance(frame.key, str):
-                    path.append(frame.key)
-            else:
-                path.append(len(frame.container))
+        """The field path of the node being read: each open container's slot, then the next
+        node's slot in the innermost one."""
+        path = [frame.slot for frame in self.stack if frame.slot is not None]
+        stack = self.stack
+        if stack and (type(stack[-1].container) is not dict or isinstance(stack[-1].key, str)):
+            slot = self._slot()
+            if slot is not None:
+                path.append(slot)
         return path
 
     def _note(

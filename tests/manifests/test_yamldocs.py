@@ -150,3 +150,55 @@ def test_errors_per_file_are_capped() -> None:
     parsed = yamldocs.parse_text(text, "f.yaml", yamldocs.Limits(max_errors_per_file=10))
     assert len(parsed.diagnostics) == 11
     assert parsed.diagnostics[-1].code is dg.Code.TOO_MANY_ERRORS
+
+
+_DEEP = """\
+spec:
+  template:
+    spec:
+      containers:
+        - name: a
+        - name: b
+          env:
+            - name: X
+              value: {value}
+"""
+_DEEP_PATH = "spec.template.spec.containers[1].env[0].value"
+
+
+@pytest.mark.parametrize(
+    ("value", "code", "path"),
+    [
+        ("yes", dg.Code.YAML_AMBIGUOUS, _DEEP_PATH),
+        ("1:30", dg.Code.YAML_AMBIGUOUS, _DEEP_PATH),
+        ("!!binary aGk=", dg.Code.YAML_TAG, _DEEP_PATH),
+        ("!!int abc", dg.Code.YAML_TAG, _DEEP_PATH),
+        ("!custom {a: 1}", dg.Code.YAML_TAG, _DEEP_PATH),
+        ("{a: 1, a: 2}", dg.Code.YAML_DUPLICATE_KEY, _DEEP_PATH + ".a"),
+        ("{<<: {a: 1}}", dg.Code.YAML_KEY, _DEEP_PATH + '["<<"]'),
+        ("{yes: 1}", dg.Code.YAML_AMBIGUOUS, _DEEP_PATH + ".yes"),
+        ("{true: 1}", dg.Code.YAML_KEY, _DEEP_PATH + ".true"),
+        ("{010: 1}", dg.Code.YAML_AMBIGUOUS, _DEEP_PATH + '["010"]'),
+        ("{!!str a: 1, !custom b: 2}", dg.Code.YAML_TAG, _DEEP_PATH + ".b"),
+        ("{[a]: 1}", dg.Code.YAML_KEY, _DEEP_PATH),
+        ("*nowhere", dg.Code.YAML_ALIAS, _DEEP_PATH),
+        ("[ok, yes]", dg.Code.YAML_AMBIGUOUS, _DEEP_PATH + "[1]"),
+        ("[[x], [y, on]]", dg.Code.YAML_AMBIGUOUS, _DEEP_PATH + "[1][1]"),
+    ],
+)
+def test_yaml_level_errors_carry_the_full_field_path(value: str, code: dg.Code, path: str) -> None:
+    """Each YAML-level finding names the field it is in, with every parent key and the right list
+    indexes (parents were dropped and indexes one too high when a finding sat inside a nested
+    container)."""
+    parsed = _parse(_DEEP.format(value=value))
+    found = [(d.code, d.path) for d in parsed.diagnostics]
+    assert (code, path) in found, found
+    assert all(d.line == 9 for d in parsed.diagnostics)
+
+
+def test_yaml_level_error_after_a_discarded_key_keeps_its_path() -> None:
+    parsed = _parse("a:\n  b: 1\n  b:\n    c: yes\n")
+    assert [(d.code, d.path) for d in parsed.diagnostics] == [
+        (dg.Code.YAML_DUPLICATE_KEY, "a.b"),
+        (dg.Code.YAML_AMBIGUOUS, "a.b.c"),
+    ]
