@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from reconciler.executor import errors, observed, podmanspec, protocol
 from reconciler.model import hoststate
+from reconciler.model import metrics as usage
 
 Key = tuple[str, str]  # (namespace, name)
 Container = hoststate.ObservedContainer | hoststate.ContainerRun
@@ -44,6 +45,10 @@ class FakeExecutor:
         self.probe_calls: list[ProbeKey] = []  # every probe run, in order
         self.exit_watch: dict[str, protocol.ExitCallback] = {}  # host -> on_exit
         self.closed = False
+        self.usages: dict[tuple[str, str, str], tuple[float, int]] = {}  # millicores, bytes
+        self.metrics_step = 15.0  # seconds between two `metrics` samples (the fake's clock)
+        self._metrics_time = 0.0
+        self._cpu_seconds: dict[str, float] = {}  # podman id -> cumulative
 
     @property
     def stats(self) -> protocol.ExecutorStats:
@@ -202,6 +207,40 @@ class FakeExecutor:
             since = time.time() - since_seconds
             logged = self.event_log.get(target.name, [])
             return [e for key, e in logged if key == pod.key and e.time >= since]
+
+    def set_usage(
+        self, namespace: str, pod: str, container: str, cpu_millis: float, memory: int = 0
+    ) -> None:
+        """What `metrics` measures for the container from now on (default 0)."""
+        with self._lock:
+            self.usages[(namespace, pod, container)] = (cpu_millis, memory)
+
+    def metrics(self, targets: Iterable[hoststate.HostTarget]) -> dict[str, usage.HostMetrics]:
+        """Every running container at its `set_usage`, time advancing `metrics_step` a call."""
+        with self._lock:
+            self._metrics_time += self.metrics_step
+            out: dict[str, usage.HostMetrics] = {}
+            for target in targets:
+                self._stats.count_read(2)
+                why = self.unreachable.get(target.name)
+                if why is not None:
+                    out[target.name] = usage.HostMetrics(target.name, False, error=why)
+                    continue
+                found = []
+                for pod in self.pods.get(target.name, {}).values():
+                    for c in pod.containers:
+                        if c.state != "running":
+                            continue
+                        cpu, memory = self.usages.get((pod.namespace, pod.name, c.name), (0.0, 0))
+                        total = self._cpu_seconds.get(c.podman_id, 0.0)
+                        total += cpu * self.metrics_step / 1000.0
+                        self._cpu_seconds[c.podman_id] = total
+                        found.append(usage.ContainerUsage(pod.namespace, pod.name, c.name,
+                                                          c.podman_id, total, memory))  # fmt: skip
+                out[target.name] = usage.HostMetrics(
+                    target.name, True, usage.Source.PROC, self._metrics_time, tuple(found)
+                )
+            return out
 
     # ----- probes and exits (filled in by the probes / lifecycle work) ---------------------
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from reconciler.executor import (
     errors,
     exitwatch,
+    hostmetrics,
     hostops,
     hostsession,
     loop,
@@ -31,6 +32,7 @@ from reconciler.executor import (
     sshconn,
 )
 from reconciler.model import hoststate
+from reconciler.model import metrics as usage
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class PodmanSSHExecutor:
         self._progress_lock = threading.Lock()
         self._closed = False
         self._exits = exitwatch.ExitWatcher(self._exit_socket, connect_timeout)
+        self._metrics = hostmetrics.Collector(self._runner)
 
     @property
     def stats(self) -> protocol.ExecutorStats:
@@ -170,6 +173,19 @@ class PodmanSSHExecutor:
     ) -> list[hoststate.PodEvent]:
         self._check_open()
         return hostops.events(self._live_session(target), pod, since_seconds)
+
+    def metrics(self, targets: Iterable[hoststate.HostTarget]) -> dict[str, usage.HostMetrics]:
+        self._check_open()
+        wanted = list(targets)
+        found = self._fanout.map(self._metrics_host, wanted)
+        return {target.name: sample for target, sample in zip(wanted, found, strict=True)}
+
+    def _metrics_host(self, target: hoststate.HostTarget) -> usage.HostMetrics:
+        try:
+            return self._metrics.sample(self._live_session(target))
+        except errors.ExecutorError as exc:
+            log.info("metrics: %s", exc)
+            return usage.HostMetrics(target.name, False, error=str(exc))
 
     # ----- apply ---------------------------------------------------------------------------
 

@@ -160,6 +160,16 @@ class PodmanAPI:
         except ValueError as exc:
             raise errors.OperationFailed("read events", str(exc)) from exc
 
+    def container_stats(self) -> list[dict[str, Any]]:
+        """One sample of every running container (`CPUNano`, `MemUsage`); an
+        `OperationFailed` where Podman has no stats (rootless on cgroup v1)."""
+        params = {"stream": "false"}
+        body = self._call("get", "/containers/stats", "container stats", params=params).json()
+        if isinstance(body, dict) and body.get("Error"):
+            raise errors.OperationFailed("container stats", str(body["Error"]))
+        stats = body.get("Stats") if isinstance(body, dict) else body
+        return [dict(item) for item in stats or [] if isinstance(item, dict)]
+
     # ----- exec (probes) ------------------------------------------------------------------
 
     def exec_create(self, container_id: str, command: list[str]) -> str:

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
-from reconciler.model import hoststate
+from reconciler.model import hoststate, metrics
 
 ProgressCallback = Callable[[hoststate.ActionResult], None]
 """Called once per finished action (never concurrently: calls are serialized by the executor)."""
@@ -131,6 +131,12 @@ class HostExecutor(Protocol):
         the host's SSH connection; nothing is needed inside the image); exec runs the command
         in the container through Podman's exec API. Never raises: an unreachable host or a
         vanished container is a failed result saying so."""
+        ...
+
+    def metrics(self, targets: Iterable[hoststate.HostTarget]) -> dict[str, metrics.HostMetrics]:
+        """One sample of CPU time and memory of every running managed container, per host (one
+        read per host, hosts in parallel), with the source used (`metrics.Source`). Never
+        raises for a host problem: that host's sample has reachable=False and an error."""
         ...
 
     def watch_exits(self, targets: Iterable[hoststate.HostTarget], on_exit: ExitCallback) -> None:

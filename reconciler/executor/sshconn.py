@@ -31,6 +31,13 @@ PROBE = (
 """The one command the executor runs through the remote (POSIX) shell: fixed text, no user data.
 The marker skips anything a chatty shell start-up file prints first."""
 DEFAULT_PODMAN_SOCKET = "{runtime_dir}/podman/podman.sock"
+PROC_MARKER = "--reconciler-proc--"
+PROC_STATS = (
+    f"printf '%s\\n' {PROC_MARKER}; getconf CLK_TCK; getconf PAGESIZE; cat /proc/uptime; "
+    "cat /proc/[0-9]*/stat 2>/dev/null; true"
+)
+"""The fixed command (no user data) that `hostmetrics` reads container CPU time and memory
+with on hosts where Podman has no stats (cgroup v1)."""
 
 
 @dataclass(frozen=True)
@@ -258,6 +265,15 @@ class HostConnection:
             self._state_dir_ready = True
         readable = asyncssh.SFTPAttrs(permissions=0o755)
         await self._sftp.makedirs(directory, attrs=readable, exist_ok=True)
+
+    async def read_proc_stats(self) -> str:
+        """The output of `PROC_STATS` (see `hostmetrics.parse_proc`)."""
+        try:
+            async with asyncio.timeout(self.settings.command_timeout):
+                done = await self._conn.run(PROC_STATS, check=False, stdin=asyncssh.DEVNULL)
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            raise translate(self.target, self.settings, exc, self.settings.command_timeout) from exc
+        return str(done.stdout or "")
 
     async def realpath(self, path: str) -> str | None:
         """The host's canonical path for `path` (symlinks resolved); None if it does not exist."""
