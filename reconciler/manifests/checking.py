@@ -41,6 +41,9 @@ class Reference:
     line: int
     column: int
     path: str
+    key_only: bool = False
+    """Another reference at the same place names the object: report only a missing key here
+    (a volume's `items[].key`), so a missing object is reported once."""
 
 
 @dataclass
@@ -78,6 +81,7 @@ class Checker:
         key: str = "",
         optional: bool = False,
         namespace: str | None = None,
+        key_only: bool = False,
     ) -> None:
         line, column = self.document.at(path)
         self.result.references.append(
@@ -91,6 +95,7 @@ class Checker:
                 line,
                 column,
                 pos.format_path(path),
+                key_only,
             )
         )
 

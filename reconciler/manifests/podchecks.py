@@ -239,7 +239,9 @@ def check_volume_items(
     checker.refer((*path, field_name, name_field), kind, name, optional=optional)
     for index, item in enumerate(source.get("items") or []):
         item_path = (*path, field_name, "items", index)
-        checker.refer((*item_path, "key"), kind, name, key=item["key"], optional=optional)
+        checker.refer(
+            (*item_path, "key"), kind, name, key=item["key"], optional=optional, key_only=True
+        )
         if item["path"].startswith("/") or ".." in item["path"].split("/"):
             checker.error(
                 (*item_path, "path"),

@@ -68,6 +68,8 @@ def _resolve(
         return None
     key = base.ObjectKey(ref.kind, ref.namespace, ref.name)
     target = known.get(key)
+    if target is None and ref.key_only:
+        return None  # the reference to the object itself says it is missing
     if target is None:
         same_kind = sorted(
             k.name for k in known if k.kind is ref.kind and k.namespace == ref.namespace
