@@ -12,7 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from reconciler.manifests import checking, podchecks, yamldocs
+from reconciler.manifests import checking, podchecks, secrettypes, yamldocs
 from reconciler.model import base, quantity
 from reconciler.model import diagnostics as dg
 
@@ -57,6 +57,7 @@ def _secret(checker: checking.Checker) -> None:
     checker.data_keys(("data",), doc.get("data"))
     checker.data_keys(("stringData",), doc.get("stringData"))
     checker.base64_values(("data",), doc.get("data"))
+    secrettypes.check(checker, doc)
 
 
 def _pod(checker: checking.Checker) -> None:

@@ -67,7 +67,8 @@ class _Translator:
         elif validator in ("enum", "const"):
             allowed = error.validator_value if validator == "enum" else [error.validator_value]
             choices = ", ".join(_show(value) for value in allowed)
-            got = "" if self.redact else f", not {_show(error.instance)}"
+            shown = not self.redact or path == ["type"]  # a Secret's type is not secret
+            got = f", not {_show(error.instance)}" if shown else ""
             self._emit(
                 path,
                 dg.Code.INVALID_VALUE,

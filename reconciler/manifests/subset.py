@@ -9,6 +9,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from reconciler.manifests import secrettypes
 from reconciler.model import base, workloads
 
 
@@ -219,7 +220,12 @@ KINDS: tuple[KindSubset, ...] = (
     )),
     KindSubset(base.Kind.SECRET, "secret-v1.json", (
         *_type_fields(base.Kind.SECRET), _metadata(True, "referred to by pods"),
-        F("type", T.STRING, "only `Opaque`", enum=("Opaque",)),
+        F("type", T.STRING, "`Opaque` (default) or a typed Secret, its required keys checked: "
+          "`kubernetes.io/tls` (`tls.crt`, `tls.key`), `kubernetes.io/basic-auth` (`username` "
+          "or `password`), `kubernetes.io/ssh-auth` (`ssh-privatekey`), "
+          "`kubernetes.io/dockerconfigjson` (`.dockerconfigjson`, a JSON object), "
+          "`kubernetes.io/dockercfg` (`.dockercfg`); every key is used like an Opaque one",
+          enum=secrettypes.TYPES),
         F("data", T.MAP, "base64 values; podman secrets and 0600 files"),
         F("stringData", T.MAP, "plain values, merged over `data`"),
     )),
