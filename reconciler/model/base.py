@@ -31,6 +31,7 @@ class Kind(enum.StrEnum):
     SECRET = "Secret"  # noqa: S105 (a kind name, not a password)
     DEPLOYMENT = "Deployment"
     HOST = "Host"
+    HORIZONTAL_POD_AUTOSCALER = "HorizontalPodAutoscaler"
 
     @property
     def api_version(self) -> str:
@@ -58,6 +59,7 @@ _API_VERSIONS: dict[Kind, str] = {
     Kind.SECRET: "v1",
     Kind.DEPLOYMENT: "apps/v1",
     Kind.HOST: HOST_API_VERSION,
+    Kind.HORIZONTAL_POD_AUTOSCALER: "autoscaling/v2",
 }
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from reconciler.model import base, workloads
+from reconciler.model import autoscaling, base, workloads
 
 T = TypeVar("T")
 
@@ -111,7 +111,10 @@ class Host:
         return base.ObjectKey(base.Kind.HOST, "", self.meta.name)
 
 
-Object = Namespace | ConfigMap | Secret | Service | Host | workloads.Pod | workloads.Deployment
+Object = (
+    Namespace | ConfigMap | Secret | Service | Host | workloads.Pod | workloads.Deployment
+    | autoscaling.HorizontalPodAutoscaler
+)
 
 
 @dataclass(frozen=True)
@@ -163,6 +166,10 @@ class DesiredState:
     @property
     def deployments(self) -> tuple[workloads.Deployment, ...]:
         return self._of(workloads.Deployment)
+
+    @property
+    def autoscalers(self) -> tuple[autoscaling.HorizontalPodAutoscaler, ...]:
+        return self._of(autoscaling.HorizontalPodAutoscaler)
 
     def by_kind(self) -> Mapping[base.Kind, tuple[Object, ...]]:
         grouped: dict[base.Kind, list[Object]] = {}
