@@ -4,8 +4,8 @@ labels and observed values (built with `podmanspec` and `observed`), the same ou
 on an unreachable host, FAILED for a bad image), the same mutation counters.
 
 Tests steer it: `kill`/`revive` a host, `fail_image`, `fail_next`, `set_container_state`,
-`fail_events`, `set_probe`/`clear_probe`. It logs pod and container events as Podman would
-(create, start, died, remove).
+`fail_events`, `set_probe`/`clear_probe`, `lb` (`haproxy_fake`: kill a host's HAProxy). It logs
+pod and container events as Podman would (create, start, died, remove).
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import dataclasses
 import itertools
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
-from reconciler.executor import errors, observed, podmanspec, protocol
-from reconciler.model import hoststate
+from reconciler.executor import errors, haproxy_fake, observed, podmanspec, protocol
+from reconciler.model import hoststate, loadbalancer
 from reconciler.model import metrics as usage
 
 Key = tuple[str, str]  # (namespace, name)
@@ -49,6 +49,7 @@ class FakeExecutor:
         self.metrics_step = 15.0  # seconds between two `metrics` samples (the fake's clock)
         self._metrics_time = 0.0
         self._cpu_seconds: dict[str, float] = {}  # podman id -> cumulative
+        self.lb = haproxy_fake.FakeBalancers(self._stats)  # the hosts' load balancers
 
     @property
     def stats(self) -> protocol.ExecutorStats:
@@ -279,6 +280,20 @@ class FakeExecutor:
         with self._lock:
             self.calls.append("watch_exits " + " ".join(t.name for t in targets))
             self.exit_watch = {t.name: on_exit for t in targets}
+
+    def lb_apply(
+        self,
+        targets: Sequence[hoststate.HostTarget],
+        configs: Mapping[str, loadbalancer.Config],
+    ) -> dict[str, loadbalancer.Status]:
+        with self._lock:
+            return self.lb.apply(targets, configs, self.unreachable)
+
+    def lb_status(
+        self, targets: Sequence[hoststate.HostTarget]
+    ) -> dict[str, loadbalancer.Status]:
+        with self._lock:
+            return self.lb.status(targets, self.unreachable)
 
     def close(self) -> None:
         self.closed = True

@@ -16,13 +16,15 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from reconciler.executor import (
     errors,
     exitwatch,
+    haproxy_supervisor,
     hostmetrics,
     hostops,
     hostsession,
@@ -31,7 +33,7 @@ from reconciler.executor import (
     protocol,
     sshconn,
 )
-from reconciler.model import hoststate
+from reconciler.model import hoststate, loadbalancer
 from reconciler.model import metrics as usage
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ class PodmanSSHExecutor:
         self._socket_ids = itertools.count()
         self._sessions: dict[str, hostsession.HostSession] = {}
         self._host_locks: dict[str, threading.Lock] = {}
+        self._lb_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
         self._progress_lock = threading.Lock()
         self._closed = False
@@ -344,6 +347,53 @@ class PodmanSSHExecutor:
     def _exit_socket(self, target: hoststate.HostTarget) -> str:
         """The local socket of the host's live session, for its exit stream."""
         return self._live_session(target).connection.local_socket
+
+    # ----- load balancer (haproxy_supervisor) -----------------------------------------------
+
+    def lb_apply(
+        self,
+        targets: Sequence[hoststate.HostTarget],
+        configs: Mapping[str, loadbalancer.Config],
+    ) -> dict[str, loadbalancer.Status]:
+        self._check_open()
+        empty = loadbalancer.Config()
+
+        def one(target: hoststate.HostTarget) -> loadbalancer.Status:
+            config = configs.get(target.name, empty)
+            return self._lb_host(target, lambda ctx: haproxy_supervisor.apply(ctx, config))
+
+        wanted = list(targets)
+        found = self._fanout.map(one, wanted)
+        return {t.name: status for t, status in zip(wanted, found, strict=True)}
+
+    def lb_status(
+        self, targets: Sequence[hoststate.HostTarget]
+    ) -> dict[str, loadbalancer.Status]:
+        self._check_open()
+        wanted = list(targets)
+        found = self._fanout.map(lambda t: self._lb_host(t, haproxy_supervisor.status), wanted)
+        return {t.name: status for t, status in zip(wanted, found, strict=True)}
+
+    def _lb_host(
+        self,
+        target: hoststate.HostTarget,
+        work: Callable[[haproxy_supervisor.Context], Coroutine[Any, Any, loadbalancer.Status]],
+    ) -> loadbalancer.Status:
+        """`work` on the host's load balancer, one call per host at a time; never raises."""
+        with self._lock:
+            lock = self._lb_locks.setdefault(target.name, threading.Lock())
+        try:
+            session = self._live_session(target)
+            with lock:
+                try:
+                    ctx = haproxy_supervisor.Context(session.connection, self._stats)
+                    return self._runner.run(work(ctx))
+                except errors.HostError:
+                    session.broken = True  # replaced on the next call
+                    raise
+        except errors.ExecutorError as exc:
+            log.info("load balancer: %s", exc)
+            return loadbalancer.Status(target.name, running=False, error=str(exc))
 
     # ----- close ---------------------------------------------------------------------------
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import collections
 import enum
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
-from reconciler.model import hoststate, metrics
+from reconciler.model import hoststate, loadbalancer, metrics
 
 ProgressCallback = Callable[[hoststate.ActionResult], None]
 """Called once per finished action (never concurrently: calls are serialized by the executor)."""
@@ -35,6 +35,10 @@ class Mutation(enum.StrEnum):
     VOLUME_REMOVE = "volume_remove"
     FILE_WRITE = "file_write"
     DIR_REMOVE = "dir_remove"
+    LB_START = "lb_start"
+    LB_RELOAD = "lb_reload"
+    LB_STOP = "lb_stop"
+    LB_SERVER_CHANGE = "lb_server_change"
 
 
 class ExecutorStats:
@@ -144,6 +148,26 @@ class HostExecutor(Protocol):
         `on_exit` for every managed container that dies. Idempotent: call it on every reconcile
         with the current hosts; streams of hosts no longer listed are closed, broken streams
         are reopened. `close()` ends them all."""
+        ...
+
+    def lb_apply(
+        self,
+        targets: Sequence[hoststate.HostTarget],
+        configs: Mapping[str, loadbalancer.Config],
+    ) -> dict[str, loadbalancer.Status]:
+        """Make each target host's load balancer (HAProxy) serve `configs[host]` (a host not in
+        `configs` gets an empty Config), hosts in parallel: start it if it is not running
+        (`started`), reload it seamlessly when its listeners change (`reloaded`), converge
+        its servers through the runtime API; with no listener it is stopped. Returns each
+        host's status read back. Never raises for a host: an unreachable one, or a refused
+        start, is a status with `error` set."""
+        ...
+
+    def lb_status(
+        self, targets: Sequence[hoststate.HostTarget]
+    ) -> dict[str, loadbalancer.Status]:
+        """Each host's load balancer as it reports itself (read-only; servers with their
+        current sessions). Never raises for a host (see `lb_apply`)."""
         ...
 
     def close(self) -> None:

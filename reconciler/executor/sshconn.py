@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import posixpath
+import shlex
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -220,6 +221,41 @@ class HostConnection:
             raise errors.OperationFailed(f"connect to 127.0.0.1:{port}", reason) from exc
         except (OSError, asyncssh.Error) as exc:
             raise translate(self.target, self.settings, exc) from exc
+
+    async def open_unix(
+        self, path: str
+    ) -> tuple[asyncssh.SSHReader[bytes], asyncssh.SSHWriter[bytes]]:
+        """A connection to the host's Unix socket `path` (a direct-streamlocal channel), as
+        `open_loopback`: `errors.OperationFailed` when the host refuses, `HostError` below."""
+        try:
+            return await self._conn.open_unix_connection(path, encoding=None)
+        except asyncssh.ChannelOpenError as exc:
+            reason = str(exc.reason or "channel refused").strip().rstrip(".")
+            raise errors.OperationFailed(f"connect to {path}", reason) from exc
+        except (OSError, asyncssh.Error) as exc:
+            raise translate(self.target, self.settings, exc) from exc
+
+    async def run_argv(self, argv: Sequence[str], timeout: float) -> tuple[int, str]:
+        """Run a fixed program (every argument shell-quoted; callers pass no user data) and
+        return its exit status and its stderr (stdout is discarded)."""
+        command = shlex.join(argv)
+        try:
+            async with asyncio.timeout(timeout):
+                done = await self._conn.run(command, check=False, stdin=asyncssh.DEVNULL)
+        except (OSError, asyncssh.Error, TimeoutError) as exc:
+            raise translate(self.target, self.settings, exc, timeout) from exc
+        status = done.exit_status if done.exit_status is not None else 255
+        return status, str(done.stderr or "")
+
+    async def read_file(self, relative: str) -> bytes | None:
+        """A file below the state dir (None when it does not exist)."""
+        async with self._files(f"reading {relative}"):
+            try:
+                async with self._sftp.open(self._abs(relative), "rb") as handle:
+                    data = await handle.read()
+                    return data if isinstance(data, bytes) else data.encode()
+            except asyncssh.SFTPNoSuchFile:
+                return None
 
     @contextlib.asynccontextmanager
     async def _files(self, operation: str) -> AsyncIterator[None]:

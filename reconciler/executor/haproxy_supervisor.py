@@ -1,0 +1,211 @@
+"""Keeps one host's HAProxy running with its `loadbalancer.Config` (on the executor's loop, over
+the host's SSH connection); `PodmanSSHExecutor.lb_apply`/`lb_status` call `apply`/`status`.
+
+HAProxy is the distribution's binary run as the host's user, as a plain daemon (`-D`) with its
+files in `~/.local/share/reconciler/lb/`. Alive means: its admin socket answers. A dead one is
+started; a change of listeners is a seamless reload (`-x admin.sock -sf OLDPID`: the new process
+takes the listening sockets over, the old one finishes its connections); a change of servers only
+goes through the runtime API (`haproxy_runtime`). No listeners: HAProxy is stopped (soft stop).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from reconciler.executor import errors, haproxy_config, haproxy_runtime, protocol, sshconn
+from reconciler.model import hoststate, loadbalancer
+
+log = logging.getLogger(__name__)
+
+BINARY = "/usr/sbin/haproxy"
+ERROR_LINES = 3  # lines of HAProxy's stderr kept in an error message
+
+
+class StartFailed(errors.ExecutorError):
+    """HAProxy refused to start or reload (bad configuration, a port in use, no binary)."""
+
+    def __init__(self, host: str, what: str, detail: str) -> None:
+        super().__init__(f"host {host}: haproxy {what} failed: {detail}")
+
+
+HOST_LB_ERRORS = (
+    errors.OperationFailed,
+    StartFailed,
+    haproxy_runtime.RuntimeCommandError,
+    haproxy_runtime.NotRunning,
+    loadbalancer.UnsafeTokenError,
+    TimeoutError,
+)
+"""Problems of the host's HAProxy (not of the host): reported in the status' `error`."""
+
+
+@dataclass(frozen=True)
+class Context:
+    """What `apply`/`status` need of one host: its connection and where to count changes."""
+
+    connection: sshconn.HostConnection
+    stats: protocol.ExecutorStats
+    binary: str = BINARY
+
+    @property
+    def host(self) -> str:
+        return self.connection.target.name
+
+    @property
+    def paths(self) -> haproxy_config.Paths:
+        return haproxy_config.Paths.below(self.connection.state_dir)
+
+    @property
+    def timeout(self) -> float:
+        return self.connection.settings.command_timeout
+
+    def api(self) -> haproxy_runtime.RuntimeAPI:
+        socket = self.paths.socket
+
+        async def opener() -> haproxy_runtime.Streams:
+            return await self.connection.open_unix(socket)
+
+        return haproxy_runtime.RuntimeAPI(opener, min(10.0, self.timeout))
+
+
+async def status(ctx: Context) -> loadbalancer.Status:
+    """What the host's HAProxy reports (read-only). Raises a `HostError` for a lost host."""
+    api = ctx.api()
+    pid = await api.pid()
+    ctx.stats.count_read()
+    if pid is None:
+        return loadbalancer.Status(ctx.host, running=False)
+    found = await api.servers()
+    ctx.stats.count_read(2)
+    return loadbalancer.Status(ctx.host, running=True, servers=found, pid=pid)
+
+
+async def apply(ctx: Context, config: loadbalancer.Config) -> loadbalancer.Status:
+    """Make the host's HAProxy serve `config` and return its status read back. Problems of
+    HAProxy itself (a refused start, a bad value) are in the status' `error`; a `HostError`
+    (the host is lost) is raised."""
+    started = time.monotonic()
+    try:
+        changed = await _converge(ctx, config)
+    except HOST_LB_ERRORS as exc:
+        log.warning("load balancer on %s: %s", ctx.host, exc)
+        current = await _status_or_down(ctx)
+        error = str(exc) or type(exc).__name__
+        return loadbalancer.Status(
+            ctx.host, current.running, error, current.servers, pid=current.pid
+        )
+    current = await status(ctx)
+    log.debug("load balancer on %s: %s in %.3fs", ctx.host, changed, time.monotonic() - started)
+    return loadbalancer.Status(
+        ctx.host,
+        current.running,
+        servers=current.servers,
+        started=changed == "started",
+        reloaded=changed == "reloaded",
+        pid=current.pid,
+    )
+
+
+async def _status_or_down(ctx: Context) -> loadbalancer.Status:
+    try:
+        return await status(ctx)
+    except (errors.OperationFailed, haproxy_runtime.NotRunning, TimeoutError):
+        return loadbalancer.Status(ctx.host, running=False)
+
+
+async def _converge(ctx: Context, config: loadbalancer.Config) -> str:
+    """"started", "reloaded", "stopped", "updated" (runtime API) or "unchanged"."""
+    paths = ctx.paths
+    api = ctx.api()
+    text = haproxy_config.render(config, paths)  # before any change: a bad value changes nothing
+    pid = await api.pid()
+    ctx.stats.count_read()
+    if not config.listeners:
+        if pid is None:
+            return "unchanged"
+        await _run(ctx, ["kill", "-USR1", str(pid)], "stop")
+        ctx.stats.count(protocol.Mutation.LB_STOP)
+        return "stopped"
+    old = await ctx.connection.read_file(haproxy_config.CONFIG_FILE)
+    old_text = old.decode(errors="replace") if old is not None else ""
+    changed = "unchanged"
+    if pid is None:
+        await _write(ctx, text)
+        await _start(ctx, None)
+        changed = "started"
+    elif haproxy_config.digest_of(old_text) != haproxy_config.listeners_digest(config):
+        await _reload(ctx, text, old_text, pid)
+        changed = "reloaded"
+    done = await _runtime(ctx, api, config)
+    if changed == "unchanged":
+        changed = done or changed
+        if old_text != text:
+            await _write(ctx, text)  # what a later start or reload loads
+    return changed
+
+
+async def _runtime(
+    ctx: Context, api: haproxy_runtime.RuntimeAPI, config: loadbalancer.Config
+) -> str:
+    """Converge the servers through the runtime API: "updated" when a command was needed,
+    "reloaded" when it fell back to a reload, "" when nothing was to do. A command
+    HAProxy refuses (e.g. deleting a server it still holds connections to) falls back to a
+    seamless reload, after which the configuration is right by construction."""
+    running = await api.servers()
+    ctx.stats.count_read(2)
+    commands = [c for item in config.listeners for c in haproxy_runtime.commands_for(item, running)]
+    for command in commands:
+        try:
+            await api.run(command)
+        except haproxy_runtime.RuntimeCommandError as exc:
+            log.info("load balancer on %s: %s; reloading instead", ctx.host, exc)
+            pid = await api.pid()
+            text = haproxy_config.render(config, ctx.paths)
+            if pid is None:
+                raise
+            await _reload(ctx, text, None, pid)
+            running = await api.servers()
+            for item in config.listeners:
+                for again in haproxy_runtime.commands_for(item, running):
+                    await api.run(again)  # only drain states of `disabled` servers remain
+            return "reloaded"
+        ctx.stats.count(protocol.Mutation.LB_SERVER_CHANGE)
+    return "updated" if commands else ""
+
+
+async def _write(ctx: Context, text: str) -> None:
+    file = hoststate.HostFile(haproxy_config.CONFIG_FILE, text.encode(), mode=0o600)
+    ctx.stats.count(protocol.Mutation.FILE_WRITE, await ctx.connection.write_files([file]))
+
+
+async def _start(ctx: Context, old_pid: int | None) -> None:
+    """Start HAProxy as a daemon; with `old_pid`, as a seamless reload of that process."""
+    paths = ctx.paths
+    argv = [ctx.binary, "-D", "-f", paths.config, "-p", paths.pidfile]
+    if old_pid is not None:
+        argv += ["-x", paths.socket, "-sf", str(int(old_pid))]
+    await _run(ctx, argv, "reload" if old_pid is not None else "start")
+    kind = protocol.Mutation.LB_RELOAD if old_pid is not None else protocol.Mutation.LB_START
+    ctx.stats.count(kind)
+
+
+async def _reload(ctx: Context, text: str, old_text: str | None, pid: int) -> None:
+    """Write `text` and reload; when HAProxy refuses it, the old process keeps serving and the
+    file goes back to what that process runs (so the next apply tries again)."""
+    await _write(ctx, text)
+    try:
+        await _start(ctx, pid)
+    except StartFailed:
+        if old_text:
+            await _write(ctx, old_text)
+        raise
+
+
+async def _run(ctx: Context, argv: list[str], what: str) -> None:
+    status, stderr = await ctx.connection.run_argv(argv, ctx.timeout)
+    if status != 0:
+        lines = [line for line in stderr.splitlines() if "[ALERT]" in line] or stderr.splitlines()
+        detail = " / ".join(line.strip() for line in lines[-ERROR_LINES:]) or f"exit {status}"
+        raise StartFailed(ctx.host, what, detail)
