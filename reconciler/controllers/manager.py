@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from reconciler.controllers import lifecycle, rollouts, sync
+from reconciler.controllers import hosthealth, lifecycle, rollouts, sync
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
 
@@ -25,6 +25,7 @@ def start(
     wake: Callable[[], None] | None = None,
     restart_records: lifecycle.RecordStore | None = None,
     probe_events: EventSink | None = None,
+    hosts: hosthealth.Monitor | None = None,
 ) -> sync.Controllers:
     """Controllers with their background work started.
 
@@ -35,7 +36,7 @@ def start(
     tracker = rollouts.Tracker(history or rollouts.MemoryHistory(), templates)
     prober = proberctl.Prober(executor)
     restarts = lifecycle.Restarts(store=restart_records)
-    controllers = sync.Controllers(tracker, prober, restarts, time.time)
+    controllers = sync.Controllers(tracker, prober, restarts, time.time, hosts=hosts)
     prober.on_liveness_failure(restarts.liveness_failed)
     for callback in (controllers.changed.set, wake):
         if callback is not None:
@@ -53,6 +54,8 @@ def stop(controllers: sync.Controllers) -> None:
         controllers.prober.stop()
     if controllers.restarts is not None:
         controllers.restarts.close()
+    if controllers.hosts is not None:
+        controllers.hosts.stop()
 
 
 def readiness_once(

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.controllers import deployment as deploymentctl
-from reconciler.controllers import lifecycle, rollouts
+from reconciler.controllers import hosthealth, hostpass, lifecycle, rollouts
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
 from reconciler.manifests import loader
@@ -47,6 +47,7 @@ class Controllers:
     prober: proberctl.Prober | None = None
     restarts: lifecycle.Restarts | None = None
     clock: Callable[[], float] = time.time
+    hosts: hosthealth.Monitor | None = None  # host health (the daemon's); None: one-shot
     changed: threading.Event = field(default_factory=threading.Event)
     """Set when something the controllers wait for happened (a readiness change, a restart
     coming due): `wait` returns early."""
@@ -138,13 +139,14 @@ class Pass:
     waiting: tuple[lifecycle.Waiting, ...] = ()
     requeue: list[float] = field(default_factory=list)
     result: pipeline.PlanResult | None = None
+    hosts: hostpass.HostView | None = None
 
 
 def observe(p: Pass) -> None:
     """What runs on every declared host (reachable or why not)."""
     p.targets = targets_of(p.loaded.state)
     started = time.monotonic()
-    p.observations = p.executor.observe(p.targets)
+    p.observations = hosthealth.observe(p.executor, p.targets, p.controllers)
     p.observe_seconds = time.monotonic() - started
     p.now = p.controllers.clock() if p.controllers else time.time()
     if p.controllers is not None and p.controllers.restarts is not None:
@@ -215,7 +217,10 @@ def plan(p: Pass) -> None:
         p.requeue.append(STEP_REQUEUE)
 
 
-STEPS: tuple[Callable[[Pass], None], ...] = (observe, probe, expand_workloads, restart, plan)
+STEPS: tuple[Callable[[Pass], None], ...] = (
+    observe, hostpass.assess, probe, expand_workloads, hostpass.hold, restart, plan,
+    hostpass.fence,
+)
 ROLLOUT_REQUEUE = 1.0
 """Seconds until the next reconcile while a rollout waits for pods to become available (the
 prober's readiness changes wake the daemon and `apply` earlier)."""

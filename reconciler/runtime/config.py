@@ -28,9 +28,11 @@ DEFAULTS: dict[str, Any] = {
     "webhook_secret_file": None,
     "age_key_file": None,  # decrypts SOPS-encrypted Secrets; else $SOPS_AGE_KEY_FILE
     "verify_commits": None,
+    "host_grace_seconds": 10.0,  # a silent host is NotReady (its pods move) after this
 }
 REQUIRED = ("repository",)
-NUMBERS = ("resync_interval", "poll_interval", "git_timeout", "connect_timeout", "command_timeout")
+NUMBERS = ("resync_interval", "poll_interval", "git_timeout", "connect_timeout", "command_timeout",
+           "host_grace_seconds")
 
 
 class ConfigError(Exception):
@@ -56,6 +58,8 @@ class DaemonConfig:
     """The age identities for SOPS-encrypted Secrets (None: $SOPS_AGE_KEY_FILE, if set)."""
     verify_commits: signatures.Policy | None = None
     """Only commits signed by these keys deploy (None: signatures are not checked)."""
+    host_grace_seconds: float = 10.0
+    """Seconds a host may stay silent (Unknown) before it is NotReady and its pods move."""
 
     @property
     def is_remote(self) -> bool:
@@ -117,6 +121,7 @@ def load(path: Path) -> DaemonConfig:
         webhook_secret_file=Path(str(secret)) if secret else None,
         age_key_file=Path(str(values["age_key_file"])) if values["age_key_file"] else None,
         verify_commits=_verify_commits(path, values["verify_commits"]),
+        host_grace_seconds=values["host_grace_seconds"],
     )
 
 

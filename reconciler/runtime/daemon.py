@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from reconciler import __version__
-from reconciler.controllers import manager
+from reconciler.controllers import hosthealth, manager
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import podman_ssh, protocol
 from reconciler.runtime import config as configmod
@@ -67,6 +67,11 @@ class Daemon:
             wake=lambda: self.wakeup.request(str(cond.Trigger.HOST_EVENT)),
             restart_records=self.store,
             probe_events=self._probe_event,
+            hosts=hosthealth.Monitor(
+                self.executor, self.cfg.host_grace_seconds,
+                wake=lambda: self.wakeup.request(str(cond.Trigger.HOST_EVENT)),
+                save=self.store.save_host_conditions, saved=self.store.host_conditions(),
+            ),
         )
         self.webhook_secret = self.cfg.webhook_secret()
 

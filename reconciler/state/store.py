@@ -104,6 +104,15 @@ _RESTARTS_TABLE = """
 """The pod lifecycle's restart records (counts, back-off), one JSON object per container; made
 when missing, so a database of any schema version gains it without a migration step."""
 
+_HOST_CONDITIONS_TABLE = """
+    CREATE TABLE IF NOT EXISTS host_conditions (
+        host TEXT PRIMARY KEY,
+        record TEXT NOT NULL
+    )
+"""
+"""Each host's health condition (controllers.hosthealth), one JSON object per host; made when
+missing, as `restarts` is."""
+
 
 class StoreError(Exception):
     """The state database cannot be opened or used; the message names the file."""
@@ -175,6 +184,7 @@ class Store:
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
                 self._db.execute(_RESTARTS_TABLE)
+                self._db.execute(_HOST_CONDITIONS_TABLE)
                 self._close_interrupted()
             else:
                 self._check_version()
@@ -452,6 +462,28 @@ class Store:
                     (str(r["namespace"]), str(r["pod"]), str(r["container"]), json.dumps(dict(r)))
                     for r in records
                 ],
+            )
+
+    # --- host conditions (controllers.hosthealth) ---------------------------------------------
+
+    def host_conditions(self) -> list[dict[str, Any]]:
+        """Every host's health condition as saved ([] from a database that has none yet)."""
+        try:
+            rows = self._read("SELECT record FROM host_conditions ORDER BY host")
+        except StoreError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        found = [json.loads(row[0]) for row in rows]
+        return [r for r in found if isinstance(r, dict)]
+
+    def save_host_conditions(self, records: Sequence[Mapping[str, Any]]) -> None:
+        """Replace every host's condition with `records` (each with a "host")."""
+        with self._write() as db:
+            db.execute("DELETE FROM host_conditions")
+            db.executemany(
+                "INSERT OR REPLACE INTO host_conditions VALUES (?, ?)",
+                [(str(r["host"]), json.dumps(dict(r))) for r in records],
             )
 
 

@@ -1,0 +1,311 @@
+"""Host health, as Kubernetes' node lifecycle controller: each host's condition (Ready, Unknown,
+NotReady) with the time it changed. `Monitor` checks every host on a short period from its own
+threads and keeps the conditions (in the state database through `save`); `judge` and `tick` are
+its pure core. The reconcile uses them in the steps of `hostpass` (hold, fence).
+
+A host that stops answering is `Unknown` at once (HostNotResponding); its pods are unknown, never
+deleted, and nothing of theirs is re-placed. Only after `grace` seconds without an answer is it
+`NotReady` (HostLost): its Deployment pods are then re-placed elsewhere (bare Pods never are).
+When a lost host answers again it stays NotReady (Fencing) until the copies it still runs of the
+pods re-placed meanwhile are removed; then it is Ready and may get pods again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from reconciler.executor import protocol
+from reconciler.model import hoststate
+
+if TYPE_CHECKING:
+    from reconciler.controllers import sync
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 10.0
+"""Default seconds without an answer before a host is NotReady and its pods move."""
+CHECK_PERIOD = 1.0
+"""Seconds between two checks of one host."""
+SILENT_AFTER = 3.0
+"""A Ready host whose check has not answered for this long is Unknown (a cut link never
+refuses: the check just hangs until its timeout)."""
+
+
+class Status(enum.StrEnum):
+    READY = "Ready"
+    UNKNOWN = "Unknown"
+    NOT_READY = "NotReady"
+
+
+class Reason(enum.StrEnum):
+    HOST_READY = "HostReady"
+    NOT_RESPONDING = "HostNotResponding"  # Unknown: within the grace period
+    LOST = "HostLost"  # NotReady: past the grace period, its Deployment pods re-placed
+    FENCING = "Fencing"  # NotReady: answers again; its stale copies are being removed
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One host's condition: `since` is its lastTransitionTime (status changed), `last_ok` the
+    last time the host answered (its heartbeat), both epoch seconds by this machine's clock."""
+
+    host: str
+    status: Status
+    reason: Reason
+    message: str
+    since: float
+    last_ok: float
+
+    @property
+    def answering(self) -> bool:
+        """The host answers (Ready, or returned and being fenced): observe it."""
+        return self.status is Status.READY or self.reason is Reason.FENCING
+
+    @property
+    def lost(self) -> bool:
+        """Past the grace period and not yet fenced: its Deployment pods run elsewhere."""
+        return self.status is Status.NOT_READY
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "host": self.host, "status": str(self.status), "reason": str(self.reason),
+            "message": self.message, "since": self.since, "lastHeartbeat": self.last_ok,
+        }  # fmt: skip
+
+    @classmethod
+    def from_record(cls, raw: Mapping[str, Any]) -> Condition | None:
+        """A saved record back; None for one this version cannot read."""
+        try:
+            return cls(
+                host=str(raw["host"]), status=Status(raw["status"]), reason=Reason(raw["reason"]),
+                message=str(raw.get("message", "")), since=float(raw["since"]),
+                last_ok=float(raw["lastHeartbeat"]),
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def judge(previous: Condition | None, host: str, error: str | None, now: float) -> Condition:
+    """The condition after a check of `host` finished at `now`: `error` None when it answered."""
+    if error is None:
+        if previous is None or previous.status is Status.UNKNOWN:
+            return Condition(host, Status.READY, Reason.HOST_READY, "", now, now)
+        if previous.status is Status.NOT_READY and previous.reason is Reason.LOST:
+            message = "answers again: its copies of pods that run elsewhere are being removed"
+            return dataclasses.replace(previous, reason=Reason.FENCING, message=message,
+                                       last_ok=now)  # fmt: skip
+        return dataclasses.replace(previous, last_ok=now)
+    if previous is None:
+        return Condition(host, Status.UNKNOWN, Reason.NOT_RESPONDING, error, now, now)
+    if previous.status is Status.READY:
+        return Condition(host, Status.UNKNOWN, Reason.NOT_RESPONDING, error, now, previous.last_ok)
+    if previous.reason is Reason.FENCING:  # lost again before it was fenced
+        return dataclasses.replace(previous, reason=Reason.LOST, message=error)
+    return dataclasses.replace(previous, message=error)
+
+
+def tick(condition: Condition, now: float, grace: float) -> Condition:
+    """The condition after time passed without a finished check: silent past SILENT_AFTER is
+    Unknown, without an answer for `grace` seconds NotReady (since the grace ran out)."""
+    silent = now - condition.last_ok
+    if condition.status is Status.READY and silent >= SILENT_AFTER:
+        message = f"no answer for {silent:.0f}s"
+        return Condition(condition.host, Status.UNKNOWN, Reason.NOT_RESPONDING, message, now,
+                         condition.last_ok)  # fmt: skip
+    if condition.status is Status.UNKNOWN and silent >= grace:
+        message = f"no answer for {grace:g}s (grace period): its Deployment pods are re-placed"
+        if condition.message:
+            message += f"; last error: {condition.message}"
+        return Condition(condition.host, Status.NOT_READY, Reason.LOST, message,
+                         condition.last_ok + grace, condition.last_ok)  # fmt: skip
+    return condition
+
+
+def fenced(condition: Condition, now: float) -> Condition:
+    """A fencing host whose stale copies are gone: Ready."""
+    if condition.reason is not Reason.FENCING:
+        return condition
+    return Condition(condition.host, Status.READY, Reason.HOST_READY, "", now, condition.last_ok)
+
+
+Save = Callable[[Sequence[Mapping[str, Any]]], None]
+
+
+class Monitor:
+    """Every host's condition, kept from checks made on its own threads (one per host, plus a
+    ticker for the grace period). Thread-safe. `wake` is called when a host is lost or answers
+    again (a reconcile then re-places or fences); `save` when any condition changes."""
+
+    def __init__(
+        self,
+        executor: protocol.HostExecutor | None,
+        grace: float = GRACE_SECONDS,
+        *,
+        clock: Callable[[], float] = time.time,
+        wake: Callable[[], None] | None = None,
+        save: Save | None = None,
+        saved: Iterable[Mapping[str, Any]] = (),
+        period: float = CHECK_PERIOD,
+    ) -> None:
+        self.grace = grace
+        self._executor = executor
+        self._clock = clock
+        self._wake = wake
+        self._save = save
+        self._period = period
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._conditions: dict[str, Condition] = {}
+        for raw in saved:
+            found = Condition.from_record(raw)
+            if found is not None:
+                self._conditions[found.host] = found
+        self._pods: dict[str, tuple[hoststate.ObservedPod, ...]] = {}
+        self._targets: dict[str, hoststate.HostTarget] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._ticker: threading.Thread | None = None
+
+    # ----- the pure core, applied under the lock ---------------------------------------------
+
+    def heard(self, host: str, error: str | None, pods: Sequence[hoststate.ObservedPod] = ()
+              ) -> None:  # fmt: skip
+        """A check of `host` finished: `error` None when it answered (with `pods`)."""
+        with self._lock:
+            if error is None:
+                self._pods[host] = tuple(pods)
+            self._update(host, judge(self._conditions.get(host), host, error, self._clock()))
+
+    def tick(self) -> None:
+        with self._lock:
+            now = self._clock()
+            for host, condition in list(self._conditions.items()):
+                self._update(host, tick(condition, now, self.grace))
+
+    def fenced(self, host: str) -> None:
+        with self._lock:
+            condition = self._conditions.get(host)
+            if condition is not None:
+                self._update(host, fenced(condition, self._clock()))
+
+    def _update(self, host: str, new: Condition) -> None:
+        old = self._conditions.get(host)
+        if old == new:
+            return
+        self._conditions[host] = new
+        if old is None or (old.status, old.reason) != (new.status, new.reason):
+            log.log(logging.INFO if new.status is Status.READY else logging.WARNING,
+                    "host %s: %s (%s)%s", host, new.status, new.reason,
+                    f": {new.message}" if new.message else "")  # fmt: skip
+            if self._wake is not None and (new.lost or new.status is Status.READY or
+                                           (old is not None and old.lost)):  # fmt: skip
+                self._wake()
+        if self._save is not None and (old is None or old.status != new.status
+                                       or old.reason != new.reason):  # fmt: skip
+            try:
+                self._save([c.record() for c in self._conditions.values()])
+            except Exception:  # the store's trouble must not stop the checks
+                log.exception("cannot save the host conditions")
+
+    # ----- what the reconcile reads --------------------------------------------------------
+
+    def conditions(self) -> dict[str, Condition]:
+        with self._lock:
+            return dict(self._conditions)
+
+    def last_pods(self, host: str) -> tuple[hoststate.ObservedPod, ...] | None:
+        """The pods `host` ran when it last answered a check (None: never heard this run)."""
+        with self._lock:
+            return self._pods.get(host)
+
+    # ----- the checking threads -------------------------------------------------------------
+
+    def watch(self, targets: Iterable[hoststate.HostTarget]) -> None:
+        """Check exactly these hosts from now on (idempotent: call it at every reconcile)."""
+        wanted = {t.name: t for t in targets}
+        with self._lock:
+            self._targets = wanted
+            for name in list(self._conditions):
+                if name not in wanted:
+                    del self._conditions[name]
+            for name in wanted:
+                self._conditions.setdefault(
+                    name, Condition(name, Status.READY, Reason.HOST_READY, "", self._clock(),
+                                    self._clock()))  # fmt: skip
+            if self._executor is None or self._stop.is_set():
+                return
+            for name in wanted:
+                thread = self._threads.get(name)
+                if thread is None or not thread.is_alive():
+                    thread = threading.Thread(target=self._check_loop, args=(name,),
+                                              name=f"hosthealth-{name}", daemon=True)  # fmt: skip
+                    self._threads[name] = thread
+                    thread.start()
+            if self._ticker is None:
+                self._ticker = threading.Thread(target=self._tick_loop, name="hosthealth-tick",
+                                                daemon=True)  # fmt: skip
+                self._ticker.start()
+
+    def _check_loop(self, name: str) -> None:
+        assert self._executor is not None
+        while not self._stop.is_set():
+            with self._lock:
+                target = self._targets.get(name)
+            if target is None:
+                return
+            started = time.monotonic()
+            try:
+                seen = self._executor.observe([target])[name]
+            except Exception as exc:  # the executor's own trouble: the host is not known well
+                log.exception("host check of %s failed", name)
+                self.heard(name, f"host {name}: check failed: {exc}")
+            else:
+                self.heard(name, None if seen.reachable else seen.error, seen.pods)
+            self._stop.wait(max(0.05, self._period - (time.monotonic() - started)))
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self._period / 4):
+            self.tick()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in list(self._threads.values()) + ([self._ticker] if self._ticker else []):
+            thread.join(timeout=0.2)  # a check hung on a dead host ends with its timeout
+
+
+def observe(
+    executor: protocol.HostExecutor,
+    targets: Sequence[hoststate.HostTarget],
+    controllers: sync.Controllers | None,
+) -> dict[str, hoststate.HostObservation]:
+    """The reconcile's observe: hosts the monitor knows are not answering are not waited for
+    (their observation says why); the others are read, and each answer counts as a check."""
+    monitor = controllers.hosts if controllers is not None else None
+    if monitor is None:
+        return executor.observe(targets)
+    conditions = monitor.conditions()
+    asked = [t for t in targets if t.name not in conditions or conditions[t.name].answering]
+    found = executor.observe(asked) if asked else {}
+    for name, seen in found.items():
+        monitor.heard(name, None if seen.reachable else seen.error, seen.pods)
+    out = {}
+    for target in targets:
+        answer = found.get(target.name)
+        out[target.name] = answer or hoststate.HostObservation(
+            target.name, reachable=False, error=describe(conditions[target.name], monitor.grace)
+        )
+    return out
+
+
+def describe(condition: Condition, grace: float) -> str:
+    """`host h1: Unknown (HostNotResponding) ...`, for errors and logs."""
+    text = f"host {condition.host}: {condition.status} ({condition.reason})"
+    if condition.status is Status.UNKNOWN:
+        text += f", pods kept for the {grace:g}s grace period"
+    return f"{text}: {condition.message}" if condition.message else text

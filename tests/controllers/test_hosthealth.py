@@ -1,0 +1,234 @@
+"""Host health (controllers.hosthealth, hostpass) with a fake clock and the FakeExecutor: a host
+that stops answering is Unknown and keeps its pods (nothing re-placed) until the grace period
+ends; then its Deployment pods are re-placed, never its bare Pods; when it returns its stale
+copies are removed first (fencing) and nothing moves back; a flapping host moves nothing;
+one-shot runs (no monitor) never move pods off a host that did not answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reconciler.controllers import hosthealth, sync
+from reconciler.executor import fake
+from reconciler.model import hoststate
+
+H = hosthealth.Status
+R = hosthealth.Reason
+
+REPO = {
+    "hosts.yaml": "".join(
+        f"""---
+apiVersion: reconciler.dev/v1alpha1
+kind: Host
+metadata: {{name: {name}}}
+spec:
+  address: 198.18.0.{10 + n}
+  ssh: {{user: rc-{name}}}
+  capacity: {{cpu: "4", memory: 4Gi}}
+"""
+        for n, name in enumerate(("h1", "h2", "h3"), start=1)
+    ),
+    "app.yaml": """---
+apiVersion: v1
+kind: Namespace
+metadata: {name: hh}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: hh}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers:
+        - {name: web, image: busybox, command: [sleep, "3600"]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: solo, namespace: hh}
+spec:
+  containers:
+    - {name: solo, image: busybox, command: [sleep, "3600"]}
+""",
+}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+# ----- the pure core -------------------------------------------------------------------------
+
+
+def test_a_silent_host_is_unknown_then_not_ready_after_the_grace_period() -> None:
+    ready = hosthealth.judge(None, "h1", None, 100.0)
+    assert (ready.status, ready.reason, ready.since) == (H.READY, R.HOST_READY, 100.0)
+    hung = hosthealth.tick(ready, 100.0 + hosthealth.SILENT_AFTER - 0.1, 10.0)
+    assert hung.status is H.READY
+    unknown = hosthealth.tick(ready, 100.0 + hosthealth.SILENT_AFTER, 10.0)
+    assert (unknown.status, unknown.reason, unknown.last_ok) == (H.UNKNOWN, R.NOT_RESPONDING, 100)
+    assert hosthealth.tick(unknown, 109.9, 10.0).status is H.UNKNOWN
+    lost = hosthealth.tick(unknown, 110.5, 10.0)
+    assert (lost.status, lost.reason, lost.since) == (H.NOT_READY, R.LOST, 110.0)
+    assert lost.lost and not lost.answering
+
+
+def test_a_refusal_is_unknown_at_once_and_a_return_fences_before_ready() -> None:
+    ready = hosthealth.judge(None, "h1", None, 100.0)
+    refused = hosthealth.judge(ready, "h1", "host h1: connection refused", 101.0)
+    assert (refused.status, refused.since, refused.message) == (
+        H.UNKNOWN, 101.0, "host h1: connection refused")  # fmt: skip
+    assert hosthealth.judge(refused, "h1", None, 102.0).status is H.READY  # within grace
+    lost = hosthealth.tick(refused, 111.0, 10.0)
+    back = hosthealth.judge(lost, "h1", None, 120.0)
+    assert (back.status, back.reason, back.since) == (H.NOT_READY, R.FENCING, 110.0)
+    assert back.answering and back.lost
+    again = hosthealth.judge(back, "h1", "no answer", 121.0)
+    assert again.reason is R.LOST  # lost again before it was fenced: fenced on its next return
+    done = hosthealth.fenced(back, 125.0)
+    assert (done.status, done.reason, done.since) == (H.READY, R.HOST_READY, 125.0)
+
+
+def test_a_record_reads_back() -> None:
+    condition = hosthealth.Condition("h1", H.NOT_READY, R.LOST, "gone", 1.5, 0.5)
+    assert hosthealth.Condition.from_record(condition.record()) == condition
+    assert hosthealth.Condition.from_record({"host": "h1", "status": "Sideways"}) is None
+
+
+def test_a_flapping_host_never_reaches_not_ready() -> None:
+    clock = Clock()
+    saved: list[list[dict[str, Any]]] = []
+    monitor = hosthealth.Monitor(
+        None, 10.0, clock=clock, save=lambda rows: saved.append([dict(r) for r in rows])
+    )
+    monitor.watch([hoststate.HostTarget("h1", "198.18.0.11")])
+    for second in range(60):  # down 4 s, up 2 s, checked every second
+        clock.now += 1
+        monitor.heard("h1", "no answer" if second % 6 < 4 else None)
+        monitor.tick()
+        assert monitor.conditions()["h1"].status is not H.NOT_READY
+    assert saved and saved[-1][0]["host"] == "h1"
+
+
+def test_the_monitor_remembers_saved_conditions() -> None:
+    condition = hosthealth.Condition("h2", H.NOT_READY, R.LOST, "gone", 5.0, 1.0)
+    monitor = hosthealth.Monitor(None, saved=[condition.record(), {"junk": 1}])
+    assert monitor.conditions() == {"h2": condition}
+
+
+# ----- whole reconciles with the fake executor -------------------------------------------------
+
+
+def _repo(tmp_path: Path) -> Path:
+    for name, text in REPO.items():
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def _run(repo: Path, executor: fake.FakeExecutor, controllers: sync.Controllers) -> sync.Prepared:
+    prepared = sync.prepare(repo, executor, "r1", controllers)
+    sync.converge(prepared, executor)
+    return prepared
+
+
+def _where(executor: fake.FakeExecutor) -> dict[str, str]:
+    return {name: host for host, pods in executor.pods.items() for (_, name) in pods}
+
+
+def _setup(tmp_path: Path) -> tuple[Path, fake.FakeExecutor, Clock, sync.Controllers]:
+    repo = _repo(tmp_path)
+    executor = fake.FakeExecutor(["h1", "h2", "h3"])
+    clock = Clock()
+    monitor = hosthealth.Monitor(None, 10.0, clock=clock)
+    controllers = sync.Controllers(clock=clock, hosts=monitor)
+    for _ in range(3):
+        _run(repo, executor, controllers)
+    assert len(_where(executor)) == 4
+    return repo, executor, clock, controllers
+
+
+def _later(executor: fake.FakeExecutor, monitor: hosthealth.Monitor, clock: Clock,
+           seconds: float) -> None:  # fmt: skip
+    """Time passes; the monitor's threads check every host (those that answer do)."""
+    clock.now += seconds
+    for host in executor.pods:
+        monitor.heard(host, executor.unreachable.get(host))
+    monitor.tick()
+
+
+def _lose(executor: fake.FakeExecutor, monitor: hosthealth.Monitor, host: str) -> None:
+    executor.kill(host)
+    monitor.heard(host, f"host {host}: no answer")
+
+
+def test_pods_stay_put_within_the_grace_period_then_move_once(tmp_path: Path) -> None:
+    repo, executor, clock, controllers = _setup(tmp_path)
+    monitor = controllers.hosts
+    assert monitor is not None
+    before = _where(executor)
+    lost = before["solo"]  # the host of the bare Pod also runs a web replica (spread)
+    assert lost in {host for name, host in before.items() if name.startswith("web-")}
+    _lose(executor, monitor, lost)
+    _later(executor, monitor, clock, 5)
+    prepared = _run(repo, executor, controllers)
+    assert prepared.result.plan.empty and _where(executor) == before
+    (seen,) = prepared.unreachable
+    assert "Unknown (HostNotResponding)" in seen.error
+    assert "held until it answers or is NotReady: Deployment hh/web, Pod hh/solo" in seen.error
+
+    _later(executor, monitor, clock, 6)  # past the grace period
+    assert monitor.conditions()[lost].status is H.NOT_READY
+    prepared = _run(repo, executor, controllers)
+    moved = _where(executor)
+    web = {name: host for name, host in moved.items() if name.startswith("web-")}
+    assert len(web) == 3 and set(web) == {n for n in before if n.startswith("web-")}
+    stale = [name for name, host in before.items() if host == lost and name != "solo"]
+    assert all(web[name] != lost for name in stale)  # re-placed on hosts that answer
+    assert all(a.name != "solo" for a in prepared.result.plan.actions)  # bare Pods never move
+
+    # it returns with its containers still running: stale copies go first, nothing else there
+    executor.revive(lost)
+    monitor.heard(lost, None)
+    assert monitor.conditions()[lost].reason is R.FENCING
+    prepared = _run(repo, executor, controllers)
+    actions = prepared.result.plan.actions
+    assert {(a.kind, a.host, a.name, a.wave) for a in actions} == {
+        (hoststate.ActionKind.DELETE, lost, name, 0) for name in stale}  # fmt: skip
+    assert all(a.reason.startswith("fenced") for a in actions)
+    prepared = _run(repo, executor, controllers)  # fenced: Ready, and nothing moves back
+    assert monitor.conditions()[lost].status is H.READY
+    assert prepared.result.plan.empty
+    assert _where(executor) == {**web, "solo": lost}
+
+
+def test_a_flapping_host_moves_nothing(tmp_path: Path) -> None:
+    repo, executor, clock, controllers = _setup(tmp_path)
+    monitor = controllers.hosts
+    assert monitor is not None
+    before = _where(executor)
+    for second in range(60):
+        if second % 6 == 0:
+            executor.kill("h1")
+        elif second % 6 == 4:
+            executor.revive("h1")
+        _later(executor, monitor, clock, 1)
+        _run(repo, executor, controllers)
+        assert _where(executor) == before
+
+
+def test_one_shot_runs_never_move_pods_off_a_host_that_did_not_answer(tmp_path: Path) -> None:
+    repo, executor, _, _ = _setup(tmp_path)
+    before = _where(executor)
+    executor.kill(before["solo"])
+    for controllers in (None, sync.Controllers()):  # diff, apply
+        prepared = sync.prepare(repo, executor, "r1", controllers)
+        assert prepared.result.plan.empty, prepared.result.plan
+        (seen,) = prepared.unreachable
+        assert "held until it answers or is NotReady: Deployment hh/web, Pod hh/solo" in seen.error
