@@ -124,7 +124,7 @@ def restriction(field: subset.F, typed: bool) -> dict[str, Any]:
         schema["type"] = _JSON_TYPES[field.type]
         if field.type is subset.T.MAP:
             schema["additionalProperties"] = {"type": "string"}
-    if field.type is subset.T.OBJECT:
+    if field.type is subset.T.OBJECT and not field.open:
         schema.update(_object(field.fields, typed))
     if field.type is subset.T.LIST:
         # item types are spelt out even over upstream, which lets list items be null

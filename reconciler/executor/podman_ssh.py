@@ -346,6 +346,12 @@ class PodmanSSHExecutor:
 
     def _exit_socket(self, target: hoststate.HostTarget) -> str:
         """The local socket of the host's live session, for its exit stream."""
+    def api_socket(self, target: hoststate.HostTarget) -> str:
+        """The local path forwarded to the host's Podman API (its live SSH session's), for the
+        streaming calls of `containerlogs` and `containerexec`. Raises a `HostError`."""
+        self._check_open()
+        return self._live_session(target).connection.local_socket
+
         return self._live_session(target).connection.local_socket
 
     # ----- load balancer (haproxy_supervisor) -----------------------------------------------

@@ -50,6 +50,8 @@ class Reference:
 class Result:
     diagnostics: list[dg.Diagnostic] = field(default_factory=list)
     references: list[Reference] = field(default_factory=list)
+    warnings: list[dg.Diagnostic] = field(default_factory=list)
+    """Findings that do not stop the object from being built (a field accepted and ignored)."""
 
 
 class Checker:
@@ -69,6 +71,21 @@ class Checker:
         self.result.diagnostics.append(
             dg.Diagnostic(
                 self.document.file, line, column, pos.format_path(path), message, hint, code
+            )
+        )
+
+    def warn(self, path: pos.Path, code: dg.Code, message: str, hint: str) -> None:
+        line, column = self.document.at(path, key=True)
+        self.result.warnings.append(
+            dg.Diagnostic(
+                self.document.file,
+                line,
+                column,
+                pos.format_path(path),
+                message,
+                hint,
+                code,
+                dg.Severity.WARNING,
             )
         )
 

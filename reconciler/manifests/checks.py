@@ -26,6 +26,14 @@ def check(kind: base.Kind, document: yamldocs.Document, namespace: str) -> check
     """Check one schema-valid document of `kind`; `namespace` is its effective namespace."""
     checker = checking.Checker(document, namespace, redact=kind is base.Kind.SECRET)
     checker.metadata(kind)
+    if "status" in checker.doc:
+        checker.warn(
+            ("status",),
+            dg.Code.IGNORED_FIELD,
+            "status is ignored: it is written by the system, not read from the manifest "
+            "(the Kubernetes API server ignores it on create too)",
+            "remove the status block",
+        )
     _BY_KIND[kind](checker)
     return checker.result
 

@@ -149,6 +149,7 @@ class _Run:
             self.diagnostics += result.diagnostics
             self._declare(kind, document, value, namespace)
             return
+        self.diagnostics += result.warnings
         source = base.SourceRef(document.file, document.line)
         obj = build.build(kind, value, namespace, source)
         self.objects.append(obj)

@@ -216,12 +216,13 @@ def check_volume(checker: checking.Checker, path: pos.Path, volume: Doc) -> None
         check_volume_items(
             checker, path, "secret", base.Kind.SECRET, name=source["secretName"], source=source
         )
-    if volume.get("hostPath") and not volume["hostPath"]["path"].startswith("/"):
+    if "hostPath" in volume:
         checker.error(
-            (*path, "hostPath", "path"),
-            dg.Code.INVALID_VALUE,
-            "hostPath.path must be an absolute path",
-            "start it with '/'",
+            (*path, "hostPath"),
+            dg.Code.UNSUPPORTED_FIELD,
+            "hostPath volumes are refused: no daemon setting allows host paths, and a bind "
+            "mount of the host's files would escape what the repository describes",
+            "use an emptyDir, configMap or secret volume instead",
         )
 
 

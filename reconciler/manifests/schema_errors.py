@@ -125,14 +125,16 @@ class _Translator:
                     replace=True,
                 )
             else:
-                supported = ", ".join(sorted(known)) or "nothing"
+                supported = ", ".join(sorted(known))
                 self._put(
                     key,
                     field_path,
                     dg.Code.UNSUPPORTED_FIELD,
                     f'field "{name}" is not supported by reconciler '
                     "(Kubernetes has it, reconciler does not implement it)",
-                    f"remove it; supported here: {supported}",
+                    f"remove it; supported here: {supported}"
+                    if supported
+                    else "remove it; reconciler supports none of this object's fields",
                     replace=False,
                 )
 

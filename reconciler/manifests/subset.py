@@ -38,6 +38,8 @@ class F:
     enum: tuple[str, ...] = ()
     minimum: int | None = None
     maximum: int | None = None
+    open: bool = False
+    """Any content the upstream schema accepts (checked by it alone): an ignored block."""
 
 
 @dataclass(frozen=True)
@@ -198,7 +200,7 @@ POD_SPEC_FIELDS = (
         F("secret", T.OBJECT, "files written with mode 0600, mounted read-only", (
             F("secretName", T.STRING, "Secret", required=True), _ITEMS, _OPTIONAL)),
         F("emptyDir", T.OBJECT, "a podman volume that lives as long as the pod"),
-        F("hostPath", T.OBJECT, "a bind mount, only under the daemon's allow-list", (
+        F("hostPath", T.OBJECT, "refused by `validate`: no daemon setting allows host paths", (
             F("path", T.STRING, "absolute path on the host", required=True),
             F("type", T.STRING, "checked before the bind mount",
               enum=("", "Directory", "DirectoryOrCreate", "File", "FileOrCreate")),
@@ -208,11 +210,13 @@ POD_SPEC_FIELDS = (
 )
 
 _POD_SPEC = F("spec", T.OBJECT, "a podman pod", POD_SPEC_FIELDS, required=True)
+_STATUS = F("status", T.OBJECT, "ignored, with a warning (the API server ignores it on create)",
+            open=True)
 
 KINDS: tuple[KindSubset, ...] = (
     KindSubset(base.Kind.NAMESPACE, "namespace-v1.json", (
         *_type_fields(base.Kind.NAMESPACE),
-        _metadata(False, "the namespace label of the podman objects in it"))),
+        _metadata(False, "the namespace label of the podman objects in it"), _STATUS)),
     KindSubset(base.Kind.CONFIG_MAP, "configmap-v1.json", (
         *_type_fields(base.Kind.CONFIG_MAP), _metadata(True, "referred to by pods"),
         F("data", T.MAP, "env values and files of `configMap` volumes"),
@@ -232,7 +236,7 @@ KINDS: tuple[KindSubset, ...] = (
     KindSubset(base.Kind.POD, "pod-v1.json", (
         *_type_fields(base.Kind.POD),
         _metadata(True, "the podman pod name", "podman labels on the pod; matched by selectors"),
-        _POD_SPEC)),
+        _POD_SPEC, _STATUS)),
     KindSubset(base.Kind.DEPLOYMENT, "deployment-apps-v1.json", (
         *_type_fields(base.Kind.DEPLOYMENT),
         _metadata(True, "prefix of its pods' names; the owner label of its pods"),
@@ -262,6 +266,7 @@ KINDS: tuple[KindSubset, ...] = (
               "fails: `Progressing=False`, reason `ProgressDeadlineExceeded` (default 600; "
               "must be more than minReadySeconds)"),
         ), required=True),
+        _STATUS,
     )),
     KindSubset(base.Kind.SERVICE, "service-v1.json", (
         *_type_fields(base.Kind.SERVICE), _metadata(True, "name of the HAProxy frontend"),

@@ -52,6 +52,7 @@ class Code(enum.StrEnum):
     TOO_MANY_ERRORS = "too-many-errors"
     SOPS = "sops-decryption-failed"  # an encrypted Secret that cannot be decrypted or verified
     NOT_BUILT = "not-built-yet"  # a warning: accepted, but has no effect on hosts yet
+    IGNORED_FIELD = "ignored-field"  # a warning: accepted and ignored (as Kubernetes does)
 
 
 @dataclass(frozen=True, order=True)

@@ -1,0 +1,61 @@
+"""Fields real manifests carry (issue 17): accepted and ignored with a warning, refused with the
+reason, or used; each case is one small repository written to a temporary folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from reconciler.manifests import loader
+from reconciler.model import diagnostics as dg
+
+POD = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers:
+    - name: web
+      image: registry.example:5000/web:1
+{extra}"""
+
+
+def _load(tmp_path: Path, text: str) -> loader.LoadResult:
+    (tmp_path / "m.yaml").write_text(text)
+    return loader.load_repository(tmp_path)
+
+
+def _found(result: loader.LoadResult) -> list[tuple[str, str, str]]:
+    return [(str(d.severity), str(d.code), d.path) for d in result.diagnostics]
+
+
+def test_status_blocks_are_accepted_and_ignored_with_a_warning(tmp_path: Path) -> None:
+    result = _load(tmp_path, POD.format(extra="status:\n  phase: Running\n  podIP: 10.0.0.1\n"))
+    assert _found(result) == [("warning", "ignored-field", "status")]
+    assert not result.errors
+    assert len(result.state) == 1
+
+
+def test_host_path_is_refused_with_the_reason(tmp_path: Path) -> None:
+    extra = "  volumes:\n    - name: data\n      hostPath:\n        path: /srv/data\n"
+    result = _load(tmp_path, POD.format(extra=extra))
+    assert _found(result) == [("error", "unsupported-field", "spec.volumes[0].hostPath")]
+    assert "no daemon setting allows host paths" in result.diagnostics[0].message
+
+
+def test_fields_of_a_field_without_subfields_name_no_empty_list(tmp_path: Path) -> None:
+    extra = "  volumes:\n    - name: data\n      emptyDir:\n        foo: Memory\n"
+    result = _load(tmp_path, POD.format(extra=extra))
+    (diagnostic,) = [d for d in result.diagnostics if d.code is dg.Code.UNKNOWN_FIELD]
+    assert "nothing" not in diagnostic.hint
+
+
+def test_secret_type_is_shown_but_values_are_not(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ntype: example.com/custom\n"
+        "stringData:\n  password: hunter2\n"
+    )
+    result = _load(tmp_path, text)
+    (diagnostic,) = result.diagnostics
+    assert 'not "example.com/custom"' in diagnostic.message
+    assert "hunter2" not in diagnostic.format() + diagnostic.hint
