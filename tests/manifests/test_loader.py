@@ -168,4 +168,5 @@ def test_desired_state_accessors(example: loader.LoadResult) -> None:
     assert [d.meta.name for d in state.deployments] == ["backend", "web"]
     assert isinstance(state.config_maps[0], objects.ConfigMap)
     assert state.config_maps[0].keys() == {"GREETING", "LOG_LEVEL", "index.html"}
-    assert set(state.by_kind()) == set(base.Kind) - {base.Kind.POD}
+    unused = {base.Kind.POD, base.Kind.HORIZONTAL_POD_AUTOSCALER}
+    assert set(state.by_kind()) == set(base.Kind) - unused
