@@ -245,6 +245,8 @@ class Registry:
         return metric
 
     def gauge(self, name: str, help_text: str, labelnames: Sequence[str] = ()) -> Gauge:
+        if name.endswith("_total"):  # `promtool check metrics`: _total is for counters only
+            raise ValueError(f"gauge {name!r} must not end in _total")
         metric = Gauge(name, help_text, labelnames)
         self._add(metric)
         return metric
@@ -296,7 +298,7 @@ class ReconcilerMetrics:
             ("namespace", "deployment", "state"),
         )
         self.hosts_ready = registry.gauge("reconciler_hosts_ready", "Hosts that are Ready.")
-        self.hosts_total = registry.gauge("reconciler_hosts_total", "Hosts declared.")
+        self.hosts_total = registry.gauge("reconciler_hosts_declared", "Hosts declared.")
         self.info = registry.gauge("reconciler_build_info", "Always 1; labels say the build.",
                                    ("version",))  # fmt: skip
         self.info.labels(version=version).set(1)

@@ -13,6 +13,7 @@ import http.server
 import json
 import logging
 import socket
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, cast
@@ -26,6 +27,8 @@ DEFAULT_ADDRESS = "127.0.0.1:9400"  # as runtime.config's `listen` default
 MAX_BODY = 1024 * 1024  # webhook payloads above this are refused with 413
 REQUEST_TIMEOUT = 10.0  # seconds a client may take to send its request
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})  # polled often: logged at DEBUG
+NO_BODY = frozenset({204, 304})
+"""Answers that carry no body and no Content-Length (a webhook's "ignored" is a 204)."""
 
 StatusSource = Callable[[], Mapping[str, Any]]
 ReadySource = Callable[[], bool]
@@ -52,7 +55,12 @@ class _Server(http.server.ThreadingHTTPServer):
     app: HttpServer
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        """An exception escaped a handler (a client hung up, a bug): log it, not stderr."""
+        """An exception escaped a handler: a client that hung up is routine (DEBUG, no
+        traceback); anything else is a bug, logged with its traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            log.debug("%s: connection ended early: %s", client_address[0], error)
+            return
         log.warning("error serving %s", client_address[0], exc_info=True)
 
 
@@ -233,10 +241,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         headers: Mapping[str, str] | None = None,
         close: bool = False,
     ) -> None:
-        data = body.encode("utf-8")
+        bodiless = code in NO_BODY or 100 <= code < 200  # HTTP forbids a body (RFC 9110 6.4.1)
+        data = b"" if bodiless else body.encode("utf-8")
         self.send_response(code)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
+        if not bodiless:
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -244,7 +254,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         self.end_headers()
-        if self.command != "HEAD":
+        if self.command != "HEAD" and data:
             self.wfile.write(data)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

@@ -137,7 +137,7 @@ def test_reconciler_metrics_expose_parseable_text() -> None:
     assert _value(families, "reconciler_objects", state="Ready") == 1
     assert _value(families, "reconciler_objects", state="Unschedulable") == 1
     assert _value(families, "reconciler_hosts_ready") == 1
-    assert _value(families, "reconciler_hosts_total") == 2
+    assert _value(families, "reconciler_hosts_declared") == 2
     assert _value(families, "reconciler_build_info", version="0.1.0") == 1
     assert "# HELP reconciler_hosts_ready Hosts that are Ready." in text
 

@@ -104,7 +104,7 @@ def test_metrics(running: server.HttpServer) -> None:
     code, content_type, body = _get(running, "/metrics")
     assert code == 200
     assert content_type == "text/plain; version=0.0.4; charset=utf-8"
-    assert "reconciler_hosts_ready 2\n" in body and "reconciler_hosts_total 3\n" in body
+    assert "reconciler_hosts_ready 2\n" in body and "reconciler_hosts_declared 3\n" in body
 
 
 def test_webhook_passes_headers_and_raw_body(running: server.HttpServer, app: App) -> None:
