@@ -88,7 +88,8 @@ def deployment(i: int, name: str, port: int, replicas: int, host_port: int) -> s
         labels={"app": name}, pod_labels={"tier": name},
         volumes=[{"name": "www", "configMap": {"name": "settings"}}], tolerations=[TOLERATION],
     )  # fmt: skip
-    return text + "---\n" + SERVICE.format(i=i, name=name, port=port)
+    service_port = 50000 + host_port - 20000  # one per Service: each binds every host's address
+    return text + "---\n" + SERVICE.format(i=i, name=name, port=service_port)
 
 
 def pod(i: int) -> str:

@@ -165,15 +165,17 @@ def _portmappings(run: hoststate.PodRun) -> list[dict[str, Any]]:
             "container_port": port.container_port,
             "protocol": port.protocol.lower(),
         }
-        for port in (*run.ports, *run.probe_ports)  # probe ports: loopback only
+        for port in (*run.ports, *run.published_ports, *run.probe_ports)  # probe: loopback
     ]
 
 
 def _network(run: hoststate.PodRun) -> dict[str, Any]:
     """Hostname and published ports: on the pod's infra container, or on the only container."""
     network: dict[str, Any] = {"hostname": _hostname(run)}
-    if run.ports or run.probe_ports:
+    if run.ports or run.published_ports or run.probe_ports:
         network["portmappings"] = _portmappings(run)
+    if run.host_aliases:  # Service names (plan.discovery), one /etc/hosts line each
+        network["hostadd"] = [f"{name}:{address}" for name, address in run.host_aliases]
     return network
 
 
@@ -228,7 +230,9 @@ def container_spec(
         "pod": run.podman_name,
         "image": container.image,
         "labels": container_labels(run, container),
-        "env": {key: str.__str__(value) for key, value in container.env},
+        "env": {  # Service variables first: the container's own env wins, as in Kubernetes
+            key: str.__str__(value) for key, value in (*run.service_env, *container.env)
+        },
         "restart_policy": "no",  # the reconciler restarts per LABEL_RESTART_POLICY
         "stop_timeout": (
             stop_timeout if run.termination_grace_seconds is None else run.termination_grace_seconds

@@ -10,7 +10,6 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.manifests import autoscalers as hpadocs
 from reconciler.manifests import probechecks
 from reconciler.model import base, objects, quantity, workloads
 
@@ -87,6 +86,7 @@ def _service(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects
             protocol=workloads.Protocol(p.get("protocol") or "TCP"),
             name=p.get("name", ""),
             node_port=p.get("nodePort"),
+            app_protocol=p.get("appProtocol") or "",
         )
         for p in spec["ports"]
     )
@@ -284,5 +284,4 @@ _BUILDERS: dict[base.Kind, Callable[[Doc, base.ObjectMeta, base.SourceRef], obje
     base.Kind.DEPLOYMENT: _deployment,
     base.Kind.SERVICE: _service,
     base.Kind.HOST: _host,
-    base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.build,
 }

@@ -12,8 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from reconciler.manifests import autoscalers as hpadocs
-from reconciler.manifests import checking, podchecks, secrettypes, yamldocs
+from reconciler.manifests import checking, podchecks, secrettypes, servicechecks, yamldocs
 from reconciler.model import base, quantity
 from reconciler.model import diagnostics as dg
 
@@ -217,6 +216,7 @@ def _service(checker: checking.Checker) -> None:
                 "nodePort is only allowed with type NodePort",
                 'remove nodePort or set type: "NodePort"',
             )
+    servicechecks.fields(checker)
 
 
 def _host(checker: checking.Checker) -> None:
@@ -272,5 +272,4 @@ _BY_KIND: dict[base.Kind, Callable[[checking.Checker], None]] = {
     base.Kind.DEPLOYMENT: _deployment,
     base.Kind.SERVICE: _service,
     base.Kind.HOST: _host,
-    base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.check,
 }

@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reconciler.manifests import autoscalers as hpadocs
 from reconciler.manifests import (
     build,
     checking,
@@ -21,6 +20,7 @@ from reconciler.manifests import (
     references,
     schema_errors,
     schemas,
+    servicechecks,
     sops,
     sopsformat,
     yamldocs,
@@ -83,6 +83,7 @@ class _Run:
     objects: list[objects.Object] = field(default_factory=list)
     declared: list[references.Declared] = field(default_factory=list)
     references: list[checking.Reference] = field(default_factory=list)
+    placed: list[servicechecks.Placed] = field(default_factory=list)
     documents: int = 0
     age_key_file: Path | None = None
     _age_keys: sops.Identities | None = None
@@ -107,7 +108,8 @@ class _Run:
                 self._document(document, yaml_marks)
             self._cap(start, manifest.rel)
         self.diagnostics += references.check(self.declared, self.references, resolve=complete)
-        self.diagnostics += hpadocs.across(self.objects)
+        if complete:
+            self.diagnostics += servicechecks.check(self.placed)
         self.diagnostics.sort(key=lambda d: (d.file, d.line, d.column, d.path, d.message))
         return LoadResult(
             root=self.root,
@@ -155,6 +157,7 @@ class _Run:
         source = base.SourceRef(document.file, document.line)
         obj = build.build(kind, value, namespace, source)
         self.objects.append(obj)
+        self.placed.append((obj, document))
         if kind in NOT_BUILT:
             line, column = document.at(("kind",))
             self.diagnostics.append(dg.Diagnostic(
@@ -323,10 +326,7 @@ class _Run:
         )
 
 
-NOT_BUILT: dict[base.Kind, str] = {
-    base.Kind.SERVICE: "Service is accepted but not built yet: no load balancer listens for it "
-    "and no discovery variables are set (see README, Status)",
-}
+NOT_BUILT: dict[base.Kind, str] = {}
 """Kinds that validate (the same files must pass upstream Kubernetes) but have no effect on the
 hosts yet: each one gets a warning, never silence."""
 

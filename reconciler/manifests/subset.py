@@ -122,21 +122,6 @@ _PROBE_FIELDS = (
 )
 
 
-def _scaling_rules(name: str, meaning: str) -> F:
-    return F(name, T.OBJECT, meaning, (
-        F("stabilizationWindowSeconds", T.INTEGER, "the most (down) or least (up) replicas "
-          "recommended within this window wins", minimum=0, maximum=3600),
-        F("selectPolicy", T.STRING, "which policy's limit applies (default `Max`)",
-          enum=("Max", "Min", "Disabled")),
-        F("policies", T.LIST, "limits on the change per period", (
-            F("type", T.STRING, "", required=True, enum=("Pods", "Percent")),
-            F("value", T.INTEGER, "pods, or percent of the replicas at the period's start",
-              required=True, minimum=1),
-            F("periodSeconds", T.INTEGER, "", required=True, minimum=1, maximum=1800),
-        )),
-    ))
-
-
 def _probe(name: str, meaning: str) -> F:
     return F(name, T.OBJECT, f"{meaning}; run by the reconciler from outside the container",
              _PROBE_FIELDS)
@@ -284,19 +269,25 @@ KINDS: tuple[KindSubset, ...] = (
         _STATUS,
     )),
     KindSubset(base.Kind.SERVICE, "service-v1.json", (
-        *_type_fields(base.Kind.SERVICE), _metadata(True, "name of the HAProxy frontend"),
-        F("spec", T.OBJECT, "a frontend of the per-host HAProxy", (
-            F("type", T.STRING, "`ClusterIP`: HAProxy on every host; `NodePort` also opens "
-              "`nodePort`", enum=("ClusterIP", "NodePort")),
-            F("selector", T.MAP, "backends: pods with these labels", required=True),
-            F("ports", T.LIST, "HAProxy listeners", (
-                F("port", T.INTEGER, "listening port", required=True, minimum=1, maximum=65535),
-                F("targetPort", T.INT_OR_STRING, "pod port (number or port name)"),
-                F("protocol", T.STRING, "`mode tcp`; UDP is not load-balanced",
-                  enum=("TCP",)),
-                F("name", T.STRING, "port name"),
-                F("nodePort", T.INTEGER, "host port for `NodePort`", minimum=1,
-                  maximum=65535),
+        *_type_fields(base.Kind.SERVICE), _metadata(True, "a DNS-1035 label: the Service's "
+                                                    "names `web`, `web.shop`, `web.shop.svc`"),
+        F("spec", T.OBJECT, "listeners of the per-host HAProxy (see Services below)", (
+            F("type", T.STRING, "`ClusterIP` (default): `port` on every host's addresses; "
+              "`NodePort`: also `nodePort`; `LoadBalancer` is refused (not built)",
+              enum=("ClusterIP", "NodePort", "LoadBalancer")),
+            F("selector", T.MAP, "backends: Ready pods with these labels, on every host",
+              required=True),
+            F("ports", T.LIST, "one HAProxy listener each", (
+                F("port", T.INTEGER, "listening port on every host (1024-65535: rootless)",
+                  required=True, minimum=1, maximum=65535),
+                F("targetPort", T.INT_OR_STRING, "a declared container port (number or port "
+                  "name); default `port`"),
+                F("protocol", T.STRING, "`TCP`; `UDP` is refused (not built)",
+                  enum=("TCP", "UDP")),
+                F("name", T.STRING, "a DNS label; `http`/`http-*` balance each HTTP request"),
+                F("appProtocol", T.STRING, "`http`: balance each HTTP request; else TCP"),
+                F("nodePort", T.INTEGER, "`NodePort` only, required there: 30000-32767",
+                  minimum=30000, maximum=32767),
             ), required=True),
         ), required=True),
     )),
@@ -320,37 +311,6 @@ KINDS: tuple[KindSubset, ...] = (
                 F("value", T.STRING, "taint value"),
                 F("effect", T.STRING, "what happens to pods that do not tolerate it",
                   required=True, enum=("NoSchedule", "PreferNoSchedule", "NoExecute")),
-            )),
-        ), required=True),
-    )),
-    KindSubset(base.Kind.HORIZONTAL_POD_AUTOSCALER, "horizontalpodautoscaler-autoscaling-v2.json", (
-        *_type_fields(base.Kind.HORIZONTAL_POD_AUTOSCALER),
-        _metadata(True, "name in `get hpa`"),
-        F("spec", T.OBJECT, "scales a Deployment from the CPU and memory its pods use, measured "
-          "on the hosts", (
-            F("scaleTargetRef", T.OBJECT, "", (
-                F("apiVersion", T.STRING, "`apps/v1`"),
-                F("kind", T.STRING, "only `Deployment`", required=True),
-                F("name", T.STRING, "a Deployment in the same namespace", required=True),
-            ), required=True),
-            F("minReplicas", T.INTEGER, "fewest replicas (default 1)", minimum=1),
-            F("maxReplicas", T.INTEGER, "most replicas", required=True, minimum=1),
-            F("metrics", T.LIST, "the largest proposal wins (default: cpu at 80% of requests)", (
-                F("type", T.STRING, "only `Resource`", required=True, enum=("Resource",)),
-                F("resource", T.OBJECT, "usage summed over the pod's containers", (
-                    F("name", T.STRING, "", required=True, enum=("cpu", "memory")),
-                    F("target", T.OBJECT, "", (
-                        F("type", T.STRING, "", required=True,
-                          enum=("Utilization", "AverageValue")),
-                        F("averageUtilization", T.INTEGER, "percent of the pods' requests",
-                          minimum=1),
-                        F("averageValue", T.QUANTITY, "per pod (`500m`, `256Mi`)"),
-                    ), required=True),
-                ), required=True),
-            )),
-            F("behavior", T.OBJECT, "Kubernetes' defaults for what is left out", (
-                _scaling_rules("scaleUp", "default: no window; 4 pods or 100% per 15 s"),
-                _scaling_rules("scaleDown", "default: 300 s window; 100% per 15 s"),
             )),
         ), required=True),
     )),

@@ -34,6 +34,11 @@ LABEL_REQUESTS = f"{LABEL_PREFIX}requests"
 while it is no longer desired (an old pod during a rollout)."""
 LABEL_HOST_PORTS = f"{LABEL_PREFIX}host-ports"
 """Pod label: `8080/TCP,...`: the pod's hostPorts, counted by the scheduler like its requests."""
+LABEL_POD_PORTS = f"{LABEL_PREFIX}pod-ports"
+"""Pod label: `containerPort=hostPort,...`: where each declared TCP container port answers on
+every address of the host (its hostPort, or a port `plan.podports` allocated): Service backends."""
+LABEL_PORT_NAMES = f"{LABEL_PREFIX}port-names"
+"""Pod label: `name=containerPort,...`: the pod's named ports, for a Service's named targetPort."""
 
 
 class Sensitive(str):
@@ -144,6 +149,14 @@ class PodRun:
     """Loopback-only publications (host_ip 127.0.0.1) the planner allocated so that probes reach
     container ports that have no hostPort. Not part of the spec hash (the allocation of a
     running pod is read back from its LABEL_PROBE_PORTS)."""
+    published_ports: tuple[PortMapping, ...] = ()
+    """Declared TCP container ports without a hostPort, published on every address of the host
+    at a port `plan.podports` allocated (a running pod keeps its LABEL_POD_PORTS). Not hashed."""
+    service_env: tuple[tuple[str, str], ...] = ()
+    """Service discovery variables (`WEB_SERVICE_HOST`, ...) for every container, under the
+    container's own env. Not hashed: a pod sees the Services of when it was created."""
+    host_aliases: tuple[tuple[str, str], ...] = ()
+    """(name, address) lines for the pod's /etc/hosts (Service names). Not hashed."""
 
     @property
     def podman_name(self) -> str:

@@ -70,6 +70,7 @@ class ServicePort:
     protocol: workloads.Protocol = workloads.Protocol.TCP
     name: str = ""
     node_port: int | None = None
+    app_protocol: str = ""  # `http` balances each request (HAProxy mode http); else TCP
 
 
 @dataclass(frozen=True)
@@ -105,6 +106,8 @@ class Host:
     memory_capacity: int = 0
     taints: tuple[Taint, ...] = ()
     source: base.SourceRef | None = field(default=None, compare=False)
+    unschedulable: bool = False
+    """Cordoned (`spec.unschedulable`): its taints include UNSCHEDULABLE_TAINT."""
 
     @property
     def key(self) -> base.ObjectKey:

@@ -18,6 +18,8 @@ UNHASHED = HASHES | {
     hoststate.LABEL_REQUESTS,
     hoststate.LABEL_HOST_PORTS,
     hoststate.LABEL_PROBE_PORTS,
+    hoststate.LABEL_POD_PORTS,
+    hoststate.LABEL_PORT_NAMES,
 }
 """Labels left out of the spec hash: the hashes themselves, the revision, and bookkeeping derived
 from parts that are hashed already (requests, hostPorts) or allocated per host (probe ports)."""

@@ -16,7 +16,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.model import diagnostics, hoststate, objects
-from reconciler.plan import binding, diff, expand, podrun, probeports, refs, resolve
+from reconciler.plan import (
+    binding,
+    diff,
+    discovery,
+    expand,
+    podports,
+    podrun,
+    probeports,
+    refs,
+    resolve,
+)
 from reconciler.scheduler import result
 
 
@@ -83,7 +93,10 @@ def build_plan(
         else:
             runs.append(podrun.build(item, host, revision))
 
+    specs = {item.pod.key: item.pod.spec for item in resolved}
+    runs = list(podports.allocate(runs, specs, observations))  # declared ports, for Services
     runs = list(probeports.allocate(runs, observations))  # where probes reach their ports
+    runs = list(discovery.attach(runs, desired))  # Service variables and names (not hashed)
     if rollout:  # the controllers decided which old pods go, within the rollout's budget
         held = _held(pods, failed, observed) | unplaced | kept
     else:

@@ -1,6 +1,7 @@
 """Where httpGet and tcpSocket probes reach a container port on its host: the port's hostPort
-when it has one, else a loopback-only port (127.0.0.1) allocated here from `RANGE` and
-published by Podman. Runs in `pipeline.build_plan` after `podrun.build`; pure, no I/O.
+or its published port (`podports`) when it has one, else a loopback-only port (127.0.0.1)
+allocated here from `RANGE` and published by Podman. Runs in `pipeline.build_plan` after
+`podports.allocate`; pure, no I/O.
 
 A running pod keeps its allocation (read back from its LABEL_PROBE_PORTS). Probe ports are not
 part of the spec hash: they depend on what else runs on the host, not on the manifest.
@@ -34,8 +35,9 @@ def probed_ports(run: hoststate.PodRun) -> tuple[int, ...]:
 
 
 def host_port_for(run: hoststate.PodRun, container_port: int) -> int | None:
-    """The hostPort that publishes `container_port` (TCP) where 127.0.0.1 reaches it, if any."""
-    for port in run.ports:
+    """The hostPort (or published pod port, see `podports`) that publishes `container_port`
+    (TCP) where 127.0.0.1 reaches it, if any."""
+    for port in (*run.ports, *run.published_ports):
         if (
             port.container_port == container_port
             and port.protocol.lower() == "tcp"
@@ -52,6 +54,10 @@ def encode(ports: Mapping[int, int]) -> str:
 
 def _observed_used(pod: hoststate.ObservedPod) -> set[int]:
     used = {host for _, host in pod.probe_ports}
+    for item in pod.labels.get(hoststate.LABEL_POD_PORTS, "").split(","):
+        number = item.partition("=")[2]
+        if number.isdigit():
+            used.add(int(number))
     for item in pod.labels.get(hoststate.LABEL_HOST_PORTS, "").split(","):
         number = item.partition("/")[0]
         if number.isdigit():
@@ -60,7 +66,7 @@ def _observed_used(pod: hoststate.ObservedPod) -> set[int]:
 
 
 def _run_used(run: hoststate.PodRun) -> set[int]:
-    return {p.host_port for p in run.ports} | {p.host_port for p in run.probe_ports}
+    return {p.host_port for p in (*run.ports, *run.probe_ports, *run.published_ports)}
 
 
 def allocate(

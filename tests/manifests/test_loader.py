@@ -9,7 +9,6 @@ import pytest
 
 from reconciler.manifests import loader
 from reconciler.model import base, objects, workloads
-from reconciler.model import diagnostics as dg
 from tests.manifests.conftest import EXAMPLES
 
 
@@ -20,10 +19,7 @@ def example() -> loader.LoadResult:
 
 def test_example_repository_is_valid(example: loader.LoadResult) -> None:
     assert example.ok, [d.format() for d in example.diagnostics]
-    # only the warning that Service is not built yet (accepted, never silently)
-    assert [(d.code, d.severity, d.file) for d in example.diagnostics] == [
-        (dg.Code.NOT_BUILT, dg.Severity.WARNING, "shop/web.yaml")
-    ]
+    assert [(d.code, d.severity, d.file) for d in example.diagnostics] == []
     kinds = sorted(str(key.kind) for key in example.state.objects)
     assert kinds == [
         "ConfigMap",

@@ -1,0 +1,185 @@
+"""Service checks in `validate`: ports two objects would both bind on every host (with both
+files and lines), selectors matching nothing (a warning), target ports the pods do not declare,
+rootless ports, types and protocols that are not built, and hostile values in every field that
+reaches the load balancer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reconciler.manifests import loader
+from reconciler.model import diagnostics as dg
+
+NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
+
+
+def deployment(name: str = "web", ports: str = "[{name: http, containerPort: 8080}]") -> str:
+    return f"""apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {name}
+  namespace: shop
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: {name}
+  template:
+    metadata:
+      labels:
+        app: {name}
+    spec:
+      containers:
+        - name: c
+          image: img
+          ports: {ports}
+"""
+
+
+def service(name: str = "web", port: object = 8000, target: object = "http", app: str = "web",
+            extra: str = "") -> str:  # fmt: skip
+    return f"""apiVersion: v1
+kind: Service
+metadata:
+  name: {json.dumps(name)}
+  namespace: shop
+spec:
+  selector:
+    app: {json.dumps(app)}
+  ports:
+    - name: http
+      port: {port}
+      targetPort: {json.dumps(target)}
+{extra}"""
+
+
+def load(tmp_path: Path, **files: str) -> loader.LoadResult:
+    (tmp_path / "ns.yaml").write_text(NAMESPACE)
+    for name, text in files.items():
+        (tmp_path / f"{name}.yaml").write_text(text)
+    return loader.load_repository(tmp_path)
+
+
+def lines(result: loader.LoadResult) -> list[str]:
+    return [d.format() for d in result.diagnostics]
+
+
+def test_a_service_that_selects_declared_ports_is_valid_without_warnings(tmp_path: Path) -> None:
+    result = load(tmp_path, web=deployment() + "---\n" + service())
+    assert lines(result) == []
+
+
+def test_two_services_on_one_port_name_both_files_and_lines(tmp_path: Path) -> None:
+    result = load(tmp_path, a=deployment() + "---\n" + service(),
+                  b=service("other", 8000))  # fmt: skip
+    (error,) = result.errors
+    assert error.format() == (
+        "b.yaml:11:13: error: spec.ports[0].port: port 8000 is also bound by Service shop/web "
+        "(a.yaml:31, spec.ports[0].port): both listen on every host's addresses"
+    )
+
+
+def test_a_node_port_clashing_with_another_services_port(tmp_path: Path) -> None:
+    extra = "      nodePort: 30080\n"
+    text = service(extra=extra).replace("spec:\n", "spec:\n  type: NodePort\n", 1)
+    result = load(tmp_path, a=deployment() + "---\n" + text, b=service("b", 30080))
+    assert [d.path for d in result.errors] == ["spec.ports[0].port"]
+    assert "30080 is also bound by Service shop/web" in result.errors[0].message
+
+
+def test_a_service_port_equal_to_a_host_port(tmp_path: Path) -> None:
+    ports = "[{name: http, containerPort: 8080, hostPort: 8000}]"
+    result = load(tmp_path, web=deployment(ports=ports) + "---\n" + service())
+    (error,) = result.errors
+    assert error.path == "spec.template.spec.containers[0].ports[0].hostPort"
+    assert "hostPort 8000 is the port of Service shop/web (web.yaml:" in error.message
+
+
+def test_a_host_port_in_the_allocated_range(tmp_path: Path) -> None:
+    ports = "[{name: http, containerPort: 8080, hostPort: 42000}]"
+    result = load(tmp_path, web=deployment(ports=ports))
+    (error,) = result.errors
+    assert "41000-44999" in error.message
+
+
+def test_a_selector_matching_nothing_is_a_warning(tmp_path: Path) -> None:
+    result = load(tmp_path, web=deployment() + "---\n" + service(app="nothing"))
+    assert result.ok
+    (warning,) = result.diagnostics
+    assert warning.severity is dg.Severity.WARNING and warning.path == "spec.selector"
+    assert "matches no Pod or Deployment template" in warning.message
+
+
+@pytest.mark.parametrize(
+    ("target", "wanted"),
+    [("metrics", "declare no TCP port name 'metrics'"), (9999, "declare no TCP containerPort 9999")],
+)
+def test_target_ports_the_pods_do_not_declare(
+    tmp_path: Path, target: object, wanted: str
+) -> None:
+    result = load(tmp_path, web=deployment() + "---\n" + service(target=target))
+    (error,) = result.errors
+    assert error.path == "spec.ports[0].targetPort" and wanted in error.message
+
+
+def test_a_default_target_port_is_the_port(tmp_path: Path) -> None:
+    text = service().replace('      targetPort: "http"\n', "")
+    result = load(tmp_path, web=deployment() + "---\n" + text)
+    assert [d.path for d in result.errors] == ["spec.ports[0].port"]
+    assert "containerPort 8000" in result.errors[0].message
+
+
+def test_a_target_port_only_some_selected_pods_declare_is_a_warning(tmp_path: Path) -> None:
+    other = deployment("web2").replace("app: web2", "app: web")
+    other = other.replace("[{name: http, containerPort: 8080}]", "[{containerPort: 8080}]")
+    result = load(tmp_path, web=deployment() + "---\n" + service(), other=other)
+    assert result.ok
+    (warning,) = result.diagnostics
+    assert "Deployment shop/web2" in warning.message
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted"),
+    [
+        (service(port=80), "port 80 is below 1024"),
+        (service(port=42001), "41000-44999"),
+        (service().replace("spec:\n", "spec:\n  type: LoadBalancer\n", 1),
+         "type LoadBalancer is not built"),
+        (service().replace("spec:\n", "spec:\n  type: NodePort\n", 1),
+         "a NodePort Service needs a nodePort"),
+        (service(extra="      protocol: UDP\n"), "protocol UDP is not built"),
+        (service(name="1web"), "must start with a letter"),
+        (service(extra="      appProtocol: 'a b'\n"), "appProtocol 'a b' is not valid"),
+    ],
+)
+def test_refused_services(tmp_path: Path, text: str, wanted: str) -> None:
+    result = load(tmp_path, web=deployment() + "---\n" + text)
+    assert not result.ok
+    assert any(wanted in d.message for d in result.errors), lines(result)
+
+
+HOSTILE = ["web\nfrontend x", "web # x", 'we"b', "web x", "bind :80", "web\r\n"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_values_never_pass(tmp_path: Path, value: str) -> None:
+    """Every Service field that reaches HAProxy (names, port names, appProtocol) or /etc/hosts
+    (names) refuses newlines, '#', quotes, spaces and directives."""
+    for field in ("name", "port-name", "appProtocol", "namespace"):
+        text = service()
+        if field == "name":
+            text = service(name=value)
+        elif field == "port-name":
+            text = text.replace("    - name: http\n", f"    - name: {json.dumps(value)}\n")
+        elif field == "appProtocol":
+            text = service(extra=f"      appProtocol: {json.dumps(value)}\n")
+        else:
+            text = text.replace("namespace: shop", f"namespace: {json.dumps(value)}")
+        folder = tmp_path / field
+        folder.mkdir()
+        result = load(folder, web=deployment() + "---\n" + text)
+        assert not result.ok, (field, value)
+        assert not any(s.key.kind == "Service" for s in result.state), (field, value)
