@@ -91,12 +91,12 @@ class Daemon:
         if not result.ok:
             log.warning("webhook refused (%d): %s", result.status, result.reason)
         elif result.fetch:
+            if result.sha:  # compared with the fetched head by the sync it wakes
+                self.reconciler.announced = result.sha
             self.wakeup.request(str(cond.Trigger.WEBHOOK))
         return result.status, result.reason
 
     def _start_watch(self) -> watch.Trigger:
-            if result.sha:  # compared with the fetched head by the sync it wakes
-                self.reconciler.announced = result.sha
         trigger = cond.Trigger.POLL if self.cfg.is_remote else cond.Trigger.PUSH
         watcher = watch.trigger_for(
             self.source, lambda: self.wakeup.request(str(trigger)), self.cfg.poll_interval

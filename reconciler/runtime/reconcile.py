@@ -41,9 +41,9 @@ class Reconciler:
     refused_errors: tuple[str, ...] = ()
     age_key_file: Path | None = None  # SOPS-encrypted Secrets (None: $SOPS_AGE_KEY_FILE)
     requeue_after: float | None = None  # the last reconcile wants the next one this soon
-    verify_commit: Callable[[str], signatures.Verified] | None = None
     announced: str | None = None
     """The commit the last push webhook announced, until the next sync compares it to the head."""
+    verify_commit: Callable[[str], signatures.Verified] | None = None
     """Raises `source.errors.SignatureInvalid` for a head commit that must not deploy."""
     _verified: str | None = None  # the head last verified (~50 ms): not again at each resync
     _backoffs_told: set[tuple[str, str]] = field(default_factory=set)  # BackOff events made
@@ -92,14 +92,14 @@ class Reconciler:
         except errors.ReconcilerError as exc:
             self.requeue_after = errors.retry_after(exc)
             return self._failed(self.store.applied_revision() or "", trigger, started, str(exc))
+        announced, self.announced = self.announced, None
+        if announced and announced != newest:
+            self._announced_not_head(announced, newest)
         sync_id = self.store.begin_sync(newest, trigger)
         try:
             loaded: loader.LoadResult | None = None
             if newest != self.refused:
                 refusal = self._signature_refusal(newest)
-        announced, self.announced = self.announced, None
-        if announced and announced != newest:
-            self._announced_not_head(announced, newest)
                 if refusal is None:
                     loaded = self._load(newest)
                     if loaded.ok:
@@ -132,6 +132,17 @@ class Reconciler:
         return self._record(sync_id, sha, prepared, done, started)
 
     # ----- outcomes ---------------------------------------------------------------------
+
+    def _announced_not_head(self, announced: str, head: str) -> None:
+        """A webhook announced `announced` but the fetch found `head`: a later push, a force-push
+        or a commit on another branch. Recorded, so that a missing deploy can be explained."""
+        message = (
+            f"{cond.Reason.ANNOUNCED_NOT_HEAD}: the webhook announced commit {announced[:12]}, "
+            f"but the fetched head is {head[:12]}; syncing the head"
+        )
+        log.warning("%s", message, extra={"announced": announced, "revision": head})
+        self.store.record_event(cond.EventKind.WARNING, "Reconciler/reconciler",
+                                cond.Reason.ANNOUNCED_NOT_HEAD, message)  # fmt: skip
 
     def _signature_refusal(self, sha: str) -> tuple[str, ...] | None:
         """None when signatures are not required or `sha` is signed by an allowed key; else the
@@ -170,17 +181,6 @@ class Reconciler:
     ) -> cond.SyncResult:
         result = prepared.result
         counts = {kind.value: 0 for kind in hoststate.ActionKind}
-    def _announced_not_head(self, announced: str, head: str) -> None:
-        """A webhook announced `announced` but the fetch found `head`: a later push, a force-push
-        or a commit on another branch. Recorded, so that a missing deploy can be explained."""
-        message = (
-            f"{cond.Reason.ANNOUNCED_NOT_HEAD}: the webhook announced commit {announced[:12]}, "
-            f"but the fetched head is {head[:12]}; syncing the head"
-        )
-        log.warning("%s", message, extra={"announced": announced, "revision": head})
-        self.store.record_event(cond.EventKind.WARNING, "Reconciler/reconciler",
-                                cond.Reason.ANNOUNCED_NOT_HEAD, message)  # fmt: skip
-
         errors: list[str] = []
         drift = sha == self.store.applied_revision()  # same revision: changes repair drift
         for outcome in done.results:

@@ -57,10 +57,10 @@ class Reason(enum.StrEnum):
     RECONCILIATION_FAILED = "ReconciliationFailed"  # the sync itself failed (e.g. git fetch)
     DRIFT_RESTORED = "DriftRestored"  # an event: something changed by hand was put back
     PRUNED = "Pruned"  # an event: an object no longer declared was removed
+    ANNOUNCED_NOT_HEAD = "AnnouncedNotHead"  # an event: a webhook's commit is not the fetched head
     # Deployments (Kubernetes' words)
     NEW_REPLICA_SET_AVAILABLE = "NewReplicaSetAvailable"  # Progressing=True: rollout complete
     REPLICA_SET_UPDATED = "ReplicaSetUpdated"  # Progressing=True: a rollout is under way
-    ANNOUNCED_NOT_HEAD = "AnnouncedNotHead"  # an event: a webhook's commit is not the fetched head
     PROGRESS_DEADLINE_EXCEEDED = "ProgressDeadlineExceeded"  # Progressing=False: stuck
     ROLLED_BACK = "RolledBack"  # Progressing=False: back on the last good template
     MINIMUM_REPLICAS_AVAILABLE = "MinimumReplicasAvailable"  # Available=True
