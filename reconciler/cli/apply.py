@@ -4,8 +4,13 @@ Loads and validates, observes every host, plans (the same code path as `diff`), 
 the plan out, hosts in parallel, printing each action as it finishes. A Deployment whose template
 changed is rolled out step by step (its strategy: new pods Ready before old ones go), with a
 progress line per step, until every rollout is complete or stuck past its progressDeadlineSeconds.
+A revision that would delete the pods of several objects removed from git, making up every
+managed pod or more than `prune_guard_percent` (config file, default 50) of them, is held by the
+prune guard: nothing is changed, unless --allow-mass-prune is given, the config file says
+`allow_mass_prune: true`, or the repository has a file `.reconciler/allow-prune`.
 Exit: 0 converged, 2 usage, 3 invalid manifests (nothing changed), 4 incomplete (a host not
-ready, a pod unschedulable, an action failed, or a rollout stuck: see the messages).
+ready, a pod unschedulable, an action failed, or a rollout stuck: see the messages), 5 held by
+the prune guard (nothing changed).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from reconciler.cli import diff as diffcmd
 from reconciler.controllers import manager, sync
 from reconciler.executor import protocol
 from reconciler.model import hoststate
-from reconciler.plan import render
+from reconciler.plan import pruneguard, render
 from reconciler.source import worktree
 
 
@@ -35,6 +40,8 @@ def register(subparsers: Any) -> None:
     )
     common.add_path_argument(parser)
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the result")
+    parser.add_argument("--allow-mass-prune", action="store_true",
+                        help="let a revision delete more than the prune guard allows")  # fmt: skip
     settings.add_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -67,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
     def body(executor: protocol.HostExecutor, path: Path) -> int:
         loaded = sync.load(path)
         revision = worktree.revision_of(path)
+        guard = _guard(args, path)
         controllers = manager.start(executor)
         started = time.monotonic()
         counts = {kind: 0 for kind in hoststate.ActionKind}
@@ -74,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         unchanged: int | None = None
         try:
             while True:
-                prepared = sync.prepare_loaded(loaded, executor, revision, controllers)
+                prepared = sync.prepare_loaded(loaded, executor, revision, controllers, guard)
+                if prepared.held is not None:
+                    return _held(prepared.held, prepared)
                 plan = prepared.result.plan
                 if unchanged is None:  # pods this apply found as declared
                     unchanged = len(plan.unchanged)
@@ -111,6 +121,22 @@ def run(args: argparse.Namespace) -> int:
         return common.EXIT_OK if code in (common.EXIT_OK, common.EXIT_CHANGES) else code
 
     return common.run_guarded("apply", args, body)
+
+
+def _guard(args: argparse.Namespace, path: Path) -> pruneguard.Policy:
+    """The prune guard of this apply: the config file's share; lifted by the flag, the config
+    file's `allow_mass_prune` or the repository's override file."""
+    resolved = settings.resolve(args)
+    allowed = (args.allow_mass_prune or resolved.allow_mass_prune
+               or (path / pruneguard.OVERRIDE_FILE).is_file())  # fmt: skip
+    return pruneguard.Policy(resolved.prune_guard_percent, allowed)
+
+
+def _held(held: pruneguard.Verdict, prepared: sync.Prepared) -> int:
+    for seen in prepared.unreachable:  # their pods were not counted
+        print(f"reconciler apply: {seen.error}", file=sys.stderr)
+    print(f"reconciler apply: {held.message}", file=sys.stderr)
+    return common.EXIT_PRUNE_BLOCKED
 
 
 def _worth_waiting(prepared: sync.Prepared) -> bool:

@@ -20,6 +20,7 @@ EXIT_CHANGES = 1  # diff: changes pending
 EXIT_USAGE = 2  # bad arguments, unreadable settings, PATH missing
 EXIT_INVALID = 3  # the manifests do not validate: nothing was planned or applied
 EXIT_INCOMPLETE = 4  # a host was unreachable, a pod unschedulable or an action failed
+EXIT_PRUNE_BLOCKED = 5  # apply: the prune guard held the revision; nothing was changed
 
 Body = Callable[[protocol.HostExecutor, Path], int]
 

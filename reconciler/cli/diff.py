@@ -16,7 +16,8 @@ from typing import Any
 from reconciler.cli import common, settings
 from reconciler.controllers import sync
 from reconciler.executor import protocol
-from reconciler.plan import export, render
+from reconciler.plan import export, pruneguard, render
+from reconciler.source import worktree
 
 
 def register(subparsers: Any) -> None:
@@ -34,7 +35,14 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     def body(executor: protocol.HostExecutor, path: Path) -> int:
-        prepared = sync.prepare(path, executor)
+        resolved = settings.resolve(args)
+        allowed = resolved.allow_mass_prune or (path / pruneguard.OVERRIDE_FILE).is_file()
+        guard = pruneguard.Policy(resolved.prune_guard_percent, allowed)
+        prepared = sync.prepare_loaded(sync.load(path), executor, worktree.revision_of(path),
+                                       guard=guard)  # fmt: skip
+        if prepared.held is not None:  # the dry run plans on: shows what would be deleted
+            print(f"reconciler diff: apply would be held: {prepared.held.message}",
+                  file=sys.stderr)  # fmt: skip
         if args.output == "json":
             print(json.dumps(export.plan_json(prepared.result), indent=2, sort_keys=True))
         else:

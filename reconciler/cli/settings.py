@@ -5,7 +5,12 @@ Precedence, highest first: command-line flags, environment (RECONCILER_SSH_KEY,
 RECONCILER_KNOWN_HOSTS, RECONCILER_CONNECT_TIMEOUT, RECONCILER_COMMAND_TIMEOUT,
 SOPS_AGE_KEY_FILE), the config file (--config, $RECONCILER_CONFIG,
 ~/.config/reconciler/config.yaml, /etc/reconciler/config.yaml), then defaults
-(~/.ssh/id_ed25519, ~/.ssh/known_hosts, 5 s, 120 s, no age key).
+(~/.ssh/id_ed25519, ~/.ssh/known_hosts, 10 s, 120 s, no age key).
+
+The config file is the daemon's own (`runtime.config`): one file, one set of defaults. Its
+daemon-only settings (repository, listen, ...) are accepted and not used here; a file that names
+a `repository` is a daemon's config, and what it leaves out defaults as in the daemon (its key
+and known_hosts under /etc/reconciler), so the CLI reaches hosts as that daemon does.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+
+from reconciler.runtime import config as configmod
 
 CONFIG_PATHS = (Path("~/.config/reconciler/config.yaml"), Path("/etc/reconciler/config.yaml"))
 FIELDS = {
@@ -34,13 +41,19 @@ class SettingsError(Exception):
     """A setting is missing or malformed; the message names where it came from."""
 
 
+CONNECT_TIMEOUT: float = configmod.DEFAULTS["connect_timeout"]
+COMMAND_TIMEOUT: float = configmod.DEFAULTS["command_timeout"]
+
+
 @dataclass(frozen=True)
 class Settings:
     ssh_key: Path
     known_hosts: Path
-    connect_timeout: float = 5.0
-    command_timeout: float = 120.0
+    connect_timeout: float = CONNECT_TIMEOUT
+    command_timeout: float = COMMAND_TIMEOUT
     age_key_file: Path | None = None
+    prune_guard_percent: float = configmod.DEFAULTS["prune_guard_percent"]
+    allow_mass_prune: bool = False  # the config file's `allow_mass_prune`
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,10 +76,11 @@ def _read_config(path: Path) -> dict[str, Any]:
         return {}
     if not isinstance(loaded, dict):
         raise SettingsError(f"{path}: the config file must be a mapping of settings")
-    unknown = sorted(set(loaded) - set(FIELDS))
+    known = {*FIELDS, *configmod.DEFAULTS, *configmod.REQUIRED}  # the daemon's too: one file
+    unknown = sorted(set(loaded) - known)
     if unknown:
         raise SettingsError(
-            f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}"
+            f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     return dict(loaded)
 
@@ -89,7 +103,10 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> S
     if config_path is not None and not config_path.exists():
         raise SettingsError(f"{config_path}: config file not found")
     from_file = _read_config(config_path) if config_path else {}
-    values: dict[str, Any] = {}
+    daemon = "repository" in from_file  # the daemon's config: its defaults for what it omits
+    values: dict[str, Any] = {
+        key: configmod.DEFAULTS[key] for key in ("ssh_key", "known_hosts") if daemon
+    }
     for field, variable in FIELDS.items():
         flag = getattr(args, field, None)
         if flag is not None:
@@ -102,12 +119,16 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> S
         return Settings(
             ssh_key=Path(str(values.get("ssh_key", "~/.ssh/id_ed25519"))).expanduser(),
             known_hosts=Path(str(values.get("known_hosts", "~/.ssh/known_hosts"))).expanduser(),
-            connect_timeout=float(values.get("connect_timeout", 5.0)),
-            command_timeout=float(values.get("command_timeout", 120.0)),
+            connect_timeout=float(values.get("connect_timeout", CONNECT_TIMEOUT)),
+            command_timeout=float(values.get("command_timeout", COMMAND_TIMEOUT)),
             age_key_file=(
                 Path(str(values["age_key_file"])).expanduser() if values.get("age_key_file")
                 else None
             ),
+            prune_guard_percent=float(
+                from_file.get("prune_guard_percent", Settings.prune_guard_percent)
+            ),
+            allow_mass_prune=from_file.get("allow_mass_prune") is True,
         )
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"a timeout setting is not a number: {exc}") from exc

@@ -22,7 +22,7 @@ from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import base, errors, hoststate, objects
-from reconciler.plan import expand, pipeline
+from reconciler.plan import expand, pipeline, pruneguard
 from reconciler.source import worktree
 
 Observations = dict[str, hoststate.HostObservation]
@@ -71,6 +71,9 @@ class Prepared:
     requeue_after: float | None = None  # run again this soon (a rollout or back-off waits)
     waiting: tuple[lifecycle.Waiting, ...] = ()  # containers backing off (CrashLoopBackOff)
     controllers: Controllers | None = None
+    held: pruneguard.Verdict | None = None
+    """Set when the prune guard holds the revision: the controllers never saw it and the plan is
+    empty (a dry run, without controllers, plans on to show what would be deleted)."""
 
     @property
     def rolling(self) -> bool:
@@ -139,6 +142,8 @@ class Pass:
     waiting: tuple[lifecycle.Waiting, ...] = ()
     requeue: list[float] = field(default_factory=list)
     result: pipeline.PlanResult | None = None
+    guard: pruneguard.Policy | None = None  # None: no prune guard
+    held: pruneguard.Verdict | None = None
     hosts: hostpass.HostView | None = None
 
 
@@ -151,6 +156,16 @@ def observe(p: Pass) -> None:
     p.now = p.controllers.clock() if p.controllers else time.time()
     if p.controllers is not None and p.controllers.restarts is not None:
         p.executor.watch_exits(p.targets, p.controllers.restarts.on_exit)  # exits as they happen
+
+
+def guard_prunes(p: Pass) -> None:
+    """The prune guard (`plan.pruneguard`): a revision that would delete the pods of too many
+    objects is held before any controller sees it."""
+    if p.guard is None:
+        return
+    verdict = pruneguard.judge(p.loaded.state, p.observations, p.guard)
+    if verdict.blocked:
+        p.held = verdict
 
 
 def probe(p: Pass) -> None:
@@ -218,7 +233,7 @@ def plan(p: Pass) -> None:
 
 
 STEPS: tuple[Callable[[Pass], None], ...] = (
-    observe, hostpass.assess, probe, expand_workloads, hostpass.hold, restart, plan,
+    observe, hostpass.assess, guard_prunes, probe, expand_workloads, hostpass.hold, restart, plan,
     hostpass.fence,
 )
 ROLLOUT_REQUEUE = 1.0
@@ -234,15 +249,21 @@ def prepare_loaded(
     executor: protocol.HostExecutor,
     revision: str,
     controllers: Controllers | None = None,
+    guard: pruneguard.Policy | None = None,
 ) -> Prepared:
-    """STEPS for manifests already loaded and valid."""
-    p = Pass(loaded, executor, revision, controllers)
+    """STEPS for manifests already loaded and valid. With a `guard`, a revision the prune guard
+    holds stops after it (`Prepared.held`, an empty plan) unless this is a dry run."""
+    p = Pass(loaded, executor, revision, controllers, guard=guard)
     for run_step in STEPS:
+        if p.held is not None and controllers is not None:
+            p.result = pipeline.PlanResult(plan=hoststate.Plan(), revision=revision)
+            break
         run_step(p)
     assert p.result is not None
     return Prepared(
         loaded, p.targets, p.observations, p.result, p.observe_seconds,
         tuple(p.deployments), min(p.requeue) if p.requeue else None, p.waiting, controllers,
+        held=p.held,
     )  # fmt: skip
 
 

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "webhook_secret_file": None,
     "age_key_file": None,  # decrypts SOPS-encrypted Secrets; else $SOPS_AGE_KEY_FILE
     "verify_commits": None,
+    "prune_guard_percent": 50.0,  # a revision pruning more of the managed pods is held
+    "allow_mass_prune": False,  # lifts the prune guard
     "host_grace_seconds": 10.0,  # a silent host is NotReady (its pods move) after this
 }
 REQUIRED = ("repository",)
@@ -58,6 +60,9 @@ class DaemonConfig:
     """The age identities for SOPS-encrypted Secrets (None: $SOPS_AGE_KEY_FILE, if set)."""
     verify_commits: signatures.Policy | None = None
     """Only commits signed by these keys deploy (None: signatures are not checked)."""
+    prune_guard_percent: float = 50.0
+    """The prune guard holds a revision that deletes more than this share of the managed pods."""
+    allow_mass_prune: bool = False
     host_grace_seconds: float = 10.0
     """Seconds a host may stay silent (Unknown) before it is NotReady and its pods move."""
 
@@ -106,6 +111,11 @@ def load(path: Path) -> DaemonConfig:
     if ":" not in listen or not listen.rsplit(":", 1)[1].isdigit():
         raise ConfigError(f"{path}: listen must be HOST:PORT, got {listen!r}")
     secret = values["webhook_secret_file"]
+    percent, allow = values["prune_guard_percent"], values["allow_mass_prune"]
+    if isinstance(percent, bool) or not isinstance(percent, int | float) or not 0 <= percent <= 100:
+        raise ConfigError(f"{path}: prune_guard_percent must be a number from 0 to 100")
+    if not isinstance(allow, bool):
+        raise ConfigError(f"{path}: allow_mass_prune must be true or false")
     return DaemonConfig(
         repository=str(values["repository"]),
         branch=str(values["branch"]),
@@ -121,6 +131,8 @@ def load(path: Path) -> DaemonConfig:
         webhook_secret_file=Path(str(secret)) if secret else None,
         age_key_file=Path(str(values["age_key_file"])) if values["age_key_file"] else None,
         verify_commits=_verify_commits(path, values["verify_commits"]),
+        prune_guard_percent=float(percent),
+        allow_mass_prune=allow,
         host_grace_seconds=values["host_grace_seconds"],
     )
 

@@ -19,6 +19,7 @@ from reconciler import __version__
 from reconciler.controllers import hosthealth, manager
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import podman_ssh, protocol
+from reconciler.plan import pruneguard
 from reconciler.runtime import config as configmod
 from reconciler.runtime import notify, reconcile, wake
 from reconciler.source import git, signatures, watch, webhook
@@ -54,6 +55,9 @@ class Daemon:
         self.metrics = metricsmod.ReconcilerMetrics(self.registry, __version__)
         self.reconciler = reconcile.Reconciler(self.source, self.executor, self.store, self.metrics)
         self.reconciler.age_key_file = self.cfg.age_key_file
+        self.reconciler.prune_guard = pruneguard.Policy(
+            self.cfg.prune_guard_percent, self.cfg.allow_mass_prune
+        )
         if self.cfg.verify_commits is not None:  # only signed commits deploy
             verifier = signatures.Verifier(
                 self.cfg.verify_commits, self.cfg.state_dir / "gnupg", self.cfg.git_timeout

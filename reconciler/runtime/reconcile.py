@@ -15,6 +15,7 @@ from reconciler.controllers import status, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import errors, hoststate, workloads
+from reconciler.plan import pruneguard
 from reconciler.runtime import logs, notify
 from reconciler.source import errors as source_errors
 from reconciler.source import git, signatures
@@ -45,6 +46,10 @@ class Reconciler:
     """The commit the last push webhook announced, until the next sync compares it to the head."""
     verify_commit: Callable[[str], signatures.Verified] | None = None
     """Raises `source.errors.SignatureInvalid` for a head commit that must not deploy."""
+    prune_guard: pruneguard.Policy = field(default_factory=pruneguard.Policy)
+    """The daemon config's prune guard (`prune_guard_percent`, `allow_mass_prune`)."""
+    held_errors: tuple[str, ...] = ()  # set while the last good revision runs for a held one
+    _held_told: str | None = None  # the held revision last logged and recorded as an event
     _verified: str | None = None  # the head last verified (~50 ms): not again at each resync
     _backoffs_told: set[tuple[str, str]] = field(default_factory=set)  # BackOff events made
     _templates: dict[tuple[str, str, str], workloads.PodTemplate | None] = field(
@@ -126,10 +131,42 @@ class Reconciler:
         self, sync_id: int, sha: str, loaded: loader.LoadResult, started: float
     ) -> cond.SyncResult:
         _register_secrets(loaded)
-        prepared = sync.prepare_loaded(loaded, self.executor, sha, self.controllers)
+        prepared = sync.prepare_loaded(loaded, self.executor, sha, self.controllers,
+                                       self._guard(sha))  # fmt: skip
+        if prepared.held is not None:
+            return self._hold(sync_id, sha, prepared.held, started)
         self.requeue_after = prepared.requeue_after
         done = sync.converge(prepared, self.executor, _log_action)
         return self._record(sync_id, sha, prepared, done, started)
+
+    def _guard(self, sha: str) -> pruneguard.Policy:
+        """The prune guard for revision `sha`: lifted by the config or the revision's own file."""
+        override = (self.source.checkout(sha) / pruneguard.OVERRIDE_FILE).is_file()
+        if not override or self.prune_guard.allowed:
+            return self.prune_guard
+        return pruneguard.Policy(self.prune_guard.max_percent, allowed=True)
+
+    def _hold(
+        self, sync_id: int, sha: str, held: pruneguard.Verdict, started: float
+    ) -> cond.SyncResult:
+        """The prune guard holds `sha`: nothing of it is applied; the last good revision (if
+        another) keeps running, its drift repaired; the sync ends `Blocked`, its first error
+        `PruneBlocked: revision ... would delete N of M managed pods ...`."""
+        message = f"{cond.Reason.PRUNE_BLOCKED}: revision {sha[:12]} {held.message}"
+        if self._held_told != sha:  # once per held revision, not per resync
+            self._held_told = sha
+            log.warning("%s", message, extra={"revision": sha, "pruned": held.pruned,
+                                              "managed": held.managed})  # fmt: skip
+            self.store.record_event(cond.EventKind.WARNING, "Reconciler/reconciler",
+                                    cond.Reason.PRUNE_BLOCKED, message)  # fmt: skip
+        good = self.store.applied_revision()
+        if good is None or good == sha or self.held_errors:
+            return self._finish(sync_id, cond.SyncResult.BLOCKED, {}, [message], started)
+        self.held_errors = (message,)
+        try:
+            return self._apply(sync_id, good, self._load(good), started)
+        finally:
+            self.held_errors = ()
 
     # ----- outcomes ---------------------------------------------------------------------
 
@@ -213,6 +250,8 @@ class Reconciler:
         ended = cond.SyncResult.PARTIAL if errors else cond.SyncResult.SUCCEEDED
         if self.refused_errors:
             ended, errors = cond.SyncResult.INVALID, [*self.refused_errors, *errors]
+        elif self.held_errors:
+            ended, errors = cond.SyncResult.BLOCKED, [*self.held_errors, *errors]
         return self._finish(sync_id, ended, counts, errors, started)
 
     def _failed(self, sha: str, trigger: str, started: float, error: str) -> cond.SyncResult:

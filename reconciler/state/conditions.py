@@ -17,6 +17,7 @@ class SyncResult(enum.StrEnum):
     FAILED = "Failed"  # nothing could be done (e.g. the source could not be fetched)
     INVALID = "Invalid"  # the revision did not validate: nothing applied, nothing pruned
     PARTIAL = "Partial"  # some actions done, some failed or some hosts unreachable
+    BLOCKED = "Blocked"  # the prune guard held the revision: the last good one keeps running
 
 
 class Trigger(enum.StrEnum):
@@ -51,6 +52,7 @@ class Reason(enum.StrEnum):
     PROGRESSING = "Progressing"  # Ready=False/Unknown: an action is under way
     MANIFEST_INVALID = "ManifestInvalid"  # the revision was refused; the last good one runs
     SIGNATURE_INVALID = "SignatureInvalid"  # refused: head commit unsigned or not by an allowed key
+    PRUNE_BLOCKED = "PruneBlocked"  # held: the revision would delete too many pods (counts)
     HOST_UNREACHABLE = "HostUnreachable"  # SSH or podman on the host did not answer
     UNSCHEDULABLE = "Unschedulable"  # no host fits: message says why, Kubernetes style
     APPLY_FAILED = "ApplyFailed"  # podman refused an action

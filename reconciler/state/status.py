@@ -74,6 +74,11 @@ def overall_condition(
             f"revision {finished.revision} refused ({len(finished.errors)} error(s), first: "
             f"{first}); the last good revision keeps running",
         )
+    if finished.result is cond.SyncResult.BLOCKED:  # the prune guard held the revision
+        first = finished.errors[0] if finished.errors else "a mass prune was held"
+        prefix = f"{cond.Reason.PRUNE_BLOCKED}: "
+        return make(cond.ConditionStatus.FALSE, cond.Reason.PRUNE_BLOCKED,
+                    first.removeprefix(prefix))  # fmt: skip
     if finished.result is cond.SyncResult.FAILED:
         first = finished.errors[0] if finished.errors else "no error recorded"
         return make(cond.ConditionStatus.FALSE, cond.Reason.RECONCILIATION_FAILED, first)

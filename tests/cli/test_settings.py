@@ -32,7 +32,7 @@ def test_defaults_without_any_source(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     resolved = settings.resolve(_args(), {})
     assert resolved.ssh_key == tmp_path / ".ssh" / "id_ed25519"
     assert resolved.known_hosts == tmp_path / ".ssh" / "known_hosts"
-    assert (resolved.connect_timeout, resolved.command_timeout) == (5.0, 120.0)
+    assert (resolved.connect_timeout, resolved.command_timeout) == (10.0, 120.0)
 
 
 @pytest.mark.parametrize(
