@@ -47,18 +47,35 @@ class HostUnreachable(HostError):  # noqa: N818 (the architecture's vocabulary)
 
 
 class HostKeyMismatch(HostError):  # noqa: N818 (the architecture's vocabulary)
-    """The host's SSH key is not the one recorded in the known_hosts file: refused."""
+    """The host's SSH key is not the one recorded in the known_hosts file: refused. `offered`
+    and `expected` are fingerprints as OpenSSH shows them (`ssh-ed25519 SHA256:...`)."""
 
-    def __init__(self, host: str, address: str, known_hosts: Path, detail: str = "") -> None:
-        extra = f" ({detail})" if detail else ""
+    def __init__(
+        self,
+        host: str,
+        address: str,
+        known_hosts: Path,
+        detail: str = "",
+        *,
+        offered: str = "",
+        expected: tuple[str, ...] = (),
+    ) -> None:
+        if offered:
+            pinned = (f"expects {' or '.join(expected)}" if expected
+                      else "has no key for it")  # fmt: skip
+            what = f"it offered {offered}; the known_hosts file {known_hosts} {pinned}"
+        else:
+            what = f"{detail or 'not trusted'} (known_hosts file {known_hosts})"
         super().__init__(
             host,
-            f"SSH host key of {address} is not trusted by the known_hosts file {known_hosts}"
-            f"{extra}; connection refused. If the host was reinstalled, verify its new key out of "
-            f"band and replace its line in {known_hosts}.",
+            f"host key verification failed for {address}: {what}. Connection refused: if the "
+            f"host was reinstalled, verify its new key out of band (ssh-keygen -lf on the host) "
+            f"and replace its line in {known_hosts}.",
         )
         self.address = address
         self.known_hosts = known_hosts
+        self.offered = offered
+        self.expected = expected
 
 
 class HostAuthFailed(HostError):  # noqa: N818 (the architecture's vocabulary)

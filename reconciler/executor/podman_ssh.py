@@ -218,9 +218,11 @@ class PodmanSSHExecutor:
     def _report(
         self, progress: protocol.ProgressCallback | None, result: hoststate.ActionResult
     ) -> hoststate.ActionResult:
-        level = logging.INFO if result.outcome is hoststate.Outcome.DONE else logging.WARNING
-        log.log(level, "%s %s/%s on %s: %s: %s", result.action.kind, result.action.namespace,
-                result.action.name, result.action.host, result.outcome, result.message)  # fmt: skip
+        # DEBUG only: whoever asked reports each result once (apply's progress line, the
+        # daemon's log); a warning here printed every failed action twice.
+        a = result.action
+        log.debug("%s %s/%s on %s: %s: %s", a.kind, a.namespace, a.name, a.host, result.outcome,
+                  result.message)  # fmt: skip
         if progress is not None:
             with self._progress_lock:
                 progress(result)

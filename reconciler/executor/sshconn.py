@@ -75,16 +75,50 @@ def parse_probe(stdout: str) -> tuple[str, str, bool]:
     return runtime_dir.strip(), home.strip(), len(lines) >= 3 and bool(lines[2].strip())
 
 
+class _OfferedKey(asyncssh.SSHClient):
+    """Remembers the host key a server offered that the known_hosts file does not trust (asyncssh
+    asks only then; returning False keeps the refusal), for the error to show its fingerprint."""
+
+    def __init__(self) -> None:
+        self.key: asyncssh.SSHKey | None = None
+
+    def validate_host_public_key(self, host: str, addr: str, port: int,
+                                 key: asyncssh.SSHKey) -> bool:  # fmt: skip
+        self.key = key
+        return False
+
+
+def _fingerprint(key: asyncssh.SSHKey) -> str:
+    """`ssh-ed25519 SHA256:...`, as `ssh-keygen -lf` and OpenSSH's warnings show a key."""
+    return f"{key.get_algorithm()} {key.get_fingerprint('sha256')}"
+
+
+def _expected(target: hoststate.HostTarget, known_hosts: Path) -> tuple[str, ...]:
+    """The fingerprints the known_hosts file pins for `target` (read again, on failure only)."""
+    try:
+        pinned = asyncssh.read_known_hosts(str(known_hosts))
+        keys = pinned.match(target.address, "", target.port)[0]  # "": asyncssh parses an IP
+    except (OSError, ValueError, asyncssh.Error):
+        return ()
+    return tuple(_fingerprint(key) for key in keys)
+
+
 def translate(
     target: hoststate.HostTarget,
     settings: SSHSettings,
     exc: BaseException,
     timeout: float | None = None,
+    offered: asyncssh.SSHKey | None = None,
 ) -> errors.HostError:
-    """The executor error for an asyncssh/OS/timeout failure while talking to `target`."""
+    """The executor error for an asyncssh/OS/timeout failure while talking to `target`;
+    `offered` is the host key the server offered, when the known_hosts file refused it."""
     where = _address(target)
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
-        return errors.HostKeyMismatch(target.name, where, settings.known_hosts, str(exc.reason))
+        return errors.HostKeyMismatch(
+            target.name, where, settings.known_hosts, str(exc.reason),
+            offered=_fingerprint(offered) if offered is not None else "",
+            expected=_expected(target, settings.known_hosts),
+        )  # fmt: skip
     if isinstance(exc, asyncssh.PermissionDenied):
         return errors.HostAuthFailed(target.name, target.user, settings.key_file)
     if isinstance(exc, TimeoutError):
@@ -132,6 +166,7 @@ class HostConnection:
         cls, target: hoststate.HostTarget, settings: SSHSettings, local_socket: str
     ) -> HostConnection:
         """Connect, verify the host key, find Podman's API socket and forward it locally."""
+        offered = _OfferedKey()
         try:
             conn = await asyncssh.connect(
                 target.address,
@@ -146,9 +181,10 @@ class HostConnection:
                 agent_path=None,
                 password_auth=False,
                 kbdint_auth=False,
+                client_factory=lambda: offered,
             )
         except (OSError, asyncssh.Error, TimeoutError) as exc:
-            raise translate(target, settings, exc) from exc
+            raise translate(target, settings, exc, offered=offered.key) from exc
         try:
             return await cls._prepare(target, settings, conn, local_socket)
         except BaseException:

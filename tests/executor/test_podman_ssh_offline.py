@@ -90,7 +90,11 @@ def test_unknown_host_key_is_refused_naming_the_file(
     with executor(known_hosts, key_file) as ex:
         observation = ex.observe([hoststate.HostTarget("h1", "127.0.0.1", port, "deploy")])["h1"]
     assert not observation.reachable
-    assert f"not trusted by the known_hosts file {known_hosts}" in observation.error
+    assert f"host key verification failed for deploy@127.0.0.1:{port}" in observation.error
+    offered = f"ssh-ed25519 {_host_key.get_fingerprint('sha256')}"
+    expected = asyncssh.import_public_key(impostor).get_fingerprint("sha256")
+    assert f"it offered {offered}; the known_hosts file {known_hosts} expects ssh-ed25519 " \
+        f"{expected}" in observation.error, observation.error
 
 
 def test_known_host_refusing_our_key_is_an_auth_error(
