@@ -7,13 +7,14 @@ Values go into JSON bodies, never into a command line: nothing here is ever seen
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import posixpath
 import re
 from typing import Any
 
 from reconciler.executor import errors, probelabels
-from reconciler.model import hoststate
+from reconciler.model import hoststate, security
 
 STATE_DIR = ".local/share/reconciler"
 """The host user's reconciler state directory, relative to its home: HostFiles live below it."""
@@ -33,6 +34,7 @@ PULL_POLICIES = ("Always", "IfNotPresent", "Never")
 CPU_PERIOD_US = 100_000
 PODMAN_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 HOSTNAME_MAX = 63
+HOST_ALIAS = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
 
 
 def _invalid(run: hoststate.PodRun, message: str) -> errors.InvalidRun:
@@ -77,6 +79,10 @@ def validate(run: hoststate.PodRun) -> None:
         if not PODMAN_NAME.fullmatch(name):
             raise _invalid(run, f"{name!r} is not a valid podman name (letters, digits, '_', "
                            "'.' and '-', starting with a letter or digit)")  # fmt: skip
+    for alias, address in run.host_aliases:  # /etc/hosts lines: never anything but name and IP
+        if not HOST_ALIAS.fullmatch(alias) or not _is_ip(address):
+            raise _invalid(run, f"host alias {alias!r} -> {address!r} is not a DNS name and "
+                           "an IP address")  # fmt: skip
     for file in run.files:
         if "/" not in relative_path(run, file.path, "file path"):
             raise _invalid(run, f"file {file.path!r} must be in a directory of the pod's own "
@@ -95,6 +101,14 @@ def validate(run: hoststate.PodRun) -> None:
             elif mount.source not in run.volumes:
                 raise _invalid(run, f"container {container.name}: volume {mount.source!r} is "
                                "not among the pod's volumes")  # fmt: skip
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
 
 
 def file_dirs(run: hoststate.PodRun) -> tuple[str, ...]:
@@ -261,6 +275,23 @@ def container_spec(
         limits["cpu"] = {"quota": quota, "period": CPU_PERIOD_US}
     if limits:
         spec["resource_limits"] = limits
+    spec.update(_security(container.security))
+    return spec
+
+
+def _security(settings: security.Effective) -> dict[str, Any]:
+    """SpecGenerator fields of a container's `securityContext` (none when unset)."""
+    spec: dict[str, Any] = {}
+    if settings.user:
+        spec["user"] = settings.user
+    if settings.read_only_root:
+        spec["read_only_filesystem"] = True
+    if settings.no_new_privileges:
+        spec["no_new_privileges"] = True
+    if settings.cap_add:
+        spec["cap_add"] = list(settings.cap_add)
+    if settings.cap_drop:
+        spec["cap_drop"] = list(settings.cap_drop)
     return spec
 
 
