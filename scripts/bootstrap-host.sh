@@ -12,6 +12,8 @@
 #   5. enables the user units podman.socket (the API the reconciler talks to) and
 #      podman-restart.service (restarts containers with a restart policy after a reboot);
 #   6. prints the host key fingerprints and known_hosts lines to pin on the reconciler's machine.
+# It also checks for /usr/sbin/haproxy (package haproxy): the reconciler starts its own HAProxy as
+# the user, over SSH (the per-host load balancer of Services); the system haproxy.service is unused.
 # Nothing the reconciler later does on this host runs as root.
 set -euo pipefail
 
@@ -20,7 +22,7 @@ HOST_NAME=""
 INSTALL_PACKAGES=0
 KEY_FILE=""
 MIN_SUBIDS=65536
-PACKAGES=(podman uidmap slirp4netns fuse-overlayfs)
+PACKAGES=(podman uidmap slirp4netns fuse-overlayfs haproxy)
 
 usage() {
   sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -56,6 +58,8 @@ fi
 for tool in podman loginctl systemctl runuser useradd usermod; do
   command -v "$tool" >/dev/null || die "$tool not found (install: ${PACKAGES[*]}; systemd needed)"
 done
+[ -x /usr/sbin/haproxy ] || die "/usr/sbin/haproxy not found (install: haproxy; Services need it)"
+say "haproxy: $(/usr/sbin/haproxy -v | head -n1) (run by $USER_NAME, started by the reconciler)"
 
 # 1. the user ------------------------------------------------------------------------------------
 if id -u "$USER_NAME" >/dev/null 2>&1; then

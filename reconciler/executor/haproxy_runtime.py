@@ -215,4 +215,7 @@ class RuntimeAPI:
         return _int(info.get("Pid")) or None
 
     async def servers(self) -> tuple[loadbalancer.ServerStatus, ...]:
-        return servers(await self.command("show stat"), await self.command("show servers state"))
+        stat, state = await asyncio.gather(
+            self.command("show stat"), self.command("show servers state")
+        )
+        return servers(stat, state)

@@ -10,6 +10,7 @@ goes through the runtime API (`haproxy_runtime`). No listeners: HAProxy is stopp
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
@@ -88,7 +89,7 @@ async def apply(ctx: Context, config: loadbalancer.Config) -> loadbalancer.Statu
     (the host is lost) is raised."""
     started = time.monotonic()
     try:
-        changed = await _converge(ctx, config)
+        changed, known = await _converge(ctx, config)
     except HOST_LB_ERRORS as exc:
         log.warning("load balancer on %s: %s", ctx.host, exc)
         current = await _status_or_down(ctx)
@@ -96,7 +97,7 @@ async def apply(ctx: Context, config: loadbalancer.Config) -> loadbalancer.Statu
         return loadbalancer.Status(
             ctx.host, current.running, error, current.servers, pid=current.pid
         )
-    current = await status(ctx)
+    current = known or await status(ctx)  # read back unless nothing changed
     log.debug("load balancer on %s: %s in %.3fs", ctx.host, changed, time.monotonic() - started)
     return loadbalancer.Status(
         ctx.host,
@@ -115,20 +116,24 @@ async def _status_or_down(ctx: Context) -> loadbalancer.Status:
         return loadbalancer.Status(ctx.host, running=False)
 
 
-async def _converge(ctx: Context, config: loadbalancer.Config) -> str:
-    """"started", "reloaded", "stopped", "updated" (runtime API) or "unchanged"."""
+async def _converge(
+    ctx: Context, config: loadbalancer.Config
+) -> tuple[str, loadbalancer.Status | None]:
+    """"started", "reloaded", "stopped", "updated" (runtime API) or "unchanged", and the status
+    when "unchanged" (what was read is still true)."""
     paths = ctx.paths
     api = ctx.api()
     text = haproxy_config.render(config, paths)  # before any change: a bad value changes nothing
-    pid = await api.pid()
+    pid, old = await asyncio.gather(
+        api.pid(), ctx.connection.read_file(haproxy_config.CONFIG_FILE)
+    )
     ctx.stats.count_read()
     if not config.listeners:
         if pid is None:
-            return "unchanged"
+            return "unchanged", loadbalancer.Status(ctx.host, running=False)
         await _run(ctx, ["kill", "-USR1", str(pid)], "stop")
         ctx.stats.count(protocol.Mutation.LB_STOP)
-        return "stopped"
-    old = await ctx.connection.read_file(haproxy_config.CONFIG_FILE)
+        return "stopped", None
     old_text = old.decode(errors="replace") if old is not None else ""
     changed = "unchanged"
     if pid is None:
@@ -138,19 +143,22 @@ async def _converge(ctx: Context, config: loadbalancer.Config) -> str:
     elif haproxy_config.digest_of(old_text) != haproxy_config.listeners_digest(config):
         await _reload(ctx, text, old_text, pid)
         changed = "reloaded"
-    done = await _runtime(ctx, api, config)
+    done, running = await _runtime(ctx, api, config)
     if changed == "unchanged":
         changed = done or changed
         if old_text != text:
             await _write(ctx, text)  # what a later start or reload loads
-    return changed
+    if changed == "unchanged" and pid is not None:
+        return changed, loadbalancer.Status(ctx.host, True, servers=running, pid=pid)
+    return changed, None
 
 
 async def _runtime(
     ctx: Context, api: haproxy_runtime.RuntimeAPI, config: loadbalancer.Config
-) -> str:
+) -> tuple[str, tuple[loadbalancer.ServerStatus, ...]]:
     """Converge the servers through the runtime API: "updated" when a command was needed,
-    "reloaded" when it fell back to a reload, "" when nothing was to do. A command
+    "reloaded" when it fell back to a reload, "" when nothing was to do (with the servers
+    read before). A command
     HAProxy refuses (e.g. deleting a server it still holds connections to) falls back to a
     seamless reload, after which the configuration is right by construction."""
     running = await api.servers()
@@ -170,9 +178,9 @@ async def _runtime(
             for item in config.listeners:
                 for again in haproxy_runtime.commands_for(item, running):
                     await api.run(again)  # only drain states of `disabled` servers remain
-            return "reloaded"
+            return "reloaded", running
         ctx.stats.count(protocol.Mutation.LB_SERVER_CHANGE)
-    return "updated" if commands else ""
+    return ("updated" if commands else ""), running
 
 
 async def _write(ctx: Context, text: str) -> None:
