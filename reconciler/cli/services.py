@@ -1,0 +1,90 @@
+"""The Service views of `reconciler get services|endpoints` and the load-balancer column of
+`get hosts`: Services from the repository, endpoints from the pods that run (readiness from one
+run of their probes), each host's HAProxy as it reports itself (`HostExecutor.lb_status`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from reconciler.executor import protocol
+from reconciler.model import hoststate, objects
+from reconciler.plan import endpoints
+
+Observations = Mapping[str, hoststate.HostObservation]
+SHOWN = 3  # endpoints listed in a table cell before "+ N more..." (as kubectl)
+
+SERVICE_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "TYPE": "type",
+                   "PORT(S)": "ports", "ENDPOINTS": "endpointsShort"}  # fmt: skip
+SERVICE_WIDE = {**SERVICE_COLUMNS, "SELECTOR": "selector"}
+ENDPOINT_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "ENDPOINTS": "endpointsShort"}
+ENDPOINT_WIDE = {**ENDPOINT_COLUMNS, "NOT READY": "notReady"}
+
+
+def port_text(service: objects.Service) -> list[str]:
+    """kubectl's PORT(S): `8000/TCP`, or `8000:30080/TCP` with a nodePort."""
+    return [
+        f"{p.port}:{p.node_port}/{p.protocol}" if p.node_port else f"{p.port}/{p.protocol}"
+        for p in service.ports
+    ]
+
+
+def _short(items: Sequence[str]) -> str:
+    if not items:
+        return "<none>"
+    more = len(items) - SHOWN
+    return ",".join(items[:SHOWN]) + (f" + {more} more..." if more > 0 else "")
+
+
+def rows(
+    state: objects.DesiredState, observations: Observations, namespace: str
+) -> list[dict[str, Any]]:
+    """One row per Service: type, ports, selector, the endpoints in rotation and not."""
+    by_service: dict[tuple[str, str], list[endpoints.PortEndpoints]] = {}
+    for item in endpoints.endpoints(state, observations):
+        by_service.setdefault((item.namespace, item.service), []).append(item)
+    out = []
+    for service in state.services:
+        key = (service.meta.namespace, service.meta.name)
+        if namespace and key[0] != namespace:
+            continue
+        ports = by_service.get(key, [])
+        ready = sorted({target for p in ports for target in p.ready})
+        not_ready = sorted({target for p in ports for target in p.not_ready})
+        out.append({
+            "namespace": key[0],
+            "name": key[1],
+            "type": service.type,
+            "ports": port_text(service),
+            "selector": [f"{k}={v}" for k, v in sorted(service.selector.items())],
+            "ready": ready,
+            "notReady": not_ready,
+            "pods": sorted({e.pod for p in ports for e in p.endpoints if e.ready}),
+            "endpointsShort": _short(ready),
+        })  # fmt: skip
+    return out
+
+
+def balancer_states(
+    executor: protocol.HostExecutor,
+    targets: Sequence[hoststate.HostTarget],
+    observations: Observations,
+    state: objects.DesiredState,
+) -> dict[str, str]:
+    """Each host's load balancer in one word: Running, Down (a Service exists and HAProxy does
+    not run: the next reconcile starts it), None (no Service: it need not run), Unknown."""
+    reachable = [t for t in targets if (o := observations.get(t.name)) and o.reachable]
+    statuses = executor.lb_status(reachable) if reachable else {}
+    words: dict[str, str] = {}
+    for target in targets:
+        status = statuses.get(target.name)
+        if target not in reachable:
+            words[target.name] = "Unknown"
+        else:
+            words[target.name] = "Running" if status and status.running else _idle(state)
+    return words
+
+
+def _idle(state: objects.DesiredState) -> str:
+    return "Down" if state.services else "None"
