@@ -32,7 +32,10 @@ def event(action: hoststate.Action, drift: bool) -> tuple[cond.EventKind, str, s
         liveness = lifecycle.LIVENESS_CAUSE in action.reason  # not a container named liveness
         reason = cond.Reason.KILLING if liveness else cond.Reason.STARTED
     obj = f"Pod/{action.namespace}/{action.name}"
-    message = f"{action.kind} on {action.host}: {action.reason}"
+    why = action.reason
+    if drift and action.kind is hoststate.ActionKind.CREATE and why == "not running":
+        why = "pod missing"  # it ran at this revision: removed outside the reconciler
+    message = f"{action.kind} on {action.host}: {why}"
     return cond.EventKind.NORMAL, obj, str(reason), message
 
 

@@ -147,5 +147,10 @@ def _delete(pod: hoststate.ObservedPod, host: str, reason: str) -> hoststate.Act
 
 
 def _changed(observed: hoststate.ObservedPod, run: hoststate.PodRun) -> str:
+    """Why a pod is replaced: its missing containers (removed by hand, or a create cut short),
+    else the parts of its spec that changed."""
+    gone = sorted({c.name for c in run.containers} - {c.name for c in observed.containers})
+    if gone and not observed.spec_hash:  # "": the executor found containers of its list gone
+        return f"container{'s' if len(gone) > 1 else ''} {', '.join(gone)} missing"
     parts = podrun.changed_parts(observed, run)
     return f"spec changed: {', '.join(parts)}" if parts else "spec changed"
