@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.controllers import autoscale as autoscalectl
 from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import hosthealth, hostpass, lifecycle, rollouts
 from reconciler.controllers import prober as proberctl
@@ -47,6 +48,7 @@ class Controllers:
     prober: proberctl.Prober | None = None
     restarts: lifecycle.Restarts | None = None
     clock: Callable[[], float] = time.time
+    autoscaling: autoscalectl.Autoscaling = field(default_factory=autoscalectl.Autoscaling)
     hosts: hosthealth.Monitor | None = None  # host health (the daemon's); None: one-shot
     changed: threading.Event = field(default_factory=threading.Event)
     """Set when something the controllers wait for happened (a readiness change, a restart
@@ -233,7 +235,8 @@ def plan(p: Pass) -> None:
 
 
 STEPS: tuple[Callable[[Pass], None], ...] = (
-    observe, hostpass.assess, guard_prunes, probe, expand_workloads, hostpass.hold, restart, plan,
+    observe, hostpass.assess, guard_prunes, probe, autoscalectl.step,
+    expand_workloads, hostpass.hold, restart, plan,
     hostpass.fence,
 )
 ROLLOUT_REQUEUE = 1.0

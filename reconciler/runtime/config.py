@@ -31,10 +31,11 @@ DEFAULTS: dict[str, Any] = {
     "prune_guard_percent": 50.0,  # a revision pruning more of the managed pods is held
     "allow_mass_prune": False,  # lifts the prune guard
     "host_grace_seconds": 10.0,  # a silent host is NotReady (its pods move) after this
+    "autoscale_period": 15.0,  # seconds between HorizontalPodAutoscaler evaluations
 }
 REQUIRED = ("repository",)
 NUMBERS = ("resync_interval", "poll_interval", "git_timeout", "connect_timeout", "command_timeout",
-           "host_grace_seconds")
+           "host_grace_seconds", "autoscale_period")
 
 
 class ConfigError(Exception):
@@ -65,6 +66,8 @@ class DaemonConfig:
     allow_mass_prune: bool = False
     host_grace_seconds: float = 10.0
     """Seconds a host may stay silent (Unknown) before it is NotReady and its pods move."""
+    autoscale_period: float = 15.0
+    """Seconds between two samples of the hosts' usage for the HorizontalPodAutoscalers."""
 
     @property
     def is_remote(self) -> bool:
@@ -134,6 +137,7 @@ def load(path: Path) -> DaemonConfig:
         prune_guard_percent=float(percent),
         allow_mass_prune=allow,
         host_grace_seconds=values["host_grace_seconds"],
+        autoscale_period=values["autoscale_period"],
     )
 
 

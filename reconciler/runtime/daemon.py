@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from reconciler import __version__
-from reconciler.controllers import hosthealth, manager
+from reconciler.controllers import autoscale, hosthealth, manager
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import podman_ssh, protocol
 from reconciler.plan import pruneguard
@@ -77,6 +77,10 @@ class Daemon:
                 save=self.store.save_host_conditions, saved=self.store.host_conditions(),
             ),
         )
+        self.reconciler.controllers.autoscaling = autoscale.Autoscaling(
+            self.store, active=True, period=self.cfg.autoscale_period,
+            events=self.store.record_event,
+        )  # fmt: skip
         self.webhook_secret = self.cfg.webhook_secret()
 
     def _probe_event(self, event: proberctl.ProbeEvent) -> None:

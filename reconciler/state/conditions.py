@@ -75,6 +75,7 @@ class Reason(enum.StrEnum):
     KILLING = "Killing"  # an event: a container is stopped (liveness failed)
     UNHEALTHY = "Unhealthy"  # an event: a probe failed
     SCALING = "ScalingReplicaSet"  # an event: a rollout step created or removed pods
+    SUCCESSFUL_RESCALE = "SuccessfulRescale"  # an event: an HPA changed a Deployment's replicas
 
 
 class EventKind(enum.StrEnum):

@@ -113,6 +113,17 @@ _HOST_CONDITIONS_TABLE = """
 """Each host's health condition (controllers.hosthealth), one JSON object per host; made when
 missing, as `restarts` is."""
 
+_AUTOSCALERS_TABLE = """
+    CREATE TABLE IF NOT EXISTS autoscalers (
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (namespace, name)
+    )
+"""
+"""Each HorizontalPodAutoscaler's replica count and last decisions (controllers.autoscale), one
+JSON object per HPA; made when missing, as `restarts` is."""
+
 
 class StoreError(Exception):
     """The state database cannot be opened or used; the message names the file."""
@@ -185,6 +196,7 @@ class Store:
                 self._migrate()
                 self._db.execute(_RESTARTS_TABLE)
                 self._db.execute(_HOST_CONDITIONS_TABLE)
+                self._db.execute(_AUTOSCALERS_TABLE)
                 self._close_interrupted()
             else:
                 self._check_version()
@@ -484,6 +496,32 @@ class Store:
             db.executemany(
                 "INSERT OR REPLACE INTO host_conditions VALUES (?, ?)",
                 [(str(r["host"]), json.dumps(dict(r))) for r in records],
+            )
+
+
+    # --- HorizontalPodAutoscalers (controllers.autoscale) -------------------------------------
+
+    def autoscaler_records(self) -> list[dict[str, Any]]:
+        """Every HPA's record as saved ([] from a database that has none yet)."""
+        try:
+            rows = self._read("SELECT record FROM autoscalers ORDER BY namespace, name")
+        except StoreError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        found = [json.loads(row[0]) for row in rows]
+        return [r for r in found if isinstance(r, dict)]
+
+    def save_autoscaler_records(
+        self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
+    ) -> None:
+        """Write `records` (keyed by namespace and name) and delete those in `forget`."""
+        with self._write() as db:
+            db.executemany("DELETE FROM autoscalers WHERE namespace = ? AND name = ?",
+                           [tuple(key) for key in forget])  # fmt: skip
+            db.executemany(
+                "INSERT OR REPLACE INTO autoscalers VALUES (?, ?, ?)",
+                [(str(r["namespace"]), str(r["name"]), json.dumps(dict(r))) for r in records],
             )
 
 
