@@ -346,14 +346,14 @@ class PodmanSSHExecutor:
     def exit_watcher(self) -> exitwatch.ExitWatcher:
         return self._exits
 
-    def _exit_socket(self, target: hoststate.HostTarget) -> str:
-        """The local socket of the host's live session, for its exit stream."""
     def api_socket(self, target: hoststate.HostTarget) -> str:
         """The local path forwarded to the host's Podman API (its live SSH session's), for the
         streaming calls of `containerlogs` and `containerexec`. Raises a `HostError`."""
         self._check_open()
         return self._live_session(target).connection.local_socket
 
+    def _exit_socket(self, target: hoststate.HostTarget) -> str:
+        """The local socket of the host's live session, for its exit stream."""
         return self._live_session(target).connection.local_socket
 
     # ----- load balancer (haproxy_supervisor) -----------------------------------------------
