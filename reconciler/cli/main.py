@@ -28,15 +28,19 @@ def _command_modules() -> tuple[ModuleType, ...]:
         daemon,
         describe,
         diff,
+        events,
+        execcmd,
         get,
         history,
+        logs,
         rollout,
         status,
         validate,
         version,
     )
 
-    return (version, validate, diff, apply, get, describe, rollout, status, history, daemon)
+    return (version, validate, diff, apply, get, describe, rollout, status, history, daemon,
+            logs, execcmd, events)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
