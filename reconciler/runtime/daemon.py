@@ -58,6 +58,8 @@ class Daemon:
         self.reconciler.prune_guard = pruneguard.Policy(
             self.cfg.prune_guard_percent, self.cfg.allow_mass_prune
         )
+        remote = self.cfg.is_remote  # a new revision found by any pass was pushed or polled
+        self.reconciler.source_trigger = str(cond.Trigger.POLL if remote else cond.Trigger.PUSH)
         if self.cfg.verify_commits is not None:  # only signed commits deploy
             verifier = signatures.Verifier(
                 self.cfg.verify_commits, self.cfg.state_dir / "gnupg", self.cfg.git_timeout

@@ -26,6 +26,10 @@ from reconciler.web import metrics as metricsmod
 log = logging.getLogger(__name__)
 TEMPLATES_KEPT = 64
 INTERNAL_RETRY = 30.0
+SOURCE_TRIGGERS = frozenset(
+    str(t) for t in (cond.Trigger.STARTUP, cond.Trigger.PUSH, cond.Trigger.WEBHOOK,
+                     cond.Trigger.POLL)
+)  # fmt: skip
 """Seconds until a reconcile that failed on an unexpected error is tried again."""
 
 
@@ -50,6 +54,7 @@ class Reconciler:
     """The daemon config's prune guard (`prune_guard_percent`, `allow_mass_prune`)."""
     held_errors: tuple[str, ...] = ()  # set while the last good revision runs for a held one
     _held_told: str | None = None  # the held revision last logged and recorded as an event
+    source_trigger: str = str(cond.Trigger.PUSH)  # how the source announces revisions (or poll)
     _verified: str | None = None  # the head last verified (~50 ms): not again at each resync
     _backoffs_told: set[tuple[str, str]] = field(default_factory=set)  # BackOff events made
     _templates: dict[tuple[str, str, str], workloads.PodTemplate | None] = field(
@@ -100,6 +105,7 @@ class Reconciler:
         announced, self.announced = self.announced, None
         if announced and announced != newest:
             self._announced_not_head(announced, newest)
+        trigger = self._cause(trigger, newest)
         sync_id = self.store.begin_sync(newest, trigger)
         try:
             loaded: loader.LoadResult | None = None
@@ -138,6 +144,15 @@ class Reconciler:
         self.requeue_after = prepared.requeue_after
         done = sync.converge(prepared, self.executor, _log_action)
         return self._record(sync_id, sha, prepared, done, started)
+
+    def _cause(self, trigger: str, newest: str) -> str:
+        """What caused this sync: a revision no sync has seen came from the source (a push seen
+        by a resync or host-event pass before its own trigger arrived), not from the timer."""
+        last = self.store.last_sync()
+        new = last is None or last.revision != newest
+        if new and not SOURCE_TRIGGERS & set(trigger.split(",")):
+            return self.source_trigger
+        return trigger
 
     def _guard(self, sha: str) -> pruneguard.Policy:
         """The prune guard for revision `sha`: lifted by the config or the revision's own file."""
