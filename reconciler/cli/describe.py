@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli import common, get
+from reconciler.cli import hpa as hpacli
 from reconciler.controllers import prober as proberctl
 from reconciler.controllers import sync
 from reconciler.executor import errors, protocol
@@ -29,7 +30,7 @@ def register(subparsers: Any) -> None:
         "describe", help="show one pod in detail", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    describe.add_argument("kind", choices=("pod",))
+    describe.add_argument("kind", choices=("pod", "hpa"))
     describe.add_argument("name")
     get.add_common(describe)
     describe.set_defaults(handler=run_describe)
@@ -43,6 +44,12 @@ EVENTS_SHOWN = 50
 
 def run_describe(args: argparse.Namespace) -> int:
     def body(executor: protocol.HostExecutor, path: Path) -> int:
+        if args.kind == "hpa":  # the repository and the daemon's records: no host is read
+            text = hpacli.describe(sync.load(path).state, args.name, args.namespace)
+            if text is None:
+                return common.fail("describe", f'hpa "{args.name}" not found', 1)
+            sys.stdout.write(text)
+            return common.EXIT_OK
         return describe(executor, path, args.name, args.namespace)
 
     return common.run_guarded("describe", args, body)

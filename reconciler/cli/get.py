@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from ruamel.yaml import YAML
 
 from reconciler.cli import common, settings
+from reconciler.cli import hpa as hpacli
 from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import lifecycle, manager, sync
 from reconciler.executor import protocol
@@ -30,6 +31,8 @@ from reconciler.state import store as storemod
 RESOURCES = {"pods": "pods", "pod": "pods", "po": "pods", "deployments": "deployments",
              "deployment": "deployments", "deploy": "deployments", "hosts": "hosts",
              "host": "hosts"}  # fmt: skip
+
+RESOURCES.update(hpacli.NAMES)  # get hpa
 
 
 def register(subparsers: Any) -> None:
@@ -191,6 +194,13 @@ def get(
 
     Only the pod list shows restart counts, so only it pays one inspect per container.
     """
+    if resource == "hpa":  # the repository and the daemon's records: no host is read
+        loaded = loader.load_repository(path)
+        if not loaded.ok:
+            raise sync.InvalidManifestsError(loaded)
+        emit(hpacli.rows(loaded.state, namespace, hpacli.from_daemon()[0], time.time()), output,
+             hpacli.WIDE if output == "wide" else hpacli.COLUMNS, "HorizontalPodAutoscalerList")
+        return common.EXIT_OK
     wide = output == "wide"
     loaded, observations = observe(executor, path, detail=resource == "pods")
     if resource in ("pods", "deployments"):

@@ -59,6 +59,7 @@ class Record:
     targets: str = "<unknown>"
     sources: tuple[tuple[str, str], ...] = ()  # (host, metrics.Source) of the target's pods
     decisions: tuple[dict[str, Any], ...] = ()
+    values: tuple[tuple[str, int, int], ...] = ()  # (metric, current, target) for /metrics
 
     @property
     def key(self) -> tuple[str, str]:
@@ -68,6 +69,7 @@ class Record:
         out = dataclasses.asdict(self)
         out["sources"] = dict(self.sources)
         out["decisions"] = list(self.decisions)
+        out["values"] = [list(v) for v in self.values]
         return out
 
     @classmethod
@@ -75,11 +77,12 @@ class Record:
         try:
             sources = dict(raw.get("sources") or {})
             decisions = [d for d in raw.get("decisions") or () if isinstance(d, dict)]
+            values = [(str(n), int(c), int(t)) for n, c, t in raw.get("values") or ()]
             return cls(str(raw["namespace"]), str(raw["name"]), str(raw["target"]),
                        int(raw["replicas"]), float(raw.get("last_scale") or 0.0),
                        str(raw.get("targets") or "<unknown>"),
                        tuple(sorted((str(h), str(s)) for h, s in sources.items())),
-                       tuple(decisions))  # fmt: skip
+                       tuple(decisions), tuple(values))  # fmt: skip
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -209,6 +212,8 @@ class Autoscaling:
                 record, replicas=decision.desired, targets=decision.targets, sources=sources,
                 decisions=(*record.decisions, _decision_dict(decision))[-hpa.MAX_DECISIONS:],
                 last_scale=now if decision.rescaled else record.last_scale,
+                values=tuple((_metric_name(m.metric), m.current, _target(m.metric))
+                             for m in decision.metrics if m.current is not None),
             )  # fmt: skip
             self._records[record.key] = updated
             changed.append(updated)
@@ -223,6 +228,20 @@ class Autoscaling:
         if self._events is not None:
             self._events(cond.EventKind.NORMAL, f"HorizontalPodAutoscaler/{h.meta.namespace}/"
                          f"{h.meta.name}", cond.Reason.SUCCESSFUL_RESCALE, message)  # fmt: skip
+
+
+def _metric_name(metric: autoscaling.ResourceMetric) -> str:
+    """`cpu_utilization_percent`, `memory_average_bytes`, `cpu_average_millicores`."""
+    if metric.target_type is autoscaling.TargetType.UTILIZATION:
+        return f"{metric.resource}_utilization_percent"
+    unit = "millicores" if metric.resource is autoscaling.ResourceName.CPU else "bytes"
+    return f"{metric.resource}_average_{unit}"
+
+
+def _target(metric: autoscaling.ResourceMetric) -> int:
+    if metric.target_type is autoscaling.TargetType.UTILIZATION:
+        return metric.average_utilization
+    return metric.average_value
 
 
 def recorded_only(state_dir: Path | None = None) -> Autoscaling:

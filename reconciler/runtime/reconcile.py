@@ -257,6 +257,7 @@ class Reconciler:
         conditions = status.conditions(prepared, done)
         self.store.set_conditions(conditions)
         self.metrics.update_from_conditions(conditions)
+        self.metrics.set_autoscalers(self.controllers.autoscaling.records().values())
         self.metrics.set_deployments(
             (d.namespace, d.name, {"desired": d.counts.replicas, "updated": d.counts.updated,
                                    "ready": d.counts.ready, "available": d.counts.available})

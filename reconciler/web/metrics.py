@@ -14,8 +14,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
+from reconciler.controllers import autoscale
 from reconciler.state import conditions as cond
 from reconciler.state import status as statusmod
+from reconciler.web import autoscalers
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -302,6 +304,7 @@ class ReconcilerMetrics:
         self.info = registry.gauge("reconciler_build_info", "Always 1; labels say the build.",
                                    ("version",))  # fmt: skip
         self.info.labels(version=version).set(1)
+        self.autoscalers = autoscalers.AutoscalerMetrics(registry)
         for result in cond.SyncResult:  # every series exists from the start, so rate() works
             self.syncs.labels(result=result.value)
             self.duration.labels(result=result.value)
@@ -328,6 +331,11 @@ class ReconcilerMetrics:
             for state, value in by_state.items():
                 self.deployment_pods.labels(namespace=namespace, deployment=name,
                                             state=state).set(value)  # fmt: skip
+
+    def set_autoscalers(self, records: Iterable[autoscale.Record]) -> None:
+        """Each HorizontalPodAutoscaler's replicas and metric values, and the metrics source
+        of each host (`controllers.autoscale`); HPAs no longer declared are dropped."""
+        self.autoscalers.update(records)
 
     def update_from_conditions(self, conditions: Sequence[cond.Condition]) -> None:
         """Objects by state and hosts ready/total from the conditions the store was given."""
