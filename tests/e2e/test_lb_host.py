@@ -9,6 +9,7 @@ listener ports are in 18800-18899. Everything made is removed (pods, and HAProxy
 from __future__ import annotations
 
 import dataclasses
+import socket
 import threading
 import time
 import urllib.error
@@ -61,6 +62,10 @@ def listener(*servers: lb.Server, ports: tuple[int, ...] = (PORT,)) -> lb.Listen
 
 def config(*listeners: lb.Listener) -> dict[str, lb.Config]:
     return {"h1": lb.Config(tuple(sorted(listeners, key=lambda item: item.name)))}
+
+
+def replace_state(server: lb.Server, state: lb.ServerState) -> lb.Server:
+    return dataclasses.replace(server, state=state)
 
 
 def get(port: int = PORT, timeout: float = 5.0) -> str:
@@ -207,6 +212,50 @@ def test_reloads_under_load_drop_no_request(setup: Setup) -> None:
     assert reloads == 6
     assert done[0] > 50
     assert failures == []
+
+
+def test_drained_server_keeps_its_connection_and_counts_it(setup: Setup) -> None:
+    """An open connection through a TCP listener stays on its server when that server is
+    drained, and `lb_status` counts it until it closes (what a rollout waits for)."""
+    web2 = setup.servers[0]
+    tcp = lb.Listener("lbtest.web.tcp", "lbtest", "web", "tcp", (TCP_PORT,), lb.Mode.TCP, (web2,))
+    apply(setup, config(listener(*setup.servers), tcp))
+    wait_answers(TCP_PORT)
+    with socket.create_connection(("198.18.0.11", TCP_PORT), timeout=5) as held:
+        held.sendall(b"GET / HTTP/1.0\r\n")  # an unfinished request: the server waits
+        end = time.monotonic() + 10
+        while setup.executor.lb_status([setup.h1])["h1"].sessions(tcp.name, web2.name) != 1:
+            assert time.monotonic() < end, "the open connection is not counted"
+            time.sleep(0.1)
+        drained = dataclasses.replace(tcp, servers=(replace_state(web2, lb.ServerState.DRAIN),))
+        status = apply(setup, config(listener(*setup.servers), drained))
+        assert not status.reloaded
+        (server,) = [s for s in status.servers if s.listener == tcp.name]
+        assert server.admin_state == "drain" and server.sessions == 1
+        held.sendall(b"\r\n")  # the request completes on the drained server
+        assert b"web-h2" in held.recv(4096) + held.recv(4096)
+    end = time.monotonic() + 10
+    while setup.executor.lb_status([setup.h1])["h1"].sessions(tcp.name, web2.name) != 0:
+        assert time.monotonic() < end, "the closed connection is still counted"
+        time.sleep(0.1)
+    apply(setup, config(listener(*setup.servers)))
+
+
+def test_refused_start_and_reload_are_errors(setup: Setup) -> None:
+    """Port 81 needs root: a first start fails with HAProxy's words; a reload fails and the
+    running process keeps serving its old listeners, and the next good apply needs no reload."""
+    setup.executor.lb_apply([setup.h1], {})
+    privileged = listener(*setup.servers, ports=(PORT, 81))
+    refused = setup.executor.lb_apply([setup.h1], config(privileged))["h1"]
+    assert not refused.running and "start failed" in refused.error, refused
+    assert ":81" in refused.error or "81" in refused.error
+    good = apply(setup, config(listener(*setup.servers)))
+    assert good.started
+    failed = setup.executor.lb_apply([setup.h1], config(privileged))["h1"]
+    assert failed.running and "reload failed" in failed.error and failed.pid == good.pid
+    assert wait_answers() in ("web-h2", "web-h3")
+    again = apply(setup, config(listener(*setup.servers)))
+    assert not again.reloaded and not again.started and again.pid == good.pid
 
 
 def test_hostile_value_changes_nothing(setup: Setup) -> None:
