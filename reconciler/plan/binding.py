@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.model import base, diagnostics, hoststate, objects, workloads
-from reconciler.plan import expand
+from reconciler.plan import expand, podports
 from reconciler.scheduler import inputs, placement, result
 
 
@@ -39,6 +39,7 @@ def host_info(host: objects.Host, ready: bool) -> inputs.HostInfo:
             inputs.Taint(taint.key, taint.value, inputs.TaintEffect(taint.effect.value))
             for taint in host.taints
         ),
+        pod_ports=len(podports.RANGE),
     )
 
 
@@ -60,6 +61,7 @@ def pod_request(pod: expand.DesiredPod, bound_host: str | None) -> inputs.PodReq
             for port, protocol in spec.host_ports
         ),
         bound_host=bound_host,
+        pod_ports=len(podports.declared_ports(spec)),
     )
 
 
@@ -128,6 +130,7 @@ def kept_request(pod: hoststate.ObservedPod) -> inputs.PodRequest:
         memory_bytes=_quantity(_int(requests.get("memory", "0"))),
         host_ports=frozenset(ports),
         bound_host=pod.host,
+        pod_ports=sum(1 for p in podports.observed_ports(pod).values() if p in podports.RANGE),
     )
 
 

@@ -104,12 +104,15 @@ class HostInfo:
     memory_bytes: int = 0
     labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     taints: tuple[Taint, ...] = ()
+    pod_ports: int = MAX_QUANTITY - 1
+    """How many ports the host can publish for pods (its allocation range), like a capacity."""
 
     def __post_init__(self) -> None:
         if not self.name:
             raise ValueError("a host needs a name")
         _check_quantity(f"host {self.name} cpu_millis", self.cpu_millis)
         _check_quantity(f"host {self.name} memory_bytes", self.memory_bytes)
+        _check_quantity(f"host {self.name} pod_ports", self.pod_ports)
 
 
 @dataclass(frozen=True)
@@ -125,9 +128,12 @@ class PodRequest:
     tolerations: tuple[Toleration, ...] = ()
     host_ports: frozenset[HostPort] = frozenset()
     bound_host: str | None = None
+    pod_ports: int = 0
+    """How many ports the pod publishes from its host's allocation range (no hostPort)."""
 
     def __post_init__(self) -> None:
         if not self.key:
             raise ValueError("a pod needs a key")
         _check_quantity(f"pod {self.key} cpu_millis", self.cpu_millis)
         _check_quantity(f"pod {self.key} memory_bytes", self.memory_bytes)
+        _check_quantity(f"pod {self.key} pod_ports", self.pod_ports)

@@ -51,6 +51,7 @@ class _Cluster:
         self.ready: Bools = np.array([host.ready for host in hosts], dtype=np.bool_)
         self.cpu_capacity: Ints = np.array([h.cpu_millis for h in hosts], dtype=np.int64)
         self.memory_capacity: Ints = np.array([h.memory_bytes for h in hosts], dtype=np.int64)
+        self.free_pod_ports: Ints = np.array([h.pod_ports for h in hosts], dtype=np.int64)
         # Divisors for the free fraction; a zero capacity divides by 1, and any host with zero
         # capacity that fits has zero left, so its fraction is 0 as in the reference.
         self.cpu_scale = np.where(self.cpu_capacity == 0, 1, self.cpu_capacity).astype(np.float64)
@@ -136,11 +137,14 @@ class _Cluster:
     def place(self, pod: PodRequest, host: int) -> None:
         self.free_cpu[host] -= pod.cpu_millis
         self.free_memory[host] -= pod.memory_bytes
+        self.free_pod_ports[host] -= pod.pod_ports
         self.reserve_ports(pod.host_ports, host)
 
     def fitting(self, pod: PodRequest, shape: _Shape) -> Bools:
         fit: Bools = shape.ok & (self.free_cpu >= pod.cpu_millis)
         fit &= self.free_memory >= pod.memory_bytes
+        if pod.pod_ports:
+            fit &= self.free_pod_ports >= pod.pod_ports
         conflict = self.port_conflicts(pod)
         if conflict is not None:
             fit &= ~conflict
@@ -150,10 +154,12 @@ class _Cluster:
         """Hosts per first failing filter, for a pod that fits nowhere."""
         codes = shape.codes.copy()
         conflict = self.port_conflicts(pod)
+        ports_short = self.free_pod_ports < pod.pod_ports if pod.pod_ports else None
         dynamic = (
             (Reason.HOST_PORT_CONFLICT, conflict),
             (Reason.INSUFFICIENT_CPU, self.free_cpu < pod.cpu_millis),
             (Reason.INSUFFICIENT_MEMORY, self.free_memory < pod.memory_bytes),
+            (Reason.INSUFFICIENT_POD_PORTS, ports_short),
         )
         for reason, failed in dynamic:
             if failed is not None:
@@ -240,6 +246,7 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
         usage[0] += pod.cpu_millis
         usage[1] += pod.memory_bytes
         cluster.reserve_ports(pod.host_ports, host)
+        cluster.free_pod_ports[host] -= pod.pod_ports  # may go negative: it is running
         if pod.owner is not None:
             bound_owners.setdefault(pod.owner, Counter())[host] += 1
     for host, (cpu, memory) in used.items():

@@ -22,12 +22,14 @@ class _Usage:
 
     cpu_millis: int = 0
     memory_bytes: int = 0
+    pod_ports: int = 0
     ports: set[HostPort] = field(default_factory=set)
     owners: Counter[str] = field(default_factory=Counter)
 
     def add(self, pod: PodRequest) -> None:
         self.cpu_millis += pod.cpu_millis
         self.memory_bytes += pod.memory_bytes
+        self.pod_ports += pod.pod_ports
         self.ports |= pod.host_ports
         if pod.owner is not None:
             self.owners[pod.owner] += 1
@@ -44,6 +46,8 @@ def _failure(host: HostInfo, usage: _Usage, pod: PodRequest) -> Reason | None:
         return Reason.INSUFFICIENT_CPU
     if usage.memory_bytes + pod.memory_bytes > host.memory_bytes:
         return Reason.INSUFFICIENT_MEMORY
+    if pod.pod_ports and usage.pod_ports + pod.pod_ports > host.pod_ports:
+        return Reason.INSUFFICIENT_POD_PORTS
     return None
 
 

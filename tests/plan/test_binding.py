@@ -46,6 +46,7 @@ def test_host_info_from_host_object() -> None:
         memory_bytes=1 << 31,
         labels={"zone": "a"},
         taints=(inputs.Taint("gpu", "yes", inputs.TaintEffect.NO_SCHEDULE),),
+        pod_ports=3000,
     )
 
 

@@ -5,8 +5,9 @@ of such a port use it instead of a loopback port."""
 from __future__ import annotations
 
 from reconciler.manifests import servicechecks
-from reconciler.model import base, hoststate, workloads
-from reconciler.plan import labels, podports, podrun, probeports
+from reconciler.model import base, hoststate, objects, workloads
+from reconciler.plan import binding, labels, podports, podrun, probeports
+from reconciler.scheduler import inputs, placement
 
 P = workloads.ContainerPort
 
@@ -116,3 +117,20 @@ def test_the_ranges_validate_reserves_hold_both_allocators() -> None:
         assert allocated.start >= servicechecks.RESERVED.start
         assert allocated.stop <= servicechecks.RESERVED.stop
     assert podports.RESERVED == servicechecks.RESERVED
+
+
+def test_the_scheduler_counts_published_ports_per_host() -> None:
+    host = binding.host_info(b_host("h1"), ready=True)
+    assert host.pod_ports == len(podports.RANGE) == 3000
+    kept = binding.kept_request(observed("old", pod_ports="8080=42000,9090=42001,7000=7000"))
+    assert kept.pod_ports == 2  # a hostPort is not from the range
+    small = inputs.HostInfo("h1", pod_ports=3)
+    pods = [inputs.PodRequest(f"ns/p{i}", pod_ports=2) for i in range(2)]
+    result = placement.schedule([small], pods)
+    assert dict(result.bindings) == {"ns/p0": "h1"}
+    assert result.messages() == {"ns/p1": "0/1 hosts: 1 insufficient pod ports"}
+    assert placement.schedule([small], [inputs.PodRequest("ns/x")]).bindings == {"ns/x": "h1"}
+
+
+def b_host(name: str) -> objects.Host:
+    return objects.Host(base.ObjectMeta(name=name), address="192.0.2.1", ssh_user="rc")

@@ -68,6 +68,7 @@ def hosts_strategy(draw: st.DrawFn) -> list[HostInfo]:
             memory_bytes=draw(st.sampled_from([0, GI, 2 * GI, 4 * GI])),
             labels=draw(LABELS),
             taints=tuple(draw(st.lists(TAINTS, max_size=2))),
+            pod_ports=draw(st.sampled_from([0, 1, 3, 3000])),
         )
         for name in names
     ]
@@ -92,6 +93,7 @@ def pods_strategy(draw: st.DrawFn) -> list[PodRequest]:
             tolerations=tuple(draw(st.lists(TOLERATIONS, max_size=2))),
             host_ports=draw(PORTS if draw(st.integers(0, 2)) == 0 else st.just(frozenset())),
             bound_host=draw(st.none() | st.sampled_from([*HOST_NAMES, "gone"])),
+            pod_ports=draw(st.sampled_from([0, 0, 1, 2])),
         )
         for key in keys
     ]
