@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from reconciler.executor import errors, haproxy_config, haproxy_runtime, protocol, sshconn
 from reconciler.model import hoststate, loadbalancer
@@ -42,11 +44,28 @@ HOST_LB_ERRORS = (
 """Problems of the host's HAProxy (not of the host): reported in the status' `error`."""
 
 
+class HostLink(Protocol):
+    """What the supervisor uses of a host's connection (`sshconn.HostConnection`; a fake in
+    tests): the admin socket, one fixed command, files below the state dir."""
+
+    target: hoststate.HostTarget
+    settings: sshconn.SSHSettings
+    state_dir: str
+
+    async def open_unix(self, path: str) -> haproxy_runtime.Streams: ...
+
+    async def run_argv(self, argv: Sequence[str], timeout: float) -> tuple[int, str]: ...
+
+    async def read_file(self, relative: str) -> bytes | None: ...
+
+    async def write_files(self, files: Sequence[hoststate.HostFile]) -> int: ...
+
+
 @dataclass(frozen=True)
 class Context:
     """What `apply`/`status` need of one host: its connection and where to count changes."""
 
-    connection: sshconn.HostConnection
+    connection: HostLink
     stats: protocol.ExecutorStats
     binary: str = BINARY
 
@@ -112,7 +131,7 @@ async def apply(ctx: Context, config: loadbalancer.Config) -> loadbalancer.Statu
 async def _status_or_down(ctx: Context) -> loadbalancer.Status:
     try:
         return await status(ctx)
-    except (errors.OperationFailed, haproxy_runtime.NotRunning, TimeoutError):
+    except HOST_LB_ERRORS:
         return loadbalancer.Status(ctx.host, running=False)
 
 
