@@ -60,9 +60,9 @@ def repo(lab: labmod.Lab, cli: Cli, tmp_path_factory: pytest.TempPathFactory) ->
     shutil.copytree(EXAMPLE, path)
     hosts_only = tmp_path_factory.mktemp("hosts-only")
     shutil.copytree(EXAMPLE / "hosts", hosts_only / "hosts")
-    assert cli("apply", str(hosts_only)).returncode == 0
+    assert cli("apply", "--allow-mass-prune", str(hosts_only)).returncode == 0  # prune guard
     yield path
-    cli("apply", str(hosts_only))
+    cli("apply", "--allow-mass-prune", str(hosts_only))
 
 
 def _http(address: str, port: int) -> str:

@@ -62,7 +62,8 @@ def setup(
         "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts),
         "RECONCILER_CONFIG": "/dev/null",
     }
-    clean = [sys.executable, "-m", "reconciler", "apply", "-q", str(hosts_only)]
+    clean = [sys.executable, "-m", "reconciler", "apply", "-q", "--allow-mass-prune",
+             str(hosts_only)]  # fmt: skip
     subprocess.run(clean, env=env, check=True, capture_output=True, timeout=300)
     secret = base / "webhook-secret"
     secret.write_text("s3cret-hook\n")

@@ -101,10 +101,10 @@ def applied(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     hosts_only = tmp_path_factory.mktemp("podports-hosts")
     shutil.copytree(example / "hosts", hosts_only / "hosts")
     (repo / "app.yaml").write_text(MANIFESTS)
-    result = reconciler(lab, "apply", str(repo))
+    result = reconciler(lab, "apply", "--allow-mass-prune", str(repo))  # other tests' leftovers
     assert result.returncode == 0, result.stdout + result.stderr
     yield repo
-    reconciler(lab, "apply", str(hosts_only))
+    reconciler(lab, "apply", "--allow-mass-prune", str(hosts_only))
 
 
 def pods(lab: labmod.Lab) -> dict[str, tuple[labmod.Host, dict[str, str]]]:
