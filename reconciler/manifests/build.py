@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.manifests import probechecks
-from reconciler.model import base, objects, quantity, workloads
+from reconciler.model import base, cordon, disruption, objects, quantity, workloads
 
 Doc = dict[str, Any]
 
@@ -111,7 +111,21 @@ def _host(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Ob
         taints=tuple(
             objects.Taint(t["key"], workloads.TaintEffect(t["effect"]), t.get("value", ""))
             for t in spec.get("taints") or []
-        ),
+        ) + cordon.cordon_taints(spec.get("unschedulable") is True, meta),
+        source=source,
+        unschedulable=spec.get("unschedulable") is True,
+    )
+
+
+def _disruption_budget(
+    doc: Doc, meta: base.ObjectMeta, source: base.SourceRef
+) -> objects.Object:
+    spec = doc["spec"]
+    return disruption.PodDisruptionBudget(
+        meta,
+        base.frozen_map((spec.get("selector") or {}).get("matchLabels")),
+        min_available=spec.get("minAvailable"),
+        max_unavailable=spec.get("maxUnavailable"),
         source=source,
     )
 
@@ -284,4 +298,5 @@ _BUILDERS: dict[base.Kind, Callable[[Doc, base.ObjectMeta, base.SourceRef], obje
     base.Kind.DEPLOYMENT: _deployment,
     base.Kind.SERVICE: _service,
     base.Kind.HOST: _host,
+    base.Kind.POD_DISRUPTION_BUDGET: _disruption_budget,
 }

@@ -12,7 +12,14 @@ import ipaddress
 import re
 from collections.abc import Callable
 
-from reconciler.manifests import checking, podchecks, secrettypes, servicechecks, yamldocs
+from reconciler.manifests import (
+    checking,
+    disruptionchecks,
+    podchecks,
+    secrettypes,
+    servicechecks,
+    yamldocs,
+)
 from reconciler.model import base, quantity
 from reconciler.model import diagnostics as dg
 
@@ -272,4 +279,5 @@ _BY_KIND: dict[base.Kind, Callable[[checking.Checker], None]] = {
     base.Kind.DEPLOYMENT: _deployment,
     base.Kind.SERVICE: _service,
     base.Kind.HOST: _host,
+    base.Kind.POD_DISRUPTION_BUDGET: disruptionchecks.check,
 }
