@@ -141,7 +141,7 @@ def test_watch_prints_only_newer_events_of_the_selection(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     batches = [EVENTS[:2], EVENTS[:4], EVENTS]
-    reads = iter(batches + [EVENTS])
+    reads = iter([*batches, EVENTS])
 
     def read() -> list[cond.Event]:
         return list(reversed(next(reads)))
