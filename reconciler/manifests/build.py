@@ -10,9 +10,8 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
-from reconciler.manifests import autoscalers as hpadocs
-from reconciler.manifests import probechecks
-from reconciler.model import base, cordon, disruption, objects, quantity, workloads
+from reconciler.manifests import probechecks, securitycontext
+from reconciler.model import base, objects, quantity, workloads
 
 Doc = dict[str, Any]
 
@@ -112,21 +111,7 @@ def _host(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Ob
         taints=tuple(
             objects.Taint(t["key"], workloads.TaintEffect(t["effect"]), t.get("value", ""))
             for t in spec.get("taints") or []
-        ) + cordon.cordon_taints(spec.get("unschedulable") is True, meta),
-        source=source,
-        unschedulable=spec.get("unschedulable") is True,
-    )
-
-
-def _disruption_budget(
-    doc: Doc, meta: base.ObjectMeta, source: base.SourceRef
-) -> objects.Object:
-    spec = doc["spec"]
-    return disruption.PodDisruptionBudget(
-        meta,
-        base.frozen_map((spec.get("selector") or {}).get("matchLabels")),
-        min_available=spec.get("minAvailable"),
-        max_unavailable=spec.get("maxUnavailable"),
+        ),
         source=source,
     )
 
@@ -139,6 +124,7 @@ def pod_spec(spec: Doc) -> workloads.PodSpec:
         tolerations=tuple(_toleration(t) for t in spec.get("tolerations") or []),
         volumes=tuple(_volume(v) for v in spec.get("volumes") or []),
         termination_grace_period_seconds=spec.get("terminationGracePeriodSeconds", 30),
+        security_context=securitycontext.build(spec.get("securityContext")),
     )
 
 
@@ -172,6 +158,7 @@ def _container(c: Doc) -> workloads.Container:
         liveness_probe=_probe(c.get("livenessProbe"), c),
         readiness_probe=_probe(c.get("readinessProbe"), c),
         startup_probe=_probe(c.get("startupProbe"), c),
+        security_context=securitycontext.build(c.get("securityContext")),
     )
 
 
@@ -299,6 +286,4 @@ _BUILDERS: dict[base.Kind, Callable[[Doc, base.ObjectMeta, base.SourceRef], obje
     base.Kind.DEPLOYMENT: _deployment,
     base.Kind.SERVICE: _service,
     base.Kind.HOST: _host,
-    base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.build,
-    base.Kind.POD_DISRUPTION_BUDGET: _disruption_budget,
 }

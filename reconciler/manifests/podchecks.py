@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from reconciler.manifests import checking, probechecks
+from reconciler.manifests import checking, probechecks, securitycontext
 from reconciler.manifests import positions as pos
 from reconciler.model import base, quantity
 from reconciler.model import diagnostics as dg
@@ -46,6 +46,10 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
         check_resources(checker, (*cpath, "resources"), container.get("resources") or {})
         check_mounts(checker, cpath, container, volume_names)
         probechecks.check_probes(checker, cpath, container)
+        securitycontext.check(
+            checker, (*cpath, "securityContext"), container.get("securityContext"),
+            spec.get("securityContext"),
+        )  # fmt: skip
     for index, volume in enumerate(volumes):
         check_volume(checker, (*path, "volumes", index), volume)
     for index, toleration in enumerate(spec.get("tolerations") or []):

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reconciler.manifests import secrettypes
-from reconciler.model import base, cordon, workloads
+from reconciler.model import base, workloads
 
 
 class T(enum.StrEnum):
@@ -95,6 +95,18 @@ _ITEMS = F("items", T.LIST, "only these keys, written to these file names", (
     F("path", T.STRING, "relative file name in the volume", required=True),
 ))
 
+_RUN_AS = (
+    F("runAsUser", T.INTEGER, "`--user UID` (a uid inside the container's user namespace)",
+      minimum=0),
+    F("runAsGroup", T.INTEGER, "`--user UID:GID`; needs runAsUser", minimum=0),
+    F("runAsNonRoot", T.BOOLEAN, "`true` needs a non-zero runAsUser (the image's USER is not "
+      "read)"),
+)
+_SECCOMP = F("seccompProfile", T.OBJECT, "", (
+    F("type", T.STRING, "only `RuntimeDefault`: Podman's default seccomp profile",
+      required=True),
+))
+
 _PROBE_PORT = F("port", T.INT_OR_STRING, "a `containerPort` of this container, by number or name",
                 required=True)
 _PROBE_FIELDS = (
@@ -120,21 +132,6 @@ _PROBE_FIELDS = (
       "liveness and startup)", minimum=1),
     F("failureThreshold", T.INTEGER, "failures in a row to fail (default 3)", minimum=1),
 )
-
-
-def _scaling_rules(name: str, meaning: str) -> F:
-    return F(name, T.OBJECT, meaning, (
-        F("stabilizationWindowSeconds", T.INTEGER, "the most (down) or least (up) replicas "
-          "recommended within this window wins", minimum=0, maximum=3600),
-        F("selectPolicy", T.STRING, "which policy's limit applies (default `Max`)",
-          enum=("Max", "Min", "Disabled")),
-        F("policies", T.LIST, "limits on the change per period", (
-            F("type", T.STRING, "", required=True, enum=("Pods", "Percent")),
-            F("value", T.INTEGER, "pods, or percent of the replicas at the period's start",
-              required=True, minimum=1),
-            F("periodSeconds", T.INTEGER, "", required=True, minimum=1, maximum=1800),
-        )),
-    ))
 
 
 def _probe(name: str, meaning: str) -> F:
@@ -192,6 +189,18 @@ CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
     _probe("livenessProbe", "failing: the container is restarted"),
     _probe("readinessProbe", "failing: the pod is not Ready (not available to a rollout)"),
     _probe("startupProbe", "the other probes wait until it passes; failing: restart"),
+    F("securityContext", T.OBJECT, "over the pod's `securityContext`", (
+        *_RUN_AS,
+        F("readOnlyRootFilesystem", T.BOOLEAN, "`--read-only`"),
+        F("allowPrivilegeEscalation", T.BOOLEAN, "`false`: `--security-opt no-new-privileges`"),
+        F("privileged", T.BOOLEAN, "only `false`: `true` is refused (rootless Podman cannot "
+          "give the host's devices and privileges)"),
+        F("capabilities", T.OBJECT, "capabilities within the host user's own (rootless)", (
+            F("add", T.LIST, "`--cap-add` (`NET_BIND_SERVICE`, ...)"),
+            F("drop", T.LIST, "`--cap-drop` (`ALL` drops every one)"),
+        )),
+        _SECCOMP,
+    )),
 ), required=True)
 
 POD_SPEC_FIELDS = (
@@ -222,6 +231,8 @@ POD_SPEC_FIELDS = (
         )),
     )),
     F("terminationGracePeriodSeconds", T.INTEGER, "`podman stop --time`", minimum=0),
+    F("securityContext", T.OBJECT, "defaults for every container's `securityContext`",
+      (*_RUN_AS, _SECCOMP)),
 )
 
 _POD_SPEC = F("spec", T.OBJECT, "a podman pod", POD_SPEC_FIELDS, required=True)
@@ -321,58 +332,12 @@ KINDS: tuple[KindSubset, ...] = (
                 F("cpu", T.QUANTITY, "cores (`2`, `1500m`)", required=True),
                 F("memory", T.QUANTITY, "bytes (`2Gi`)", required=True),
             ), required=True),
-            F("unschedulable", T.BOOLEAN, "cordon: no new pod is placed here; pods that run "
-              "stay (annotation `reconciler.dev/drain: \"true\"` also moves them away)"),
             F("taints", T.LIST, "pods must tolerate these", (
                 F("key", T.STRING, "taint key", required=True),
                 F("value", T.STRING, "taint value"),
                 F("effect", T.STRING, "what happens to pods that do not tolerate it",
                   required=True, enum=("NoSchedule", "PreferNoSchedule", "NoExecute")),
             )),
-        ), required=True),
-    )),
-    KindSubset(base.Kind.HORIZONTAL_POD_AUTOSCALER, "horizontalpodautoscaler-autoscaling-v2.json", (
-        *_type_fields(base.Kind.HORIZONTAL_POD_AUTOSCALER),
-        _metadata(True, "name in `get hpa`"),
-        F("spec", T.OBJECT, "scales a Deployment from the CPU and memory its pods use, measured "
-          "on the hosts", (
-            F("scaleTargetRef", T.OBJECT, "", (
-                F("apiVersion", T.STRING, "`apps/v1`"),
-                F("kind", T.STRING, "only `Deployment`", required=True),
-                F("name", T.STRING, "a Deployment in the same namespace", required=True),
-            ), required=True),
-            F("minReplicas", T.INTEGER, "fewest replicas (default 1)", minimum=1),
-            F("maxReplicas", T.INTEGER, "most replicas", required=True, minimum=1),
-            F("metrics", T.LIST, "the largest proposal wins (default: cpu at 80% of requests)", (
-                F("type", T.STRING, "only `Resource`", required=True, enum=("Resource",)),
-                F("resource", T.OBJECT, "usage summed over the pod's containers", (
-                    F("name", T.STRING, "", required=True, enum=("cpu", "memory")),
-                    F("target", T.OBJECT, "", (
-                        F("type", T.STRING, "", required=True,
-                          enum=("Utilization", "AverageValue")),
-                        F("averageUtilization", T.INTEGER, "percent of the pods' requests",
-                          minimum=1),
-                        F("averageValue", T.QUANTITY, "per pod (`500m`, `256Mi`)"),
-                    ), required=True),
-                ), required=True),
-            )),
-            F("behavior", T.OBJECT, "Kubernetes' defaults for what is left out", (
-                _scaling_rules("scaleUp", "default: no window; 4 pods or 100% per 15 s"),
-                _scaling_rules("scaleDown", "default: 300 s window; 100% per 15 s"),
-            )),
-        ), required=True),
-    )),
-    KindSubset(base.Kind.POD_DISRUPTION_BUDGET, "poddisruptionbudget-policy-v1.json", (
-        *_type_fields(base.Kind.POD_DISRUPTION_BUDGET),
-        _metadata(True, "named in a drain's waiting message"),
-        F("spec", T.OBJECT, "limits how many selected pods a drain takes down at once", (
-            F("selector", T.OBJECT, "the pods covered (of Deployments and bare Pods)", (
-                F("matchLabels", T.MAP, "every pod with all of these labels; `{}`: every "
-                  "pod of the namespace"),
-            ), required=True),
-            F("minAvailable", T.INT_OR_STRING, "available pods a drain keeps (`2`, `50%`)"),
-            F("maxUnavailable", T.INT_OR_STRING, "unavailable pods a drain allows (`1`, "
-              "`25%`)"),
         ), required=True),
     )),
 )
@@ -384,12 +349,10 @@ BY_KIND: dict[base.Kind, KindSubset] = {subset.kind: subset for subset in KINDS}
 ANNOTATION_PREFIX = f"{base.API_GROUP}/"
 KNOWN_ANNOTATIONS: dict[str, tuple[base.Kind, ...]] = {
     workloads.ROLLBACK_ON_FAILURE: (base.Kind.DEPLOYMENT,),
-    cordon.DRAIN_ANNOTATION: (base.Kind.HOST,),
 }
 """Annotations with our prefix that some part of reconciler reads, with the kinds whose
 `metadata.annotations` may carry them; any other is an error."""
 ANNOTATION_VALUES: dict[str, tuple[str, ...]] = {
     workloads.ROLLBACK_ON_FAILURE: ("true", "false"),
-    cordon.DRAIN_ANNOTATION: ("true", "false"),
 }
 """The values a known annotation accepts (absent: any string)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from reconciler.model import base, workloads
+from reconciler.model import base, security, workloads
 
 LABEL_PREFIX = f"{base.API_GROUP}/"
 MANAGED_BY = f"{LABEL_PREFIX}managed-by"
@@ -127,6 +127,8 @@ class ContainerRun:
     cpu_limit_millis: int | None = None
     memory_limit_bytes: int | None = None
     probes: tuple[ContainerProbe, ...] = ()
+    security: security.Effective = field(default_factory=security.Effective)
+    """User, read-only root, no-new-privileges, capabilities (`securityContext`)."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from reconciler.model import base
+from reconciler.model import base, security
 
 ROLLBACK_ON_FAILURE = f"{base.API_GROUP}/rollback-on-failure"
 
@@ -144,6 +144,7 @@ class Container:
     liveness_probe: Probe | None = None
     readiness_probe: Probe | None = None
     startup_probe: Probe | None = None
+    security_context: security.SecurityContext | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +188,7 @@ class PodSpec:
     tolerations: tuple[Toleration, ...] = ()
     volumes: tuple[Volume, ...] = ()
     termination_grace_period_seconds: int = 30
+    security_context: security.SecurityContext | None = None
 
     @property
     def cpu_request(self) -> int:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model import hoststate, objects, workloads
+from reconciler.model import hoststate, objects, security, workloads
 from reconciler.plan import env, expand, labels, refs, volumes
 
 
@@ -44,7 +44,7 @@ def resolve(pod: expand.DesiredPod, desired: objects.DesiredState, policy: Polic
     sources = refs.Sources(desired, pod.namespace)
     pod_volumes = volumes.pod_volumes(pod, prefix, sources, policy.host_path_allow)
     containers = tuple(
-        _container(container, f"{prefix}.containers[{index}]", sources, pod_volumes)
+        _container(container, f"{prefix}.containers[{index}]", sources, pod_volumes, pod.spec)
         for index, container in enumerate(pod.spec.containers)
     )
     ports = tuple(
@@ -66,6 +66,7 @@ def _container(
     path: str,
     sources: refs.Sources,
     pod_volumes: volumes.PodVolumes,
+    spec: workloads.PodSpec,
 ) -> hoststate.ContainerRun:
     values = env.container_env(container, sources, path)
     defined = dict(values)
@@ -82,6 +83,7 @@ def _container(
         cpu_limit_millis=container.resources.cpu_limit,
         memory_limit_bytes=container.resources.memory_limit,
         probes=container_probes(container),
+        security=security.effective(spec.security_context, container.security_context),
     )
 
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from reconciler.manifests import loader
 from reconciler.model import diagnostics as dg
+from reconciler.model import security
 
 POD = """\
 apiVersion: v1
@@ -59,3 +62,59 @@ def test_secret_type_is_shown_but_values_are_not(tmp_path: Path) -> None:
     (diagnostic,) = result.diagnostics
     assert 'not "example.com/custom"' in diagnostic.message
     assert "hunter2" not in diagnostic.format() + diagnostic.hint
+
+
+SECURE = """\
+  securityContext:
+    runAsUser: 1000
+    runAsGroup: 3000
+    runAsNonRoot: true
+    seccompProfile: {type: RuntimeDefault}
+  containers:
+    - name: app
+      image: registry.example:5000/app:1
+      securityContext:
+        readOnlyRootFilesystem: true
+        allowPrivilegeEscalation: false
+        privileged: false
+        capabilities: {add: [NET_BIND_SERVICE], drop: [ALL]}
+"""
+
+
+def test_security_context_is_built_into_the_effective_settings(tmp_path: Path) -> None:
+    text = POD.split("  containers:", maxsplit=1)[0] + SECURE
+    result = _load(tmp_path, text)
+    assert result.ok, [d.format() for d in result.diagnostics]
+    (pod,) = result.state.pods
+    (container,) = pod.spec.containers
+    settings = security.effective(pod.spec.security_context, container.security_context)
+    assert settings == security.Effective(
+        user="1000:3000",
+        read_only_root=True,
+        no_new_privileges=True,
+        cap_add=("CAP_NET_BIND_SERVICE",),
+        cap_drop=("ALL",),
+    )
+
+
+@pytest.mark.parametrize(
+    ("context", "path", "words"),
+    [
+        ("{privileged: true}", "spec.containers[0].securityContext.privileged", "rootless"),
+        ("{runAsNonRoot: true}", "spec.containers[0].securityContext", "needs runAsUser"),
+        ("{runAsNonRoot: true, runAsUser: 0}", "spec.containers[0].securityContext.runAsUser",
+         "contradicts"),
+        ("{runAsGroup: 5}", "spec.containers[0].securityContext.runAsGroup", "needs runAsUser"),
+        ("{capabilities: {add: [net_admin]}}",
+         "spec.containers[0].securityContext.capabilities.add[0]", "not a capability"),
+        ("{seccompProfile: {type: Unconfined}}",
+         "spec.containers[0].securityContext.seccompProfile.type", "only RuntimeDefault"),
+    ],
+)
+def test_security_context_refusals_say_why(
+    tmp_path: Path, context: str, path: str, words: str
+) -> None:
+    result = _load(tmp_path, POD.format(extra="") + f"      securityContext: {context}\n")
+    assert [(d.path, words in d.message) for d in result.errors] == [(path, True)], [
+        d.format() for d in result.diagnostics
+    ]

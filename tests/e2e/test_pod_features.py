@@ -1,0 +1,105 @@
+"""Pod features of real manifests (issue 17) on the real test hosts (`reconciler apply`):
+securityContext (user, group, read-only root, no-new-privileges, capabilities).
+
+Namespace `rw-e2e`; every managed pod is pruned at the end (hosts-only repository).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.harness import gitdaemon
+from tests.harness import lab as labmod
+
+pytestmark = pytest.mark.e2e
+NAMESPACE = "rw-e2e"
+IMAGE = "198.18.0.1:5000/demo/busybox:latest"
+MANIFESTS = f"""\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: {NAMESPACE}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: secure
+  namespace: {NAMESPACE}
+spec:
+  nodeSelector: {{zone: a}}
+  terminationGracePeriodSeconds: 1
+  securityContext:
+    runAsUser: 1000
+    runAsGroup: 3000
+    runAsNonRoot: true
+  containers:
+    - name: app
+      image: {IMAGE}
+      command: ["sleep", "3600"]
+      securityContext:
+        readOnlyRootFilesystem: true
+        allowPrivilegeEscalation: false
+        capabilities:
+          drop: [ALL]
+          add: [NET_BIND_SERVICE]
+"""
+
+
+def reconciler(lab: labmod.Lab, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
+        env=gitdaemon.cli_env(lab), timeout=300, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def applied(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    example = labmod.REPO / "examples" / "repo"
+    repo = tmp_path_factory.mktemp("rw") / "repo"
+    shutil.copytree(example / "hosts", repo / "hosts")
+    hosts_only = tmp_path_factory.mktemp("rw-hosts")
+    shutil.copytree(example / "hosts", hosts_only / "hosts")
+    (repo / "app.yaml").write_text(MANIFESTS)
+    result = reconciler(lab, "apply", "--allow-mass-prune", str(repo))
+    assert result.returncode == 0, result.stdout + result.stderr
+    yield repo
+    reconciler(lab, "apply", "--allow-mass-prune", str(hosts_only))
+
+
+def _exec(lab: labmod.Lab, host: labmod.Host, container: str, *command: str) -> Any:
+    deadline = time.monotonic() + 30
+    while True:
+        result = lab.ssh(host, "podman", "exec", container, *command, check=False)
+        if result.returncode in (0, 1) or time.monotonic() > deadline:
+            return result
+        time.sleep(0.5)
+
+
+def _inspect(lab: labmod.Lab, host: labmod.Host, container: str) -> Any:
+    return json.loads(lab.ssh(host, "podman", "container", "inspect", container).stdout)[0]
+
+
+def test_security_context_runs_the_container_as_declared(lab: labmod.Lab, applied: Path) -> None:
+    h1 = lab.get("h1")
+    container = f"{NAMESPACE}_secure_app"
+    ids = _exec(lab, h1, container, "id")
+    assert ids.returncode == 0, ids.stderr
+    assert "uid=1000" in ids.stdout and "gid=3000" in ids.stdout
+    write = _exec(lab, h1, container, "touch", "/written")
+    assert write.returncode != 0 and "Read-only file system" in write.stderr
+    status = _exec(lab, h1, container, "cat", "/proc/1/status").stdout
+    fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
+    assert fields["NoNewPrivs"].strip() == "1"
+    assert int(fields["CapBnd"], 16) == 1 << 10  # CAP_NET_BIND_SERVICE (10) alone
+    inspected = _inspect(lab, h1, container)
+    assert inspected["Config"]["User"] == "1000:3000"
+    assert inspected["HostConfig"]["ReadonlyRootfs"] is True
