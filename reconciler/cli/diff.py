@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.cli import common, settings
+from reconciler.cli import hpa as hpacli
 from reconciler.controllers import sync
 from reconciler.executor import protocol
 from reconciler.plan import export, pruneguard, render
@@ -48,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(render.diff_text(prepared.result))
             sys.stdout.write(render.summary(prepared.result))
+            sys.stdout.write(hpacli.diff_notes(prepared.load.state, prepared.observations))
         return exit_code(prepared)
 
     return common.run_guarded("diff", args, body)

@@ -300,7 +300,7 @@ def _sample(
     )  # fmt: skip
 
 
-def _observed_counts(
+def observed_counts(
     hpas: Iterable[autoscaling.HorizontalPodAutoscaler],
     state: objects.DesiredState,
     observations: Mapping[str, hoststate.HostObservation],
@@ -336,7 +336,7 @@ def step(p: sync.Pass) -> None:
     hpas = state.autoscalers
     scaling = p.controllers.autoscaling if p.controllers is not None else None
     if scaling is None:
-        counts = _observed_counts(hpas, state, p.observations)
+        counts = observed_counts(hpas, state, p.observations)
     else:
         counts = scaling.counts(state, p.executor, p.targets, p.observations, p.now)
         if scaling.active and hpas:

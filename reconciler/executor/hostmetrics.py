@@ -76,11 +76,18 @@ def parse_proc(stdout: str) -> ProcSample:
     return ProcSample(max(1, clock_ticks), max(1, page_size), uptime, processes)
 
 
-def tree_usage(sample: ProcSample, root: int) -> tuple[float, int]:
-    """(CPU seconds, resident bytes) of process `root` and all its descendants."""
+def children_of(sample: ProcSample) -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in sample.processes.values():
         children.setdefault(entry.ppid, []).append(entry.pid)
+    return children
+
+
+def tree_usage(
+    sample: ProcSample, root: int, children: Mapping[int, list[int]] | None = None
+) -> tuple[float, int]:
+    """(CPU seconds, resident bytes) of process `root` and all its descendants."""
+    tree = children if children is not None else children_of(sample)
     ticks = pages = 0
     todo, seen = [root], set()
     while todo:
@@ -91,7 +98,7 @@ def tree_usage(sample: ProcSample, root: int) -> tuple[float, int]:
         seen.add(pid)
         ticks += found.ticks
         pages += found.rss_pages
-        todo.extend(children.get(pid, ()))
+        todo.extend(tree.get(pid, ()))
     return ticks / sample.clock_ticks, pages * sample.page_size
 
 
@@ -122,10 +129,11 @@ def running(listed: Iterable[Mapping[str, Any]]) -> list[Running]:
 
 def from_proc(host: str, sample: ProcSample, containers: list[Running]) -> metrics.HostMetrics:
     usages = []
+    children = children_of(sample)
     for c in containers:
         if c.pid not in sample.processes:
             continue  # ended between the list and the read
-        cpu, memory = tree_usage(sample, c.pid)
+        cpu, memory = tree_usage(sample, c.pid, children)
         usages.append(metrics.ContainerUsage(c.namespace, c.pod, c.container, c.podman_id,
                                              cpu, memory))  # fmt: skip
     return metrics.HostMetrics(host, True, metrics.Source.PROC, sample.uptime, tuple(usages))

@@ -10,6 +10,7 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
+from reconciler.manifests import autoscalers as hpadocs
 from reconciler.manifests import probechecks, securitycontext
 from reconciler.model import base, objects, quantity, workloads
 
@@ -286,4 +287,5 @@ _BUILDERS: dict[base.Kind, Callable[[Doc, base.ObjectMeta, base.SourceRef], obje
     base.Kind.DEPLOYMENT: _deployment,
     base.Kind.SERVICE: _service,
     base.Kind.HOST: _host,
+    base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.build,
 }

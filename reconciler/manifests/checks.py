@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable
 
+from reconciler.manifests import autoscalers as hpadocs
 from reconciler.manifests import checking, podchecks, secrettypes, servicechecks, yamldocs
 from reconciler.model import base, quantity
 from reconciler.model import diagnostics as dg
@@ -272,4 +273,5 @@ _BY_KIND: dict[base.Kind, Callable[[checking.Checker], None]] = {
     base.Kind.DEPLOYMENT: _deployment,
     base.Kind.SERVICE: _service,
     base.Kind.HOST: _host,
+    base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.check,
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reconciler.manifests import autoscalers as hpadocs
 from reconciler.manifests import (
     build,
     checking,
@@ -108,6 +109,7 @@ class _Run:
                 self._document(document, yaml_marks)
             self._cap(start, manifest.rel)
         self.diagnostics += references.check(self.declared, self.references, resolve=complete)
+        self.diagnostics += hpadocs.across(self.objects)
         if complete:
             self.diagnostics += servicechecks.check(self.placed)
         self.diagnostics.sort(key=lambda d: (d.file, d.line, d.column, d.path, d.message))

@@ -134,6 +134,21 @@ _PROBE_FIELDS = (
 )
 
 
+def _scaling_rules(name: str, meaning: str) -> F:
+    return F(name, T.OBJECT, meaning, (
+        F("stabilizationWindowSeconds", T.INTEGER, "the most (down) or least (up) replicas "
+          "recommended within this window wins", minimum=0, maximum=3600),
+        F("selectPolicy", T.STRING, "which policy's limit applies (default `Max`)",
+          enum=("Max", "Min", "Disabled")),
+        F("policies", T.LIST, "limits on the change per period", (
+            F("type", T.STRING, "", required=True, enum=("Pods", "Percent")),
+            F("value", T.INTEGER, "pods, or percent of the replicas at the period's start",
+              required=True, minimum=1),
+            F("periodSeconds", T.INTEGER, "", required=True, minimum=1, maximum=1800),
+        )),
+    ))
+
+
 def _probe(name: str, meaning: str) -> F:
     return F(name, T.OBJECT, f"{meaning}; run by the reconciler from outside the container",
              _PROBE_FIELDS)
@@ -337,6 +352,37 @@ KINDS: tuple[KindSubset, ...] = (
                 F("value", T.STRING, "taint value"),
                 F("effect", T.STRING, "what happens to pods that do not tolerate it",
                   required=True, enum=("NoSchedule", "PreferNoSchedule", "NoExecute")),
+            )),
+        ), required=True),
+    )),
+    KindSubset(base.Kind.HORIZONTAL_POD_AUTOSCALER, "horizontalpodautoscaler-autoscaling-v2.json", (
+        *_type_fields(base.Kind.HORIZONTAL_POD_AUTOSCALER),
+        _metadata(True, "name in `get hpa`"),
+        F("spec", T.OBJECT, "scales a Deployment from the CPU and memory its pods use, measured "
+          "on the hosts", (
+            F("scaleTargetRef", T.OBJECT, "", (
+                F("apiVersion", T.STRING, "`apps/v1`"),
+                F("kind", T.STRING, "only `Deployment`", required=True),
+                F("name", T.STRING, "a Deployment in the same namespace", required=True),
+            ), required=True),
+            F("minReplicas", T.INTEGER, "fewest replicas (default 1)", minimum=1),
+            F("maxReplicas", T.INTEGER, "most replicas", required=True, minimum=1),
+            F("metrics", T.LIST, "the largest proposal wins (default: cpu at 80% of requests)", (
+                F("type", T.STRING, "only `Resource`", required=True, enum=("Resource",)),
+                F("resource", T.OBJECT, "usage summed over the pod's containers", (
+                    F("name", T.STRING, "", required=True, enum=("cpu", "memory")),
+                    F("target", T.OBJECT, "", (
+                        F("type", T.STRING, "", required=True,
+                          enum=("Utilization", "AverageValue")),
+                        F("averageUtilization", T.INTEGER, "percent of the pods' requests",
+                          minimum=1),
+                        F("averageValue", T.QUANTITY, "per pod (`500m`, `256Mi`)"),
+                    ), required=True),
+                ), required=True),
+            )),
+            F("behavior", T.OBJECT, "Kubernetes' defaults for what is left out", (
+                _scaling_rules("scaleUp", "default: no window; 4 pods or 100% per 15 s"),
+                _scaling_rules("scaleDown", "default: 300 s window; 100% per 15 s"),
             )),
         ), required=True),
     )),

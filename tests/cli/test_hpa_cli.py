@@ -3,11 +3,13 @@ on /metrics."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from reconciler.cli import get
+from reconciler.cli import common, get, main
 from reconciler.cli import hpa as hpacli
 from reconciler.controllers import autoscale, sync
 from reconciler.executor import fake
@@ -120,3 +122,41 @@ def test_metrics_series() -> None:
 def test_record_round_trip() -> None:
     assert autoscale.Record.of(RECORD.as_dict()) == RECORD
     assert autoscale.Record.of({"namespace": "x"}) is None
+
+
+@pytest.fixture
+def executor(monkeypatch: pytest.MonkeyPatch) -> fake.FakeExecutor:
+    made = fake.FakeExecutor(["h1"])
+
+    @contextlib.contextmanager
+    def executor_for(args: object) -> Iterator[fake.FakeExecutor]:
+        yield made
+
+    monkeypatch.setattr(common, "executor_for", executor_for)
+    monkeypatch.setenv("RECONCILER_CONFIG", "/dev/null")
+    return made
+
+
+def web_pods(executor: fake.FakeExecutor) -> int:
+    return sum(1 for pods in executor.pods.values() for ns, _name in pods if ns == "shop")
+
+
+def test_apply_uses_the_daemons_count_else_gits(
+    repo: Path,
+    tmp_path: Path,
+    executor: fake.FakeExecutor,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("RECONCILER_STATE_DIR", str(tmp_path / "none"))
+    assert main.main(["apply", "-q", str(repo)]) == 0
+    assert web_pods(executor) == 1  # no daemon state here: git's replicas
+    monkeypatch.setenv("RECONCILER_STATE_DIR", str(tmp_path / "state"))
+    with storemod.Store(storemod.path_in(tmp_path / "state")) as db:
+        db.save_autoscaler_records([RECORD.as_dict()], [])
+    assert main.main(["apply", "-q", str(repo)]) == 0
+    assert web_pods(executor) == 3  # the count the daemon recorded
+    capsys.readouterr()
+    assert main.main(["diff", str(repo)]) == 0  # 3 run: the HPA's replicas, not drift
+    out = capsys.readouterr().out
+    assert "Deployment shop/web: replicas owned by HorizontalPodAutoscaler web (3 kept" in out
