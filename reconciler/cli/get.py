@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from ruamel.yaml import YAML
 
-from reconciler.cli import common, settings
+from reconciler.cli import common, hoststatus, settings
 from reconciler.cli import hpa as hpacli
 from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import lifecycle, manager, sync
@@ -172,9 +172,10 @@ def _cell(value: Any) -> str:
 POD_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "READY": "ready", "STATUS": "status",
                "RESTARTS": "restarts", "HOST": "host"}  # fmt: skip
 POD_WIDE = {**POD_COLUMNS, "ADDRESS": "address", "REVISION": "revision", "IMAGES": "images"}
-HOST_COLUMNS = {"NAME": "name", "STATUS": "status", "ADDRESS": "address", "PODS": "pods",
-                "CPU": "cpu", "MEMORY": "memory"}  # fmt: skip
-HOST_WIDE = {**HOST_COLUMNS, "USER": "user", "PORT": "port", "TAINTS": "taints", "ERROR": "error"}
+HOST_COLUMNS = {"NAME": "name", "STATUS": "status", "SINCE": "since", "ADDRESS": "address",
+                "PODS": "pods", "CPU": "cpu", "MEMORY": "memory"}  # fmt: skip
+HOST_WIDE = {**HOST_COLUMNS, "REASON": "reason", "USER": "user", "PORT": "port", "TAINTS": "taints",
+             "ERROR": "error"}  # fmt: skip
 DEPLOY_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "READY": "ready",
                   "UP-TO-DATE": "upToDate", "AVAILABLE": "available"}  # fmt: skip
 DEPLOY_WIDE = {**DEPLOY_COLUMNS, "HOSTS": "hosts"}
@@ -224,12 +225,13 @@ def get(
 def _host_rows(loaded: loader.LoadResult, observations: dict[str, hoststate.HostObservation]
                ) -> list[dict[str, Any]]:  # fmt: skip
     rows = []
+    health = from_daemon(hoststatus.recorded, dict[str, hoststatus.Condition]())
     for host in loaded.state.hosts:
         seen = observations.get(host.meta.name)
         ready = seen is not None and seen.reachable
         rows.append({
             "name": host.meta.name,
-            "status": "Ready" if ready else "NotReady",  # kubectl's word; the error says why
+            **hoststatus.columns(host, seen, health),  # the daemon's condition, if recorded
             "address": host.address,
             "pods": len(seen.pods) if seen and ready else "?",
             "cpu": quantity.format_millicores(host.cpu_capacity),

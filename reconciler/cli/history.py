@@ -1,7 +1,7 @@
 """`reconciler history [--state-dir DIR] [-n 20] [--result R] [--since 1h] [-o json]`: the daemon's
 past syncs, newest first, read from its state database: revision, trigger, result, duration,
-changes and errors; `--result` keeps syncs that ended so (Succeeded, Failed, Invalid, Partial),
-`--since` those started within a duration (`90s`, `10m`, `2h`, `1d`).
+changes and errors; `--result` keeps syncs that ended so (Succeeded, Failed, Invalid, Partial,
+Blocked), `--since` those started within a duration (`90s`, `10m`, `2h`, `1d`).
 
 Exit: 0, or 2 on a usage error or when the state database cannot be read.
 """

@@ -289,6 +289,7 @@ def observe(
     monitor = controllers.hosts if controllers is not None else None
     if monitor is None:
         return executor.observe(targets)
+    monitor.watch(targets)
     conditions = monitor.conditions()
     asked = [t for t in targets if t.name not in conditions or conditions[t.name].answering]
     found = executor.observe(asked) if asked else {}

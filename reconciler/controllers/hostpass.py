@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from reconciler.controllers import sync
 
 FENCED = "fenced: its host was lost and the pod re-placed elsewhere"
+DRAINED = "drained: its host is being drained"
 
 
 @dataclass
@@ -30,6 +31,9 @@ class HostView:
     lost: set[str] = field(default_factory=set)
     fencing: dict[str, hoststate.HostObservation] = field(default_factory=dict)
     held: list[str] = field(default_factory=list)  # "Deployment ns/name", "Pod ns/name"
+    evicted: list[tuple[hoststate.ObservedPod, str]] = field(default_factory=list)
+    """Pods hidden from this pass (a drain moves them): deleted by `fence`, with the reason."""
+    waiting_drain: list[str] = field(default_factory=list)
 
     @property
     def down(self) -> set[str]:
@@ -122,21 +126,26 @@ def hold(p: sync.Pass) -> None:
 
 def fence(p: sync.Pass) -> None:
     """The stale copies of every fencing host are removed first (wave 0); the host itself got
-    nothing in this plan (it was not Ready for the scheduler)."""
+    nothing in this plan (it was not Ready for the scheduler). So are pods a drain moves."""
     view = p.hosts
-    if view is None or not view.fencing or p.result is None or getattr(p, "held", None):
+    if view is None or p.result is None or getattr(p, "held", None):
+        return
+    if not view.fencing and not view.evicted:
         return
     actions = list(p.result.plan.actions)
+    actions += [_delete(pod, reason) for pod, reason in view.evicted]
     for name, seen in sorted(view.fencing.items()):
         copies = stale(seen)
-        actions += [
-            hoststate.Action(kind=hoststate.ActionKind.DELETE, host=name, namespace=pod.namespace,
-                             name=pod.name, observed=pod, reason=FENCED, wave=diff.WAVE_DELETE)
-            for pod in copies
-        ]  # fmt: skip
+        actions += [_delete(pod, FENCED) for pod in copies]
         rest = tuple(pod for pod in seen.pods if pod not in copies)
         p.observations[name] = dataclasses.replace(seen, pods=rest)
     actions.sort(key=lambda a: a.wave)  # stable: the planner's order within a wave
     plan = dataclasses.replace(p.result.plan, actions=tuple(actions))
     unreachable = tuple(n for n in p.result.unreachable if n not in view.fencing)
     p.result = dataclasses.replace(p.result, plan=plan, unreachable=unreachable)
+
+
+def _delete(pod: hoststate.ObservedPod, reason: str) -> hoststate.Action:
+    return hoststate.Action(kind=hoststate.ActionKind.DELETE, host=pod.host,
+                            namespace=pod.namespace, name=pod.name, observed=pod, reason=reason,
+                            wave=diff.WAVE_DELETE)  # fmt: skip

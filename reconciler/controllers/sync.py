@@ -18,7 +18,7 @@ from pathlib import Path
 
 from reconciler.controllers import autoscale as autoscalectl
 from reconciler.controllers import deployment as deploymentctl
-from reconciler.controllers import hosthealth, hostpass, lifecycle, rollouts
+from reconciler.controllers import drain, hosthealth, hostpass, lifecycle, rollouts
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
 from reconciler.manifests import loader
@@ -235,7 +235,7 @@ def plan(p: Pass) -> None:
 
 
 STEPS: tuple[Callable[[Pass], None], ...] = (
-    observe, hostpass.assess, guard_prunes, probe, autoscalectl.step,
+    observe, hostpass.assess, guard_prunes, probe, drain.evict, autoscalectl.step,
     expand_workloads, hostpass.hold, restart, plan,
     hostpass.fence,
 )

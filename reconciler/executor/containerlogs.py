@@ -13,6 +13,11 @@ from dataclasses import dataclass
 
 from reconciler.executor import apistream, errors
 
+UNTIL_IDLE = 5.0
+"""Podman 4.3 leaves a non-following read with `until` open (or never answers it, when no line
+comes before that time) once it has sent the lines it has: after this many seconds without a
+byte, such a read is taken as complete."""
+
 Write = Callable[[apistream.Stream, bytes], None]
 """Receives each frame's payload with its stream (stdout, stderr), in the order Podman sent."""
 
@@ -66,8 +71,14 @@ def stream(
     if query.empty:
         return 0
     target = apistream.path(f"/containers/{apistream.quote(container_id)}/logs", query.params())
+    bounded = bool(query.until) and not query.follow
     try:
-        response = apistream.request(socket_path, "GET", target, timeout=timeout)
+        response = apistream.request(socket_path, "GET", target,
+                                     timeout=UNTIL_IDLE if bounded else timeout)  # fmt: skip
+    except TimeoutError:
+        if bounded:
+            return 0  # Podman 4.3 never answers an `until` before every line: none, then
+        raise errors.PodmanFailed(host, "read logs", "no answer in time") from None
     except OSError as exc:
         raise errors.PodmanFailed(host, "read logs", str(exc) or type(exc).__name__) from exc
     try:
@@ -77,11 +88,15 @@ def stream(
             response.sock.settimeout(None)  # lines come when the container writes them
         demux = apistream.Demux()
         total = 0
-        for data in response.body():
-            for kind, payload in demux.feed(data):
-                total += len(payload)
-                write(kind, payload)
-        return total
+        try:
+            for data in response.body():
+                for kind, payload in demux.feed(data):
+                    total += len(payload)
+                    write(kind, payload)
+        except TimeoutError:
+            if not bounded:
+                raise
+        return total  # a bounded read that stalls has sent all its lines (see UNTIL_IDLE)
     except OSError as exc:
         raise errors.PodmanFailed(host, "read logs", str(exc) or type(exc).__name__) from exc
     finally:

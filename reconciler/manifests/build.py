@@ -12,7 +12,7 @@ from typing import Any
 
 from reconciler.manifests import autoscalers as hpadocs
 from reconciler.manifests import probechecks, securitycontext
-from reconciler.model import base, objects, quantity, workloads
+from reconciler.model import base, cordon, disruption, objects, quantity, workloads
 
 Doc = dict[str, Any]
 
@@ -112,7 +112,21 @@ def _host(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Ob
         taints=tuple(
             objects.Taint(t["key"], workloads.TaintEffect(t["effect"]), t.get("value", ""))
             for t in spec.get("taints") or []
-        ),
+        ) + cordon.cordon_taints(spec.get("unschedulable") is True, meta),
+        source=source,
+        unschedulable=spec.get("unschedulable") is True,
+    )
+
+
+def _disruption_budget(
+    doc: Doc, meta: base.ObjectMeta, source: base.SourceRef
+) -> objects.Object:
+    spec = doc["spec"]
+    return disruption.PodDisruptionBudget(
+        meta,
+        base.frozen_map((spec.get("selector") or {}).get("matchLabels")),
+        min_available=spec.get("minAvailable"),
+        max_unavailable=spec.get("maxUnavailable"),
         source=source,
     )
 
@@ -288,4 +302,5 @@ _BUILDERS: dict[base.Kind, Callable[[Doc, base.ObjectMeta, base.SourceRef], obje
     base.Kind.SERVICE: _service,
     base.Kind.HOST: _host,
     base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.build,
+    base.Kind.POD_DISRUPTION_BUDGET: _disruption_budget,
 }

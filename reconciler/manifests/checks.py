@@ -13,7 +13,14 @@ import re
 from collections.abc import Callable
 
 from reconciler.manifests import autoscalers as hpadocs
-from reconciler.manifests import checking, podchecks, secrettypes, servicechecks, yamldocs
+from reconciler.manifests import (
+    checking,
+    disruptionchecks,
+    podchecks,
+    secrettypes,
+    servicechecks,
+    yamldocs,
+)
 from reconciler.model import base, quantity
 from reconciler.model import diagnostics as dg
 
@@ -274,4 +281,5 @@ _BY_KIND: dict[base.Kind, Callable[[checking.Checker], None]] = {
     base.Kind.SERVICE: _service,
     base.Kind.HOST: _host,
     base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.check,
+    base.Kind.POD_DISRUPTION_BUDGET: disruptionchecks.check,
 }

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from reconciler.manifests import secrettypes
-from reconciler.model import base, workloads
+from reconciler.model import base, cordon, workloads
 
 
 class T(enum.StrEnum):
@@ -347,6 +347,8 @@ KINDS: tuple[KindSubset, ...] = (
                 F("cpu", T.QUANTITY, "cores (`2`, `1500m`)", required=True),
                 F("memory", T.QUANTITY, "bytes (`2Gi`)", required=True),
             ), required=True),
+            F("unschedulable", T.BOOLEAN, "cordon: no new pod is placed here; pods that run "
+              "stay (annotation `reconciler.dev/drain: \"true\"` also moves them away)"),
             F("taints", T.LIST, "pods must tolerate these", (
                 F("key", T.STRING, "taint key", required=True),
                 F("value", T.STRING, "taint value"),
@@ -386,6 +388,19 @@ KINDS: tuple[KindSubset, ...] = (
             )),
         ), required=True),
     )),
+    KindSubset(base.Kind.POD_DISRUPTION_BUDGET, "poddisruptionbudget-policy-v1.json", (
+        *_type_fields(base.Kind.POD_DISRUPTION_BUDGET),
+        _metadata(True, "named in a drain's waiting message"),
+        F("spec", T.OBJECT, "limits how many selected pods a drain takes down at once", (
+            F("selector", T.OBJECT, "the pods covered (of Deployments and bare Pods)", (
+                F("matchLabels", T.MAP, "every pod with all of these labels; `{}`: every "
+                  "pod of the namespace"),
+            ), required=True),
+            F("minAvailable", T.INT_OR_STRING, "available pods a drain keeps (`2`, `50%`)"),
+            F("maxUnavailable", T.INT_OR_STRING, "unavailable pods a drain allows (`1`, "
+              "`25%`)"),
+        ), required=True),
+    )),
 )
 
 # fmt: on
@@ -395,10 +410,12 @@ BY_KIND: dict[base.Kind, KindSubset] = {subset.kind: subset for subset in KINDS}
 ANNOTATION_PREFIX = f"{base.API_GROUP}/"
 KNOWN_ANNOTATIONS: dict[str, tuple[base.Kind, ...]] = {
     workloads.ROLLBACK_ON_FAILURE: (base.Kind.DEPLOYMENT,),
+    cordon.DRAIN_ANNOTATION: (base.Kind.HOST,),
 }
 """Annotations with our prefix that some part of reconciler reads, with the kinds whose
 `metadata.annotations` may carry them; any other is an error."""
 ANNOTATION_VALUES: dict[str, tuple[str, ...]] = {
     workloads.ROLLBACK_ON_FAILURE: ("true", "false"),
+    cordon.DRAIN_ANNOTATION: ("true", "false"),
 }
 """The values a known annotation accepts (absent: any string)."""

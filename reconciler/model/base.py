@@ -32,6 +32,7 @@ class Kind(enum.StrEnum):
     DEPLOYMENT = "Deployment"
     HOST = "Host"
     HORIZONTAL_POD_AUTOSCALER = "HorizontalPodAutoscaler"
+    POD_DISRUPTION_BUDGET = "PodDisruptionBudget"
 
     @property
     def api_version(self) -> str:
@@ -60,6 +61,7 @@ _API_VERSIONS: dict[Kind, str] = {
     Kind.DEPLOYMENT: "apps/v1",
     Kind.HOST: HOST_API_VERSION,
     Kind.HORIZONTAL_POD_AUTOSCALER: "autoscaling/v2",
+    Kind.POD_DISRUPTION_BUDGET: "policy/v1",
 }
 
 

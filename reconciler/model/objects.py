@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from reconciler.model import autoscaling, base, workloads
+from reconciler.model import autoscaling, base, disruption, workloads
 
 T = TypeVar("T")
 
@@ -116,7 +116,7 @@ class Host:
 
 Object = (
     Namespace | ConfigMap | Secret | Service | Host | workloads.Pod | workloads.Deployment
-    | autoscaling.HorizontalPodAutoscaler
+    | autoscaling.HorizontalPodAutoscaler | disruption.PodDisruptionBudget
 )
 
 

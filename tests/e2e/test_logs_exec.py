@@ -186,7 +186,7 @@ def test_missing_pod_and_container_are_named(cli: test_apply.Cli, pod: Pod) -> N
     assert wrong.returncode == 1 and "its containers: main, side" in wrong.stderr
     early = cli("logs", pod.name, "-n", NAMESPACE, "-c", "side", "--previous",
                 "--filename", str(pod.path))  # fmt: skip
-    assert early.returncode == 1 and "previous terminated container" in early.stderr
+    assert early.returncode == 1 and "previous terminated container" in early.stderr, early.stderr
 
 
 def test_previous_shows_the_run_before_a_restart(cli: test_apply.Cli, pod: Pod) -> None:

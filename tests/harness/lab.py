@@ -449,7 +449,9 @@ class Lab:
                     timeout=60,
                 )
         # What is left (conmon, the catatonit pause process, slirp4netns) runs as the lab's
-        # own user: the pause process ignores SIGTERM, so SIGKILL, as podman does.
+        # own user: the pause process ignores SIGTERM, so SIGKILL, as podman does. Then wait
+        # until they are reaped (orphans: by init), so that nothing defunct is left behind.
+        killed: set[int] = set()
         for _ in range(3):
             pids = list(self._user_pids(host))
             if not pids:
@@ -457,7 +459,9 @@ class Lab:
             for pid in pids:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+            killed.update(pids)
             time.sleep(0.1)
+        proc.wait_gone(sorted(killed | set(self._user_pids(host))))
         if Path(f"/run/netns/{host.netns}").exists():
             proc.run(["ip", "netns", "del", host.netns], check=False)
         if Path(f"/sys/class/net/{host.veth}").exists():

@@ -84,21 +84,48 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def stop_pid(pid: int, sig: signal.Signals = signal.SIGTERM, wait: float = 5.0) -> None:
-    """Stop one process we started, by PID: SIGTERM, then SIGKILL after `wait` seconds."""
-    if not pid_alive(pid):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not pid_alive(pid):
-            return
+GONE_WAIT = 10.0
+"""Seconds `wait_gone` waits for a stopped process to leave the process table: reaped by us
+when it is our child, else by its parent (init reaps an orphan, some inits only after a while)."""
+
+
+def _reap(pid: int) -> None:
+    """Collect `pid` if it is an exited child of this process (else it stays defunct)."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+
+
+def wait_gone(pids: Sequence[int], timeout: float = GONE_WAIT) -> list[int]:
+    """Wait until each of `pids` (stopped or killed) is gone from /proc, reaping those that are
+    our children, so that nothing defunct is left behind; the PIDs still there at `timeout`."""
+    deadline = time.monotonic() + timeout
+    left = [pid for pid in pids if pid > 0]
+    while True:
+        for pid in left:
+            _reap(pid)
+        left = [pid for pid in left if Path(f"/proc/{pid}").exists()]
+        if not left or time.monotonic() >= deadline:
+            return left
         time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+
+
+def stop_pid(pid: int, sig: signal.Signals = signal.SIGTERM, wait: float = 5.0) -> None:
+    """Stop one process we started, by PID: SIGTERM, then SIGKILL after `wait` seconds; then
+    wait until it is reaped (`wait_gone`), so that `down` leaves no defunct process."""
+    if pid <= 0:
+        return
+    _reap(pid)  # an exited child of ours stays defunct until collected
+    if pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while pid_alive(pid) and time.monotonic() < deadline:
+            _reap(pid)
+            time.sleep(0.05)
+        if pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    wait_gone([pid])
 
 
 def port_open(address: str, port: int, timeout: float = 0.3) -> bool:

@@ -40,7 +40,7 @@ def _upstream_validators() -> dict[str, Any]:
         ("Pod", "pod-v1"),
         ("Deployment", "deployment-apps-v1"),
         ("Service", "service-v1"),
-        ("HorizontalPodAutoscaler", "horizontalpodautoscaler-autoscaling-v2"),
+        ("PodDisruptionBudget", "poddisruptionbudget-policy-v1"),
     ):
         schema = json.loads((source / f"{name}.json").read_text())
         validators[kind] = jsonschema.Draft202012Validator(schema, registry=registry)

@@ -164,5 +164,6 @@ def test_desired_state_accessors(example: loader.LoadResult) -> None:
     assert [d.meta.name for d in state.deployments] == ["backend", "web"]
     assert isinstance(state.config_maps[0], objects.ConfigMap)
     assert state.config_maps[0].keys() == {"GREETING", "LOG_LEVEL", "index.html"}
-    unused = {base.Kind.POD, base.Kind.HORIZONTAL_POD_AUTOSCALER}
+    unused = {base.Kind.POD, base.Kind.HORIZONTAL_POD_AUTOSCALER,
+              base.Kind.POD_DISRUPTION_BUDGET}
     assert set(state.by_kind()) == set(base.Kind) - unused
