@@ -148,7 +148,7 @@ class Autoscaling:
                 self.next_due = now + self.period
                 self._evaluate(hpas, state, executor, targets=targets,
                                observations=observations, now=now)  # fmt: skip
-            return {h.target_key: self._records[(h.meta.namespace, h.meta.name)].replicas
+            return {h.target_key: _bounded(h, self._records[(h.meta.namespace, h.meta.name)])
                     for h in hpas}  # fmt: skip
 
     def _start(
@@ -253,6 +253,14 @@ def recorded_only(state_dir: Path | None = None) -> Autoscaling:
             return Autoscaling(store)
     except storemod.StoreError:
         return Autoscaling()
+
+
+def _bounded(h: autoscaling.HorizontalPodAutoscaler, record: Record) -> int:
+    """The recorded count within the HPA's current bounds (git may have changed them since);
+    0 stays 0 (Kubernetes: scaling disabled)."""
+    if record.replicas == 0:
+        return 0
+    return min(max(record.replicas, h.min_replicas), h.max_replicas)
 
 
 def _pods_of(

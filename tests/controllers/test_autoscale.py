@@ -4,11 +4,12 @@ reads it; the dry run keeps what runs."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from reconciler.controllers import autoscale, sync
 from reconciler.executor import fake
-from reconciler.model import base
+from reconciler.model import base, objects
 from reconciler.state import conditions as cond
 from reconciler.state import store as storemod
 
@@ -139,6 +140,9 @@ def test_count_survives_a_restart_and_apply_reads_it(tmp_path: Path) -> None:
     counts = one_shot.counts(world.loaded.state, world.executor, [], {}, world.clock.now)
     assert counts == {KEY: 2}
     assert autoscale.recorded_only(tmp_path / "nowhere").records() == {}
+    narrower = dataclasses.replace(world.loaded.state.autoscalers[0], max_replicas=1)
+    state = objects.DesiredState.of([*world.loaded.state.deployments, narrower])
+    assert one_shot.counts(state, world.executor, [], {}, world.clock.now) == {KEY: 1}
 
 
 def test_dry_run_keeps_what_runs_within_bounds(tmp_path: Path) -> None:
