@@ -41,6 +41,7 @@ def _upstream_validators() -> dict[str, Any]:
         ("Deployment", "deployment-apps-v1"),
         ("Service", "service-v1"),
         ("PodDisruptionBudget", "poddisruptionbudget-policy-v1"),
+        ("HorizontalPodAutoscaler", "horizontalpodautoscaler-autoscaling-v2"),
     ):
         schema = json.loads((source / f"{name}.json").read_text())
         validators[kind] = jsonschema.Draft202012Validator(schema, registry=registry)
