@@ -60,6 +60,7 @@ class Record:
     sources: tuple[tuple[str, str], ...] = ()  # (host, metrics.Source) of the target's pods
     decisions: tuple[dict[str, Any], ...] = ()
     values: tuple[tuple[str, int, int], ...] = ()  # (metric, current, target) for /metrics
+    running: int = 0  # the Deployment's pods seen at the last evaluation
 
     @property
     def key(self) -> tuple[str, str]:
@@ -82,7 +83,7 @@ class Record:
                        int(raw["replicas"]), float(raw.get("last_scale") or 0.0),
                        str(raw.get("targets") or "<unknown>"),
                        tuple(sorted((str(h), str(s)) for h, s in sources.items())),
-                       tuple(decisions), tuple(values))  # fmt: skip
+                       tuple(decisions), tuple(values), int(raw.get("running") or 0))  # fmt: skip
         except (KeyError, TypeError, ValueError):
             return None
 
@@ -214,6 +215,7 @@ class Autoscaling:
                 last_scale=now if decision.rescaled else record.last_scale,
                 values=tuple((_metric_name(m.metric), m.current, _target(m.metric))
                              for m in decision.metrics if m.current is not None),
+                running=len(pods),
             )  # fmt: skip
             self._records[record.key] = updated
             changed.append(updated)

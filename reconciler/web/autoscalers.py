@@ -18,8 +18,9 @@ class AutoscalerMetrics:
     def __init__(self, registry: metrics.Registry) -> None:
         self.replicas = registry.gauge(
             "reconciler_hpa_replicas",
-            "A HorizontalPodAutoscaler's current replica count (what its Deployment runs).",
-            ("namespace", "hpa"),
+            "A HorizontalPodAutoscaler's replicas: desired (its count, what the Deployment is "
+            "given) and current (the Deployment's pods at its last evaluation).",
+            ("namespace", "hpa", "state"),
         )
         self.value = registry.gauge(
             "reconciler_hpa_metric_value",
@@ -41,7 +42,8 @@ class AutoscalerMetrics:
         for gauge in (self.replicas, self.value, self.target, self.source):
             gauge.clear()
         for r in records:
-            self.replicas.labels(namespace=r.namespace, hpa=r.name).set(r.replicas)
+            self.replicas.labels(namespace=r.namespace, hpa=r.name, state="desired").set(r.replicas)
+            self.replicas.labels(namespace=r.namespace, hpa=r.name, state="current").set(r.running)
             for name, current, target in r.values:
                 self.value.labels(namespace=r.namespace, hpa=r.name, metric=name).set(current)
                 self.target.labels(namespace=r.namespace, hpa=r.name, metric=name).set(target)

@@ -38,6 +38,7 @@ RECORD = autoscale.Record(
         },
     ),
     (("cpu_utilization_percent", 73, 50),),
+    2,
 )
 
 
@@ -109,7 +110,8 @@ def test_metrics_series() -> None:
     reconciler = metrics.ReconcilerMetrics(registry)
     reconciler.set_autoscalers([RECORD])
     text = registry.expose()
-    assert 'reconciler_hpa_replicas{namespace="shop",hpa="web"} 3' in text
+    assert 'reconciler_hpa_replicas{namespace="shop",hpa="web",state="desired"} 3' in text
+    assert 'reconciler_hpa_replicas{namespace="shop",hpa="web",state="current"} 2' in text
     assert (
         'reconciler_hpa_metric_value{namespace="shop",hpa="web",'
         'metric="cpu_utilization_percent"} 73'
