@@ -12,6 +12,7 @@ pods re-placed meanwhile are removed; then it is Ready and may get pods again.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import enum
 import logging
@@ -36,6 +37,10 @@ CHECK_PERIOD = 1.0
 SILENT_AFTER = 3.0
 """A Ready host whose check has not answered for this long is Unknown (a cut link never
 refuses: the check just hangs until its timeout)."""
+OBSERVE_DEADLINE = 4.0
+"""Seconds a reconcile waits for one host's observation: a host cut off a moment ago (still
+Ready) must not hold the reconcile for its connection's timeouts (measured: 14 s with
+connect_timeout 3, past the grace period). The late answer still counts as a check."""
 
 
 class Status(enum.StrEnum):
@@ -171,6 +176,7 @@ class Monitor:
         self._targets: dict[str, hoststate.HostTarget] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._ticker: threading.Thread | None = None
+        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
     # ----- the pure core, applied under the lock ---------------------------------------------
 
@@ -273,8 +279,37 @@ class Monitor:
         while not self._stop.wait(self._period / 4):
             self.tick()
 
+    def observe(
+        self, executor: protocol.HostExecutor, targets: Sequence[hoststate.HostTarget]
+    ) -> dict[str, hoststate.HostObservation]:
+        """Each host read on its own, at most OBSERVE_DEADLINE seconds waited for: a host that
+        has not answered by then is unreachable for this reconcile (and Unknown at once)."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="observe")
+            pool = self._pool
+        jobs = {pool.submit(executor.observe, [t]): t.name for t in targets}
+        done, late = concurrent.futures.wait(jobs, timeout=OBSERVE_DEADLINE)
+        found = {}
+        for job in done:
+            name = jobs[job]
+            try:
+                seen = job.result()[name]
+            except Exception as exc:  # the executor's own trouble (closed): not the host's
+                seen = hoststate.HostObservation(name, False, error=f"host {name}: {exc}")
+            self.heard(name, None if seen.reachable else seen.error, seen.pods)
+            found[name] = seen
+        for job in late:
+            name = jobs[job]
+            error = f"host {name}: no answer within {OBSERVE_DEADLINE:g}s"
+            self.heard(name, error)
+            found[name] = hoststate.HostObservation(name, reachable=False, error=error)
+        return found
+
     def stop(self) -> None:
         self._stop.set()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
         for thread in list(self._threads.values()) + ([self._ticker] if self._ticker else []):
             thread.join(timeout=0.2)  # a check hung on a dead host ends with its timeout
 
@@ -292,9 +327,7 @@ def observe(
     monitor.watch(targets)
     conditions = monitor.conditions()
     asked = [t for t in targets if t.name not in conditions or conditions[t.name].answering]
-    found = executor.observe(asked) if asked else {}
-    for name, seen in found.items():
-        monitor.heard(name, None if seen.reachable else seen.error, seen.pods)
+    found = monitor.observe(executor, asked) if asked else {}
     out = {}
     for target in targets:
         answer = found.get(target.name)

@@ -6,8 +6,13 @@ one-shot runs (no monitor) never move pods off a host that did not answer."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from reconciler.controllers import hosthealth, sync
 from reconciler.executor import fake
@@ -232,3 +237,36 @@ def test_one_shot_runs_never_move_pods_off_a_host_that_did_not_answer(tmp_path: 
         assert prepared.result.plan.empty, prepared.result.plan
         (seen,) = prepared.unreachable
         assert "held until it answers or is NotReady: Deployment hh/web, Pod hh/solo" in seen.error
+
+
+class _Hanging(fake.FakeExecutor):
+    """h2 does not answer (a cut link) until released."""
+
+    def __init__(self) -> None:
+        super().__init__(["h1", "h2"])
+        self.release = threading.Event()
+
+    def observe(self, targets: Iterable[hoststate.HostTarget], *, detail: bool = False
+                ) -> dict[str, hoststate.HostObservation]:  # fmt: skip
+        wanted = list(targets)
+        if any(t.name == "h2" for t in wanted):
+            self.release.wait(10)
+        return super().observe(wanted, detail=detail)
+
+
+def test_a_reconcile_does_not_wait_for_a_host_that_just_went_silent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hosthealth, "OBSERVE_DEADLINE", 0.3)
+    executor = _Hanging()
+    monitor = hosthealth.Monitor(None, 10.0)
+    controllers = sync.Controllers(hosts=monitor)
+    targets = [hoststate.HostTarget(h, "198.18.0.1") for h in ("h1", "h2")]
+    started = time.monotonic()
+    seen = hosthealth.observe(executor, targets, controllers)
+    assert time.monotonic() - started < 5
+    executor.release.set()
+    assert seen["h1"].reachable and not seen["h2"].reachable
+    assert "no answer within 0.3s" in seen["h2"].error
+    assert monitor.conditions()["h2"].status is H.UNKNOWN  # and the next reconcile skips it
+    monitor.stop()
