@@ -9,9 +9,14 @@ test_describe: `apply` would prune other engineers' namespaces).
 
 from __future__ import annotations
 
+import fcntl
+import os
+import select
 import shutil
+import struct
 import subprocess
 import sys
+import termios
 import time
 import uuid
 from collections.abc import Iterator
@@ -202,3 +207,43 @@ def test_previous_shows_the_run_before_a_restart(cli: test_apply.Cli, pod: Pod) 
         time.sleep(0.5)
     previous = cli(*base, "--previous")
     assert (previous.returncode, previous.stdout) == (0, "side-started\n"), previous.stderr
+
+
+def test_exec_with_a_terminal_runs_an_interactive_shell(lab: labmod.Lab, pod: Pod) -> None:
+    """`exec -it -- sh` on a pseudo-terminal: what is typed reaches the shell, its terminal
+    knows our window size, and its exit code is ours."""
+    cli = test_apply.Cli(lab)
+    args = [sys.executable, "-m", "reconciler", "exec", pod.name, "-n", NAMESPACE, "-c", "main",
+            "-it", "--filename", str(pod.path), "--", "sh"]  # fmt: skip
+    primary, secondary = os.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 33, 101, 0, 0))
+    with subprocess.Popen(args, stdin=secondary, stdout=secondary, stderr=subprocess.PIPE,
+                          env=cli.env) as shell:  # fmt: skip
+        os.close(secondary)
+        seen = _until(primary, b"# ")  # the prompt: ash reads now
+        os.write(primary, b"echo sum-$((40+2)) $(busybox stty size)\n")
+        seen += _until(primary, b"sum-42 33 101")
+        os.write(primary, b"exit 3\n")
+        code = shell.wait(timeout=60)
+        problem = shell.stderr.read().decode() if shell.stderr else ""
+    os.close(primary)
+    assert b"sum-42 33 101" in seen, (seen, problem)
+    assert code == 3, problem
+
+
+def _until(fd: int, wanted: bytes) -> bytes:
+    """What the terminal shows until `wanted` (answering ash's cursor-position queries)."""
+    seen = b""
+    deadline = time.monotonic() + 60
+    while wanted not in seen and time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if not ready:
+            continue
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            break
+        seen += data
+        if b"\x1b[6n" in data:
+            os.write(fd, b"\x1b[1;1R")
+    return seen
