@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import pytest
 
 from reconciler.cli import events, execcmd, logs, main
 from reconciler.model import hoststate
 from reconciler.state import conditions as cond
+from reconciler.state import store as storemod
 
 
 def _pod(namespace: str, name: str, *containers: str, owner: str = "", created: str = ""
@@ -151,3 +153,21 @@ def test_watch_prints_only_newer_events_of_the_selection(
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("LAST SEEN") and sum("LAST SEEN" in x for x in lines) == 1
     assert [line.split()[3] for line in lines[1:]] == ["pod/web-1", "pod/web-1", "deployment/web"]
+
+
+def test_events_command_reads_a_real_state_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with storemod.Store(storemod.path_in(tmp_path)) as store:
+        store.record_event(cond.EventKind.WARNING, "Pod/shop/web-1", "BackOff", "restart in 10s")
+        store.record_event(cond.EventKind.NORMAL, "Pod/other/db-0", "Started", "started pg")
+    assert main.main(["events", "--state-dir", str(tmp_path), "-n", "shop", "-o", "json"]) == 0
+    (item,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (item["reason"], item["involvedObject"]["name"]) == ("BackOff", "web-1")
+    assert main.main(["events", "--state-dir", str(tmp_path), "--for", "po/db-0"]) == 0
+    rows = capsys.readouterr().out.splitlines()
+    assert rows[0].startswith("NAMESPACE") and rows[1].split()[:4] == ["other", "0s", "Normal",
+                                                                     "Started"]  # fmt: skip
+    assert main.main(["events", "--state-dir", str(tmp_path / "none")]) == 1
+    assert "no state database" in capsys.readouterr().err
+    assert main.main(["events", "--state-dir", str(tmp_path), "--for", "web"]) == 2
