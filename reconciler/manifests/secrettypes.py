@@ -35,12 +35,29 @@ REQUIRED: dict[str, tuple[str, ...]] = {
 
 TYPES: tuple[str, ...] = tuple(REQUIRED)
 
+REFUSED: dict[str, str] = {
+    "kubernetes.io/service-account-token": "its token is made by Kubernetes' token controller, "
+    "which does not exist here",
+    "bootstrap.kubernetes.io/token": "it joins nodes to a Kubernetes cluster, which does not "
+    "exist here",
+}
+"""Types Kubernetes fills in or acts on itself. Every other type (`kubernetes.io/rbd`,
+`example.com/custom`) is accepted and used like Opaque, as the API server stores it unchecked."""
+
 _JSON_KEYS = {DOCKER_CONFIG_JSON: ".dockerconfigjson", DOCKER_CFG: ".dockercfg"}
 
 
 def check(checker: checking.Checker, doc: dict[str, Any]) -> None:
     """Required keys of the Secret's type; JSON content of the registry-credential types."""
     kind = doc.get("type") or OPAQUE
+    if kind in REFUSED:
+        checker.error(
+            ("type",),
+            dg.Code.INVALID_VALUE,
+            f"Secret type {kind} is refused: {REFUSED[kind]}",
+            "use type Opaque and put the token under data",
+        )
+        return
     data: dict[str, Any] = doc.get("data") or {}
     plain: dict[str, Any] = doc.get("stringData") or {}
     keys = set(data) | set(plain)

@@ -9,7 +9,6 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from reconciler.manifests import secrettypes
 from reconciler.model import base, cordon, workloads
 
 
@@ -269,8 +268,9 @@ KINDS: tuple[KindSubset, ...] = (
           "`kubernetes.io/tls` (`tls.crt`, `tls.key`), `kubernetes.io/basic-auth` (`username` "
           "or `password`), `kubernetes.io/ssh-auth` (`ssh-privatekey`), "
           "`kubernetes.io/dockerconfigjson` (`.dockerconfigjson`, a JSON object), "
-          "`kubernetes.io/dockercfg` (`.dockercfg`); every key is used like an Opaque one",
-          enum=secrettypes.TYPES),
+          "`kubernetes.io/dockercfg` (`.dockercfg`); any other type is used like `Opaque` "
+          "(`kubernetes.io/service-account-token` and `bootstrap.kubernetes.io/token` are "
+          "refused)"),
         F("data", T.MAP, "base64 values; podman secrets and 0600 files"),
         F("stringData", T.MAP, "plain values, merged over `data`"),
     )),

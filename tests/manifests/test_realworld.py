@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.manifests import loader
 from reconciler.model import diagnostics as dg
-from reconciler.model import security
+from reconciler.model import objects, security
 
 POD = """\
 apiVersion: v1
@@ -55,13 +55,24 @@ def test_fields_of_a_field_without_subfields_name_no_empty_list(tmp_path: Path) 
 
 def test_secret_type_is_shown_but_values_are_not(tmp_path: Path) -> None:
     text = (
-        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ntype: example.com/custom\n"
-        "stringData:\n  password: hunter2\n"
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n"
+        "type: bootstrap.kubernetes.io/token\nstringData:\n  password: hunter2\n"
     )
     result = _load(tmp_path, text)
     (diagnostic,) = result.diagnostics
-    assert 'not "example.com/custom"' in diagnostic.message
+    assert "bootstrap.kubernetes.io/token is refused" in diagnostic.message
     assert "hunter2" not in diagnostic.format() + diagnostic.hint
+
+
+def test_secret_types_kubernetes_stores_unchecked_are_used_like_opaque(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\ntype: kubernetes.io/rbd\n"
+        "stringData:\n  key: v\n"
+    )
+    result = _load(tmp_path, text)
+    assert result.ok and not result.diagnostics
+    (secret,) = result.state
+    assert isinstance(secret, objects.Secret) and secret.type == "kubernetes.io/rbd"
 
 
 SECURE = """\
