@@ -95,6 +95,8 @@ def execute(
         found = logs.locate(executor, path, args)
     except logs.NotFound as exc:
         return common.fail("exec", str(exc), logs.EXIT_NOT_FOUND)
+    except logs.MaybeElsewhere as exc:
+        return common.fail("exec", str(exc), common.EXIT_INCOMPLETE)
     except errors.HostError as exc:
         return common.fail("exec", str(exc), common.EXIT_INCOMPLETE)
     where = f"pod {found.pod.namespace}/{found.pod.name} on host {found.target.name}"

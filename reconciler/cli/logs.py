@@ -6,7 +6,8 @@ Podman keeps one log per container across the daemon's restarts of it: `--previo
 lines of the runs before the current one (those until its last start). Without it, the lines
 of the current run only when a restart is known (the daemon's state database on this machine
 or Podman's own count), else the whole log.
-Exit: 0, 1 no such pod or container (or no previous run), 2 usage, 4 host unreachable.
+Exit: 0, 1 no such pod or container (or no previous run), 2 usage, 4 the pod's host could not
+be reached (or the pod was not found and some host could not be read).
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ SocketOf = Callable[[hoststate.HostTarget], str]
 
 class NotFound(Exception):  # noqa: N818 (a CLI outcome, not a failure of the project)
     """The pod, job or container asked for is not there; the message says what was seen."""
+
+
+class MaybeElsewhere(Exception):  # noqa: N818 (a CLI outcome, not a failure of the project)
+    """The pod is on no reachable host, and some host could not be read: it may run there."""
 
 
 def register(subparsers: Any) -> None:
@@ -133,8 +138,12 @@ def locate(executor: protocol.HostExecutor, path: Path, args: argparse.Namespace
     targets = {t.name: t for t in sync.targets_of(loaded.state)}
     try:
         pod = choose_pod(observations, args.pod, args.namespace)
-    except NotFound:
-        get.warn_unreachable(observations)  # the pod may be on a host that did not answer
+    except NotFound as exc:
+        down = sorted(name for name, seen in observations.items() if not seen.reachable)
+        if down:  # the pod may be on a host that did not answer: say which, exit 4
+            get.warn_unreachable(observations)
+            raise MaybeElsewhere(f"{exc}; it may run on {', '.join(down)}, which could not "
+                                 "be read") from exc  # fmt: skip
         raise
     container = choose_container(pod, args.container)
     target = targets[pod.host]
@@ -216,6 +225,8 @@ def logs(executor: protocol.HostExecutor, path: Path, args: argparse.Namespace) 
         query = query_of(args, found.container, restarted(found))
     except NotFound as exc:
         return common.fail("logs", str(exc), EXIT_NOT_FOUND)
+    except MaybeElsewhere as exc:
+        return common.fail("logs", str(exc), common.EXIT_INCOMPLETE)
     except ValueError as exc:
         return common.fail("logs", str(exc))
     except errors.HostError as exc:

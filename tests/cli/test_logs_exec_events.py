@@ -6,14 +6,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from reconciler.cli import events, execcmd, logs, main
+from reconciler.executor import errors, fake
 from reconciler.model import hoststate
 from reconciler.state import conditions as cond
 from reconciler.state import store as storemod
+from tests.cli import test_describe
+from tests.executor import test_podmanspec
 
 
 def _pod(namespace: str, name: str, *containers: str, owner: str = "", created: str = ""
@@ -171,3 +175,43 @@ def test_events_command_reads_a_real_state_database(
     assert main.main(["events", "--state-dir", str(tmp_path / "none")]) == 1
     assert "no state database" in capsys.readouterr().err
     assert main.main(["events", "--state-dir", str(tmp_path), "--for", "web"]) == 2
+
+
+def _repo(tmp_path: Path) -> Path:
+    shutil.copytree(test_describe.HOSTS, tmp_path / "hosts")
+    return tmp_path
+
+
+def _fake_with_pod() -> fake.FakeExecutor:
+    executor = fake.FakeExecutor(["h1", "h2", "h3"])
+    run = test_podmanspec.make_run()
+    action = hoststate.Action(hoststate.ActionKind.CREATE, "h1", run.namespace, run.name, run=run)
+    (result,) = executor.apply(hoststate.Plan((action,)), [test_describe.TARGET])
+    assert result.outcome is hoststate.Outcome.DONE, result.message
+    return executor
+
+
+def test_a_pod_on_a_host_that_is_down_is_exit_4_naming_the_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = _repo(tmp_path)
+    executor = _fake_with_pod()
+    executor.kill("h1")
+    args = main.build_parser().parse_args(["logs", "web-1", "--filename", str(repo)])
+    assert logs.logs(executor, repo, args) == 4
+    err = capsys.readouterr().err
+    assert 'pod "web-1" not found on the reachable hosts; it may run on h1' in err
+    executor.revive("h1")
+    executor.kill("h3")
+    nope = main.build_parser().parse_args(["exec", "nope", "--", "true"])
+    assert execcmd.split(nope) == ["true"]
+    assert execcmd.execute(executor, repo, nope, ["true"]) == 4  # h3 could hold it
+    executor.revive("h3")
+    assert execcmd.execute(executor, repo, nope, ["true"]) == 1
+
+
+def test_a_fake_executor_cannot_stream(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = _repo(tmp_path)
+    args = main.build_parser().parse_args(["logs", "web-1", "--filename", str(repo)])
+    with pytest.raises(errors.ExecutorConfigError, match="cannot stream"):
+        logs.logs(_fake_with_pod(), repo, args)
