@@ -105,8 +105,13 @@ def execute(
             return interactive(found, argv, stdin=args.stdin)
         stdin = sys.stdin.buffer if args.stdin else None
         write = logs.writer(sys.stdout.buffer, sys.stderr.buffer)
-        return containerexec.run(found.socket, found.target.name, found.container.podman_id,
-                                 argv, write, stdin=stdin)  # fmt: skip
+        try:
+            container = found.container.podman_id
+            return containerexec.run(found.socket, found.target.name, container, argv, write,
+                                     stdin=stdin)  # fmt: skip
+        except logs.OutputClosed:
+            logs.quiet_stdout()
+            return common.EXIT_OK
     except errors.HostError as exc:
         return common.fail("exec", f"{where}: {exc}", common.EXIT_INCOMPLETE)
     except errors.OperationFailed as exc:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -201,15 +202,29 @@ def query_of(
     )
 
 
+class OutputClosed(Exception):  # noqa: N818 (a CLI outcome, not a failure of the project)
+    """Our reader went away (`reconciler logs POD | head`): stop quietly, as kubectl does."""
+
+
 def writer(out: BinaryIO, err: BinaryIO) -> containerlogs.Write:
     """Each frame to our stdout or stderr as the container wrote it, flushed at once."""
 
     def write(kind: apistream.Stream, payload: bytes) -> None:
         stream = err if kind in (apistream.Stream.STDERR, apistream.Stream.SYSTEM) else out
-        stream.write(payload)
-        stream.flush()
+        try:
+            stream.write(payload)
+            stream.flush()
+        except BrokenPipeError as exc:
+            raise OutputClosed() from exc
 
     return write
+
+
+def quiet_stdout() -> None:
+    """After our reader went away: nothing more reaches stdout (not even the exit's flush)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def run_logs(args: argparse.Namespace) -> int:
@@ -236,6 +251,9 @@ def logs(executor: protocol.HostExecutor, path: Path, args: argparse.Namespace) 
     try:
         written = containerlogs.stream(found.socket, found.target.name,
                                        found.container.podman_id, query, write)  # fmt: skip
+    except OutputClosed:
+        quiet_stdout()
+        return common.EXIT_OK
     except errors.HostError as exc:
         return common.fail("logs", f"pod {found.pod.namespace}/{found.pod.name}: {exc}",
                            common.EXIT_INCOMPLETE)  # fmt: skip

@@ -5,14 +5,16 @@ JSON, watching for new ones)."""
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from reconciler.cli import events, execcmd, logs, main
-from reconciler.executor import errors, fake
+from reconciler.executor import apistream, errors, fake
 from reconciler.model import hoststate
 from reconciler.state import conditions as cond
 from reconciler.state import store as storemod
@@ -215,3 +217,12 @@ def test_a_fake_executor_cannot_stream(tmp_path: Path, capsys: pytest.CaptureFix
     args = main.build_parser().parse_args(["logs", "web-1", "--filename", str(repo)])
     with pytest.raises(errors.ExecutorConfigError, match="cannot stream"):
         logs.logs(_fake_with_pod(), repo, args)
+
+
+def test_a_reader_that_went_away_stops_the_output_quietly() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    with os.fdopen(write_end, "wb", buffering=0) as closed:
+        write = logs.writer(closed, io.BytesIO())
+        with pytest.raises(logs.OutputClosed):
+            write(apistream.Stream.STDOUT, b"line\n")
