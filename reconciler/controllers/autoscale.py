@@ -145,9 +145,11 @@ class Autoscaling:
         with self._lock:
             hpas = state.autoscalers
             self._start(hpas, state)
-            if self.active and now >= self.next_due:
+            if self.active and hpas and now >= self.next_due:
                 self.next_due = now + self.period
-                self._evaluate(hpas, state, executor, targets=targets,
+                answering = [t for t in targets if (seen := observations.get(t.name)) is not None
+                             and seen.reachable]  # never wait for a host that did not answer
+                self._evaluate(hpas, state, executor, targets=answering,
                                observations=observations, now=now)  # fmt: skip
             return {h.target_key: _bounded(h, self._records[(h.meta.namespace, h.meta.name)])
                     for h in hpas}  # fmt: skip

@@ -171,3 +171,19 @@ def test_removed_hpa_returns_to_git_replicas(tmp_path: Path) -> None:
     world.sync()
     assert len(world.pods()) == 1
     assert autoscale.recorded(world.db) == {}
+
+
+def test_no_hpa_no_metrics_and_silent_hosts_are_not_sampled(tmp_path: Path) -> None:
+    world = World(tmp_path)
+    scaling = world.controllers.autoscaling
+    without = objects.DesiredState.of(list(world.loaded.state.deployments))
+    targets = sync.targets_of(world.loaded.state)
+    observed = world.executor.observe(targets)
+    reads = world.executor.stats.reads
+    assert scaling.counts(without, world.executor, targets, observed, world.clock.now) == {}
+    assert world.executor.stats.reads == reads  # nothing sampled without an HPA
+    world.executor.kill("h1")
+    observed = world.executor.observe(targets)
+    reads = world.executor.stats.reads
+    scaling.counts(world.loaded.state, world.executor, targets, observed, world.clock.now)
+    assert world.executor.stats.reads == reads  # h1 did not answer the observe: not asked again
