@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.manifests import autoscalers as hpadocs
-from reconciler.manifests import probechecks, securitycontext
+from reconciler.manifests import podnetwork, probechecks, securitycontext
 from reconciler.model import base, cordon, disruption, objects, quantity, workloads
 
 Doc = dict[str, Any]
@@ -140,6 +140,7 @@ def pod_spec(spec: Doc) -> workloads.PodSpec:
         volumes=tuple(_volume(v) for v in spec.get("volumes") or []),
         termination_grace_period_seconds=spec.get("terminationGracePeriodSeconds", 30),
         security_context=securitycontext.build(spec.get("securityContext")),
+        host_aliases=podnetwork.host_aliases(spec),
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from reconciler.manifests import checking, probechecks, securitycontext
+from reconciler.manifests import checking, podnetwork, probechecks, securitycontext
 from reconciler.manifests import positions as pos
 from reconciler.model import base, quantity
 from reconciler.model import diagnostics as dg
@@ -52,6 +52,7 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
         )  # fmt: skip
     for index, volume in enumerate(volumes):
         check_volume(checker, (*path, "volumes", index), volume)
+    podnetwork.check(checker, path, spec)
     for index, toleration in enumerate(spec.get("tolerations") or []):
         check_toleration(checker, (*path, "tolerations", index), toleration)
     policy = spec.get("restartPolicy")

@@ -247,6 +247,13 @@ POD_SPEC_FIELDS = (
     F("terminationGracePeriodSeconds", T.INTEGER, "`podman stop --time`", minimum=0),
     F("securityContext", T.OBJECT, "defaults for every container's `securityContext`",
       (*_RUN_AS, _SECCOMP)),
+    F("hostAliases", T.LIST, "extra lines of the pod's /etc/hosts (Podman `--add-host`)", (
+        F("ip", T.STRING, "an IP address", required=True),
+        F("hostnames", T.LIST, "names for it (DNS subdomains)"),
+    )),
+    F("dnsPolicy", T.STRING, "`ClusterFirst` (default), `ClusterFirstWithHostNet` and `Default` "
+      "mean the same here: names resolve through the host's resolver, Service names through "
+      "the pod's /etc/hosts; `None` is refused (dnsConfig is not implemented)"),
 )
 
 _POD_SPEC = F("spec", T.OBJECT, "a podman pod", POD_SPEC_FIELDS, required=True)
@@ -331,6 +338,7 @@ KINDS: tuple[KindSubset, ...] = (
                   minimum=30000, maximum=32767),
             ), required=True),
         ), required=True),
+        _STATUS,
     )),
     KindSubset(base.Kind.HOST, None, (
         *_type_fields(base.Kind.HOST),

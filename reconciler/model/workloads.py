@@ -189,6 +189,8 @@ class PodSpec:
     volumes: tuple[Volume, ...] = ()
     termination_grace_period_seconds: int = 30
     security_context: security.SecurityContext | None = None
+    host_aliases: tuple[tuple[str, str], ...] = ()
+    """(hostname, ip) lines for the pod's /etc/hosts (`hostAliases`)."""
 
     @property
     def cpu_request(self) -> int:

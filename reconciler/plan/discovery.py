@@ -98,7 +98,7 @@ def attach(
             dataclasses.replace(
                 run,
                 service_env=service_env(services, run.namespace, address),
-                host_aliases=host_aliases(services, run.namespace, address),
+                host_aliases=(*run.host_aliases, *host_aliases(services, run.namespace, address)),
             )
         )
     return tuple(out)

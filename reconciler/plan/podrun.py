@@ -50,6 +50,7 @@ def build(resolved: resolve.ResolvedPod, host: str, revision: str) -> hoststate.
         volumes=resolved.volumes,
         owner=pod.owner,
         termination_grace_seconds=pod.spec.termination_grace_period_seconds,
+        host_aliases=pod.spec.host_aliases,
     )
     parts = spec_parts(run)
     digest = spec_hash(parts)
@@ -72,6 +73,8 @@ def spec_parts(run: hoststate.PodRun) -> dict[str, str]:
         "volumes": run.volumes,
         "containers": [container.name for container in run.containers],
     }
+    if run.host_aliases:  # the manifest's hostAliases (Service names are attached after this)
+        pod["host_aliases"] = run.host_aliases
     parts = {"pod": hashing.digest(pod, hashing.PART_HASH_LENGTH)}
     for container in run.containers:
         parts[f"container/{container.name}"] = hashing.digest(container, hashing.PART_HASH_LENGTH)

@@ -1,5 +1,6 @@
 """Pod features of real manifests (issue 17) on the real test hosts (`reconciler apply`):
-securityContext (user, group, read-only root, no-new-privileges, capabilities).
+securityContext (user, group, read-only root, no-new-privileges, capabilities), hostAliases with
+dnsPolicy Default next to the Service names.
 
 Namespace `rw-e2e`; every managed pod is pruned at the end (hosts-only repository).
 """
@@ -51,6 +52,34 @@ spec:
         capabilities:
           drop: [ALL]
           add: [NET_BIND_SERVICE]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: named
+  namespace: {NAMESPACE}
+spec:
+  nodeSelector: {{zone: a}}
+  terminationGracePeriodSeconds: 1
+  dnsPolicy: Default
+  hostAliases:
+    - ip: 198.18.0.99
+      hostnames: [db.internal, db]
+  containers:
+    - name: app
+      image: {IMAGE}
+      command: ["sleep", "3600"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: {NAMESPACE}
+spec:
+  selector: {{app: none}}
+  ports:
+    - port: 28191
+      targetPort: 8080
 """
 
 
@@ -103,3 +132,13 @@ def test_security_context_runs_the_container_as_declared(lab: labmod.Lab, applie
     inspected = _inspect(lab, h1, container)
     assert inspected["Config"]["User"] == "1000:3000"
     assert inspected["HostConfig"]["ReadonlyRootfs"] is True
+
+
+def test_host_aliases_are_lines_of_the_pods_etc_hosts(lab: labmod.Lab, applied: Path) -> None:
+    h1 = lab.get("h1")
+    hosts = _exec(lab, h1, f"{NAMESPACE}_named_app", "cat", "/etc/hosts")
+    assert hosts.returncode == 0, hosts.stderr
+    lines = [line.split() for line in hosts.stdout.splitlines() if not line.startswith("#")]
+    entries = {name: fields[0] for fields in lines if fields for name in fields[1:]}
+    assert entries["db.internal"] == "198.18.0.99" and entries["db"] == "198.18.0.99"
+    assert entries["web"] == h1.address  # the Service names are still there

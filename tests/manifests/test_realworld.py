@@ -129,3 +129,39 @@ def test_security_context_refusals_say_why(
     assert [(d.path, words in d.message) for d in result.errors] == [(path, True)], [
         d.format() for d in result.diagnostics
     ]
+
+
+NETWORK = """\
+  dnsPolicy: {policy}
+  hostAliases:
+    - ip: {ip}
+      hostnames: [db.internal, cache.internal]
+"""
+
+
+def test_host_aliases_are_built_and_dns_policies_accepted(tmp_path: Path) -> None:
+    text = POD.format(extra=NETWORK.format(policy="Default", ip="198.18.0.20"))
+    result = _load(tmp_path, text)
+    assert result.ok, [d.format() for d in result.diagnostics]
+    (pod,) = result.state.pods
+    assert pod.spec.host_aliases == (
+        ("db.internal", "198.18.0.20"),
+        ("cache.internal", "198.18.0.20"),
+    )
+
+
+def test_dns_policy_none_and_a_bad_alias_are_refused(tmp_path: Path) -> None:
+    text = POD.format(extra=NETWORK.format(policy="None", ip="db.example"))
+    result = _load(tmp_path, text)
+    found = {d.path: d.message for d in result.errors}
+    assert set(found) == {"spec.dnsPolicy", "spec.hostAliases[0].ip"}
+    assert "needs dnsConfig" in found["spec.dnsPolicy"]
+
+
+def test_status_of_a_service_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    text = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n"
+        "  ports: [{port: 8080}]\nstatus:\n  loadBalancer: {}\n"
+    )
+    result = _load(tmp_path, text)
+    assert ("warning", "ignored-field", "status") in _found(result)
