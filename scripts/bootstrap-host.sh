@@ -9,8 +9,10 @@
 #   2. makes sure it has subordinate uid/gid ranges (>= 65536 ids) for rootless Podman;
 #   3. enables lingering (loginctl enable-linger), so its user services run without a login;
 #   4. installs the public key in ~/.ssh/authorized_keys (once);
-#   5. enables the user units podman.socket (the API the reconciler talks to) and
-#      podman-restart.service (restarts containers with a restart policy after a reboot);
+#   5. enables the user units podman.socket (the API the reconciler talks to),
+#      podman-restart.service (restarts containers with a restart policy after a reboot) and
+#      reconciler-boot.service (host-boot.sh, beside this script: starts the reconciler's pods
+#      whose restartPolicy is Always or OnFailure at boot, before the daemon reconciles);
 #   6. prints the host key fingerprints and known_hosts lines to pin on the reconciler's machine.
 # It also checks for /usr/sbin/haproxy (package haproxy): the reconciler starts its own HAProxy as
 # the user, over SSH (the per-host load balancer of Services); the system haproxy.service is unused.
@@ -135,6 +137,29 @@ as_user() {
 }
 as_user systemctl --user enable --now podman.socket podman-restart.service
 say "podman.socket and podman-restart.service: enabled for $USER_NAME"
+BOOT_SCRIPT="$(dirname "$0")/host-boot.sh"
+[ -f "$BOOT_SCRIPT" ] || die "$BOOT_SCRIPT not found: copy scripts/host-boot.sh beside this script"
+install -d -m 755 -o "$USER_NAME" -g "$USER_GROUP" "$USER_HOME/.local" "$USER_HOME/.local/bin" \
+  "$USER_HOME/.config" "$USER_HOME/.config/systemd" "$USER_HOME/.config/systemd/user"
+install -m 755 -o "$USER_NAME" -g "$USER_GROUP" "$BOOT_SCRIPT" "$USER_HOME/.local/bin/reconciler-boot"
+cat >"$USER_HOME/.config/systemd/user/reconciler-boot.service" <<'UNIT'
+[Unit]
+Description=Start the reconciler's pods after boot (restartPolicy Always and OnFailure)
+Wants=podman-restart.service
+After=podman-restart.service podman.socket
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh %h/.local/bin/reconciler-boot
+
+[Install]
+WantedBy=default.target
+UNIT
+chown "$USER_NAME:$USER_GROUP" "$USER_HOME/.config/systemd/user/reconciler-boot.service"
+as_user systemctl --user daemon-reload
+as_user systemctl --user enable reconciler-boot.service
+say "reconciler-boot.service: enabled for $USER_NAME (starts its pods at boot)"
 if as_user podman info --format '{{.Host.Security.Rootless}}' 2>/dev/null | grep -qx true; then
   say "rootless podman as $USER_NAME: works (socket /run/user/${USER_UID}/podman/podman.sock)"
 else

@@ -1,4 +1,5 @@
-"""`scripts/testhosts`: up N | down | kill HOST | revive HOST | status [-o json] | ssh HOST CMD...
+"""`scripts/testhosts`: up N | down | kill HOST | revive HOST | reboot HOST | status [-o json] |
+ssh HOST CMD...
 
 Every error is one line that says what to do (exit 1; usage errors exit 2).
 """
@@ -26,6 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     for name in ("kill", "revive"):
         cmd = sub.add_parser(name, help=f"{name} a host (link down / up)")
         cmd.add_argument("host")
+    reboot = sub.add_parser("reboot", help="kill every process of a host's user, then run what "
+                            "boot runs (Podman API, podman-restart, scripts/host-boot.sh)")
+    reboot.add_argument("host")
     status = sub.add_parser("status", help="list hosts")
     status.add_argument("-o", "--output", choices=("text", "json"), default="text")
     sub.add_parser("git-up", help="start the git server (bare repo over ssh) on the gateway")
@@ -97,6 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             lab.kill(args.host)
         elif args.command == "revive":
             lab.revive(args.host)
+        elif args.command == "reboot":
+            lab.reboot(args.host)
         elif args.command == "status":
             _status(lab, args.output)
         elif args.command == "git-up":

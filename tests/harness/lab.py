@@ -393,6 +393,36 @@ class Lab:
         proc.run(["ip", "link", "set", host.veth, "up"])
         proc.wait_for(lambda: proc.port_open(host.address, 22), f"{name} to answer on port 22")
 
+    def reboot(self, name: str) -> str:
+        """What a host restart does to the host's user: every process of it dies (containers,
+        conmon, the pause process, the Podman API service), its runtime directory is emptied
+        (a tmpfs at boot), then what boot runs: the API service (podman.socket on real hosts),
+        Podman's podman-restart.service and the reconciler's boot unit (scripts/host-boot.sh).
+        Returns what those printed."""
+        state = self.load_state()
+        host = state.hosts[self.get(name).name]
+        for _ in range(5):
+            pids = list(self._user_pids(host))
+            if not pids:
+                break
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        runtime = Path(host.runtime_dir)
+        for entry in runtime.iterdir():
+            if entry.name != "podman":
+                shutil.rmtree(entry, ignore_errors=True)
+        Path(host.podman_socket).unlink(missing_ok=True)
+        hostsetup.start_podman_service(host, self._host_dir(host))
+        self.save_state(state)
+        said = []
+        for argv in (("podman", "start", "--all", "--filter", "restart-policy=always"),
+                     ("sh", str(REPO / "scripts" / "host-boot.sh"))):  # fmt: skip
+            done = proc.run(hostsetup.as_user(host, *argv), timeout=120)
+            said.append(done.stdout + done.stderr)
+        return "".join(said)
+
     def reachable(self, name: str) -> bool:
         return proc.port_open(self.get(name).address, 22, timeout=1.0)
 

@@ -35,10 +35,14 @@ def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedP
 
 def test_syntax_and_shellcheck() -> None:
     assert subprocess.run(["bash", "-n", str(SCRIPT)], check=False).returncode == 0
+    assert subprocess.run(["sh", "-n", str(ROOT / "scripts" / "host-boot.sh")],
+                          check=False).returncode == 0  # fmt: skip
     shellcheck = shutil.which("shellcheck")
     if shellcheck is None:
         pytest.fail("shellcheck is missing: run scripts/install.sh (Debian package shellcheck)")
-    result = subprocess.run([shellcheck, str(SCRIPT)], capture_output=True, text=True, check=False)
+    boot = str(ROOT / "scripts" / "host-boot.sh")
+    result = subprocess.run([shellcheck, str(SCRIPT), boot], capture_output=True, text=True,
+                            check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout
 
 
@@ -122,6 +126,12 @@ def test_a_real_run_twice(user: str, stubs: Path, tmp_path: Path) -> None:
     assert f"loginctl enable-linger {user}" in calls
     assert "systemctl --user enable --now podman.socket podman-restart.service" in calls
     assert f"systemctl start user@{entry.pw_uid}.service" in calls
+    assert "systemctl --user enable reconciler-boot.service" in calls
+    unit = home / ".config" / "systemd" / "user" / "reconciler-boot.service"
+    assert "ExecStart=/bin/sh %h/.local/bin/reconciler-boot" in unit.read_text()
+    boot = home / ".local" / "bin" / "reconciler-boot"
+    assert boot.read_text() == (ROOT / "scripts" / "host-boot.sh").read_text()
+    assert unit.stat().st_uid == entry.pw_uid == boot.stat().st_uid
 
     for pub in Path("/etc/ssh").glob("ssh_host_*_key.pub"):
         key_type, blob = pub.read_text().split()[:2]
