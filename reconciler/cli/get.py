@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from ruamel.yaml import YAML
 
-from reconciler.cli import common, hoststatus, settings
+from reconciler.cli import common, hoststatus, services, settings
 from reconciler.cli import hpa as hpacli
 from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import lifecycle, manager, sync
@@ -30,7 +30,8 @@ from reconciler.state import store as storemod
 
 RESOURCES = {"pods": "pods", "pod": "pods", "po": "pods", "deployments": "deployments",
              "deployment": "deployments", "deploy": "deployments", "hosts": "hosts",
-             "host": "hosts"}  # fmt: skip
+             "host": "hosts", "services": "services", "service": "services", "svc": "services",
+             "endpoints": "endpoints", "ep": "endpoints"}  # fmt: skip
 
 RESOURCES.update(hpacli.NAMES)  # get hpa
 
@@ -40,7 +41,8 @@ def register(subparsers: Any) -> None:
         "get", help="list pods, deployments or hosts", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    get.add_argument("resource", choices=sorted(RESOURCES), metavar="pods|deployments|hosts")
+    get.add_argument("resource", choices=sorted(RESOURCES),
+                     metavar="pods|deployments|hosts|services|endpoints")  # fmt: skip
     get.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
     add_common(get)
     get.set_defaults(handler=run_get)
@@ -173,7 +175,8 @@ POD_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "READY": "ready", "STAT
                "RESTARTS": "restarts", "HOST": "host"}  # fmt: skip
 POD_WIDE = {**POD_COLUMNS, "ADDRESS": "address", "REVISION": "revision", "IMAGES": "images"}
 HOST_COLUMNS = {"NAME": "name", "STATUS": "status", "SINCE": "since", "ADDRESS": "address",
-                "PODS": "pods", "CPU": "cpu", "MEMORY": "memory"}  # fmt: skip
+                "PODS": "pods", "CPU": "cpu", "MEMORY": "memory",
+                "LB": "loadBalancer"}  # fmt: skip
 HOST_WIDE = {**HOST_COLUMNS, "REASON": "reason", "USER": "user", "PORT": "port", "TAINTS": "taints",
              "ERROR": "error"}  # fmt: skip
 DEPLOY_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "READY": "ready",
@@ -204,7 +207,7 @@ def get(
         return common.EXIT_OK
     wide = output == "wide"
     loaded, observations = observe(executor, path, detail=resource == "pods")
-    if resource in ("pods", "deployments"):
+    if resource in ("pods", "deployments", "services", "endpoints"):
         targets = {t.name: t for t in sync.targets_of(loaded.state)}
         observations = manager.readiness_once(executor, observations, targets)
     addresses = {h.meta.name: h.address for h in loaded.state.hosts}
@@ -214,8 +217,20 @@ def get(
                  for p in pods_of(observations, namespace)]  # fmt: skip
         emit(items, output, POD_WIDE if wide else POD_COLUMNS, "PodList")
     elif resource == "hosts":
-        emit(_host_rows(loaded, observations), output,
-             HOST_WIDE if wide else HOST_COLUMNS, "HostList")  # fmt: skip
+        rows = _host_rows(loaded, observations)
+        words = services.balancer_states(executor, sync.targets_of(loaded.state), observations,
+                                         loaded.state)  # fmt: skip
+        for row in rows:
+            row["loadBalancer"] = words.get(row["name"], "Unknown")
+        emit(rows, output, HOST_WIDE if wide else HOST_COLUMNS, "HostList")
+    elif resource in ("services", "endpoints"):
+        items = services.rows(loaded.state, observations, namespace)
+        if resource == "services":
+            emit(items, output, services.SERVICE_WIDE if wide else services.SERVICE_COLUMNS,
+                 "ServiceList")  # fmt: skip
+        else:
+            emit(items, output, services.ENDPOINT_WIDE if wide else services.ENDPOINT_COLUMNS,
+                 "EndpointsList")  # fmt: skip
     else:
         emit(_deployment_rows(loaded, observations, namespace), output,
              DEPLOY_WIDE if wide else DEPLOY_COLUMNS, "DeploymentList")  # fmt: skip

@@ -76,11 +76,12 @@ def parse_time(value: str) -> float | None:
 class _Probe:
     """The schedule and counters of one probe of one container."""
 
-    __slots__ = ("due", "failures", "item", "running", "successes")
+    __slots__ = ("due", "failures", "first", "item", "running", "successes")
 
     def __init__(self, item: hoststate.ContainerProbe, due: float) -> None:
         self.item = item
         self.due = due
+        self.first = due  # the end of its initial delay
         self.successes = 0
         self.failures = 0
         self.running = False
@@ -444,7 +445,7 @@ class Prober:
             if kind is Kind.READINESS and not (entry.started_ok or passed.get(Kind.STARTUP)):
                 passed[kind] = False
                 continue
-            if state.due > now:  # still in its initial delay
+            if state.first > now:  # still in its initial delay (`due` moves with each run)
                 passed[kind] = False
                 continue
             result = self._executor.probe(entry.target, entry.pod, entry.container, state.item)

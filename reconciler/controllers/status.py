@@ -92,4 +92,6 @@ def conditions(prepared: sync.Prepared, done: sync.Converged) -> list[cond.Condi
                                   cond.Reason.UNSCHEDULABLE, message))  # fmt: skip
     for deployment in prepared.deployments:
         out.extend(deployment.conditions)
+    if prepared.controllers is not None:
+        out.extend(prepared.controllers.balancers.conditions(prepared.load.state))
     return out

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler.controllers import autoscale as autoscalectl
+from reconciler.controllers import balancers as balancersctl
 from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import drain, hosthealth, hostpass, lifecycle, rollouts
 from reconciler.controllers import prober as proberctl
@@ -50,6 +51,8 @@ class Controllers:
     clock: Callable[[], float] = time.time
     autoscaling: autoscalectl.Autoscaling = field(default_factory=autoscalectl.Autoscaling)
     hosts: hosthealth.Monitor | None = None  # host health (the daemon's); None: one-shot
+    balancers: balancersctl.Balancers = field(default_factory=balancersctl.Balancers)
+    primed: bool = False  # the prober has read the readiness of what ran at the first pass
     changed: threading.Event = field(default_factory=threading.Event)
     """Set when something the controllers wait for happened (a readiness change, a restart
     coming due): `wait` returns early."""
@@ -144,9 +147,9 @@ class Pass:
     waiting: tuple[lifecycle.Waiting, ...] = ()
     requeue: list[float] = field(default_factory=list)
     result: pipeline.PlanResult | None = None
+    hosts: hostpass.HostView | None = None
     guard: pruneguard.Policy | None = None  # None: no prune guard
     held: pruneguard.Verdict | None = None
-    hosts: hostpass.HostView | None = None
 
 
 def observe(p: Pass) -> None:
@@ -171,11 +174,17 @@ def guard_prunes(p: Pass) -> None:
 
 
 def probe(p: Pass) -> None:
-    """Readiness from the prober (which learns of new and gone containers here)."""
+    """Readiness from the prober (which learns of new and gone containers here). The first pass
+    of a process probes what already runs once, at once: a pod serving before `apply` or a
+    daemon restart is not taken for unready (and out of its Services) until its next probe."""
     if p.controllers is None or p.controllers.prober is None:
         return
-    prober = p.controllers.prober
-    prober.sync(p.observations, {t.name: t for t in p.targets})
+    prober, targets = p.controllers.prober, {t.name: t for t in p.targets}
+    if not p.controllers.primed:
+        p.observations = prober.probe_once(p.observations, targets)
+        p.controllers.primed = True
+        return
+    prober.sync(p.observations, targets)
     p.observations = prober.annotate(p.observations)
 
 
@@ -236,8 +245,8 @@ def plan(p: Pass) -> None:
 
 STEPS: tuple[Callable[[Pass], None], ...] = (
     observe, hostpass.assess, guard_prunes, probe, drain.evict, autoscalectl.step,
-    expand_workloads, hostpass.hold, restart, plan,
-    hostpass.fence,
+    expand_workloads, hostpass.hold,
+    restart, plan, hostpass.fence,
 )
 ROLLOUT_REQUEUE = 1.0
 """Seconds until the next reconcile while a rollout waits for pods to become available (the
@@ -270,16 +279,28 @@ def prepare_loaded(
     )  # fmt: skip
 
 
+def _reachable(observations: Observations, host: str) -> bool:
+    seen = observations.get(host)
+    return seen is not None and seen.reachable
+
+
 def converge(
     prepared: Prepared,
     executor: protocol.HostExecutor,
     progress: Callable[[hoststate.ActionResult], None] | None = None,
 ) -> Converged:
     """Carry out the prepared plan, wave by wave; one result per action (hosts in parallel).
-    The pod lifecycle controller hears how its restarts went."""
+    Around it, the endpoints controller drains the pods the plan stops and brings every host's
+    load balancer to what runs. The pod lifecycle controller hears how its restarts went."""
     started = time.monotonic()
-    results = executor.apply(prepared.result.plan, prepared.targets, progress)
     controllers = prepared.controllers
+    state, plan = prepared.load.state, prepared.result.plan
+    reachable = [t for t in prepared.targets if _reachable(prepared.observations, t.name)]
+    if controllers is not None:
+        controllers.balancers.before(state, prepared.observations, plan, reachable, executor)
+    results = executor.apply(plan, prepared.targets, progress)
+    if controllers is not None:
+        controllers.balancers.after(state, prepared.observations, results, reachable, executor)
     if controllers is not None and controllers.restarts is not None:
         for result in results:
             if result.action.kind is hoststate.ActionKind.RESTART:

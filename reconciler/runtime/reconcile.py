@@ -250,6 +250,10 @@ class Reconciler:
             if (obj, message) not in self._backoffs_told:  # once per back-off, not per sync
                 self.store.record_event(kind, obj, reason, message)
         self._backoffs_told = told
+        for host in self.controllers.balancers.take_restarted():
+            message = "the load balancer (HAProxy) was not running: started again"
+            self.store.record_event(cond.EventKind.WARNING, f"Host/{host}",
+                                    str(cond.Reason.LB_RESTARTED), message)  # fmt: skip
         errors += [o.error for o in prepared.unreachable]  # each "host NAME: ..."
         errors += [f"{u.pod}: {u.message}" for u in result.unschedulable]
         errors += [d.format() for d in result.errors]

@@ -35,6 +35,7 @@ class ConditionType(enum.StrEnum):
     READY = "Ready"
     PROGRESSING = "Progressing"  # Deployments: a rollout moves, is complete, or is stuck
     AVAILABLE = "Available"  # Deployments: at least replicas - maxUnavailable available
+    LOAD_BALANCER = "LoadBalancerReady"  # Hosts: the host's HAProxy runs (when Services exist)
 
 
 class ConditionStatus(enum.StrEnum):
@@ -71,6 +72,12 @@ class Reason(enum.StrEnum):
     CRASH_LOOP_BACK_OFF = "CrashLoopBackOff"  # Ready=False: a container waits to restart
     NOT_READY = "ContainersNotReady"  # Ready=False: a readiness probe has not passed
     STARTED = "Started"  # an event: a container was (re)started
+    # Services and the per-host load balancer
+    ENDPOINTS_READY = "EndpointsReady"  # Ready=True for a Service: at least one Ready pod serves
+    NO_ENDPOINTS = "NoEndpoints"  # Ready=False: no Ready pod matches the selector
+    LB_RUNNING = "LoadBalancerRunning"  # LoadBalancerReady=True
+    LB_DOWN = "LoadBalancerDown"  # LoadBalancerReady=False: message says why
+    LB_RESTARTED = "LoadBalancerRestarted"  # an event: the host's HAProxy had died, started again
     BACK_OFF = "BackOff"  # an event: a restart is delayed
     KILLING = "Killing"  # an event: a container is stopped (liveness failed)
     UNHEALTHY = "Unhealthy"  # an event: a probe failed

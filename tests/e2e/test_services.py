@@ -102,7 +102,7 @@ def reconciler(
 
 def apply(lab: labmod.Lab, repo: Path, text: str) -> None:
     (repo / "app.yaml").write_text(text)
-    result = reconciler(lab, "apply", str(repo))
+    result = reconciler(lab, "apply", "--allow-mass-prune", str(repo))  # other tests' leftovers
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -146,7 +146,7 @@ def repo(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     apply(lab, path, manifests("v1"))
     yield path
     (path / "app.yaml").unlink()
-    reconciler(lab, "apply", str(path))  # removes the pods and stops the load balancers
+    reconciler(lab, "apply", "--allow-mass-prune", str(path))  # removes the pods and stops the load balancers
     gitdaemon.remove_namespace_pods(lab, NAMESPACE)
 
 
@@ -177,7 +177,7 @@ def test_the_service_name_answers_from_inside_a_pod_on_another_host(
         containers = [n for n in listed.stdout.split() if not n.endswith("-infra")]
     assert containers, listed.stdout
     for name in ("echo", f"echo.{NAMESPACE}", f"echo.{NAMESPACE}.svc"):
-        fetched = lab.ssh(h3, "podman", "exec", containers[0], "wget", "-qO-", "-T", "5",
+        fetched = lab.ssh(h3, "podman", "exec", containers[0], "wget", "-qO-",
                           f"http://{name}:{PORT}/", check=False)  # fmt: skip
         assert fetched.returncode == 0, (name, fetched.stdout, fetched.stderr)
         assert fetched.stdout.strip() in pod_hosts(lab), fetched.stdout
