@@ -130,6 +130,9 @@ def _listener(item: loadbalancer.Listener) -> list[str]:
     if mode is loadbalancer.Mode.HTTP:
         out += [
             "    option http-server-close",
+            # on a reload, an idle kept-alive client gets its next answer with
+            # `Connection: close` instead of a closed connection it may be writing to
+            "    option idle-close-on-response",
             "    retry-on conn-failure empty-response response-timeout",
         ]
     names: set[str] = set()

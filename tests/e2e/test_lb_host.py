@@ -1,6 +1,7 @@
 """The per-host load balancer on the real test hosts (`PodmanSSHExecutor.lb_apply`/`lb_status`):
 HAProxy on h1 balancing over web pods on h2 and h3, a drained server out of rotation, a killed
-HAProxy started again, seamless reloads under load without a failed request, a stop at the end.
+HAProxy started again, seamless reloads under load (new and kept-alive connections) without a
+failed request, a stop at the end.
 
 Backends are pods (busybox httpd answering its own name) in a namespace of this test; the
 listener ports are in 18800-18899. Everything made is removed (pods, and HAProxy stopped).
@@ -9,6 +10,7 @@ listener ports are in 18800-18899. Everything made is removed (pods, and HAProxy
 from __future__ import annotations
 
 import dataclasses
+import http.client
 import socket
 import threading
 import time
@@ -195,7 +197,26 @@ def test_reloads_under_load_drop_no_request(setup: Setup) -> None:
             except (OSError, urllib.error.URLError) as exc:
                 failures.append(repr(exc))
 
-    workers = [threading.Thread(target=load) for _ in range(4)]
+    def keep_alive() -> None:
+        """One kept-alive connection, reopened only when HAProxy answers `Connection: close`
+        (as a browser does): a reload must never cut it under a request."""
+        connection = http.client.HTTPConnection("198.18.0.11", PORT, timeout=5)
+        try:
+            while not stop.is_set():
+                try:
+                    connection.request("GET", "/")
+                    response = connection.getresponse()
+                    response.read()
+                    assert response.status == 200, response.status
+                    done[0] += 1
+                except (OSError, http.client.HTTPException) as exc:
+                    failures.append(f"kept-alive: {exc!r}")
+                    connection.close()
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=load) for _ in range(3)]
+    workers += [threading.Thread(target=keep_alive) for _ in range(3)]
     for worker in workers:
         worker.start()
     reloads = 0

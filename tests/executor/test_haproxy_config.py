@@ -70,13 +70,14 @@ def test_global_and_defaults() -> None:
 def test_http_listener() -> None:
     text = haproxy_config.render(config(WEB), PATHS)
     block = text[text.index("listen shop.web.http") :]
-    assert block.splitlines()[:7] == [
+    assert block.splitlines()[:8] == [
         "listen shop.web.http",
         "    bind :8000",
         "    bind :30080",
         "    mode http",
         "    balance roundrobin",
         "    option http-server-close",
+        "    option idle-close-on-response",
         "    retry-on conn-failure empty-response response-timeout",
     ]
     assert "    server web-1 198.18.0.12:20001 check inter 1s fall 2 rise 1\n" in block
@@ -86,7 +87,7 @@ def test_http_listener() -> None:
 def test_tcp_listener_has_no_http_options() -> None:
     text = haproxy_config.render(config(DB), PATHS)
     assert "mode tcp\n    balance roundrobin\n    server web-1" in text
-    assert "http-server-close" not in text and "retry-on" not in text
+    assert "http-server-close" not in text and "retry-on" not in text and "idle" not in text
 
 
 def test_empty_listener_renders_without_servers() -> None:
