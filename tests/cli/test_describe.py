@@ -161,12 +161,14 @@ def test_only_the_pod_views_read_restart_counts(
     repo: Path, executor: fake.FakeExecutor, resource: str, detail: bool,
     capsys: pytest.CaptureFixture[str],
 ) -> None:  # fmt: skip
-    """One inspect per container (restart counts) is paid by `get pods` and `describe`."""
+    """One inspect per container (restart counts) is paid by `get pods` and `describe`; one
+    load-balancer read per host by `get hosts`."""
     before = executor.stats.reads
     assert get.get(executor, repo, resource, "", "json") == 0
     observes = [c for c in executor.calls if c.startswith("observe ")]
     assert observes == [f"observe {h}" + (" detail" if detail else "") for h in ("h1", "h2", "h3")]
-    assert executor.stats.reads - before == 2 * 3 + (2 if detail else 0)  # make_run: 2 containers
+    balancers = 3 if resource == "hosts" else 0  # get hosts asks each host's load balancer
+    assert executor.stats.reads - before == 2 * 3 + (2 if detail else 0) + balancers  # 2 containers
     if resource == "pods":
         assert '"restarts": 0' in capsys.readouterr().out
 

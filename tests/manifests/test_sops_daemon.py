@@ -80,6 +80,7 @@ def test_a_secret_the_daemon_cannot_decrypt_refuses_the_revision(tmp_path: Path)
     files = _files()
     good = source.push(files, "deploy")
     assert rec.run(["push"]) is cond.SyncResult.SUCCEEDED
+    assert rec.run(["resync"]) is cond.SyncResult.SUCCEEDED  # its new pods join their Services
     mutations = executor.stats.mutations
     other = dict(files)  # a Secret encrypted for someone else's key
     other["shop/other-secret.yaml"] = (ROOT / "tests/cases/sops/secret.enc.yaml").read_text()

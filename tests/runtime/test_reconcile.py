@@ -39,6 +39,7 @@ def test_refused_revision_is_never_applied_and_stays_visible(tmp_path: Path) -> 
     good = source.push(files, "deploy")
     assert rec.run(["push"]) is cond.SyncResult.SUCCEEDED
     assert store.applied_revision() == good
+    assert rec.run(["resync"]) is cond.SyncResult.SUCCEEDED  # its new pods join their Services
     mutations = executor.stats.mutations
     assert mutations > 0
     broken = dict(files)

@@ -58,6 +58,7 @@ def test_an_unsigned_revision_is_refused_and_the_signed_one_keeps_running(
     verifier.signed.add(good := source.push(files, "signed deploy"))
     assert first != good
     assert rec.run(["push"]) is cond.SyncResult.SUCCEEDED
+    assert rec.run(["resync"]) is cond.SyncResult.SUCCEEDED  # its new pods join their Services
     mutations = executor.stats.mutations
     assert mutations > 0
 
