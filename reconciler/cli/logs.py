@@ -1,4 +1,4 @@
-"""`reconciler logs POD|job/NAME`: a container's output, read from the Podman API of the host that
+"""`reconciler logs POD`: a container's output, read from the Podman API of the host that
 runs the pod (found by observing the repository's hosts) over the SSH connection the reconciler
 uses anyway; `-f` follows it. stdout and stderr of the container go to ours.
 
@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
         "logs", help="print the logs of a container in a pod", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    logs.add_argument("pod", metavar="POD|pod/NAME|job/NAME")
+    logs.add_argument("pod", metavar="POD")
     add_pod_arguments(logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("--since", default="", metavar="DURATION",
@@ -95,7 +95,8 @@ def socket_locator(executor: protocol.HostExecutor) -> SocketOf:
 def choose_pod(
     observations: dict[str, hoststate.HostObservation], ref: str, namespace: str
 ) -> hoststate.ObservedPod:
-    """The pod `ref` names: POD or pod/NAME, or job/NAME (its newest pod). Raises NotFound."""
+    """The pod `ref` names: POD or pod/NAME, or job/NAME (its newest pod: ready for the Job
+    controller's pods, owner `Job/NAME`; none exist yet). Raises NotFound."""
     kind, _, name = ref.rpartition("/")
     kind = kind.lower() or "pod"
     pods = get.pods_of(observations, namespace)
