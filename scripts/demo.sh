@@ -107,6 +107,26 @@ print(match.group(1) if match else body.strip())
 PY
 done
 
+step "Service web: port 8000 of every host, balanced over the pods on all hosts"
+rc get services -f examples/repo
+for address in 198.18.0.11 198.18.0.12 198.18.0.13; do
+  printf '%s:8000 served by: ' "$address"
+  .venv/bin/python - "$address" <<'PY'
+import re, sys, time, urllib.request
+pods = []
+for _ in range(6):
+    for attempt in range(50):  # the new pods join the load balancer as they turn Ready
+        try:
+            body = urllib.request.urlopen(f"http://{sys.argv[1]}:8000/", timeout=5).read().decode()
+            break
+        except OSError:
+            time.sleep(0.2)
+    match = re.search(r"Served by pod (\S+)<", body)
+    pods.append(match.group(1) if match else "?")
+print(" ".join(pods))
+PY
+done
+
 step "reconciler diff examples/repo: nothing left to change (exit 0)"
 rc diff examples/repo | tail -n 4
 step "the daemon's metrics (excerpt)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from reconciler.state import conditions as cond
@@ -24,9 +24,11 @@ def document(store: storemod.Store) -> dict[str, Any]:
     latest = store.last_sync()
     finished = latest if latest is not None and latest.finished else store.last_finished_sync()
     every = store.conditions()
-    hosts = [c for c in every if c.kind == HOST_KIND]
+    hosts = host_conditions(every)
+    lb = cond.ConditionType.LOAD_BALANCER
+    balancers = [c for c in every if c.kind == HOST_KIND and c.type == lb]
     objects = [c for c in every if c.kind != HOST_KIND]
-    unhealthy = [c for c in objects if not c.ok]
+    unhealthy = [c for c in objects if not c.ok] + [c for c in balancers if not c.ok]
     overall = overall_condition(finished, [h for h in hosts if not h.ok] + unhealthy)
     applied_at = store.applied_at()
     return {
@@ -47,8 +49,19 @@ def document(store: storemod.Store) -> dict[str, Any]:
             "total": len(hosts),
             "items": [condition_json(h) for h in hosts],
         },
+        "loadBalancers": {
+            "running": sum(1 for c in balancers if c.ok),
+            "total": len(balancers),
+            "items": [condition_json(c) for c in balancers],
+        },
+        "services": [condition_json(c) for c in objects if c.kind == "Service"],
         "events": [event_json(e) for e in store.events(RECENT_EVENTS)],
     }
+
+
+def host_conditions(conditions: Sequence[cond.Condition]) -> list[cond.Condition]:
+    """Each host's Ready condition (a host also has LoadBalancerReady when Services exist)."""
+    return [c for c in conditions if c.kind == HOST_KIND and c.type == cond.ConditionType.READY]
 
 
 def overall_condition(

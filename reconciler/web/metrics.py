@@ -339,7 +339,7 @@ class ReconcilerMetrics:
 
     def update_from_conditions(self, conditions: Sequence[cond.Condition]) -> None:
         """Objects by state and hosts ready/total from the conditions the store was given."""
-        hosts = [c for c in conditions if c.kind == statusmod.HOST_KIND]
+        hosts = statusmod.host_conditions(conditions)
         objects = [c for c in conditions if c.kind != statusmod.HOST_KIND]
         self.set_objects(statusmod.objects_by_state(objects))
         self.set_hosts(sum(1 for h in hosts if h.ok), len(hosts))

@@ -120,3 +120,23 @@ def test_deployments_show_their_rollout(store: storemod.Store) -> None:
     assert web["available"]["message"] == "4 of 4 available"
     assert document["ready"] is False  # a stuck rollout is unhealthy
     assert document["unhealthy"][0]["reason"] == "ProgressDeadlineExceeded"
+
+
+def test_load_balancers_and_services_are_shown_apart_from_host_readiness(
+    store: storemod.Store,
+) -> None:
+    _sync(store, "abc", cond.SyncResult.SUCCEEDED)
+    lb = cond.ConditionType.LOAD_BALANCER
+    store.set_conditions([
+        _host("h1", True), _host("h2", True),
+        cond.Condition("Host", "", "h1", lb, TRUE, cond.Reason.LB_RUNNING, "pid 7"),
+        cond.Condition("Host", "", "h2", lb, FALSE, cond.Reason.LB_DOWN, "not running"),
+        cond.Condition("Service", "shop", "web", "Ready", TRUE, cond.Reason.ENDPOINTS_READY,
+                       "2 endpoint(s): 10.0.0.1:8080, 10.0.0.2:8080"),
+    ])  # fmt: skip
+    doc = status.document(store)
+    assert doc["hosts"]["ready"] == 2 and doc["hosts"]["total"] == 2  # not 4: one per host
+    assert doc["loadBalancers"]["running"] == 1 and doc["loadBalancers"]["total"] == 2
+    assert [s["name"] for s in doc["services"]] == ["web"]
+    assert doc["ready"] is False  # a host's load balancer is down
+    assert any(u["reason"] == "LoadBalancerDown" for u in doc["unhealthy"])
