@@ -38,7 +38,7 @@ defaults
     timeout client 60s
     timeout server 60s
     timeout check 1s
-    option redispatch
+    option redispatch 1
     retries 3
 """
 

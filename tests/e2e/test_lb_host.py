@@ -279,6 +279,20 @@ def test_refused_start_and_reload_are_errors(setup: Setup) -> None:
     assert not again.reloaded and not again.started and again.pid == good.pid
 
 
+def test_a_refusing_server_costs_no_request(setup: Setup) -> None:
+    """A server whose port refuses (a pod gone, before two checks take it out): every request
+    is retried on the other server, in HTTP and in TCP mode."""
+    web2 = setup.servers[0]
+    dead = lb.Server("gone", web2.address, 18899)
+    tcp = lb.Listener("lbtest.web.tcp", "lbtest", "web", "tcp", (TCP_PORT,), lb.Mode.TCP,
+                      (dead, web2))  # fmt: skip
+    apply(setup, config(listener(web2), tcp))
+    wait_answers(TCP_PORT)
+    apply(setup, config(listener(dead, web2), tcp))  # `gone` added now: assumed up at first
+    answers = [get(PORT) for _ in range(6)] + [get(TCP_PORT) for _ in range(6)]
+    assert set(answers) == {"web-h2"}
+
+
 def test_hostile_value_changes_nothing(setup: Setup) -> None:
     good = apply(setup, config(listener(*setup.servers)))
     bad_server = dataclasses.replace(setup.servers[0], name="x\n    bind :18899")

@@ -61,7 +61,7 @@ def test_global_and_defaults() -> None:
     text = haproxy_config.render(config(WEB), PATHS)
     assert f"stats socket {PATHS.socket} mode 600 level admin expose-fd listeners" in text
     for line in ("timeout connect 1s", "timeout client 60s", "timeout server 60s",
-                 "option redispatch", "retries 3"):  # fmt: skip
+                 "option redispatch 1", "retries 3"):  # fmt: skip
         assert f"    {line}\n" in text
     for rootful in ("\n    user ", "\n    group ", "chroot", "daemon\n"):
         assert rootful not in text
