@@ -177,6 +177,9 @@ class Monitor:
         self._threads: dict[str, threading.Thread] = {}
         self._ticker: threading.Thread | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.shrunk: dict[tuple[str, str], int] = {}
+        """(namespace, owner) -> the replicas a Deployment is reconciled for while a host whose
+        pods are not known is down (`hostpass`): kept from the first such pass to the last."""
 
     # ----- the pure core, applied under the lock ---------------------------------------------
 

@@ -1,19 +1,21 @@
 """Host health in one reconcile: three steps of `sync.STEPS`. `assess` (after observe) sorts the
 hosts that did not answer into unknown (within the grace period, or a one-shot command that
-cannot know better) and lost (NotReady, from `hosthealth.Monitor`), and sets aside the hosts
-being fenced; `hold` (after the Deployment controller) keeps every workload that may have pods
-on an unknown host as it is, and never re-places a bare Pod; `fence` (after the plan) adds the
+cannot know better) and lost (NotReady, from `hosthealth.Monitor`), sets aside the hosts being
+fenced, and has each Deployment reconciled for the replicas it has on hosts that answer while a
+host is unknown (nothing is re-placed); `hold` (after the Deployment controller) never
+re-places a bare Pod; `fence` (after the plan) adds the
 removal of a returned host's stale Deployment pods, in the plan's first wave.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from reconciler.controllers import hosthealth
-from reconciler.model import hoststate
+from reconciler.model import base, hoststate, objects, workloads
 from reconciler.plan import diff, expand
 
 if TYPE_CHECKING:
@@ -69,6 +71,7 @@ def assess(p: sync.Pass) -> None:
                 error=f"host {name}: fencing: removing {len(copies)} stale pod(s) first",
             )  # fmt: skip
     p.hosts = view
+    _shrink(p, view)
 
 
 def _contents(p: sync.Pass, host: str) -> tuple[hoststate.ObservedPod, ...] | None:
@@ -77,9 +80,9 @@ def _contents(p: sync.Pass, host: str) -> tuple[hoststate.ObservedPod, ...] | No
 
 
 def hold(p: sync.Pass) -> None:
-    """Workloads that may have pods on an unknown host change nothing (no pod created, none
-    removed): a Deployment with pods there (any that wants a new pod, when what the host ran is
-    not known); a bare Pod not seen on a host that answers, while any host is down."""
+    """Bare Pods are never re-placed: one not seen on a host that answers is not created while
+    a host that ran it (or, not knowing what a host ran, any host) is down. Then every host that
+    did not answer is told what is held for it."""
     view = p.hosts
     if view is None or not view.down:
         return
@@ -87,41 +90,69 @@ def hold(p: sync.Pass) -> None:
     observed = [pod for seen in p.observations.values() if seen.reachable for pod in seen.pods]
     expansion = p.expansion or expand.Expansion(expand.expand(desired, observed))
     seen_keys = {pod.key for pod in observed}
-    owners: set[tuple[str, str]] = set()
     bare: set[tuple[str, str]] = set()
-    blind_owners = blind_bare = False
+    blind = False
     for host in sorted(view.down):
         pods = _contents(p, host)
         if pods is None:
-            blind_bare = True
-            blind_owners = blind_owners or host in view.unknown
-            continue
-        bare.update(pod.key for pod in pods if not pod.owner)
-        if host in view.unknown:
-            owners.update((pod.namespace, pod.owner) for pod in pods if pod.owner)
-    if blind_owners:
-        owners.update((pod.namespace, pod.owner) for pod in expansion.pods
-                      if pod.owner and pod.key not in seen_keys)  # fmt: skip
+            blind = True
+        else:
+            bare.update(pod.key for pod in pods if not pod.owner)
     held_bare = {pod.key for pod in expansion.pods if not pod.owner and pod.key not in seen_keys
-                 and (blind_bare or pod.key in bare)}  # fmt: skip
-    wanted = {(pod.namespace, pod.owner) for pod in expansion.pods if pod.owner}
-    owners &= wanted
-    if not owners and not held_bare:
+                 and (blind or pod.key in bare)}  # fmt: skip
+    if held_bare:
+        wanted_now = tuple(pod for pod in expansion.pods if pod.key not in held_bare)
+        p.expansion = expand.Expansion(wanted_now, expansion.kept, expansion.reasons)
+        view.held += sorted(f"Pod {ns}/{name}" for ns, name in held_bare)
+    if not view.held:
         return
-    wanted_now = tuple(
-        pod for pod in expansion.pods
-        if (pod.namespace, pod.owner) not in owners and pod.key not in held_bare
-    )  # fmt: skip
-    kept_keys = {pod.key for pod in expansion.kept}
-    kept = expansion.kept + tuple(pod for pod in observed if (pod.namespace, pod.owner) in owners
-                                  and pod.key not in kept_keys)  # fmt: skip
-    p.expansion = expand.Expansion(wanted_now, kept, expansion.reasons)
-    view.held = sorted(f"{owner.replace('/', ' ' + ns + '/', 1)}" for ns, owner in owners)
-    view.held += sorted(f"Pod {ns}/{name}" for ns, name in held_bare)
     note = f"; held until it answers or is NotReady: {', '.join(view.held)}"
     for host in view.unknown:
         seen = p.observations[host]
         p.observations[host] = dataclasses.replace(seen, error=seen.error + note)
+
+
+def _shrink(p: sync.Pass, view: HostView) -> None:
+    """While a host is unknown, each Deployment is reconciled for the replicas it has on hosts
+    that answer (those it ran there, when the monitor knows; else at most what answering hosts
+    run): nothing is re-placed, and a change (a new template) still rolls over those pods."""
+    monitor = _monitor(p)
+    memory = monitor.shrunk if monitor is not None else {}
+    if not view.unknown:
+        memory.clear()
+        return
+    state = p.loaded.state
+    visible = collections.Counter(
+        (pod.namespace, pod.owner)
+        for seen in p.observations.values() if seen.reachable for pod in seen.pods if pod.owner
+    )  # fmt: skip
+    elsewhere: collections.Counter[tuple[str, str]] = collections.Counter()
+    blind = False
+    for host in view.unknown:
+        pods = _contents(p, host)
+        if pods is None:
+            blind = True
+        else:
+            elsewhere.update((pod.namespace, pod.owner) for pod in pods if pod.owner)
+    counts: dict[base.ObjectKey, int] = {}
+    for deployment in state.deployments:
+        key = (deployment.meta.namespace, expand.owner_of(deployment))
+        wanted = max(0, deployment.replicas)
+        if blind:  # what answering hosts ran when it started (a rollout's surge pods aside)
+            now = memory.setdefault(key, min(wanted, visible[key]))
+        else:
+            now = max(0, wanted - elsewhere[key])
+        if now < wanted:
+            counts[deployment.key] = now
+            view.held.append(f"Deployment {key[0]}/{deployment.meta.name} ({now} of {wanted} "
+                             "replicas, on hosts that answer)")  # fmt: skip
+    if counts:
+        shrunk = {key: dataclasses.replace(obj, replicas=counts[key])
+                  if key in counts and isinstance(obj, workloads.Deployment) else obj
+                  for key, obj in state.objects.items()}  # fmt: skip
+        p.loaded = dataclasses.replace(
+            p.loaded, state=objects.DesiredState(base.FrozenMap(shrunk))
+        )
 
 
 def fence(p: sync.Pass) -> None:

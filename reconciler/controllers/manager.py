@@ -36,6 +36,7 @@ def start(
     tracker = rollouts.Tracker(history or rollouts.MemoryHistory(), templates)
     prober = proberctl.Prober(executor)
     restarts = lifecycle.Restarts(store=restart_records)
+    hosts = hosts if hosts is not None else hosthealth.Monitor(None)  # one-shot: no checks
     controllers = sync.Controllers(tracker, prober, restarts, time.time, hosts=hosts)
     prober.on_liveness_failure(restarts.liveness_failed)
     for callback in (controllers.changed.set, wake):

@@ -18,6 +18,8 @@ from reconciler.controllers import hosthealth, sync
 from reconciler.executor import fake
 from reconciler.model import hoststate
 
+HELD = ("held until it answers or is NotReady: Deployment hh/web (2 of 3 replicas, on hosts "
+        "that answer), Pod hh/solo")
 H = hosthealth.Status
 R = hosthealth.Reason
 
@@ -186,7 +188,7 @@ def test_pods_stay_put_within_the_grace_period_then_move_once(tmp_path: Path) ->
     assert prepared.result.plan.empty and _where(executor) == before
     (seen,) = prepared.unreachable
     assert "Unknown (HostNotResponding)" in seen.error
-    assert "held until it answers or is NotReady: Deployment hh/web, Pod hh/solo" in seen.error
+    assert HELD in seen.error
 
     _later(executor, monitor, clock, 6)  # past the grace period
     assert monitor.conditions()[lost].status is H.NOT_READY
@@ -236,7 +238,7 @@ def test_one_shot_runs_never_move_pods_off_a_host_that_did_not_answer(tmp_path: 
         prepared = sync.prepare(repo, executor, "r1", controllers)
         assert prepared.result.plan.empty, prepared.result.plan
         (seen,) = prepared.unreachable
-        assert "held until it answers or is NotReady: Deployment hh/web, Pod hh/solo" in seen.error
+        assert HELD in seen.error
 
 
 class _Hanging(fake.FakeExecutor):
@@ -270,3 +272,22 @@ def test_a_reconcile_does_not_wait_for_a_host_that_just_went_silent(
     assert "no answer within 0.3s" in seen["h2"].error
     assert monitor.conditions()["h2"].status is H.UNKNOWN  # and the next reconcile skips it
     monitor.stop()
+
+
+def test_one_shot_runs_roll_a_change_over_the_pods_they_see_and_replace_none(
+    tmp_path: Path,
+) -> None:
+    repo, executor, _, _ = _setup(tmp_path)
+    before = _where(executor)
+    down = before["solo"]
+    executor.kill(down)
+    (repo / "app.yaml").write_text(REPO["app.yaml"].replace('"3600"', '"7200"'))
+    controllers = sync.Controllers(hosts=hosthealth.Monitor(None))  # as manager.start makes
+    for _ in range(8):  # apply's loop: rollout steps until converged
+        prepared = _run(repo, executor, controllers)
+    assert prepared.result.plan.empty
+    web = {n: h for n, h in _where(executor).items() if n.startswith("web-")}
+    old = {n for n in before if n.startswith("web-")}
+    assert sum(1 for n, h in web.items() if h != down) == 2  # rolled: 2 of 3, none added
+    assert all(n not in old for n, h in web.items() if h != down)
+    assert [n for n, h in web.items() if h == down] == [n for n in old if before[n] == down]
