@@ -1,18 +1,21 @@
 """Entry point of the `reconciler` command: builds the argument parser from the command modules.
 
 Each command module exposes `register(subparsers)`, which adds its subparser and sets
-`handler=<function(args) -> int>` as a default. Exit codes follow kubectl/diff conventions:
-0 success, 1 a negative result (invalid, changes pending), 2 usage error, >2 other errors.
+`handler=<function(args) -> int>` as a default. Only the module of the command being run is
+imported (`COMMANDS` lists the others by name and help), so `reconciler --help` and each command
+load only what they use. Exit codes follow kubectl/diff conventions: 0 success, 1 a negative
+result (invalid, changes pending), 2 usage error, >2 other errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import logging
 import sys
-from collections.abc import Sequence
-from types import ModuleType
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from reconciler import __version__
 from reconciler.runtime import logs
@@ -21,29 +24,48 @@ EXIT_OK = 0
 EXIT_USAGE = 2
 
 
-def _command_modules() -> tuple[ModuleType, ...]:
-    """The command modules, imported lazily so `reconciler --help` stays fast."""
-    from reconciler.cli import (  # noqa: PLC0415
-        apply,
-        daemon,
-        describe,
-        diff,
-        events,
-        execcmd,
-        get,
-        history,
-        logs,
-        rollout,
-        status,
-        validate,
-        version,
-    )
+@dataclass(frozen=True)
+class Command:
+    """A command as `reconciler --help` lists it; `module` is imported only to run it."""
 
-    return (version, validate, diff, apply, get, describe, rollout, status, history, daemon,
-            logs, execcmd, events)  # fmt: skip
+    name: str
+    module: str  # under reconciler.cli
+    help: str
 
 
-def build_parser() -> argparse.ArgumentParser:
+COMMANDS = (
+    Command("version", "version", "print the version"),
+    Command("validate", "validate", "validate the manifests of a repository"),
+    Command("diff", "diff", "show what apply would change (dry run)"),
+    Command("apply", "apply", "converge hosts to the manifests once"),
+    Command("get", "get", "list pods, deployments or hosts"),
+    Command("describe", "describe", "show one pod, Service or HPA in detail"),
+    Command("rollout", "rollout", "watch a Deployment's rollout, or list its history"),
+    Command(
+        "status", "status", "show the daemon's revision, last sync, errors and unhealthy objects"
+    ),
+    Command("history", "history", "list the daemon's past syncs"),
+    Command("daemon", "daemon", "run the GitOps daemon"),
+    Command("logs", "logs", "print the logs of a container in a pod"),
+    Command("exec", "execcmd", "run a command in a container of a pod"),
+    Command("events", "events", "list the events the daemon recorded"),
+)
+
+
+def command_named(argv: Sequence[str]) -> str | None:
+    """The command `argv` runs: its first word not an option (the top level takes only
+    `-h`/`--help` and `--version`, which take no value); None when there is none."""
+    for word in argv:
+        if word == "--":
+            return None
+        if not word.startswith("-"):
+            return word
+    return None
+
+
+def build_parser(wanted: Collection[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. The commands in `wanted` (every command when None) are registered in full,
+    importing their modules; the others are listed by name and help only."""
     parser = argparse.ArgumentParser(
         prog="reconciler",
         description="Declarative GitOps reconciler: Kubernetes-style manifests in git, "
@@ -51,8 +73,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"reconciler {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in _command_modules():
-        module.register(subparsers)
+    for command in COMMANDS:
+        if wanted is None or command.name in wanted:
+            module = importlib.import_module(f"reconciler.cli.{command.module}")
+            module.register(subparsers)
+        else:
+            subparsers.add_parser(command.name, help=command.help)
     return parser
 
 
@@ -68,8 +94,10 @@ def log_warnings_to_stderr() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     log_warnings_to_stderr()
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    name = command_named(words)
+    parser = build_parser(() if name is None else (name,))
+    args = parser.parse_args(words)
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)

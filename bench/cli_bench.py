@@ -1,0 +1,254 @@
+"""The one-shot CLI at 10 hosts x 20 pods (issue 15): `reconciler --help`, a no-op `apply` and
+`diff` against the `ps` floor, and a first deploy against the Podman API floor, in one run.
+
+Usage (root): .venv/bin/python -m bench.cli_bench [--repeat 2] [--baseline REV] [--keep-lab DIR]
+Builds its own lab (bridge thbr15, 198.18.15.x, users rck15-hN, netns k15-hN; never the shared
+h1..h3), writes the repository of `bench.apply_repo`, and times whole CLI processes as a user
+runs them. In the same run: `python -c pass` (the interpreter's start), `reconciler --help` of
+the commit REV (default HEAD~1, extracted with `git archive`) next to this tree's; the `ps`
+floor of `bench.apply_floor` (one `podman ps` per host on open connections, connecting timed
+apart); the API floor of `bench.api_floor` at each per-host concurrency. Rewrites the section
+"One-shot CLI and the API floor" of bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from bench import api_floor, apply_floor, apply_repo, report
+from tests.harness import hostsetup
+from tests.harness import lab as labmod
+
+TITLE = "One-shot CLI and the API floor"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+NOOP_TARGET = 1.5
+DEPLOY_TARGET = 1.2
+LAUNCH = """import sys
+sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in str(f)]
+sys.path.insert(0, sys.argv.pop(1))
+from reconciler.cli import main
+sys.exit(main.main(sys.argv[1:]))"""
+"""Runs the CLI of the tree given as first argument (the editable install's finder removed)."""
+
+
+def lab_config(state_dir: Path) -> labmod.LabConfig:
+    return labmod.LabConfig(name="bench-cli", state_dir=state_dir, bridge="thbr15", subnet=15,
+                            netns_prefix="k15-", user_prefix="rck15-")  # fmt: skip
+
+
+def log(message: str) -> None:
+    print(f"[cli_bench {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+class Bench:
+    def __init__(self, lab: labmod.Lab, tmp: Path, args: argparse.Namespace) -> None:
+        self.lab = lab
+        self.args = args
+        self.hosts = lab.hosts()[: args.hosts]
+        self.targets = [apply_floor.Target(h.name, h.address, h.user) for h in self.hosts]
+        self.samples: dict[str, list[float]] = {}
+        self.distribution: dict[str, int] = {}
+        self.base = tmp / "base"
+        self.base.mkdir()
+        archive = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "archive", args.baseline, "reconciler", "schemas"],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        subprocess.run(["tar", "-x", "-C", str(self.base)], input=archive.stdout, check=True)
+        deployments = 10
+        replicas = args.hosts * args.pods_per_host // deployments
+        hosts = [(h.name, h.address, h.user) for h in self.hosts]
+        self.repo = apply_repo.write(tmp / "repo", hosts, lab.config.image, deployments, replicas)
+        apply_repo.commit(self.repo)
+        cli = Path(sys.executable).parent / "reconciler"
+        self.cli = str(cli) if cli.exists() else "reconciler"
+        self.env = {**os.environ, "RECONCILER_SSH_KEY": str(lab.config.key_file),
+                    "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts)}  # fmt: skip
+
+    def add(self, name: str, seconds: float) -> None:
+        self.samples.setdefault(name, []).append(seconds)
+
+    def run(self, cmd: list[str], expect: int = 0) -> tuple[str, float]:
+        started = time.monotonic()
+        done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=False)
+        seconds = time.monotonic() - started
+        if done.returncode != expect:
+            raise RuntimeError(f"{cmd}: exit {done.returncode}\n{done.stdout[-2000:]}"
+                               f"\n{done.stderr[-2000:]}")  # fmt: skip
+        return done.stdout, seconds
+
+    def teardown(self) -> None:
+        script = "podman pod rm -af -t 0 >/dev/null; podman rm -af -t 0 >/dev/null; podman ps -aq"
+
+        def clean(host: hostsetup.Host) -> str:
+            return self.lab.ssh(host, "sh", "-c", script, timeout=600).stdout.strip()
+
+        with ThreadPoolExecutor(max_workers=len(self.hosts)) as pool:
+            left = [out for out in pool.map(clean, self.hosts) if out]
+        if left:
+            raise RuntimeError(f"teardown left containers: {left}")
+
+    def startup(self) -> None:
+        python = sys.executable
+        for _ in range(self.args.help_rounds):
+            self.add("python", self.run([python, "-c", "pass"])[1])
+            self.add("help", self.run([self.cli, "--help"])[1])
+            self.add("help-launch", self.run([python, "-c", LAUNCH, str(REPO_ROOT), "--help"])[1])
+            self.add("help-base", self.run([python, "-c", LAUNCH, str(self.base), "--help"])[1])
+            self.add("apply-help", self.run([self.cli, "apply", "--help"])[1])
+
+    def ps(self) -> dict[str, list[dict[str, Any]]]:
+        timed, listing = apply_floor.ps_all(self.targets, self.lab.config.key_file,
+                                            self.lab.config.known_hosts)  # fmt: skip
+        self.add("ps", timed.seconds)
+        self.add("ps+connect", timed.seconds + timed.connect_seconds)
+        self.add("connect", timed.connect_seconds)
+        return listing
+
+    def first_deploy(self) -> None:
+        out, seconds = self.run([self.cli, "apply", str(self.repo), "-q"])
+        total = self.args.hosts * self.args.pods_per_host
+        match = re.search(r"(\d+) created, .* (\d+) failed", out)
+        if not match or int(match.group(1)) != total or int(match.group(2)) != 0:
+            raise RuntimeError(f"first apply did not create {total} pods:\n{out}")
+        self.add("deploy", seconds)
+        listing = self.ps()
+        self.distribution = {h: sum(1 for c in entries if not c.get("IsInfra"))
+                             for h, entries in listing.items()}  # fmt: skip
+        log(f"first deploy {seconds:.2f}s {self.distribution}")
+
+    def noop_rounds(self) -> None:
+        for _ in range(self.args.noop_rounds):
+            self.ps()
+            self.add("noop-apply", self.run([self.cli, "apply", str(self.repo), "-q"])[1])
+            self.add("diff", self.run([self.cli, "diff", str(self.repo)])[1])
+            self.add("noop-apply-base", self.run([sys.executable, "-c", LAUNCH, str(self.base),
+                                                  "apply", str(self.repo), "-q"])[1])  # fmt: skip
+        log(f"no-op apply {statistics.median(self.samples['noop-apply']):.2f}s, "
+            f"ps {statistics.median(self.samples['ps']):.2f}s")  # fmt: skip
+
+    def api_floors(self) -> None:
+        for concurrency in self.args.concurrency:
+            timed = api_floor.deploy(self.targets, self.distribution, self.lab.config.image,
+                                     self.lab.config.key_file, self.lab.config.known_hosts,
+                                     concurrency)  # fmt: skip
+            self.add(f"api-{concurrency}", timed.seconds)
+            self.add(f"api-{concurrency}+connect", timed.seconds + timed.connect_seconds)
+            log(f"API floor x{concurrency}: {timed.seconds:.2f}s")
+            self.teardown()
+
+
+def median(samples: dict[str, list[float]], name: str) -> float:
+    return statistics.median(samples[name])
+
+
+def render(results: dict[str, Any]) -> str:
+    s: dict[str, list[float]] = results["samples"]
+    m = {name: statistics.median(values) for name, values in s.items()}
+    apis = {k: v for k, v in m.items() if re.fullmatch(r"api-\d+", k)}
+    best = min(apis, key=lambda k: apis[k])
+    api = m[best]
+    ps, noop, diff = m["ps"], m["noop-apply"], m["diff"]
+    rows = [
+        ("`python -c pass` (interpreter start)", "python", "python"),
+        ("`reconciler --help`, before (commit " + results["baseline"] + ")", "help-base", "python"),
+        ("`reconciler --help`, now", "help-launch", "python"),
+        ("`reconciler --help`, now, console script", "help", "python"),
+        ("`reconciler apply --help` (start-up and the apply command's imports)", "apply-help",
+         "python"),
+        ("floor: `podman ps -a --format json` per host, on open connections", "ps", "ps"),
+        ("same, with opening the connections", "ps+connect", "ps"),
+        ("`reconciler apply -q`, no-op, before", "noop-apply-base", "ps"),
+        ("**`reconciler apply -q`, no-op**", "noop-apply", "ps"),
+        ("**`reconciler diff`, no change**", "diff", "ps"),
+        *((f"API floor, {k[4:]} pod(s) at a time per host", k, best) for k in sorted(
+            apis, key=lambda k: int(k[4:]))),
+        ("**`reconciler apply -q`, first deploy**", "deploy", best),
+    ]  # fmt: skip
+    lines = ["| what | median | ratio | to |", "|---|---|---|---|"]
+    for label, name, base in rows:
+        lines.append(f"| {label} | {m[name]:.3f} s | {m[name] / m[base]:.2f}x | {base} |")
+    start, imports = m["python"], m["apply-help"] - m["python"]
+    rest = noop - m["apply-help"] - m["connect"]
+    pods = results["hosts"] * results["pods_per_host"]
+    return "\n\n".join([
+        f"Machine: {results['machine']}. {results['hosts']} hosts x {results['pods_per_host']} "
+        f"pods ({pods} pods), medians of {len(s['noop-apply'])} no-op and {len(s['deploy'])} "
+        "deploy runs; whole processes as a user runs them. `python -m bench.cli_bench`.",
+        "\n".join(lines),
+        f"No-op target ≤ {NOOP_TARGET}x the `ps` floor: "
+        f"{'met' if max(noop, diff) / ps <= NOOP_TARGET else '**not met**'} "
+        f"(apply {noop / ps:.2f}x, diff {diff / ps:.2f}x; {noop / m['ps+connect']:.2f}x and "
+        f"{diff / m['ps+connect']:.2f}x the floor with its connection set-up). Where a no-op "
+        f"apply's {noop:.2f} s go: interpreter start {start:.2f} s, imports and parser "
+        f"{imports:.2f} s, opening {results['hosts']} SSH connections about {m['connect']:.2f} s "
+        f"(the floor's own), the rest {rest:.2f} s (loading the manifests, scheduling, reading "
+        "each host, planning).",
+        f"First-deploy target ≤ {DEPLOY_TARGET}x the API floor (best per-host concurrency: "
+        f"{best[4:]}): {'met' if m['deploy'] / api <= DEPLOY_TARGET else '**not met**'} "
+        f"({m['deploy'] / api:.2f}x; {m['deploy'] / m[best + '+connect']:.2f}x the floor with "
+        "its connection set-up, which the whole command pays too).",
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--hosts", type=int, default=10)
+    parser.add_argument("--pods-per-host", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--noop-rounds", type=int, default=3)
+    parser.add_argument("--help-rounds", type=int, default=8)
+    parser.add_argument("--concurrency", type=lambda v: [int(x) for x in v.split(",")],
+                        default=[1, 2, 4, 8])  # fmt: skip
+    parser.add_argument("--baseline", default="HEAD~1")
+    parser.add_argument("--keep-lab", type=Path)
+    parser.add_argument("--save", type=Path)
+    parser.add_argument("--render", type=Path, help="rewrite the README section from a saved run")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    if args.render:
+        report.write_section(TITLE, render(json.loads(args.render.read_text())))
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="reconciler-cli-bench-"))
+    lab = labmod.Lab(lab_config(args.keep_lab or tmp / "lab"))
+    try:
+        started = time.monotonic()
+        lab.up(args.hosts)
+        log(f"lab of {args.hosts} up in {time.monotonic() - started:.1f}s")
+        bench = Bench(lab, tmp, args)
+        bench.teardown()
+        bench.startup()
+        for rep in range(args.repeat):
+            log(f"repetition {rep + 1}")
+            bench.first_deploy()
+            bench.noop_rounds()
+            bench.teardown()
+            bench.api_floors()
+    finally:
+        if args.keep_lab is None:
+            lab.down()
+    results = {"samples": bench.samples, "distribution": bench.distribution, "hosts": args.hosts,
+               "pods_per_host": args.pods_per_host, "baseline": args.baseline,
+               "machine": report.machine()}  # fmt: skip
+    if args.save:
+        args.save.write_text(json.dumps(results, indent=1) + "\n")
+    print(render(results))
+    if not args.no_write:
+        report.write_section(TITLE, render(results))
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
