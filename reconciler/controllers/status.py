@@ -5,7 +5,7 @@ writes them to the store, so the CLI, `/status`, metrics and logs share the word
 
 from __future__ import annotations
 
-from reconciler.controllers import lifecycle, sync
+from reconciler.controllers import jobrun, lifecycle, sync
 from reconciler.model import hoststate
 from reconciler.state import conditions as cond
 
@@ -94,4 +94,5 @@ def conditions(prepared: sync.Prepared, done: sync.Converged) -> list[cond.Condi
         out.extend(deployment.conditions)
     if prepared.controllers is not None:
         out.extend(prepared.controllers.balancers.conditions(prepared.load.state))
+    out.extend(jobrun.conditions(prepared.controllers, prepared.load.state))
     return out

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.manifests import autoscalers as hpadocs
-from reconciler.manifests import podnetwork, probechecks, securitycontext
+from reconciler.manifests import jobdocs, podnetwork, probechecks, securitycontext
 from reconciler.model import base, cordon, disruption, objects, quantity, workloads
 
 Doc = dict[str, Any]
@@ -76,6 +76,10 @@ def _deployment(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> obje
         progress_deadline_seconds=_int(spec, "progressDeadlineSeconds", 600),
         source=source,
     )
+
+
+def _job(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
+    return jobdocs.build(doc, meta, source, pod_spec(doc["spec"]["template"]["spec"]))
 
 
 def _service(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
@@ -304,4 +308,5 @@ _BUILDERS: dict[base.Kind, Callable[[Doc, base.ObjectMeta, base.SourceRef], obje
     base.Kind.HOST: _host,
     base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.build,
     base.Kind.POD_DISRUPTION_BUDGET: _disruption_budget,
+    base.Kind.JOB: _job,
 }

@@ -16,6 +16,7 @@ from reconciler.manifests import autoscalers as hpadocs
 from reconciler.manifests import (
     checking,
     disruptionchecks,
+    jobdocs,
     podchecks,
     secrettypes,
     servicechecks,
@@ -282,4 +283,5 @@ _BY_KIND: dict[base.Kind, Callable[[checking.Checker], None]] = {
     base.Kind.HOST: _host,
     base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.check,
     base.Kind.POD_DISRUPTION_BUDGET: disruptionchecks.check,
+    base.Kind.JOB: jobdocs.check,
 }

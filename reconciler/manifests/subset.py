@@ -316,6 +316,29 @@ KINDS: tuple[KindSubset, ...] = (
         ), required=True),
         _STATUS,
     )),
+    KindSubset(base.Kind.JOB, "job-batch-v1.json", (
+        *_type_fields(base.Kind.JOB),
+        _metadata(True, "prefix of its pods' names (`<name>-<index>`); the owner label of its "
+                  "pods"),
+        F("spec", T.OBJECT, "run-to-completion pods; the template is immutable: a changed "
+          "template in git runs only under a new name", (
+            F("completions", T.INTEGER, "pods that must succeed (default 1)", minimum=1),
+            F("parallelism", T.INTEGER, "pods running at once (default 1; at most the "
+              "completions left)", minimum=1),
+            F("backoffLimit", T.INTEGER, "failures (failed pods, or container restarts with "
+              "`OnFailure`) before the Job fails, reason `BackoffLimitExceeded` (default 6)",
+              minimum=0),
+            F("activeDeadlineSeconds", T.INTEGER, "the Job fails, reason `DeadlineExceeded`, "
+              "this long after it started; its running pods are removed", minimum=1),
+            F("ttlSecondsAfterFinished", T.INTEGER, "its pods are removed this long after it "
+              "finished (default: kept, for their logs)", minimum=0),
+            F("template", T.OBJECT, "the pods; `restartPolicy` must be `OnFailure` or `Never`", (
+                F("metadata", T.OBJECT, "", (_LABELS, _ANNOTATIONS)),
+                _POD_SPEC,
+            ), required=True),
+        ), required=True),
+        _STATUS,
+    )),
     KindSubset(base.Kind.SERVICE, "service-v1.json", (
         *_type_fields(base.Kind.SERVICE), _metadata(True, "a DNS-1035 label: the Service's "
                                                     "names `web`, `web.shop`, `web.shop.svc`"),

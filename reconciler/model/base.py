@@ -33,6 +33,7 @@ class Kind(enum.StrEnum):
     HOST = "Host"
     HORIZONTAL_POD_AUTOSCALER = "HorizontalPodAutoscaler"
     POD_DISRUPTION_BUDGET = "PodDisruptionBudget"
+    JOB = "Job"
 
     @property
     def api_version(self) -> str:
@@ -62,6 +63,7 @@ _API_VERSIONS: dict[Kind, str] = {
     Kind.HOST: HOST_API_VERSION,
     Kind.HORIZONTAL_POD_AUTOSCALER: "autoscaling/v2",
     Kind.POD_DISRUPTION_BUDGET: "policy/v1",
+    Kind.JOB: "batch/v1",
 }
 
 

@@ -53,6 +53,7 @@ class Code(enum.StrEnum):
     SOPS = "sops-decryption-failed"  # an encrypted Secret that cannot be decrypted or verified
     NOT_BUILT = "not-built-yet"  # a warning: accepted, but has no effect on hosts yet
     IGNORED_FIELD = "ignored-field"  # a warning: accepted and ignored (as Kubernetes does)
+    IMMUTABLE_FIELD = "immutable-field"  # a warning: a change here has no effect once applied
 
 
 @dataclass(frozen=True, order=True)

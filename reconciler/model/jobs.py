@@ -1,7 +1,7 @@
 """The batch/v1 Job as the reconciler models it: run-to-completion pods from one template.
 
-Values only. `controllers.jobs` decides, pass by pass, which pods of a Job run; the loader does
-not build Jobs yet (validate still refuses kind Job), so nothing outside tests makes these.
+Values only. `manifests.jobdocs` builds them from documents; `controllers.jobs` decides, pass by
+pass, which pods of a Job run, and `controllers.jobrun` carries that out in each reconcile.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ class Job:
     source: base.SourceRef | None = field(default=None, compare=False)
 
     @property
+    def key(self) -> base.ObjectKey:
+        return base.ObjectKey(base.Kind.JOB, self.meta.namespace, self.meta.name)
+
+    @property
     def owner(self) -> str:
         """The owner label its pods carry, as Deployments' pods carry `Deployment/<name>`."""
-        return f"Job/{self.meta.name}"
+        return f"{base.Kind.JOB}/{self.meta.name}"

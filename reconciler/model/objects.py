@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from reconciler.model import autoscaling, base, disruption, workloads
+from reconciler.model import jobs as jobsmod
 
 T = TypeVar("T")
 
@@ -116,7 +117,7 @@ class Host:
 
 Object = (
     Namespace | ConfigMap | Secret | Service | Host | workloads.Pod | workloads.Deployment
-    | autoscaling.HorizontalPodAutoscaler | disruption.PodDisruptionBudget
+    | autoscaling.HorizontalPodAutoscaler | disruption.PodDisruptionBudget | jobsmod.Job
 )
 
 
@@ -173,6 +174,10 @@ class DesiredState:
     @property
     def autoscalers(self) -> tuple[autoscaling.HorizontalPodAutoscaler, ...]:
         return self._of(autoscaling.HorizontalPodAutoscaler)
+
+    @property
+    def jobs(self) -> tuple[jobsmod.Job, ...]:
+        return self._of(jobsmod.Job)
 
     def by_kind(self) -> Mapping[base.Kind, tuple[Object, ...]]:
         grouped: dict[base.Kind, list[Object]] = {}

@@ -80,10 +80,11 @@ def object_of(pod: hoststate.ObservedPod) -> str:
 
 
 def declared(desired: objects.DesiredState) -> frozenset[str]:
-    """The objects whose pods a revision keeps (`Kind/namespace/name`): Deployments and Pods
-    in declared namespaces."""
+    """The objects whose pods a revision keeps (`Kind/namespace/name`): Deployments, Pods and
+    Jobs in declared namespaces."""
     namespaces = expand.declared_namespaces(desired)
     keys = [d.key for d in desired.deployments] + [p.key for p in desired.pods]
+    keys += [j.key for j in desired.jobs]
     return frozenset(str(key) for key in keys if key.namespace in namespaces)
 
 

@@ -124,6 +124,17 @@ _AUTOSCALERS_TABLE = """
 """Each HorizontalPodAutoscaler's replica count and last decisions (controllers.autoscale), one
 JSON object per HPA; made when missing, as `restarts` is."""
 
+_JOBS_TABLE = """
+    CREATE TABLE IF NOT EXISTS jobs (
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (namespace, name)
+    )
+"""
+"""Each Job's record (controllers.jobs.Record: its pods that succeeded or failed, how it ended),
+one JSON object per Job, so a finished Job never runs again; made when missing, as `restarts`."""
+
 
 class StoreError(Exception):
     """The state database cannot be opened or used; the message names the file."""
@@ -197,6 +208,7 @@ class Store:
                 self._db.execute(_RESTARTS_TABLE)
                 self._db.execute(_HOST_CONDITIONS_TABLE)
                 self._db.execute(_AUTOSCALERS_TABLE)
+                self._db.execute(_JOBS_TABLE)
                 self._close_interrupted()
             else:
                 self._check_version()
@@ -521,6 +533,31 @@ class Store:
                            [tuple(key) for key in forget])  # fmt: skip
             db.executemany(
                 "INSERT OR REPLACE INTO autoscalers VALUES (?, ?, ?)",
+                [(str(r["namespace"]), str(r["name"]), json.dumps(dict(r))) for r in records],
+            )
+
+    # --- Jobs (controllers.jobrun) ------------------------------------------------------------
+
+    def job_records(self) -> list[dict[str, Any]]:
+        """Every Job's record as saved ([] from a database that has none yet)."""
+        try:
+            rows = self._read("SELECT record FROM jobs ORDER BY namespace, name")
+        except StoreError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        found = [json.loads(row[0]) for row in rows]
+        return [r for r in found if isinstance(r, dict)]
+
+    def save_job_records(
+        self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
+    ) -> None:
+        """Write `records` (keyed by namespace and name) and delete those in `forget`."""
+        with self._write() as db:
+            db.executemany("DELETE FROM jobs WHERE namespace = ? AND name = ?",
+                           [tuple(key) for key in forget])  # fmt: skip
+            db.executemany(
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
                 [(str(r["namespace"]), str(r["name"]), json.dumps(dict(r))) for r in records],
             )
 
