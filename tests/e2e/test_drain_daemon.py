@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e import test_hosthealth_daemon as hh
-from tests.harness import daemonproc, gitdaemon, gitserver, proc
+from tests.harness import daemonproc, gitdaemon, gitserver, hostsetup, proc
 from tests.harness import lab as labmod
 
 pytestmark = pytest.mark.e2e
@@ -87,8 +87,9 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     base = tmp_path_factory.mktemp("drain")
-    with gitdaemon.daemon_on_git(lab, base, git_user="rc-git-drain",
-                                 namespace=NAMESPACE) as (daemon, work):  # fmt: skip
+    with gitdaemon.daemon_on_git(lab, base, git_user="rc-git-drain", namespace=NAMESPACE,
+                                 extra_config="allow_mass_prune: true\n"  # others' pods
+                                 ) as (daemon, work):  # fmt: skip
         work.write("app.yaml", APP.replace("REPLICAS", "6"))
         work.write("hosts/h2.yaml", _h2(annotation=False, cordoned=False))
         work.commit_and_push("web, its budget and solo")
@@ -103,7 +104,7 @@ def _all(lab: labmod.Lab) -> list[hh.Pod]:
     return [p for host in lab.hosts() for p in _pods(lab, host)]
 
 
-def _pods(lab: labmod.Lab, host: labmod.Host) -> list[hh.Pod]:
+def _pods(lab: labmod.Lab, host: hostsetup.Host) -> list[hh.Pod]:
     return hh.pods(lab, host, NAMESPACE)
 
 

@@ -11,7 +11,10 @@ works while the host's link is down). Namespace `hosthealth-e2e`; pods removed a
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -78,6 +81,7 @@ def setup(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     base = tmp_path_factory.mktemp("hosthealth")
     with gitdaemon.daemon_on_git(lab, base, git_user="rc-git-hosthealth", namespace=NAMESPACE,
                                  extra_config=f"host_grace_seconds: {GRACE:g}\n"
+                                 "allow_mass_prune: true\n"
                                  ) as (daemon, work):  # fmt: skip
         work.write("app.yaml", MANIFESTS)
         work.write("solo.yaml", SOLO)
@@ -85,7 +89,7 @@ def setup(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         yield Setup(daemon, work.path, base / "state")
 
 
-def pods(lab: labmod.Lab, host: labmod.Host, namespace: str = NAMESPACE) -> list[Pod]:
+def pods(lab: labmod.Lab, host: hostsetup.Host, namespace: str = NAMESPACE) -> list[Pod]:
     """The namespace's pods on `host`, from Podman as the host's user (no network needed)."""
     done = proc.run(hostsetup.as_user(host, "podman", "pod", "ps", "--format", "json", "--filter",
                                       f"label=reconciler.dev/namespace={namespace}"),
@@ -178,3 +182,119 @@ def test_a_lost_host_moves_its_replica_once_after_the_grace_and_is_fenced_on_ret
     assert set(now_web) == set(web) and all(p.host != lost.name for p in now_web.values())
     assert now_web[stale.name].podman_id == moved.podman_id
     assert _host_row(lab, setup, lost.name)["status"] == "Ready"
+
+
+def test_a_host_whose_podman_api_is_down_is_lost_after_the_grace_then_fenced(
+    lab: labmod.Lab, setup: Setup
+) -> None:
+    """SSH still answers, the Podman API service does not (killed): the same as a lost link."""
+    found = _until_all_running(lab, 4, 120)
+    web = [p for p in found if p.name.startswith("web-")]
+    victim = lab.get(web[0].host)
+    stale = {p.name for p in web if p.host == victim.name}
+    others = [h for h in lab.hosts() if h.name != victim.name]
+    state = lab.load_state()
+    cut = time.time()
+    proc.stop_pid(victim.service_pid)
+    try:
+        def replaced() -> list[Pod] | None:
+            copies = [p for h in others for p in pods(lab, h) if p.name in stale and p.running]
+            return copies if len(copies) == len(stale) else None
+
+        moved = proc.wait_for(replaced, "the replicas re-placed", 60, 0.25)
+        assert moved is not None
+        print(f"\nPodman API down ▶ replacements running: {time.time() - cut:.1f}s")
+        assert min(p.created for p in moved) - cut >= GRACE - 1.0
+        assert stale <= {p.name for p in pods(lab, victim) if p.running}  # containers kept
+        row = _host_row(lab, setup, victim.name)
+        assert (row["status"], row["reason"]) == ("NotReady", "HostLost"), row
+    finally:
+        host = state.hosts[victim.name]
+        hostsetup.start_podman_service(host, lab.config.state_dir / host.name)
+        lab.save_state(state)
+
+    def fenced() -> list[Pod] | None:
+        left = {p.name for p in pods(lab, victim)}
+        return None if left & stale else [Pod(victim.name, "", "", 0.0, True)]
+
+    assert proc.wait_for(fenced, "the stale replicas removed", 60, 0.25)
+    ready = proc.wait_for(lambda: _host_row(lab, setup, victim.name)["status"] == "Ready",
+                          f"{victim.name} Ready again", 20, 0.5)  # fmt: skip
+    assert ready
+
+
+def test_a_flapping_link_moves_nothing(lab: labmod.Lab, setup: Setup) -> None:
+    """The link of a host with a replica goes down for 3 s and up for 3 s, for a minute: shorter
+    than the grace period each time, so no pod is created or removed anywhere."""
+    before = {(p.host, p.podman_id) for p in _until_all_running(lab, 4, 120)}
+    host = sorted({h for h, _ in before})[0]
+    deadline = time.monotonic() + 60
+    flaps = 0
+    try:
+        while time.monotonic() < deadline:
+            lab.kill(host)
+            time.sleep(3)
+            lab.revive(host)  # waits for its port 22
+            flaps += 1
+            time.sleep(3)
+    finally:
+        lab.revive(host)
+    time.sleep(8)  # reconciles after the last flap
+    after = {(p.host, p.podman_id) for p in everywhere(lab) if p.running}
+    print(f"\n{flaps} flaps of {host}: pods unchanged: {after == before}")
+    assert after == before
+
+
+def test_sshd_stopped_on_a_live_link_is_lost_after_the_grace_then_fenced(
+    lab: labmod.Lab, setup: Setup
+) -> None:
+    """sshd and every session of it end (the link stays up: connections are refused)."""
+    found = _until_all_running(lab, 4, 120)
+    web = [p for p in found if p.name.startswith("web-")]
+    victim = lab.get(web[-1].host)
+    stale = {p.name for p in web if p.host == victim.name}
+    others = [h for h in lab.hosts() if h.name != victim.name]
+    state = lab.load_state()
+    host = state.hosts[victim.name]
+    cut = time.time()
+    sessions = _children(host.sshd_pid)
+    proc.stop_pid(host.sshd_pid)
+    for pid in sessions:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    try:
+        def replaced() -> list[Pod] | None:
+            copies = [p for h in others for p in pods(lab, h) if p.name in stale and p.running]
+            return copies if len(copies) == len(stale) else None
+
+        moved = proc.wait_for(replaced, "the replicas re-placed", 60, 0.25)
+        assert moved is not None
+        print(f"\nsshd stopped ▶ replacements running: {time.time() - cut:.1f}s")
+        assert min(p.created for p in moved) - cut >= GRACE - 1.0
+        assert stale <= {p.name for p in pods(lab, victim) if p.running}  # containers kept
+    finally:
+        host.sshd_pid = 0
+        hostsetup.start_sshd(host, lab.config.state_dir / host.name)
+        lab.save_state(state)
+
+    def fenced() -> bool:
+        return not {p.name for p in pods(lab, victim)} & stale
+
+    assert proc.wait_for(fenced, "the stale replicas removed", 60, 0.25)
+
+
+def _children(parent: int) -> list[int]:
+    """PIDs whose parent (transitively) is `parent`: sshd's per-connection processes."""
+    found: list[int] = []
+    frontier = {parent}
+    while frontier:
+        step = set()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    stat = (entry / "stat").read_text()
+                    if int(stat.rsplit(")", 1)[1].split()[1]) in frontier:
+                        step.add(int(entry.name))
+        found += sorted(step)
+        frontier = step
+    return found
