@@ -1,8 +1,12 @@
-"""`reconciler describe pod NAME`: one pod in detail, kubectl style: its containers with their
-state, readiness and probes (each probe run once now, with its result), then `Events:`: what
-Podman recorded about the pod in the last 24 hours, and, when the daemon's state database is
-readable here, what the daemon recorded (Unhealthy, BackOff, Started, Killing, ...).
-Exit: 0, 1 pod not found, 2 usage, 4 when a host could not be read.
+"""`reconciler describe pod|service|hpa NAME`: one object in detail, kubectl style.
+
+A pod: its containers with their state, readiness and probes (each probe run once now, with its
+result), then `Events:`: what Podman recorded about the pod in the last 24 hours, and, when the
+daemon's state database is readable here, what the daemon recorded (Unhealthy, BackOff, Started,
+Killing, ...). A Service: its ports, endpoints (Ready pods, readiness from one run of their
+probes) and what each host's load balancer reports for it, then the daemon's events.
+An HPA: its target, bounds, metrics and last decisions, from the daemon's records.
+Exit: 0, 1 not found, 2 usage, 4 when a host could not be read.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli import common, get
+from reconciler.cli import common, get, services
 from reconciler.cli import hpa as hpacli
+from reconciler.controllers import manager, sync
 from reconciler.controllers import prober as proberctl
-from reconciler.controllers import sync
 from reconciler.executor import errors, protocol
 from reconciler.model import hoststate, workloads
 from reconciler.state import conditions as cond
@@ -27,10 +31,10 @@ Results = Mapping[str, list[tuple[hoststate.ProbeKind, hoststate.ProbeResult, fl
 
 def register(subparsers: Any) -> None:
     describe: argparse.ArgumentParser = subparsers.add_parser(
-        "describe", help="show one pod in detail", description=__doc__,
+        "describe", help="show one pod, Service or HPA in detail", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    describe.add_argument("kind", choices=("pod", "hpa"))
+    describe.add_argument("kind", choices=("pod", "hpa", "service", "svc"))
     describe.add_argument("name")
     get.add_common(describe)
     describe.set_defaults(handler=run_describe)
@@ -50,6 +54,8 @@ def run_describe(args: argparse.Namespace) -> int:
                 return common.fail("describe", f'hpa "{args.name}" not found', 1)
             sys.stdout.write(text)
             return common.EXIT_OK
+        if args.kind in ("service", "svc"):
+            return describe_service(executor, path, args.name, args.namespace)
         return describe(executor, path, args.name, args.namespace)
 
     return common.run_guarded("describe", args, body)
@@ -84,6 +90,32 @@ def describe(executor: protocol.HostExecutor, path: Path, name: str, namespace: 
         mine = [e for e in daemon_events if e.object == f"Pod/{pod.namespace}/{pod.name}"]
         sys.stdout.write(describe_text(pod, target.address, results, now))
         sys.stdout.write(events_text(events, problem, now, mine))
+    return code
+
+
+def describe_service(
+    executor: protocol.HostExecutor, path: Path, name: str, namespace: str
+) -> int:
+    """Print each Service called `name` (in `namespace`, if given): ports, endpoints (readiness
+    from one run of the pods' probes) and each host's load balancer for it, then its events."""
+    loaded, observations = get.observe(executor, path, detail=False)
+    matches = [s for s in loaded.state.services
+               if s.meta.name == name and namespace in ("", s.meta.namespace)]  # fmt: skip
+    code = get.warn_unreachable(observations)
+    if not matches:
+        where = f" in namespace {namespace}" if namespace else ""
+        return common.fail("describe", f'service "{name}" not found{where}', 1)
+    targets = {t.name: t for t in sync.targets_of(loaded.state)}
+    observations = manager.readiness_once(executor, observations, targets)
+    reachable = [t for t in targets.values() if observations[t.name].reachable]
+    statuses = executor.lb_status(reachable) if reachable else {}
+    now = time.time()
+    daemon_events = _daemon_events()
+    for service in matches:
+        key = f"Service/{service.meta.namespace}/{service.meta.name}"
+        sys.stdout.write(services.describe_text(loaded.state, service, observations, statuses))
+        mine = [e for e in daemon_events if e.object == key]
+        sys.stdout.write(events_text([], "", now, mine, subject="service"))
     return code
 
 
@@ -163,13 +195,14 @@ def events_text(
     problem: str,
     now: float,
     daemon: Sequence[cond.Event] = (),
+    subject: str = "pod",
 ) -> str:
     """The `Events:` section, kubectl style: the most recent events, oldest first: Podman's
     (create, start, died...) and the daemon's (Unhealthy, BackOff, Started, Killing...)."""
     rows_by_time = [
         (e.time, [get.age(now - e.time), e.action, _event_object(e), _event_message(e)])
         for e in events
-    ] + [(e.time, [get.age(now - e.time), e.reason, "pod", e.message]) for e in daemon]
+    ] + [(e.time, [get.age(now - e.time), e.reason, subject, e.message]) for e in daemon]
     rows_by_time.sort(key=lambda item: item[0])
     if problem and not daemon:
         return f"Events:       <unavailable: {problem}>\n"

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.executor import protocol
-from reconciler.model import hoststate, objects
+from reconciler.model import hoststate, loadbalancer, objects
 from reconciler.plan import endpoints
 
 Observations = Mapping[str, hoststate.HostObservation]
@@ -88,3 +88,48 @@ def balancer_states(
 
 def _idle(state: objects.DesiredState) -> str:
     return "Down" if state.services else "None"
+
+
+def describe_text(
+    state: objects.DesiredState,
+    service: objects.Service,
+    observations: Observations,
+    statuses: Mapping[str, loadbalancer.Status],
+) -> str:
+    """kubectl's `describe service`, plus what every host's load balancer reports for it."""
+    ns, name = service.meta.namespace, service.meta.name
+    labels = ",".join(f"{k}={v}" for k, v in sorted(service.meta.labels.items())) or "<none>"
+    selector = ",".join(f"{k}={v}" for k, v in sorted(service.selector.items())) or "<none>"
+    lines = [f"{'Name:':<19}{name}", f"{'Namespace:':<19}{ns}", f"{'Labels:':<19}{labels}",
+             f"{'Selector:':<19}{selector}", f"{'Type:':<19}{service.type}"]  # fmt: skip
+    listeners: set[str] = set()
+    for item in endpoints.endpoints(state, observations):
+        if (item.namespace, item.service) != (ns, name):
+            continue
+        listeners.add(item.listener)
+        port = next(p for p in service.ports if p.port == item.port)
+        lines.append(f"{'Port:':<19}{item.port_name or '<unset>'}  {item.port}/{port.protocol}")
+        lines.append(f"{'TargetPort:':<19}{item.target_port}/{port.protocol}")
+        if port.node_port:
+            lines.append(f"{'NodePort:':<19}{item.port_name or '<unset>'}  {port.node_port}/TCP")
+        lines.append(f"{'Balancing:':<19}{_mode_text(endpoints.mode(port))}")
+        lines.append(f"{'Endpoints:':<19}{','.join(item.ready) or '<none>'}")
+        if item.not_ready:
+            lines.append(f"{'Not ready:':<19}{','.join(item.not_ready)}")
+    lines.append("Load balancers:")
+    for host in sorted(statuses):
+        status = statuses[host]
+        if not status.running:
+            lines.append(f"  {host}: not running{': ' + status.error if status.error else ''}")
+            continue
+        mine = [s for s in status.servers if s.listener in listeners]
+        shown = ", ".join(f"{s.server} {s.check} {s.admin_state} ({s.sessions} open)"
+                          for s in mine) or "no servers"  # fmt: skip
+        lines.append(f"  {host}: running (pid {status.pid}): {shown}")
+    return "\n".join(lines) + "\n"
+
+
+def _mode_text(mode: loadbalancer.Mode) -> str:
+    if mode is loadbalancer.Mode.HTTP:
+        return "per request (HTTP: port named http/http-*, or appProtocol http)"
+    return "per connection (TCP)"

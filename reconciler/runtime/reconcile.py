@@ -250,6 +250,7 @@ class Reconciler:
             if (obj, message) not in self._backoffs_told:  # once per back-off, not per sync
                 self.store.record_event(kind, obj, reason, message)
         self._backoffs_told = told
+        self.metrics.balancers.update(prepared.load.state, self.controllers.balancers)
         for host in self.controllers.balancers.take_restarted():
             message = "the load balancer (HAProxy) was not running: started again"
             self.store.record_event(cond.EventKind.WARNING, f"Host/{host}",

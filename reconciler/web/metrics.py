@@ -17,7 +17,7 @@ from typing import Generic, TypeVar
 from reconciler.controllers import autoscale
 from reconciler.state import conditions as cond
 from reconciler.state import status as statusmod
-from reconciler.web import autoscalers
+from reconciler.web import autoscalers, lbmetrics
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
@@ -305,6 +305,7 @@ class ReconcilerMetrics:
                                    ("version",))  # fmt: skip
         self.info.labels(version=version).set(1)
         self.autoscalers = autoscalers.AutoscalerMetrics(registry)
+        self.balancers = lbmetrics.BalancerMetrics(registry)
         for result in cond.SyncResult:  # every series exists from the start, so rate() works
             self.syncs.labels(result=result.value)
             self.duration.labels(result=result.value)

@@ -146,7 +146,7 @@ def repo(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     apply(lab, path, manifests("v1"))
     yield path
     (path / "app.yaml").unlink()
-    reconciler(lab, "apply", "--allow-mass-prune", str(path))  # removes the pods and stops the load balancers
+    reconciler(lab, "apply", "--allow-mass-prune", str(path))  # pods gone, load balancers stopped
     gitdaemon.remove_namespace_pods(lab, NAMESPACE)
 
 
@@ -234,3 +234,20 @@ def test_a_killed_load_balancer_is_restarted_by_the_next_apply(
     hosts = reconciler(lab, "get", "hosts", "-f", str(repo), "-o", "json")
     (row,) = [h for h in json.loads(hosts.stdout)["items"] if h["name"] == "h2"]
     assert row["loadBalancer"] == "Running", row
+
+
+def test_describe_service_shows_endpoints_and_every_load_balancer(
+    lab: labmod.Lab, repo: Path
+) -> None:
+    wait_serving(lab.get("h1").address, 3)
+    shown = reconciler(lab, "describe", "service", "echo", "-f", str(repo), "-n", NAMESPACE)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    text = shown.stdout
+    assert f"Port:              http  {PORT}/TCP" in text, text
+    assert "per request (HTTP" in text, text
+    endpoints_line = next(line for line in text.splitlines() if line.startswith("Endpoints:"))
+    assert endpoints_line.count(",") == 2, text  # 3 Ready pods
+    for host in ("h1", "h2", "h3"):
+        assert f"  {host}: running (pid " in text, text
+    missing = reconciler(lab, "describe", "service", "nope", "-f", str(repo), "-n", NAMESPACE)
+    assert missing.returncode == 1 and 'service "nope" not found' in missing.stderr
