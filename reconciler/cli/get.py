@@ -21,6 +21,7 @@ from ruamel.yaml import YAML
 
 from reconciler.cli import common, hoststatus, services, settings
 from reconciler.cli import hpa as hpacli
+from reconciler.cli import jobs as jobscli
 from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import lifecycle, manager, sync
 from reconciler.executor import protocol
@@ -34,6 +35,7 @@ RESOURCES = {"pods": "pods", "pod": "pods", "po": "pods", "deployments": "deploy
              "endpoints": "endpoints", "ep": "endpoints"}  # fmt: skip
 
 RESOURCES.update(hpacli.NAMES)  # get hpa
+RESOURCES.update(jobscli.NAMES)  # get jobs
 
 
 def register(subparsers: Any) -> None:
@@ -42,7 +44,7 @@ def register(subparsers: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     get.add_argument("resource", choices=sorted(RESOURCES),
-                     metavar="pods|deployments|hosts|services|endpoints")  # fmt: skip
+                     metavar="pods|deployments|hosts|services|endpoints|hpa|jobs")  # fmt: skip
     get.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
     add_common(get)
     get.set_defaults(handler=run_get)
@@ -205,6 +207,15 @@ def get(
         emit(hpacli.rows(loaded.state, namespace, hpacli.from_daemon()[0], time.time()), output,
              hpacli.WIDE if output == "wide" else hpacli.COLUMNS, "HorizontalPodAutoscalerList")
         return common.EXIT_OK
+    if resource == "jobs":  # the daemon's records; the hosts only for Jobs it has none of
+        loaded = loader.load_repository(path)
+        if not loaded.ok:
+            raise sync.InvalidManifestsError(loaded)
+        known, seen = jobscli.records(), {}
+        if jobscli.missing(loaded.state, known):
+            seen = executor.observe(sync.targets_of(loaded.state))
+        emit(jobscli.rows(loaded.state, namespace, known, seen), output, jobscli.COLUMNS, "JobList")
+        return warn_unreachable(seen)
     wide = output == "wide"
     loaded, observations = observe(executor, path, detail=resource == "pods")
     if resource in ("pods", "deployments", "services", "endpoints"):
