@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench import api_floor, apply_floor, apply_repo, report
+from bench import api_floor, apply_floor, apply_repo, daemon_rss, report
 from tests.harness import hostsetup
 from tests.harness import lab as labmod
 
@@ -35,6 +35,7 @@ TITLE = "One-shot CLI and the API floor"
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOOP_TARGET = 1.5
 DEPLOY_TARGET = 1.2
+RSS_TARGET_MB = 64
 LAUNCH = """import sys
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in str(f)]
 sys.path.insert(0, sys.argv.pop(1))
@@ -139,6 +140,16 @@ class Bench:
         log(f"no-op apply {statistics.median(self.samples['noop-apply']):.2f}s, "
             f"ps {statistics.median(self.samples['ps']):.2f}s")  # fmt: skip
 
+    def daemon_at_rest(self, tmp: Path) -> None:
+        for label, tree in (("daemon-base", self.base), ("daemon", None)):
+            launch = daemon_rss.launcher(tree, LAUNCH)
+            found = daemon_rss.measure(launch, self.repo, self.lab, tmp / label,
+                                       self.args.daemon_window, self.args.resync)  # fmt: skip
+            for key, value in found.items():
+                self.add(f"{label}-{key}", value)
+            log(f"{label}: RSS {found['rss_end'] / 2**20:.1f} MB (max "
+                f"{found['rss_max'] / 2**20:.1f})")  # fmt: skip
+
     def api_floors(self) -> None:
         for concurrency in self.args.concurrency:
             timed = api_floor.deploy(self.targets, self.distribution, self.lab.config.image,
@@ -183,6 +194,18 @@ def render(results: dict[str, Any]) -> str:
     start, imports = m["python"], m["apply-help"] - m["python"]
     rest = noop - m["apply-help"] - m["connect"]
     pods = results["hosts"] * results["pods_per_host"]
+    daemon = ""
+    if "daemon-rss_end" in s:
+        mb = {k: m[f"{k}-rss_end"] / 2**20 for k in ("daemon-base", "daemon")}
+        peak = {k: m[f"{k}-rss_max"] / 2**20 for k in ("daemon-base", "daemon")}
+        daemon = (
+            f"The daemon at rest with these {pods} pods (VmRSS once it applied the repository, "
+            f"then over {results.get('daemon_window', 30):.0f} s of resyncs every "
+            f"{results.get('resync', 10):.0f} s): before {mb['daemon-base']:.1f} MB (peak "
+            f"{peak['daemon-base']:.1f}), now {mb['daemon']:.1f} MB (peak {peak['daemon']:.1f}), "
+            f"{mb['daemon'] / mb['daemon-base']:.2f}x; target ≤ {RSS_TARGET_MB} MB: "
+            f"{'met' if max(mb['daemon'], peak['daemon']) <= RSS_TARGET_MB else '**not met**'}."
+        )
     return "\n\n".join([
         f"Machine: {results['machine']}. {results['hosts']} hosts x {results['pods_per_host']} "
         f"pods ({pods} pods), medians of {len(s['noop-apply'])} no-op and {len(s['deploy'])} "
@@ -200,6 +223,7 @@ def render(results: dict[str, Any]) -> str:
         f"{best[4:]}): {'met' if m['deploy'] / api <= DEPLOY_TARGET else '**not met**'} "
         f"({m['deploy'] / api:.2f}x; {m['deploy'] / m[best + '+connect']:.2f}x the floor with "
         "its connection set-up, which the whole command pays too).",
+        daemon,
     ])
 
 
@@ -213,6 +237,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=lambda v: [int(x) for x in v.split(",")],
                         default=[1, 2, 4, 8])  # fmt: skip
     parser.add_argument("--baseline", default="HEAD~1")
+    parser.add_argument("--daemon-window", type=float, default=30.0, help="0: no daemon part")
+    parser.add_argument("--resync", type=float, default=10.0)
     parser.add_argument("--keep-lab", type=Path)
     parser.add_argument("--save", type=Path)
     parser.add_argument("--render", type=Path, help="rewrite the README section from a saved run")
@@ -234,6 +260,8 @@ def main() -> None:
             log(f"repetition {rep + 1}")
             bench.first_deploy()
             bench.noop_rounds()
+            if rep == 0 and args.daemon_window > 0:
+                bench.daemon_at_rest(tmp / "daemons")
             bench.teardown()
             bench.api_floors()
     finally:
@@ -241,6 +269,7 @@ def main() -> None:
             lab.down()
     results = {"samples": bench.samples, "distribution": bench.distribution, "hosts": args.hosts,
                "pods_per_host": args.pods_per_host, "baseline": args.baseline,
+               "daemon_window": args.daemon_window, "resync": args.resync,
                "machine": report.machine()}  # fmt: skip
     if args.save:
         args.save.write_text(json.dumps(results, indent=1) + "\n")

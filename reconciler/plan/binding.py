@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from reconciler.model import base, diagnostics, hoststate, objects, workloads
 from reconciler.plan import expand, podports
-from reconciler.scheduler import inputs, placement, result
+from reconciler.scheduler import inputs, result, unchanged
 
 
 def pod_key(namespace: str, name: str) -> str:
@@ -174,7 +174,12 @@ def schedule(
             refused.add(pod.key)
             errors.append(_refused(str(pod.object_key), pod.source, str(exc)))
     requests.extend(kept_request(pod) for pod in kept)
-    return Binding(placement.schedule(infos, requests), tuple(errors), frozenset(refused))
+    placed = unchanged.all_kept(infos, requests)  # nothing to place: numpy stays unimported
+    if placed is None:
+        from reconciler.scheduler import placement  # noqa: PLC0415
+
+        placed = placement.schedule(infos, requests)
+    return Binding(placed, tuple(errors), frozenset(refused))
 
 
 def _refused(subject: str, source: base.SourceRef | None, message: str) -> diagnostics.Diagnostic:
