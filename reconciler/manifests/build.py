@@ -227,6 +227,17 @@ def _env(e: Doc) -> workloads.EnvVar:
         value=e.get("value", ""),
         config_map_key=_key_ref(source.get("configMapKeyRef")),
         secret_key=_key_ref(source.get("secretKeyRef")),
+        field_path=(source.get("fieldRef") or {}).get("fieldPath", ""),
+        resource_field=_resource_ref(source.get("resourceFieldRef")),
+    )
+
+
+def _resource_ref(ref: Doc | None) -> workloads.ResourceFieldRef | None:
+    if not ref:
+        return None
+    divisor = ref.get("divisor", "1")
+    return workloads.ResourceFieldRef(
+        ref["resource"], ref.get("containerName", ""), str(divisor)
     )
 
 

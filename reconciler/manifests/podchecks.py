@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import re
 
-from reconciler.manifests import checking, podnetwork, probechecks, securitycontext
+from reconciler.manifests import (
+    checking,
+    envfields,
+    podnetwork,
+    probechecks,
+    securitycontext,
+)
 from reconciler.manifests import positions as pos
 from reconciler.model import base, quantity
 from reconciler.model import diagnostics as dg
@@ -41,7 +47,7 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
                 "image is empty",
                 "name an image, for example registry.example:5000/app:1.0",
             )
-        check_env(checker, cpath, container)
+        check_env(checker, cpath, container, containers)
         check_ports(checker, cpath, container, host_ports)
         check_resources(checker, (*cpath, "resources"), container.get("resources") or {})
         check_mounts(checker, cpath, container, volume_names)
@@ -65,7 +71,9 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
         )
 
 
-def check_env(checker: checking.Checker, cpath: pos.Path, container: Doc) -> None:
+def check_env(
+    checker: checking.Checker, cpath: pos.Path, container: Doc, containers: list[Doc]
+) -> None:
     for index, var in enumerate(container.get("env") or []):
         path = (*cpath, "env", index)
         if not _ENV_NAME.match(var["name"]):
@@ -81,14 +89,17 @@ def check_env(checker: checking.Checker, cpath: pos.Path, container: Doc) -> Non
                 path, dg.Code.INVALID_VALUE, "both value and valueFrom are set", "keep one of them"
             )
         if source is not None:
-            refs = [k for k in ("configMapKeyRef", "secretKeyRef") if source.get(k)]
-            if len(refs) != 1:
+            kinds = ("configMapKeyRef", "secretKeyRef", "fieldRef", "resourceFieldRef")
+            if len([k for k in kinds if source.get(k)]) != 1:
                 checker.error(
                     (*path, "valueFrom"),
                     dg.Code.INVALID_VALUE,
-                    "valueFrom needs exactly one of configMapKeyRef, secretKeyRef",
+                    "valueFrom needs exactly one of configMapKeyRef, secretKeyRef, fieldRef, "
+                    "resourceFieldRef",
                     "keep exactly one",
                 )
+            envfields.check(checker, (*path, "valueFrom"), source, containers)
+            refs = [k for k in ("configMapKeyRef", "secretKeyRef") if source.get(k)]
             for ref_field in refs:
                 ref = source[ref_field]
                 kind = base.Kind.CONFIG_MAP if ref_field == "configMapKeyRef" else base.Kind.SECRET

@@ -167,6 +167,20 @@ CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
         F("valueFrom", T.OBJECT, "value read from a ConfigMap or Secret key at apply time", (
             F("configMapKeyRef", T.OBJECT, "a ConfigMap key", _KEY_REF),
             F("secretKeyRef", T.OBJECT, "a Secret key (passed as a podman secret)", _KEY_REF),
+            F("fieldRef", T.OBJECT, "a field of the pod", (
+                F("fieldPath", T.STRING, "`metadata.name`, `metadata.namespace`, "
+                  "`metadata.labels['KEY']`, `spec.nodeName` (the host's name), `status.hostIP` "
+                  "and `status.podIP` (both the host's address: pods are reached there)",
+                  required=True),
+                F("apiVersion", T.STRING, "`v1`"),
+            )),
+            F("resourceFieldRef", T.OBJECT, "a limit or request of a container", (
+                F("resource", T.STRING, "`limits.cpu`, `limits.memory`, `requests.cpu`, "
+                  "`requests.memory`; a limit not set is the host's capacity, as in Kubernetes",
+                  required=True),
+                F("containerName", T.STRING, "default: this container"),
+                F("divisor", T.QUANTITY, "unit of the value, rounded up (default `1`)"),
+            )),
         )),
     )),
     F("envFrom", T.LIST, "every key of a ConfigMap or Secret as `--env`", (

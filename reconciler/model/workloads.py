@@ -66,13 +66,26 @@ class KeyRef:
 
 
 @dataclass(frozen=True)
+class ResourceFieldRef:
+    """`valueFrom.resourceFieldRef`: a limit or request of a container ("" for this one), in
+    units of `divisor` (a quantity, "1" by default)."""
+
+    resource: str
+    container_name: str = ""
+    divisor: str = "1"
+
+
+@dataclass(frozen=True)
 class EnvVar:
-    """Exactly one of `value`, `config_map_key`, `secret_key` is meaningful."""
+    """Exactly one of `value`, `config_map_key`, `secret_key`, `field_path`, `resource_field` is
+    meaningful."""
 
     name: str
     value: str = ""
     config_map_key: KeyRef | None = None
     secret_key: KeyRef | None = None
+    field_path: str = ""  # `valueFrom.fieldRef.fieldPath`
+    resource_field: ResourceFieldRef | None = None
 
 
 @dataclass(frozen=True)

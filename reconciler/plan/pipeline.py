@@ -85,13 +85,14 @@ def build_plan(
     errors.extend(bound.errors)
     failed |= bound.refused
     runs = []
+    hosts = {h.meta.name: h for h in desired.hosts}  # for env values that depend on the host
     unplaced: set[tuple[str, str]] = set()
     for item in resolved:
         host = bound.placement.host_of(binding.pod_key(item.pod.namespace, item.pod.name))
         if host is None:
             unplaced.add(item.pod.key)
         else:
-            runs.append(podrun.build(item, host, revision))
+            runs.append(podrun.build(item, host, revision, hosts.get(host)))
 
     specs = {item.pod.key: item.pod.spec for item in resolved}
     runs = list(podports.allocate(runs, specs, observations))  # declared ports, for Services

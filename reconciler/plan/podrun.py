@@ -17,11 +17,15 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from reconciler.model import base, hoststate
-from reconciler.plan import binding, hashing, labels, resolve
+from reconciler.model import base, hoststate, objects
+from reconciler.plan import binding, hashing, labels, podfields, resolve
 
 
-def build(resolved: resolve.ResolvedPod, host: str, revision: str) -> hoststate.PodRun:
+def build(
+    resolved: resolve.ResolvedPod, host: str, revision: str, where: objects.Host | None = None
+) -> hoststate.PodRun:
+    """`where` is the Host object of `host`, for the env values that depend on it (fieldRef
+    `status.hostIP`, resource limits not set); None leaves them empty."""
     pod = resolved.pod
     values = dict(sorted(pod.labels.items()))
     values.update(
@@ -43,7 +47,7 @@ def build(resolved: resolve.ResolvedPod, host: str, revision: str) -> hoststate.
         host=host,
         spec_hash="",
         labels=base.FrozenMap(values),
-        containers=resolved.containers,
+        containers=podfields.attach_host(resolved.containers, host, where),
         ports=resolved.ports,
         restart_policy=pod.spec.restart_policy.value,
         files=resolved.files,

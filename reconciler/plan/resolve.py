@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from reconciler.model import hoststate, objects, security, workloads
-from reconciler.plan import env, expand, labels, refs, volumes
+from reconciler.plan import env, expand, labels, podfields, refs, volumes
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,13 @@ def resolve(pod: expand.DesiredPod, desired: objects.DesiredState, policy: Polic
     sources = refs.Sources(desired, pod.namespace)
     pod_volumes = volumes.pod_volumes(pod, prefix, sources, policy.host_path_allow)
     containers = tuple(
-        _container(container, f"{prefix}.containers[{index}]", sources, pod_volumes, pod.spec)
+        _container(
+            podfields.literal_env(container, pod),
+            f"{prefix}.containers[{index}]",
+            sources,
+            pod_volumes,
+            pod.spec,
+        )
         for index, container in enumerate(pod.spec.containers)
     )
     ports = tuple(

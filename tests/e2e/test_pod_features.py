@@ -1,6 +1,6 @@
 """Pod features of real manifests (issue 17) on the real test hosts (`reconciler apply`):
 securityContext (user, group, read-only root, no-new-privileges, capabilities), hostAliases with
-dnsPolicy Default next to the Service names.
+dnsPolicy Default next to the Service names, env from fieldRef and resourceFieldRef.
 
 Namespace `rw-e2e`; every managed pod is pruned at the end (hosts-only repository).
 """
@@ -36,7 +36,7 @@ metadata:
   name: secure
   namespace: {NAMESPACE}
 spec:
-  nodeSelector: {{zone: a}}
+  nodeSelector: {{zone: b}}
   terminationGracePeriodSeconds: 1
   securityContext:
     runAsUser: 1000
@@ -59,7 +59,7 @@ metadata:
   name: named
   namespace: {NAMESPACE}
 spec:
-  nodeSelector: {{zone: a}}
+  nodeSelector: {{zone: b}}
   terminationGracePeriodSeconds: 1
   dnsPolicy: Default
   hostAliases:
@@ -69,6 +69,16 @@ spec:
     - name: app
       image: {IMAGE}
       command: ["sleep", "3600"]
+      resources: {{limits: {{memory: 32Mi}}}}
+      env:
+        - name: MY_NODE
+          valueFrom: {{fieldRef: {{fieldPath: spec.nodeName}}}}
+        - name: MY_HOST_IP
+          valueFrom: {{fieldRef: {{fieldPath: status.hostIP}}}}
+        - name: MY_NAME
+          valueFrom: {{fieldRef: {{fieldPath: metadata.name}}}}
+        - name: MY_MEMORY_MI
+          valueFrom: {{resourceFieldRef: {{resource: limits.memory, divisor: 1Mi}}}}
 ---
 apiVersion: v1
 kind: Service
@@ -118,27 +128,38 @@ def _inspect(lab: labmod.Lab, host: labmod.Host, container: str) -> Any:
 
 
 def test_security_context_runs_the_container_as_declared(lab: labmod.Lab, applied: Path) -> None:
-    h1 = lab.get("h1")
+    host = lab.get("h3")
     container = f"{NAMESPACE}_secure_app"
-    ids = _exec(lab, h1, container, "id")
+    ids = _exec(lab, host, container, "id")
     assert ids.returncode == 0, ids.stderr
     assert "uid=1000" in ids.stdout and "gid=3000" in ids.stdout
-    write = _exec(lab, h1, container, "touch", "/written")
+    write = _exec(lab, host, container, "touch", "/written")
     assert write.returncode != 0 and "Read-only file system" in write.stderr
-    status = _exec(lab, h1, container, "cat", "/proc/1/status").stdout
+    status = _exec(lab, host, container, "cat", "/proc/1/status").stdout
     fields = dict(line.split(":\t", 1) for line in status.splitlines() if ":\t" in line)
     assert fields["NoNewPrivs"].strip() == "1"
     assert int(fields["CapBnd"], 16) == 1 << 10  # CAP_NET_BIND_SERVICE (10) alone
-    inspected = _inspect(lab, h1, container)
+    inspected = _inspect(lab, host, container)
     assert inspected["Config"]["User"] == "1000:3000"
     assert inspected["HostConfig"]["ReadonlyRootfs"] is True
 
 
 def test_host_aliases_are_lines_of_the_pods_etc_hosts(lab: labmod.Lab, applied: Path) -> None:
-    h1 = lab.get("h1")
-    hosts = _exec(lab, h1, f"{NAMESPACE}_named_app", "cat", "/etc/hosts")
+    host = lab.get("h3")
+    hosts = _exec(lab, host, f"{NAMESPACE}_named_app", "cat", "/etc/hosts")
     assert hosts.returncode == 0, hosts.stderr
     lines = [line.split() for line in hosts.stdout.splitlines() if not line.startswith("#")]
     entries = {name: fields[0] for fields in lines if fields for name in fields[1:]}
     assert entries["db.internal"] == "198.18.0.99" and entries["db"] == "198.18.0.99"
-    assert entries["web"] == h1.address  # the Service names are still there
+    assert entries["web"] == host.address  # the Service names are still there
+
+
+def test_field_refs_are_the_pods_and_its_hosts_values(lab: labmod.Lab, applied: Path) -> None:
+    host = lab.get("h3")
+    result = _exec(lab, host, f"{NAMESPACE}_named_app", "env")
+    assert result.returncode == 0, result.stderr
+    env = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    assert env["MY_NODE"] == "h3"
+    assert env["MY_HOST_IP"] == host.address
+    assert env["MY_NAME"] == "named"
+    assert env["MY_MEMORY_MI"] == "32"

@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.manifests import loader
 from reconciler.model import diagnostics as dg
-from reconciler.model import objects, security
+from reconciler.model import objects, security, workloads
 
 POD = """\
 apiVersion: v1
@@ -165,3 +165,33 @@ def test_status_of_a_service_is_ignored_with_a_warning(tmp_path: Path) -> None:
     )
     result = _load(tmp_path, text)
     assert ("warning", "ignored-field", "status") in _found(result)
+
+
+FIELDS = """\
+      resources: {{limits: {{memory: 64Mi}}}}
+      env:
+        - name: NODE
+          valueFrom: {{fieldRef: {{fieldPath: {path}}}}}
+        - name: MEM
+          valueFrom: {{resourceFieldRef: {{resource: limits.memory, divisor: 1Mi{container}}}}}
+"""
+
+
+def test_field_and_resource_refs_are_built(tmp_path: Path) -> None:
+    text = POD.format(extra="") + FIELDS.format(path="spec.nodeName", container="")
+    result = _load(tmp_path, text)
+    assert result.ok, [d.format() for d in result.diagnostics]
+    (pod,) = result.state.pods
+    node, mem = pod.spec.containers[0].env
+    assert node.field_path == "spec.nodeName"
+    assert mem.resource_field == workloads.ResourceFieldRef("limits.memory", "", "1Mi")
+
+
+def test_unsupported_field_paths_and_containers_are_refused(tmp_path: Path) -> None:
+    text = POD.format(extra="") + FIELDS.format(path="metadata.uid", container=", containerName: x")
+    result = _load(tmp_path, text)
+    found = {d.path: d.message for d in result.errors}
+    assert "no uid" in found["spec.containers[0].env[0].valueFrom.fieldRef.fieldPath"]
+    assert "no container 'x'" in found[
+        "spec.containers[0].env[1].valueFrom.resourceFieldRef.containerName"
+    ]
