@@ -282,6 +282,11 @@ class Monitor:
         while not self._stop.wait(self._period / 4):
             self.tick()
 
+    @property
+    def checking(self) -> bool:
+        """It checks hosts on its own threads (the daemon's); a one-shot command's does not."""
+        return self._executor is not None
+
     def observe(
         self, executor: protocol.HostExecutor, targets: Sequence[hoststate.HostTarget]
     ) -> dict[str, hoststate.HostObservation]:
@@ -330,7 +335,12 @@ def observe(
     monitor.watch(targets)
     conditions = monitor.conditions()
     asked = [t for t in targets if t.name not in conditions or conditions[t.name].answering]
-    found = monitor.observe(executor, asked) if asked else {}
+    if monitor.checking:  # the daemon: a silent host must not hold the reconcile
+        found = monitor.observe(executor, asked) if asked else {}
+    else:  # one-shot: wait for every host (what did not answer is named as the executor says)
+        found = executor.observe(asked) if asked else {}
+        for name, seen in found.items():
+            monitor.heard(name, None if seen.reachable else seen.error, seen.pods)
     out = {}
     for target in targets:
         answer = found.get(target.name)

@@ -261,17 +261,19 @@ def test_a_reconcile_does_not_wait_for_a_host_that_just_went_silent(
 ) -> None:
     monkeypatch.setattr(hosthealth, "OBSERVE_DEADLINE", 0.3)
     executor = _Hanging()
-    monitor = hosthealth.Monitor(None, 10.0)
+    monitor = hosthealth.Monitor(executor, 10.0)  # the daemon's: it checks on its threads
     controllers = sync.Controllers(hosts=monitor)
     targets = [hoststate.HostTarget(h, "198.18.0.1") for h in ("h1", "h2")]
-    started = time.monotonic()
-    seen = hosthealth.observe(executor, targets, controllers)
-    assert time.monotonic() - started < 5
-    executor.release.set()
-    assert seen["h1"].reachable and not seen["h2"].reachable
-    assert "no answer within 0.3s" in seen["h2"].error
-    assert monitor.conditions()["h2"].status is H.UNKNOWN  # and the next reconcile skips it
-    monitor.stop()
+    try:
+        started = time.monotonic()
+        seen = hosthealth.observe(executor, targets, controllers)
+        assert time.monotonic() - started < 5
+        assert seen["h1"].reachable and not seen["h2"].reachable
+        assert "no answer within 0.3s" in seen["h2"].error
+        assert monitor.conditions()["h2"].status is H.UNKNOWN  # the next reconcile skips it
+    finally:
+        executor.release.set()
+        monitor.stop()
 
 
 def test_one_shot_runs_roll_a_change_over_the_pods_they_see_and_replace_none(
