@@ -1,6 +1,7 @@
-"""`reconciler logs POD`: a container's output, read from the Podman API of the host that
-runs the pod (found by observing the repository's hosts) over the SSH connection the reconciler
-uses anyway; `-f` follows it. stdout and stderr of the container go to ours.
+"""`reconciler logs POD` (or `job/NAME`: the Job's newest pod): a container's output, read from
+the Podman API of the host that runs the pod (found by observing the repository's hosts) over
+the SSH connection the reconciler uses anyway; `-f` follows it. stdout and stderr of the
+container go to ours.
 
 Podman keeps one log per container across the daemon's restarts of it: `--previous` shows the
 lines of the runs before the current one (those until its last start). Without it, the lines
@@ -51,7 +52,7 @@ def register(subparsers: Any) -> None:
         "logs", help="print the logs of a container in a pod", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    logs.add_argument("pod", metavar="POD")
+    logs.add_argument("pod", metavar="POD", help="a pod, pod/NAME or job/NAME")
     add_pod_arguments(logs)
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("--since", default="", metavar="DURATION",
@@ -95,8 +96,8 @@ def socket_locator(executor: protocol.HostExecutor) -> SocketOf:
 def choose_pod(
     observations: dict[str, hoststate.HostObservation], ref: str, namespace: str
 ) -> hoststate.ObservedPod:
-    """The pod `ref` names: POD or pod/NAME, or job/NAME (its newest pod: ready for the Job
-    controller's pods, owner `Job/NAME`; none exist yet). Raises NotFound."""
+    """The pod `ref` names: POD or pod/NAME, or job/NAME (the newest of the Job's pods,
+    owner `Job/NAME`). Raises NotFound."""
     kind, _, name = ref.rpartition("/")
     kind = kind.lower() or "pod"
     pods = get.pods_of(observations, namespace)
