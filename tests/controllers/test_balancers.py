@@ -73,10 +73,10 @@ def state(grace: int = 5) -> objects.DesiredState:
         base.FrozenMap({"app": "web"}), base.FrozenMap(),
         workloads.PodSpec(containers=(container,), termination_grace_period_seconds=grace),
     )  # fmt: skip
-    deployment = workloads.Deployment(meta("web"), replicas=2,
-                                      selector=base.FrozenMap({"app": "web"}), template=template)  # fmt: skip
-    service = objects.Service(meta("web"), base.FrozenMap({"app": "web"}),
-                              (objects.ServicePort(port=8000, target_port="http", name="http"),))  # fmt: skip
+    app = base.FrozenMap({"app": "web"})
+    deployment = workloads.Deployment(meta("web"), replicas=2, selector=app, template=template)
+    port = objects.ServicePort(port=8000, target_port="http", name="http")
+    service = objects.Service(meta("web"), app, (port,))
     hosts = [
         objects.Host(meta(f"h{i}", ""), address=f"10.0.0.{i}", ssh_user="u") for i in (1, 2)
     ]
@@ -84,8 +84,8 @@ def state(grace: int = 5) -> objects.DesiredState:
 
 
 def pod(name: str, host: str, owner: str = "Deployment/web") -> hoststate.ObservedPod:
-    labels = {"app": "web", hoststate.LABEL_OWNER: owner,
-              hoststate.LABEL_POD_PORTS: "8080=8080", hoststate.LABEL_PORT_NAMES: "http=8080"}  # fmt: skip
+    labels = {"app": "web", hoststate.LABEL_OWNER: owner, hoststate.LABEL_POD_PORTS: "8080=8080",
+              hoststate.LABEL_PORT_NAMES: "http=8080"}
     return hoststate.ObservedPod(
         NS, name, host, f"id-{name}", "hash", owner=owner,
         labels=base.FrozenMap(labels), phase=hoststate.PodPhase.RUNNING, ready=True,

@@ -41,7 +41,7 @@ def test_web_deployment(example: loader.LoadResult) -> None:
     assert dict(web.selector) == {"app": "web"}
     [container] = web.template.spec.containers
     assert container.image == "198.18.0.1:5000/demo/busybox:latest"
-    assert container.command[0] == "httpd"
+    assert container.command[:2] == ("sh", "-c") and "exec httpd" in container.command[2]
     assert container.ports == (workloads.ContainerPort(8080, 8080, workloads.Protocol.TCP, "http"),)
     assert container.resources == workloads.Resources(100, 64 * 2**20, 500, 128 * 2**20)
     assert container.env_from == (workloads.EnvFrom(config_map="web-config"),)
@@ -50,7 +50,7 @@ def test_web_deployment(example: loader.LoadResult) -> None:
     assert web.template.spec.volumes[0].source == "web-config"
     assert web.template.spec.cpu_request == 100
     assert web.template.spec.host_ports == ((8080, workloads.Protocol.TCP),)
-    assert web.source == base.SourceRef("shop/web.yaml", 3)
+    assert web.source == base.SourceRef("shop/web.yaml", 4)
 
 
 def test_backend_and_service(example: loader.LoadResult) -> None:
