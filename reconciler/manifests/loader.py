@@ -151,11 +151,11 @@ class _Run:
             return
         result = checks.check(kind, document, namespace)
         self.references += result.references
+        self.diagnostics += result.warnings  # shown next to errors too
         if result.diagnostics:
             self.diagnostics += result.diagnostics
             self._declare(kind, document, value, namespace)
             return
-        self.diagnostics += result.warnings
         source = base.SourceRef(document.file, document.line)
         obj = build.build(kind, value, namespace, source)
         self.objects.append(obj)

@@ -195,3 +195,10 @@ def test_unsupported_field_paths_and_containers_are_refused(tmp_path: Path) -> N
     assert "no container 'x'" in found[
         "spec.containers[0].env[1].valueFrom.resourceFieldRef.containerName"
     ]
+
+
+def test_warnings_are_shown_next_to_errors(tmp_path: Path) -> None:
+    privileged = "      securityContext: {privileged: true}\n"
+    result = _load(tmp_path, POD.format(extra="") + privileged + "status: {phase: Running}\n")
+    assert ("warning", "ignored-field", "status") in _found(result)
+    assert result.errors
