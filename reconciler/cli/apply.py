@@ -24,7 +24,7 @@ from typing import Any
 
 from reconciler.cli import common, settings
 from reconciler.cli import diff as diffcmd
-from reconciler.controllers import autoscale, jobrun, manager, sync
+from reconciler.controllers import autoscale, cronrun, jobrun, manager, sync
 from reconciler.executor import protocol
 from reconciler.model import hoststate
 from reconciler.plan import pruneguard, render
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         controllers = manager.start(executor)
         controllers.autoscaling = autoscale.recorded_only()  # the daemon's HPA counts
         controllers.jobs = jobrun.recorded_only()  # the daemon's Job records (not waited for)
+        controllers.cron = cronrun.recorded_only()  # the daemon's CronJob runs (none made here)
         started = time.monotonic()
         counts = {kind: 0 for kind in hoststate.ActionKind}
         failed = 0

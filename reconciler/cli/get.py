@@ -9,6 +9,7 @@ Exit: 0, 2 usage, 4 when a host could not be read (the rows of the other hosts a
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import sys
@@ -43,8 +44,10 @@ def register(subparsers: Any) -> None:
         "get", help="list pods, deployments or hosts", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    get.add_argument("resource", choices=sorted(RESOURCES),
-                     metavar="pods|deployments|hosts|services|endpoints|hpa|jobs")  # fmt: skip
+    get.add_argument(
+        "resource", choices=sorted(RESOURCES), metavar="RESOURCE",
+        help="pods|deployments|hosts|services|endpoints|hpa|jobs|cronjobs",
+    )  # fmt: skip
     get.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
     add_common(get)
     get.set_defaults(handler=run_get)
@@ -207,11 +210,16 @@ def get(
         emit(hpacli.rows(loaded.state, namespace, hpacli.from_daemon()[0], time.time()), output,
              hpacli.WIDE if output == "wide" else hpacli.COLUMNS, "HorizontalPodAutoscalerList")
         return common.EXIT_OK
-    if resource == "jobs":  # the daemon's records; the hosts only for Jobs it has none of
+    if resource in ("jobs", "cronjobs"):  # the daemon's records; hosts for Jobs without one
         loaded = loader.load_repository(path)
         if not loaded.ok:
             raise sync.InvalidManifestsError(loaded)
         known, seen = jobscli.records(), {}
+        if resource == "cronjobs":
+            emit(jobscli.cron_rows(loaded.state, namespace, known), output,
+                 jobscli.CRON_COLUMNS, "CronJobList")  # fmt: skip
+            return common.EXIT_OK
+        loaded = dataclasses.replace(loaded, state=jobscli.with_cron_jobs(loaded.state))
         if jobscli.missing(loaded.state, known):
             seen = executor.observe(sync.targets_of(loaded.state))
         emit(jobscli.rows(loaded.state, namespace, known, seen), output, jobscli.COLUMNS, "JobList")

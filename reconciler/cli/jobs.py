@@ -1,6 +1,8 @@
-"""`reconciler get jobs`: the Jobs of the repository with kubectl's columns (STATUS, COMPLETIONS,
-DURATION, AGE), from the records the daemon keeps in its state database; a Job it has no record
-of (no daemon here, or one-shot `apply` started it) is judged from its pods seen on the hosts.
+"""`reconciler get jobs` and `get cronjobs`: the Jobs of the repository with kubectl's columns
+(STATUS, COMPLETIONS, DURATION, AGE), from the records the daemon keeps in its state database (a
+Job it has no record of, started by one-shot `apply`, is judged from its pods seen on the
+hosts), and its CronJobs (SCHEDULE, SUSPEND, ACTIVE, LAST SCHEDULE, AGE) with the Jobs the daemon
+made for them, which `get jobs` lists too.
 """
 
 from __future__ import annotations
@@ -10,12 +12,16 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.controllers import jobrun
+from reconciler.controllers import cronrun, jobrun
 from reconciler.controllers import jobs as jobctl
 from reconciler.model import hoststate, objects
 
-NAMES = {"jobs": "jobs", "job": "jobs"}
-"""`get` resource names for Jobs."""
+NAMES = {"jobs": "jobs", "job": "jobs", "cronjobs": "cronjobs", "cronjob": "cronjobs",
+         "cj": "cronjobs"}  # fmt: skip
+"""`get` resource names for Jobs and CronJobs."""
+CRON_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "SCHEDULE": "schedule",
+                "SUSPEND": "suspend", "ACTIVE": "active", "LAST SCHEDULE": "lastSchedule",
+                "AGE": "age"}  # fmt: skip
 COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "STATUS": "status",
            "COMPLETIONS": "completions", "DURATION": "duration", "AGE": "age"}  # fmt: skip
 Records = Mapping[tuple[str, str], jobctl.Record]
@@ -24,6 +30,44 @@ Records = Mapping[tuple[str, str], jobctl.Record]
 def records() -> dict[tuple[str, str], jobctl.Record]:
     """The daemon's Job records, when its state database is readable here ({} else)."""
     return jobrun.recorded_only().records()
+
+
+def with_cron_jobs(state: objects.DesiredState) -> objects.DesiredState:
+    """`state` with the Jobs the daemon made for its CronJobs (as the daemon's passes see it)."""
+    made: list[objects.Object] = []
+    records = cronrun.recorded_only().records() if state.cron_jobs else {}
+    for cron in state.cron_jobs:
+        record = records.get((cron.meta.namespace, cron.meta.name))
+        made.extend(cronrun.step(cron, record, {}, time.time(), schedule=False).jobs if record
+                    else ())  # fmt: skip
+    return objects.DesiredState.of([*state, *made]) if made else state
+
+
+def cron_rows(
+    state: objects.DesiredState, namespace: str, known: Records, now: float | None = None
+) -> list[dict[str, Any]]:
+    """One row per declared CronJob; ACTIVE counts its Jobs not finished."""
+    now = time.time() if now is None else now
+    crons = cronrun.recorded_only().records()
+    out = []
+    for cron in state.cron_jobs:
+        if namespace and cron.meta.namespace != namespace:
+            continue
+        record = crons.get((cron.meta.namespace, cron.meta.name))
+        runs = record.runs if record is not None else ()
+        active = [n for n, _t in runs if (found := known.get((cron.meta.namespace, n))) is None
+                  or found.outcome is None]  # fmt: skip
+        last = record.last_schedule if record is not None else 0.0
+        out.append({
+            "namespace": cron.meta.namespace,
+            "name": cron.meta.name,
+            "schedule": cron.schedule + (f" ({cron.time_zone})" if cron.time_zone else ""),
+            "suspend": "True" if cron.suspend else "False",
+            "active": len(active),
+            "lastSchedule": f"{span(now - last)} ago" if last else "<none>",
+            "age": span(now - record.created) if record is not None else "",
+        })  # fmt: skip
+    return out
 
 
 def missing(state: objects.DesiredState, known: Records) -> bool:

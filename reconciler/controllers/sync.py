@@ -18,8 +18,8 @@ from pathlib import Path
 
 from reconciler.controllers import autoscale as autoscalectl
 from reconciler.controllers import balancers as balancersctl
+from reconciler.controllers import cronrun, drain, hosthealth, hostpass, jobrun, lifecycle, rollouts
 from reconciler.controllers import deployment as deploymentctl
-from reconciler.controllers import drain, hosthealth, hostpass, jobrun, lifecycle, rollouts
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
 from reconciler.manifests import loader
@@ -53,6 +53,7 @@ class Controllers:
     hosts: hosthealth.Monitor | None = None  # host health (the daemon's); None: one-shot
     balancers: balancersctl.Balancers = field(default_factory=balancersctl.Balancers)
     jobs: jobrun.Jobs = field(default_factory=jobrun.Jobs)  # the Job controller's records
+    cron: cronrun.Crons = field(default_factory=cronrun.Crons)  # the CronJob controller's
     primed: bool = False  # the prober has read the readiness of what ran at the first pass
     changed: threading.Event = field(default_factory=threading.Event)
     """Set when something the controllers wait for happened (a readiness change, a restart
@@ -245,7 +246,7 @@ def plan(p: Pass) -> None:
 
 
 STEPS: tuple[Callable[[Pass], None], ...] = (
-    observe, hostpass.assess, guard_prunes, probe, drain.evict, autoscalectl.step,
+    observe, cronrun.run_step, hostpass.assess, guard_prunes, probe, drain.evict, autoscalectl.step,
     expand_workloads, jobrun.step, hostpass.hold,
     restart, plan, hostpass.fence,
 )

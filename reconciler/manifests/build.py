@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.manifests import autoscalers as hpadocs
-from reconciler.manifests import jobdocs, podnetwork, probechecks, securitycontext
+from reconciler.manifests import cronjobdocs, jobdocs, podnetwork, probechecks, securitycontext
 from reconciler.model import base, cordon, disruption, objects, quantity, workloads
 
 Doc = dict[str, Any]
@@ -80,6 +80,11 @@ def _deployment(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> obje
 
 def _job(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
     return jobdocs.build(doc, meta, source, pod_spec(doc["spec"]["template"]["spec"]))
+
+
+def _cron_job(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
+    pod = pod_spec(doc["spec"]["jobTemplate"]["spec"]["template"]["spec"])
+    return cronjobdocs.build(doc, meta, source, pod)
 
 
 def _service(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Object:
@@ -320,4 +325,5 @@ _BUILDERS: dict[base.Kind, Callable[[Doc, base.ObjectMeta, base.SourceRef], obje
     base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.build,
     base.Kind.POD_DISRUPTION_BUDGET: _disruption_budget,
     base.Kind.JOB: _job,
+    base.Kind.CRON_JOB: _cron_job,
 }

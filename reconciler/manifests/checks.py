@@ -15,6 +15,7 @@ from collections.abc import Callable
 from reconciler.manifests import autoscalers as hpadocs
 from reconciler.manifests import (
     checking,
+    cronjobdocs,
     disruptionchecks,
     jobdocs,
     podchecks,
@@ -284,4 +285,5 @@ _BY_KIND: dict[base.Kind, Callable[[checking.Checker], None]] = {
     base.Kind.HORIZONTAL_POD_AUTOSCALER: hpadocs.check,
     base.Kind.POD_DISRUPTION_BUDGET: disruptionchecks.check,
     base.Kind.JOB: jobdocs.check,
+    base.Kind.CRON_JOB: cronjobdocs.check,
 }

@@ -16,14 +16,25 @@ JOB_RESTART_POLICIES = ("OnFailure", "Never")
 
 
 def check(checker: checking.Checker) -> None:
-    spec = checker.doc["spec"]
+    check_spec(checker, ("spec",), checker.doc["spec"])
+    checker.warn(
+        ("spec", "template"),
+        dg.Code.IMMUTABLE_FIELD,
+        f"the template of Job {checker.doc['metadata']['name']} is immutable, as in Kubernetes:"
+        " once the Job ran, a changed template does not run it again",
+        "to run a changed template, give the Job a new name (for example with a version suffix)",
+    )
+
+
+def check_spec(checker: checking.Checker, at: tuple[str, ...], spec: Doc) -> None:
+    """A Job's spec at `at` (a Job's `spec`, a CronJob's `spec.jobTemplate.spec`)."""
     template = spec["template"]
     template_meta = template.get("metadata") or {}
-    checker.label_map(("spec", "template", "metadata", "labels"), template_meta.get("labels"),
+    checker.label_map((*at, "template", "metadata", "labels"), template_meta.get("labels"),
                       annotations=False)  # fmt: skip
-    checker.label_map(("spec", "template", "metadata", "annotations"),
+    checker.label_map((*at, "template", "metadata", "annotations"),
                       template_meta.get("annotations"), annotations=True)  # fmt: skip
-    path = ("spec", "template", "spec")
+    path = (*at, "template", "spec")
     podchecks.pod_spec(checker, path, template["spec"], in_deployment=False)
     policy = template["spec"].get("restartPolicy")
     if policy not in JOB_RESTART_POLICIES:
@@ -38,26 +49,25 @@ def check(checker: checking.Checker) -> None:
     completions, parallelism = spec.get("completions", 1), spec.get("parallelism", 1)
     if parallelism > completions:
         checker.warn(
-            ("spec", "parallelism"),
+            (*at, "parallelism"),
             dg.Code.INVALID_VALUE,
             f"parallelism ({parallelism}) is more than completions ({completions}): at most "
             f"{completions} pod(s) run at once",
             "lower parallelism to at most completions",
         )
-    checker.warn(
-        ("spec", "template"),
-        dg.Code.IMMUTABLE_FIELD,
-        f"the template of Job {checker.doc['metadata']['name']} is immutable, as in Kubernetes:"
-        " once the Job ran, a changed template does not run it again",
-        "to run a changed template, give the Job a new name (for example with a version suffix)",
-    )
 
 
 def build(
     doc: Doc, meta: base.ObjectMeta, source: base.SourceRef, pod: workloads.PodSpec
 ) -> jobs.Job:
     """The Job of a valid document; `pod` is its template's spec as `build.pod_spec` made it."""
-    spec = doc["spec"]
+    return build_spec(doc["spec"], meta, source, pod)
+
+
+def build_spec(
+    spec: Doc, meta: base.ObjectMeta, source: base.SourceRef, pod: workloads.PodSpec
+) -> jobs.Job:
+    """A Job from a Job's spec (a Job's `spec`, a CronJob's `spec.jobTemplate.spec`)."""
     template = spec["template"]
     template_meta = template.get("metadata") or {}
     completions = int(spec.get("completions", 1))

@@ -274,6 +274,23 @@ _POD_SPEC = F("spec", T.OBJECT, "a podman pod", POD_SPEC_FIELDS, required=True)
 _STATUS = F("status", T.OBJECT, "ignored, with a warning (the API server ignores it on create)",
             open=True)
 
+_JOB_SPEC_FIELDS = (
+    F("completions", T.INTEGER, "pods that must succeed (default 1)", minimum=1),
+    F("parallelism", T.INTEGER, "pods running at once (default 1; at most the "
+      "completions left)", minimum=1),
+    F("backoffLimit", T.INTEGER, "failures (failed pods, or container restarts with "
+      "`OnFailure`) before the Job fails, reason `BackoffLimitExceeded` (default 6)",
+      minimum=0),
+    F("activeDeadlineSeconds", T.INTEGER, "the Job fails, reason `DeadlineExceeded`, "
+      "this long after it started; its running pods are removed", minimum=1),
+    F("ttlSecondsAfterFinished", T.INTEGER, "its pods are removed this long after it "
+      "finished (default: kept, for their logs)", minimum=0),
+    F("template", T.OBJECT, "the pods; `restartPolicy` must be `OnFailure` or `Never`", (
+        F("metadata", T.OBJECT, "", (_LABELS, _ANNOTATIONS)),
+        _POD_SPEC,
+    ), required=True),
+)
+
 KINDS: tuple[KindSubset, ...] = (
     KindSubset(base.Kind.NAMESPACE, "namespace-v1.json", (
         *_type_fields(base.Kind.NAMESPACE),
@@ -335,20 +352,28 @@ KINDS: tuple[KindSubset, ...] = (
         _metadata(True, "prefix of its pods' names (`<name>-<index>`); the owner label of its "
                   "pods"),
         F("spec", T.OBJECT, "run-to-completion pods; the template is immutable: a changed "
-          "template in git runs only under a new name", (
-            F("completions", T.INTEGER, "pods that must succeed (default 1)", minimum=1),
-            F("parallelism", T.INTEGER, "pods running at once (default 1; at most the "
-              "completions left)", minimum=1),
-            F("backoffLimit", T.INTEGER, "failures (failed pods, or container restarts with "
-              "`OnFailure`) before the Job fails, reason `BackoffLimitExceeded` (default 6)",
+          "template in git runs only under a new name", _JOB_SPEC_FIELDS, required=True),
+        _STATUS,
+    )),
+    KindSubset(base.Kind.CRON_JOB, "cronjob-batch-v1.json", (
+        *_type_fields(base.Kind.CRON_JOB),
+        _metadata(True, "prefix of its Jobs' names (`<name>-<minutes since the epoch>`)"),
+        F("spec", T.OBJECT, "a Job made on a schedule by the daemon's clock", (
+            F("schedule", T.STRING, "cron syntax (5 fields, or a macro such as `@hourly`)",
+              required=True),
+            F("timeZone", T.STRING, "an IANA time zone (default: the daemon's local time)"),
+            F("concurrencyPolicy", T.STRING, "a run while a Job of this CronJob is active: "
+              "`Allow` (default) runs it too, `Forbid` waits, `Replace` removes the active one",
+              enum=("Allow", "Forbid", "Replace")),
+            F("startingDeadlineSeconds", T.INTEGER, "a run not started this long after its "
+              "time is missed (default: started however late, once)", minimum=0),
+            F("successfulJobsHistoryLimit", T.INTEGER, "finished Jobs kept (default 3)",
               minimum=0),
-            F("activeDeadlineSeconds", T.INTEGER, "the Job fails, reason `DeadlineExceeded`, "
-              "this long after it started; its running pods are removed", minimum=1),
-            F("ttlSecondsAfterFinished", T.INTEGER, "its pods are removed this long after it "
-              "finished (default: kept, for their logs)", minimum=0),
-            F("template", T.OBJECT, "the pods; `restartPolicy` must be `OnFailure` or `Never`", (
+            F("failedJobsHistoryLimit", T.INTEGER, "failed Jobs kept (default 1)", minimum=0),
+            F("suspend", T.BOOLEAN, "no new run while true; active Jobs go on"),
+            F("jobTemplate", T.OBJECT, "the Job of each run", (
                 F("metadata", T.OBJECT, "", (_LABELS, _ANNOTATIONS)),
-                _POD_SPEC,
+                F("spec", T.OBJECT, "as a Job's spec", _JOB_SPEC_FIELDS, required=True),
             ), required=True),
         ), required=True),
         _STATUS,

@@ -34,6 +34,7 @@ class Kind(enum.StrEnum):
     HORIZONTAL_POD_AUTOSCALER = "HorizontalPodAutoscaler"
     POD_DISRUPTION_BUDGET = "PodDisruptionBudget"
     JOB = "Job"
+    CRON_JOB = "CronJob"
 
     @property
     def api_version(self) -> str:
@@ -64,6 +65,7 @@ _API_VERSIONS: dict[Kind, str] = {
     Kind.HORIZONTAL_POD_AUTOSCALER: "autoscaling/v2",
     Kind.POD_DISRUPTION_BUDGET: "policy/v1",
     Kind.JOB: "batch/v1",
+    Kind.CRON_JOB: "batch/v1",
 }
 
 

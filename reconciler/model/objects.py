@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from reconciler.model import autoscaling, base, disruption, workloads
+from reconciler.model import autoscaling, base, cronjobs, disruption, workloads
 from reconciler.model import jobs as jobsmod
 
 T = TypeVar("T")
@@ -81,6 +81,7 @@ class Service:
     ports: tuple[ServicePort, ...]
     type: str = "ClusterIP"
     source: base.SourceRef | None = field(default=None, compare=False)
+    session_affinity: str = "None"  # "ClientIP": a client's connections stay on one pod
 
     @property
     def key(self) -> base.ObjectKey:
@@ -118,6 +119,7 @@ class Host:
 Object = (
     Namespace | ConfigMap | Secret | Service | Host | workloads.Pod | workloads.Deployment
     | autoscaling.HorizontalPodAutoscaler | disruption.PodDisruptionBudget | jobsmod.Job
+    | cronjobs.CronJob
 )
 
 
@@ -178,6 +180,10 @@ class DesiredState:
     @property
     def jobs(self) -> tuple[jobsmod.Job, ...]:
         return self._of(jobsmod.Job)
+
+    @property
+    def cron_jobs(self) -> tuple[cronjobs.CronJob, ...]:
+        return self._of(cronjobs.CronJob)
 
     def by_kind(self) -> Mapping[base.Kind, tuple[Object, ...]]:
         grouped: dict[base.Kind, list[Object]] = {}

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from reconciler import __version__
-from reconciler.controllers import autoscale, hosthealth, jobrun, manager
+from reconciler.controllers import autoscale, cronrun, hosthealth, jobrun, manager
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import podman_ssh, protocol
 from reconciler.plan import pruneguard
@@ -82,6 +82,9 @@ class Daemon:
         self.reconciler.controllers.jobs = jobrun.Jobs(
             self.store, writable=True, events=self.store.record_event
         )  # finished Jobs are never run again, even after a restart
+        self.reconciler.controllers.cron = cronrun.Crons(
+            self.store, writable=True, events=self.store.record_event
+        )  # CronJobs run by this daemon's clock
         self.reconciler.controllers.autoscaling = autoscale.Autoscaling(
             self.store, active=True, period=self.cfg.autoscale_period,
             events=self.store.record_event,

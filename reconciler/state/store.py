@@ -135,6 +135,17 @@ _JOBS_TABLE = """
 """Each Job's record (controllers.jobs.Record: its pods that succeeded or failed, how it ended),
 one JSON object per Job, so a finished Job never runs again; made when missing, as `restarts`."""
 
+_CRON_JOBS_TABLE = """
+    CREATE TABLE IF NOT EXISTS cron_jobs (
+        namespace TEXT NOT NULL,
+        name TEXT NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (namespace, name)
+    )
+"""
+"""Each CronJob's record (controllers.cronrun.Record: its last schedule and its Jobs); made when
+missing, as `restarts`."""
+
 
 class StoreError(Exception):
     """The state database cannot be opened or used; the message names the file."""
@@ -209,6 +220,7 @@ class Store:
                 self._db.execute(_HOST_CONDITIONS_TABLE)
                 self._db.execute(_AUTOSCALERS_TABLE)
                 self._db.execute(_JOBS_TABLE)
+                self._db.execute(_CRON_JOBS_TABLE)
                 self._close_interrupted()
             else:
                 self._check_version()
@@ -558,6 +570,29 @@ class Store:
                            [tuple(key) for key in forget])  # fmt: skip
             db.executemany(
                 "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
+                [(str(r["namespace"]), str(r["name"]), json.dumps(dict(r))) for r in records],
+            )
+
+    def cron_job_records(self) -> list[dict[str, Any]]:
+        """Every CronJob's record as saved ([] from a database that has none yet)."""
+        try:
+            rows = self._read("SELECT record FROM cron_jobs ORDER BY namespace, name")
+        except StoreError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        found = [json.loads(row[0]) for row in rows]
+        return [r for r in found if isinstance(r, dict)]
+
+    def save_cron_job_records(
+        self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
+    ) -> None:
+        """Write `records` (keyed by namespace and name) and delete those in `forget`."""
+        with self._write() as db:
+            db.executemany("DELETE FROM cron_jobs WHERE namespace = ? AND name = ?",
+                           [tuple(key) for key in forget])  # fmt: skip
+            db.executemany(
+                "INSERT OR REPLACE INTO cron_jobs VALUES (?, ?, ?)",
                 [(str(r["namespace"]), str(r["name"]), json.dumps(dict(r))) for r in records],
             )
 

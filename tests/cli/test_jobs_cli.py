@@ -8,7 +8,7 @@ import json
 from reconciler.cli import get
 from reconciler.cli import jobs as jobscli
 from reconciler.controllers import jobs as jobctl
-from reconciler.model import base, hoststate, jobs, objects, workloads
+from reconciler.model import base, cronjobs, hoststate, jobs, objects, workloads
 
 
 def _job(name: str, completions: int = 2) -> jobs.Job:
@@ -55,3 +55,14 @@ def test_get_jobs_is_a_resource_and_prints_json(capsys: object) -> None:
     get.emit(jobscli.rows(state, "", {}, {}), "json", jobscli.COLUMNS, "JobList")
     out = json.loads(capsys.readouterr().out)  # type: ignore[attr-defined]
     assert out["items"][0]["completions"] == "0/1"
+
+
+def test_cron_rows_without_a_daemon(monkeypatch: object, tmp_path: object) -> None:
+    monkeypatch.setenv("RECONCILER_STATE_DIR", str(tmp_path))  # type: ignore[attr-defined]
+    cron = cronjobs.CronJob(base.ObjectMeta("tick", "batch"), "*/5 * * * *", _job("tick"),
+                            time_zone="Etc/UTC", suspend=True)  # fmt: skip
+    state = objects.DesiredState.of([cron])
+    (row,) = jobscli.cron_rows(state, "", {}, 1_000_000.0)
+    assert row["schedule"] == "*/5 * * * * (Etc/UTC)" and row["suspend"] == "True"
+    assert (row["active"], row["lastSchedule"]) == (0, "<none>")
+    assert get.RESOURCES["cj"] == "cronjobs"

@@ -41,6 +41,7 @@ def _upstream_validators() -> dict[str, Any]:
         ("Deployment", "deployment-apps-v1"),
         ("Service", "service-v1"),
         ("Job", "job-batch-v1"),
+        ("CronJob", "cronjob-batch-v1"),
         ("PodDisruptionBudget", "poddisruptionbudget-policy-v1"),
         ("HorizontalPodAutoscaler", "horizontalpodautoscaler-autoscaling-v2"),
     ):

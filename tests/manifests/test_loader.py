@@ -164,5 +164,5 @@ def test_desired_state_accessors(example: loader.LoadResult) -> None:
     assert isinstance(state.config_maps[0], objects.ConfigMap)
     assert state.config_maps[0].keys() == {"GREETING", "LOG_LEVEL", "index.html"}
     unused = {base.Kind.POD, base.Kind.HORIZONTAL_POD_AUTOSCALER,
-              base.Kind.POD_DISRUPTION_BUDGET, base.Kind.JOB}
+              base.Kind.POD_DISRUPTION_BUDGET, base.Kind.JOB, base.Kind.CRON_JOB}
     assert set(state.by_kind()) == set(base.Kind) - unused

@@ -45,7 +45,7 @@ def test_copy_script_reproduces_schemas_and_docs(tmp_path: Path) -> None:
 
 def test_schema_files_are_valid_json_schemas() -> None:
     files = sorted((ROOT / "schemas").rglob("*.json"))
-    assert len(files) == 21
+    assert len(files) == 23
     for path in files:
         document = json.loads(path.read_text())
         if path.name != "kinds.json":
