@@ -8,7 +8,8 @@ runs them. In the same run: `python -c pass` (the interpreter's start), `reconci
 the commit REV (default HEAD~1, extracted with `git archive`) next to this tree's; the `ps`
 floor of `bench.apply_floor` (one `podman ps` per host on open connections, connecting timed
 apart); the API floor of `bench.api_floor` at each per-host concurrency. Rewrites the section
-"One-shot CLI and the API floor" of bench/README.md.
+(with bench/cli_analysis_HOSTSxPODS.md appended; `--render F` from a saved run)
+"One-shot CLI and the API floor, HOSTS x PODS" of bench/README.md.
 """
 
 from __future__ import annotations
@@ -161,8 +162,37 @@ class Bench:
             self.teardown()
 
 
-def median(samples: dict[str, list[float]], name: str) -> float:
-    return statistics.median(samples[name])
+def harness_memory(hosts: list[hostsetup.Host]) -> tuple[float, int]:
+    """(PSS bytes, process count) of the lab's hosts: each host's sshd and every process of its
+    user (Podman's API service, the pause process, conmon and the containers)."""
+    uids = {host.uid for host in hosts}
+    sshds = {host.sshd_pid for host in hosts}
+    total, count = 0, 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            uid = entry.stat().st_uid
+            if uid not in uids and int(entry.name) not in sshds:
+                continue
+            rollup = (entry / "smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += sum(int(line.split()[1]) * 1024 for line in rollup.splitlines()
+                     if line.startswith("Pss:"))  # fmt: skip
+        count += 1
+    return float(total), count
+
+
+def analysis(results: dict[str, Any]) -> str:
+    """The hand-written reading of a published run, bench/cli_analysis_HOSTSxPODS.md."""
+    path = Path(__file__).resolve().parent / (
+        f"cli_analysis_{results['hosts']}x{results['pods_per_host']}.md")  # fmt: skip
+    return path.read_text() if path.exists() else ""
+
+
+def title(results: dict[str, Any]) -> str:
+    return f"{TITLE}, {results['hosts']} x {results['pods_per_host']}"
 
 
 def render(results: dict[str, Any]) -> str:
@@ -195,10 +225,17 @@ def render(results: dict[str, Any]) -> str:
     rest = noop - m["apply-help"] - m["connect"]
     pods = results["hosts"] * results["pods_per_host"]
     daemon = ""
+    if "harness-pss" in s:
+        daemon = (
+            f"The lab itself ({results['hosts']} hosts: sshd, Podman's API service and pause "
+            f"process per host, proportional set size): {m['harness-pss'] / 2**20:.0f} MB "
+            f"without pods, {m['harness-pss-pods'] / 2**20:.0f} MB with the {pods} pods "
+            "running.\n\n"
+        )
     if "daemon-rss_end" in s:
         mb = {k: m[f"{k}-rss_end"] / 2**20 for k in ("daemon-base", "daemon")}
         peak = {k: m[f"{k}-rss_max"] / 2**20 for k in ("daemon-base", "daemon")}
-        daemon = (
+        daemon += (
             f"The daemon at rest with these {pods} pods (VmRSS once it applied the repository, "
             f"then over {results.get('daemon_window', 30):.0f} s of resyncs every "
             f"{results.get('resync', 10):.0f} s): before {mb['daemon-base']:.1f} MB (peak "
@@ -245,7 +282,8 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.render:
-        report.write_section(TITLE, render(json.loads(args.render.read_text())))
+        saved = json.loads(args.render.read_text())
+        report.write_section(title(saved), render(saved) + "\n\n" + analysis(saved))
         return
     tmp = Path(tempfile.mkdtemp(prefix="reconciler-cli-bench-"))
     lab = labmod.Lab(lab_config(args.keep_lab or tmp / "lab"))
@@ -255,11 +293,16 @@ def main() -> None:
         log(f"lab of {args.hosts} up in {time.monotonic() - started:.1f}s")
         bench = Bench(lab, tmp, args)
         bench.teardown()
+        pss, processes = harness_memory(bench.hosts)
+        bench.add("harness-pss", pss)
+        log(f"harness: {pss / 2**20:.0f} MB PSS in {processes} processes")
         bench.startup()
         for rep in range(args.repeat):
             log(f"repetition {rep + 1}")
             bench.first_deploy()
             bench.noop_rounds()
+            if rep == 0:
+                bench.add("harness-pss-pods", harness_memory(bench.hosts)[0])
             if rep == 0 and args.daemon_window > 0:
                 bench.daemon_at_rest(tmp / "daemons")
             bench.teardown()
@@ -275,7 +318,7 @@ def main() -> None:
         args.save.write_text(json.dumps(results, indent=1) + "\n")
     print(render(results))
     if not args.no_write:
-        report.write_section(TITLE, render(results))
+        report.write_section(title(results), render(results) + "\n\n" + analysis(results))
     shutil.rmtree(tmp, ignore_errors=True)
 
 
