@@ -37,6 +37,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 NOOP_TARGET = 1.5
 DEPLOY_TARGET = 1.2
 RSS_TARGET_MB = 64
+INCOMPLETE = 4  # the CLI's exit code when a host could not be read
 LAUNCH = """import sys
 sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in str(f)]
 sys.path.insert(0, sys.argv.pop(1))
@@ -82,11 +83,16 @@ class Bench:
     def add(self, name: str, seconds: float) -> None:
         self.samples.setdefault(name, []).append(seconds)
 
-    def run(self, cmd: list[str], expect: int = 0) -> tuple[str, float]:
+    def run(self, cmd: list[str], expect: int = 0, label: str = "") -> tuple[str, float]:
+        """Run `cmd`; with a `label`, exit 4 (a host did not answer in time) is counted under
+        "LABEL-incomplete" instead of failing the run."""
         started = time.monotonic()
         done = subprocess.run(cmd, env=self.env, capture_output=True, text=True, check=False)
         seconds = time.monotonic() - started
-        if done.returncode != expect:
+        if label and done.returncode == INCOMPLETE:
+            self.add(f"{label}-incomplete", 1.0)
+            log(f"{label}: exit 4: {done.stderr.count('HostNotResponding')} host(s) not answering")
+        elif done.returncode != expect:
             raise RuntimeError(f"{cmd}: exit {done.returncode}\n{done.stdout[-2000:]}"
                                f"\n{done.stderr[-2000:]}")  # fmt: skip
         return done.stdout, seconds
@@ -134,10 +140,11 @@ class Bench:
     def noop_rounds(self) -> None:
         for _ in range(self.args.noop_rounds):
             self.ps()
-            self.add("noop-apply", self.run([self.cli, "apply", str(self.repo), "-q"])[1])
-            self.add("diff", self.run([self.cli, "diff", str(self.repo)])[1])
-            self.add("noop-apply-base", self.run([sys.executable, "-c", LAUNCH, str(self.base),
-                                                  "apply", str(self.repo), "-q"])[1])  # fmt: skip
+            apply = [self.cli, "apply", str(self.repo), "-q"]
+            self.add("noop-apply", self.run(apply, label="noop-apply")[1])
+            self.add("diff", self.run([self.cli, "diff", str(self.repo)], label="diff")[1])
+            base = [sys.executable, "-c", LAUNCH, str(self.base), "apply", str(self.repo), "-q"]
+            self.add("noop-apply-base", self.run(base, label="noop-apply-base")[1])
         log(f"no-op apply {statistics.median(self.samples['noop-apply']):.2f}s, "
             f"ps {statistics.median(self.samples['ps']):.2f}s")  # fmt: skip
 
@@ -242,6 +249,13 @@ def render(results: dict[str, Any]) -> str:
             f"{peak['daemon-base']:.1f}), now {mb['daemon']:.1f} MB (peak {peak['daemon']:.1f}), "
             f"{mb['daemon'] / mb['daemon-base']:.2f}x; target ≤ {RSS_TARGET_MB} MB: "
             f"{'met' if max(mb['daemon'], peak['daemon']) <= RSS_TARGET_MB else '**not met**'}."
+        )
+    stragglers = [f"{name[: -len('-incomplete')]} {len(v)} time(s)" for name, v in s.items()
+                  if name.endswith("-incomplete")]  # fmt: skip
+    if stragglers:
+        daemon += (
+            "\n\nRuns that ended with exit 4 (a host did not answer within the connect "
+            "timeout; timed all the same): " + ", ".join(stragglers) + "."
         )
     return "\n\n".join([
         f"Machine: {results['machine']}. {results['hosts']} hosts x {results['pods_per_host']} "
