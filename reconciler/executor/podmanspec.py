@@ -95,6 +95,9 @@ def validate(run: hoststate.PodRun) -> None:
         for mount in container.mounts:
             if mount.kind is hoststate.MountKind.BIND:
                 relative_path(run, mount.source, f"container {container.name}: mount source")
+            elif mount.kind is hoststate.MountKind.TMPFS:
+                if mount.source and not mount.source.isdigit():
+                    raise _invalid(run, f"tmpfs size {mount.source!r} is not a number of bytes")
             elif mount.kind is hoststate.MountKind.HOST_PATH:
                 if not posixpath.isabs(mount.source) or "\x00" in mount.source:
                     raise _invalid(run, f"hostPath {mount.source!r} must be absolute")
@@ -213,6 +216,12 @@ def _mount_specs(
         if mount.kind is hoststate.MountKind.VOLUME:
             options = ["ro"] if mount.read_only else []
             volumes.append({"Name": mount.source, "Dest": mount.target, "Options": options})
+            continue
+        if mount.kind is hoststate.MountKind.TMPFS:  # emptyDir medium Memory
+            size = [f"size={mount.source}"] if mount.source else []
+            options = [*size, "ro"] if mount.read_only else size
+            mounts.append({"type": "tmpfs", "source": "tmpfs", "destination": mount.target,
+                           "options": options})  # fmt: skip
             continue
         if mount.kind is hoststate.MountKind.BIND:
             source = posixpath.join(state_dir, posixpath.normpath(mount.source))

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from typing import Any
 
 from reconciler.manifests import autoscalers as hpadocs
-from reconciler.manifests import cronjobdocs, jobdocs, podnetwork, probechecks, securitycontext
+from reconciler.manifests import (
+    cronjobdocs,
+    emptydir,
+    jobdocs,
+    podnetwork,
+    probechecks,
+    securitycontext,
+)
 from reconciler.model import base, cordon, disruption, objects, quantity, workloads
 
 Doc = dict[str, Any]
@@ -311,7 +318,13 @@ def _volume(v: Doc) -> workloads.Volume:
             host_path["path"],
             host_path_type=host_path.get("type", ""),
         )
-    return workloads.Volume(name, workloads.VolumeType.EMPTY_DIR)
+    empty = v.get("emptyDir") or {}
+    return workloads.Volume(
+        name,
+        workloads.VolumeType.EMPTY_DIR,
+        medium=empty.get("medium", ""),
+        size_limit=emptydir.size_limit(empty),
+    )
 
 
 _BUILDERS: dict[base.Kind, Callable[[Doc, base.ObjectMeta, base.SourceRef], objects.Object]] = {

@@ -10,6 +10,7 @@ import re
 
 from reconciler.manifests import (
     checking,
+    emptydir,
     envfields,
     podnetwork,
     probechecks,
@@ -59,6 +60,7 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
     for index, volume in enumerate(volumes):
         check_volume(checker, (*path, "volumes", index), volume)
     podnetwork.check(checker, path, spec)
+    emptydir.check(checker, path, spec)
     for index, toleration in enumerate(spec.get("tolerations") or []):
         check_toleration(checker, (*path, "tolerations", index), toleration)
     policy = spec.get("restartPolicy")

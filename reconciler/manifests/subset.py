@@ -251,7 +251,11 @@ POD_SPEC_FIELDS = (
                                 _OPTIONAL)),
         F("secret", T.OBJECT, "files written with mode 0600, mounted read-only", (
             F("secretName", T.STRING, "Secret", required=True), _ITEMS, _OPTIONAL)),
-        F("emptyDir", T.OBJECT, "a podman volume that lives as long as the pod"),
+        F("emptyDir", T.OBJECT, "a podman volume that lives as long as the pod", (
+            F("medium", T.STRING, "`Memory`: a tmpfs of the one container that mounts it; "
+              "`\"\"` (default): a Podman volume on disk", enum=("", "Memory")),
+            F("sizeLimit", T.QUANTITY, "size of the `Memory` tmpfs (refused for disk)"),
+        )),
         F("hostPath", T.OBJECT, "refused by `validate`: no daemon setting allows host paths", (
             F("path", T.STRING, "absolute path on the host", required=True),
             F("type", T.STRING, "checked before the bind mount",

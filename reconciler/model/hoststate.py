@@ -82,6 +82,7 @@ class MountKind(enum.StrEnum):
     BIND = "bind"  # source: a directory relative to the host state dir (written HostFiles)
     VOLUME = "volume"  # source: a podman volume name (emptyDir)
     HOST_PATH = "hostPath"  # source: an absolute host path (allow-listed)
+    TMPFS = "tmpfs"  # source: its size in bytes, "" unlimited (emptyDir medium Memory)
 
 
 @dataclass(frozen=True)

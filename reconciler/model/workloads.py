@@ -183,6 +183,8 @@ class Volume:
     items: tuple[KeyToPath, ...] = ()
     optional: bool = False
     host_path_type: str = ""
+    medium: str = ""  # emptyDir: "Memory" is a tmpfs
+    size_limit: int | None = None  # emptyDir sizeLimit in bytes (Memory only)
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,9 @@ def pod_volumes(
             directory = volume_dir(pod.namespace, pod.name, volume.name)
             files.extend(_files(volume, directory, sources, path))
             by_name[volume.name] = VolumeSource(hoststate.MountKind.BIND, directory, True)
+        elif volume.type is workloads.VolumeType.EMPTY_DIR and volume.medium == "Memory":
+            size = "" if volume.size_limit is None else str(volume.size_limit)
+            by_name[volume.name] = VolumeSource(hoststate.MountKind.TMPFS, size)
         elif volume.type is workloads.VolumeType.EMPTY_DIR:
             name = podman_volume_name(pod.namespace, pod.name, volume.name)
             podman_volumes.append(name)

@@ -1,6 +1,7 @@
 """Pod features of real manifests (issue 17) on the real test hosts (`reconciler apply`):
 securityContext (user, group, read-only root, no-new-privileges, capabilities), hostAliases with
-dnsPolicy Default next to the Service names, env from fieldRef and resourceFieldRef.
+dnsPolicy Default next to the Service names, env from fieldRef and resourceFieldRef, an emptyDir
+of medium Memory with a sizeLimit.
 
 Namespace `rw-e2e`; every managed pod is pruned at the end (hosts-only repository).
 """
@@ -52,6 +53,12 @@ spec:
         capabilities:
           drop: [ALL]
           add: [NET_BIND_SERVICE]
+      volumeMounts:
+        - name: scratch
+          mountPath: /scratch
+  volumes:
+    - name: scratch
+      emptyDir: {{medium: Memory, sizeLimit: 2Mi}}
 ---
 apiVersion: v1
 kind: Pod
@@ -163,3 +170,15 @@ def test_field_refs_are_the_pods_and_its_hosts_values(lab: labmod.Lab, applied: 
     assert env["MY_HOST_IP"] == host.address
     assert env["MY_NAME"] == "named"
     assert env["MY_MEMORY_MI"] == "32"
+
+
+def test_a_memory_empty_dir_is_a_tmpfs_of_its_size(lab: labmod.Lab, applied: Path) -> None:
+    host = lab.get("h3")
+    container = f"{NAMESPACE}_secure_app"
+    mounts = _exec(lab, host, container, "cat", "/proc/mounts").stdout
+    (line,) = [m for m in mounts.splitlines() if m.split()[1] == "/scratch"]
+    assert line.split()[2] == "tmpfs" and "size=2048k" in line
+    ok = _exec(lab, host, container, "sh", "-c", "echo hello > /scratch/a && cat /scratch/a")
+    assert ok.stdout.strip() == "hello", ok.stderr  # writable; the root file system is read-only
+    full = _exec(lab, host, container, "sh", "-c", "cat /dev/zero > /scratch/b")
+    assert full.returncode != 0 and "No space left" in full.stderr  # the 2 MiB limit holds

@@ -34,3 +34,14 @@ def test_no_security_context_adds_no_field() -> None:
     spec = podmanspec.container_spec(_run(container), container, "/state", 10)
     for key in ("user", "read_only_filesystem", "no_new_privileges", "cap_add", "cap_drop"):
         assert key not in spec
+
+
+def test_a_memory_empty_dir_is_a_tmpfs_mount_of_its_container() -> None:
+    tmpfs = hoststate.Mount(hoststate.MountKind.TMPFS, str(16 << 20), "/scratch")
+    container = hoststate.ContainerRun(name="web", image=IMAGE, mounts=(tmpfs,))
+    run = _run(container)
+    podmanspec.validate(run)  # no podman volume is needed for it
+    spec = podmanspec.container_spec(run, container, "/state", 10)
+    assert spec["mounts"] == [{"type": "tmpfs", "source": "tmpfs", "destination": "/scratch",
+                               "options": [f"size={16 << 20}"]}]  # fmt: skip
+    assert "volumes" not in spec

@@ -24,6 +24,7 @@ spec:
 
 
 def _load(tmp_path: Path, text: str) -> loader.LoadResult:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "m.yaml").write_text(text)
     return loader.load_repository(tmp_path)
 
@@ -202,3 +203,26 @@ def test_warnings_are_shown_next_to_errors(tmp_path: Path) -> None:
     result = _load(tmp_path, POD.format(extra="") + privileged + "status: {phase: Running}\n")
     assert ("warning", "ignored-field", "status") in _found(result)
     assert result.errors
+
+
+def _empty_dir(tmp_path: Path, empty: str, mounts: int = 1) -> loader.LoadResult:
+    mount = "      volumeMounts: [{name: scratch, mountPath: /scratch}]\n"
+    second = "    - name: side\n      image: registry.example:5000/web:1\n" + mount
+    text = (POD.format(extra="") + mount + (second if mounts > 1 else "")
+            + f"  volumes:\n    - name: scratch\n      emptyDir: {empty}\n")  # fmt: skip
+    return _load(tmp_path, text)
+
+
+def test_memory_empty_dir_with_size_is_built(tmp_path: Path) -> None:
+    result = _empty_dir(tmp_path, "{medium: Memory, sizeLimit: 16Mi}")
+    assert result.ok, [d.format() for d in result.diagnostics]
+    (pod,) = result.state.pods
+    (volume,) = pod.spec.volumes
+    assert (volume.medium, volume.size_limit) == ("Memory", 16 << 20)
+
+
+def test_empty_dir_limits_podman_cannot_honour_are_refused(tmp_path: Path) -> None:
+    disk = _empty_dir(tmp_path / "disk", "{sizeLimit: 1Gi}")
+    assert [d.path for d in disk.errors] == ["spec.volumes[0].emptyDir.sizeLimit"]
+    shared = _empty_dir(tmp_path / "shared", "{medium: Memory}", mounts=2)
+    assert [d.path for d in shared.errors] == ["spec.volumes[0].emptyDir.medium"]
