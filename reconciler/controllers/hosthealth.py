@@ -178,6 +178,7 @@ class Monitor:
         self._ticker: threading.Thread | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.shrunk: dict[tuple[str, str], int] = {}
+        self.empty: set[str] = set()  # hosts that answered without a usable Podman: asked again
         """(namespace, owner) -> the replicas a Deployment is reconciled for while a host whose
         pods are not known is down (`hostpass`): kept from the first such pass to the last."""
 
@@ -209,7 +210,9 @@ class Monitor:
             return
         self._conditions[host] = new
         if old is None or (old.status, old.reason) != (new.status, new.reason):
-            log.log(logging.INFO if new.status is Status.READY else logging.WARNING,
+            # a one-shot command names a host that did not answer itself, once, at its end
+            quiet = new.status is Status.READY or self._executor is None
+            log.log(logging.INFO if quiet else logging.WARNING,
                     "host %s: %s (%s)%s", host, new.status, new.reason,
                     f": {new.message}" if new.message else "")  # fmt: skip
             if self._wake is not None and (new.lost or new.status is Status.READY or
@@ -334,13 +337,16 @@ def observe(
         return executor.observe(targets)
     monitor.watch(targets)
     conditions = monitor.conditions()
-    asked = [t for t in targets if t.name not in conditions or conditions[t.name].answering]
+    asked = [t for t in targets if t.name not in conditions or conditions[t.name].answering
+             or t.name in monitor.empty]  # fmt: skip
     if monitor.checking:  # the daemon: a silent host must not hold the reconcile
         found = monitor.observe(executor, asked) if asked else {}
     else:  # one-shot: wait for every host (what did not answer is named as the executor says)
         found = executor.observe(asked) if asked else {}
         for name, seen in found.items():
             monitor.heard(name, None if seen.reachable else seen.error, seen.pods)
+    monitor.empty = {name for name, seen in found.items() if seen.empty} | (
+        monitor.empty - set(found))  # fmt: skip
     out = {}
     for target in targets:
         answer = found.get(target.name)

@@ -59,7 +59,8 @@ def assess(p: sync.Pass) -> None:
     for name, seen in list(p.observations.items()):
         condition = conditions.get(name)
         if not seen.reachable:
-            (view.lost if condition is not None and condition.lost else view.unknown).add(name)
+            lost = seen.empty or (condition is not None and condition.lost)
+            (view.lost if lost else view.unknown).add(name)
         elif condition is not None and condition.reason is hosthealth.Reason.FENCING:
             copies = stale(seen)
             if not copies and monitor is not None:
@@ -75,6 +76,9 @@ def assess(p: sync.Pass) -> None:
 
 
 def _contents(p: sync.Pass, host: str) -> tuple[hoststate.ObservedPod, ...] | None:
+    seen = p.observations.get(host)
+    if seen is not None and seen.empty:
+        return ()  # it answered: no Podman, so no pod of ours
     monitor = _monitor(p)
     return monitor.last_pods(host) if monitor is not None else None
 

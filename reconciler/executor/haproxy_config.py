@@ -92,6 +92,7 @@ def listeners_digest(config: loadbalancer.Config) -> str:
     """A digest of what needs a reload to change: listener names, ports and modes."""
     shape = [
         [loadbalancer.token(item.name), [port(p) for p in item.ports], str(item.mode)]
+        + (["source"] if item.affinity else [])  # the balance algorithm: a reload changes it
         for item in config.listeners
     ]
     return hashlib.sha256(json.dumps(shape).encode()).hexdigest()
@@ -126,7 +127,11 @@ def _listener(item: loadbalancer.Listener) -> list[str]:
         raise loadbalancer.UnsafeTokenError(f"listener {item.name!r} has no port")
     out = [f"listen {loadbalancer.token(item.name)}"]
     out += [f"    bind :{port(p)}" for p in item.ports]
-    out += [f"    mode {mode}", "    balance roundrobin"]
+    # sessionAffinity ClientIP: a consistent hash of the client address (dynamic servers need a
+    # consistent hash); otherwise round robin.
+    balance = ["    balance source", "    hash-type consistent"] if item.affinity else [
+        "    balance roundrobin"]  # fmt: skip
+    out += [f"    mode {mode}", *balance]
     if mode is loadbalancer.Mode.HTTP:
         out += [
             "    option http-server-close",

@@ -165,7 +165,9 @@ class PodmanSSHExecutor:
             pods = hostops.observe(session, detail=detail)
         except errors.HostError as exc:
             log.info("observe: %s", exc)  # in the observation: the caller reports it
-            return hoststate.HostObservation(target.name, reachable=False, error=str(exc))
+            empty = isinstance(exc, errors.PodmanMissing)  # it answered: nothing can run there
+            return hoststate.HostObservation(target.name, reachable=False, error=str(exc),
+                                             empty=empty)  # fmt: skip
         log.debug(
             "observe %s: %d pods in %.3fs", target.name, len(pods), time.monotonic() - started
         )

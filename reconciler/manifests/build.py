@@ -102,7 +102,7 @@ def _service(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects
             target_port=p.get("targetPort", p["port"]),
             protocol=workloads.Protocol(p.get("protocol") or "TCP"),
             name=p.get("name", ""),
-            node_port=p.get("nodePort"),
+            node_port=p.get("nodePort") or None,  # 0 is unset, as in Kubernetes
             app_protocol=p.get("appProtocol") or "",
         )
         for p in spec["ports"]
@@ -113,6 +113,7 @@ def _service(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects
         ports,
         spec.get("type") or "ClusterIP",
         source=source,
+        session_affinity=spec.get("sessionAffinity") or "None",
     )
 
 

@@ -219,11 +219,11 @@ def _service(checker: checking.Checker) -> None:
                 f"targetPort {target!r} is neither a port number nor a port name",
                 "name a container port, or give a number",
             )
-        if port.get("nodePort") is not None and spec.get("type") != "NodePort":
+        if port.get("nodePort") and spec.get("type") not in ("NodePort", "LoadBalancer"):
             checker.error(
                 (*path, "nodePort"),
                 dg.Code.INVALID_VALUE,
-                "nodePort is only allowed with type NodePort",
+                "nodePort is only allowed with type NodePort or LoadBalancer",
                 'remove nodePort or set type: "NodePort"',
             )
     servicechecks.fields(checker)

@@ -20,7 +20,7 @@ UNPRIVILEGED = 1024
 RESERVED = range(41000, 45000)
 """Host ports the planner allocates (probe ports 41000-41999, pod ports 42000-44999)."""
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-NOT_BUILT_TYPES = {"LoadBalancer": "type LoadBalancer is not built (no external load balancer)"}
+NODE_PORTS = range(30000, 32768)
 Placed = tuple[objects.Object, yamldocs.Document]
 
 
@@ -36,21 +36,48 @@ def fields(checker: checking.Checker) -> None:
             "its variables (WEB_SERVICE_HOST) and names (web.shop) need a leading letter",
         )
     kind = spec.get("type") or "ClusterIP"
-    if kind in NOT_BUILT_TYPES:
-        checker.error(
-            ("spec", "type"),
-            dg.Code.NOT_BUILT,
-            NOT_BUILT_TYPES[kind],
-            'use type "NodePort" (a port on every host) and put your own balancer in front',
-        )
+    _cluster_ip(checker, spec.get("clusterIP"))
     ports: list[checking.Doc] = spec["ports"]
-    checker.unique(("spec", "ports"), ports, "nodePort", "nodePort")
+    checker.unique(("spec", "ports"), [p for p in ports if p.get("nodePort")], "nodePort",
+                   "nodePort")  # fmt: skip
     for index, port in enumerate(ports):
         _port_fields(checker, ("spec", "ports", index), port, kind)
 
 
+def _cluster_ip(checker: checking.Checker, value: str | None) -> None:
+    """`clusterIP`: unset or "" (allocated: here every host's own address); not "None"
+    (headless) and not an address of one's choosing (there are no virtual IPs)."""
+    if not value:
+        return
+    if value == "None":
+        checker.error(
+            ("spec", "clusterIP"),
+            dg.Code.NOT_BUILT,
+            "headless Services (clusterIP: None) are not built: every Service answers on each "
+            "host's own address through its load balancer, and pod ports are published on "
+            "allocated host ports, not on pod addresses",
+            "remove clusterIP (the Service is then balanced on every host)",
+        )
+        return
+    checker.error(
+        ("spec", "clusterIP"),
+        dg.Code.NOT_BUILT,
+        f"clusterIP {value!r} cannot be honoured: there are no virtual IPs here; a Service "
+        "answers on every host's own address",
+        "remove clusterIP",
+    )
+
+
 def _port_fields(checker: checking.Checker, path: pos.Path, port: checking.Doc, kind: str) -> None:
-    for field_name in ("port", "nodePort"):
+    node_port = port.get("nodePort")
+    if node_port and node_port not in NODE_PORTS:
+        checker.error(
+            (*path, "nodePort"),
+            dg.Code.INVALID_VALUE,
+            f"nodePort {node_port} is outside {NODE_PORTS.start}-{NODE_PORTS.stop - 1}",
+            "choose a nodePort from 30000 to 32767 (0 or none: no nodePort)",
+        )
+    for field_name in ("port",):  # a nodePort (30000-32767) is checked above
         number = port.get(field_name)
         if number is not None and number < UNPRIVILEGED:
             checker.error(
@@ -95,7 +122,7 @@ def _port_fields(checker: checking.Checker, path: pos.Path, port: checking.Doc, 
                 f"appProtocol {app_protocol!r} is not valid: {problem}",
                 "write a protocol name such as http, or a prefixed name (example.com/proto)",
             )
-    if kind == "NodePort" and port.get("nodePort") is None:
+    if kind == "NodePort" and not port.get("nodePort"):
         checker.error(
             path,
             dg.Code.REQUIRED_FIELD,

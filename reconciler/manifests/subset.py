@@ -387,8 +387,14 @@ KINDS: tuple[KindSubset, ...] = (
                                                     "names `web`, `web.shop`, `web.shop.svc`"),
         F("spec", T.OBJECT, "listeners of the per-host HAProxy (see Services below)", (
             F("type", T.STRING, "`ClusterIP` (default): `port` on every host's addresses; "
-              "`NodePort`: also `nodePort`; `LoadBalancer` is refused (not built)",
+              "`NodePort`: also `nodePort`; `LoadBalancer`: as `NodePort` (every host's "
+              "address is an external address; `nodePort` optional)",
               enum=("ClusterIP", "NodePort", "LoadBalancer")),
+            F("clusterIP", T.STRING, "unset or empty only: a Service answers on every host's "
+              "address; `None` (headless) is refused (not built)"),
+            F("sessionAffinity", T.STRING, "`ClientIP`: a client's connections go to one pod "
+              "(HAProxy `balance source`); `None` (default): round robin",
+              enum=("None", "ClientIP")),
             F("selector", T.MAP, "backends: Ready pods with these labels, on every host",
               required=True),
             F("ports", T.LIST, "one HAProxy listener each", (
@@ -400,8 +406,8 @@ KINDS: tuple[KindSubset, ...] = (
                   enum=("TCP", "UDP")),
                 F("name", T.STRING, "a DNS label; `http`/`http-*` balance each HTTP request"),
                 F("appProtocol", T.STRING, "`http`: balance each HTTP request; else TCP"),
-                F("nodePort", T.INTEGER, "`NodePort` only, required there: 30000-32767",
-                  minimum=30000, maximum=32767),
+                F("nodePort", T.INTEGER, "`NodePort` (required) or `LoadBalancer`: "
+                  "30000-32767; 0 is unset", minimum=0, maximum=32767),
             ), required=True),
         ), required=True),
         _STATUS,

@@ -228,6 +228,9 @@ class HostObservation:
     reachable: bool
     pods: tuple[ObservedPod, ...] = ()
     error: str = ""
+    empty: bool = False
+    """Not usable, but known to run no managed pod (it answered: no Podman there): its pods
+    need no waiting for, as a lost host's."""
 
 
 class ActionKind(enum.StrEnum):

@@ -69,6 +69,7 @@ class Listener:
     ports: tuple[int, ...]
     mode: Mode = Mode.TCP
     servers: tuple[Server, ...] = ()
+    affinity: bool = False  # sessionAffinity ClientIP: balance by a hash of the client address
 
 
 @dataclass(frozen=True)

@@ -156,7 +156,7 @@ def listener(service: objects.Service, port: objects.ServicePort) -> loadbalance
     """The listener of one Service port, without servers."""
     label = port.name or str(port.port)
     ports: tuple[int, ...] = (port.port,)
-    if service.type == "NodePort" and port.node_port is not None:
+    if service.type in ("NodePort", "LoadBalancer") and port.node_port is not None:
         ports = (port.port, port.node_port)
     return loadbalancer.Listener(
         name=loadbalancer.token(listener_name(service.meta.namespace, service.meta.name, label)),
@@ -165,6 +165,7 @@ def listener(service: objects.Service, port: objects.ServicePort) -> loadbalance
         port_name=loadbalancer.token(label),
         ports=ports,
         mode=mode(port),
+        affinity=service.session_affinity == "ClientIP",
     )
 
 

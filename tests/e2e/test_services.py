@@ -24,6 +24,8 @@ from tests.harness import lab as labmod
 pytestmark = pytest.mark.e2e
 NAMESPACE = "svc-e2e"
 PORT = 28080
+STICKY = 28090  # Service "sticky": LoadBalancer, sessionAffinity ClientIP, TCP
+NODE_PORT = 30090
 SERVE = (
     "mkdir -p /www && hostname > /www/index.html && sleep 1 && echo ok > /www/ready"
     " && exec httpd -f -p 8080 -h /www"
@@ -88,6 +90,21 @@ spec:
     - name: http
       port: {PORT}
       targetPort: http
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: sticky
+  namespace: {NAMESPACE}
+spec:
+  type: LoadBalancer
+  sessionAffinity: ClientIP
+  selector:
+    app: echo
+  ports:
+    - port: {STICKY}
+      targetPort: 8080
+      nodePort: {NODE_PORT}
 """
 
 
@@ -251,3 +268,16 @@ def test_describe_service_shows_endpoints_and_every_load_balancer(
         assert f"  {host}: running (pid " in text, text
     missing = reconciler(lab, "describe", "service", "nope", "-f", str(repo), "-n", NAMESPACE)
     assert missing.returncode == 1 and 'service "nope" not found' in missing.stderr
+
+
+def test_session_affinity_keeps_a_client_on_one_pod_on_every_port(
+    lab: labmod.Lab, repo: Path
+) -> None:
+    """`sessionAffinity: ClientIP`: one client's requests all reach one pod (HAProxy balances
+    by the client address), on the Service port and on the nodePort of a LoadBalancer."""
+    wait_serving(lab.get("h1").address, 3)
+    for host in lab.hosts():
+        for port in (STICKY, NODE_PORT):
+            replies = [loadgen.get(host.address, port) for _ in range(12)]
+            assert all(r.ok for r in replies), (host.name, port, replies[:2])
+            assert len({r.body.strip() for r in replies}) == 1, (host.name, port, replies)

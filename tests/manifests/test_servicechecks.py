@@ -12,6 +12,7 @@ import pytest
 
 from reconciler.manifests import loader
 from reconciler.model import diagnostics as dg
+from reconciler.plan import endpoints
 
 NAMESPACE = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"
 
@@ -115,7 +116,8 @@ def test_a_selector_matching_nothing_is_a_warning(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("target", "wanted"),
-    [("metrics", "declare no TCP port name 'metrics'"), (9999, "declare no TCP containerPort 9999")],
+    [("metrics", "declare no TCP port name 'metrics'"),
+     (9999, "declare no TCP containerPort 9999")],
 )
 def test_target_ports_the_pods_do_not_declare(
     tmp_path: Path, target: object, wanted: str
@@ -146,8 +148,12 @@ def test_a_target_port_only_some_selected_pods_declare_is_a_warning(tmp_path: Pa
     [
         (service(port=80), "port 80 is below 1024"),
         (service(port=42001), "41000-44999"),
-        (service().replace("spec:\n", "spec:\n  type: LoadBalancer\n", 1),
-         "type LoadBalancer is not built"),
+        (service().replace("spec:\n", "spec:\n  clusterIP: None\n", 1),
+         "headless Services (clusterIP: None) are not built"),
+        (service().replace("spec:\n", "spec:\n  clusterIP: 10.0.0.9\n", 1),
+         "there are no virtual IPs here"),
+        (service(extra="      nodePort: 8080\n").replace("spec:\n", "spec:\n  type: NodePort\n"),
+         "nodePort 8080 is outside 30000-32767"),
         (service().replace("spec:\n", "spec:\n  type: NodePort\n", 1),
          "a NodePort Service needs a nodePort"),
         (service(extra="      protocol: UDP\n"), "protocol UDP is not built"),
@@ -183,3 +189,17 @@ def test_hostile_values_never_pass(tmp_path: Path, value: str) -> None:
         result = load(folder, web=deployment() + "---\n" + text)
         assert not result.ok, (field, value)
         assert not any(s.key.kind == "Service" for s in result.state), (field, value)
+
+
+def test_load_balancer_type_session_affinity_and_node_port_zero(tmp_path: Path) -> None:
+    """`type: LoadBalancer` means every host's address (as NodePort, nodePort optional),
+    `sessionAffinity: ClientIP` a listener balanced by client address, `nodePort: 0` unset."""
+    text = service(extra="      nodePort: 0\n").replace(
+        "spec:\n", "spec:\n  type: LoadBalancer\n  sessionAffinity: ClientIP\n", 1)
+    result = load(tmp_path, web=deployment() + "---\n" + text)
+    assert result.ok, lines(result)
+    (svc,) = result.state.services
+    assert svc.type == "LoadBalancer" and svc.session_affinity == "ClientIP"
+    assert svc.ports[0].node_port is None
+    built = endpoints.listener(svc, svc.ports[0])
+    assert built.affinity is True and built.ports == (svc.ports[0].port,)
