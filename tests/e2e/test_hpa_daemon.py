@@ -172,7 +172,7 @@ def test_scale_up_under_load_keep_across_restart_scale_down(lab: labmod.Lab, set
         started = time.monotonic()
         busy_cpu, _, _ = cpu_rate(executor, targets, first.podman_id)
         print(f"loaded: {busy_cpu:.1f}m")
-        assert 300 < busy_cpu < 1100  # one spinning shell: most of one core
+        assert 150 < busy_cpu < 1100  # a spinning shell: far above idle
     three = wait_count(lab, 3, 90)
     up = time.monotonic() - started
     print(f"3 replicas Running {up:.1f}s after the load started")
