@@ -149,7 +149,8 @@ def test_exec_before_and_after_the_file_exists(
     web: hoststate.ObservedPod,
 ) -> None:
     (container,) = web.containers
-    check = _probe(Kind.STARTUP, Handler.EXEC, command=("sh", "-c", "test -f /tmp/ok"))
+    check = _probe(Kind.STARTUP, Handler.EXEC, command=("sh", "-c", "test -f /tmp/ok"),
+                   timeout_seconds=10)  # a loaded machine: `podman exec` alone can take 1 s
     result = executor.probe(target, web, container, check)
     assert not result.ok
     assert result.message == "exit code 1"
