@@ -523,79 +523,66 @@ class Store:
             )
 
 
-    # --- HorizontalPodAutoscalers (controllers.autoscale) -------------------------------------
+    # --- records kept by name: HPAs, Jobs, CronJobs -----------------------------------------
 
-    def autoscaler_records(self) -> list[dict[str, Any]]:
-        """Every HPA's record as saved ([] from a database that has none yet)."""
+    def _named_records(self, table: str) -> list[dict[str, Any]]:
+        """Every record of `table` (one of NAMED_RECORDS) as saved; [] from a database made
+        before that table existed."""
+        if table not in NAMED_RECORDS:
+            raise ValueError(f"not a table of named records: {table!r}")
         try:
-            rows = self._read("SELECT record FROM autoscalers ORDER BY namespace, name")
+            rows = self._read(f"SELECT record FROM {table} ORDER BY namespace, name")  # noqa: S608
         except StoreError as exc:
             if "no such table" in str(exc):
                 return []
             raise
         found = [json.loads(row[0]) for row in rows]
         return [r for r in found if isinstance(r, dict)]
+
+    def _save_named_records(
+        self, table: str, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
+    ) -> None:
+        """Write `records` (keyed by namespace and name) into `table` and delete `forget`."""
+        if table not in NAMED_RECORDS:
+            raise ValueError(f"not a table of named records: {table!r}")
+        with self._write() as db:
+            db.executemany(f"DELETE FROM {table} WHERE namespace = ? AND name = ?",  # noqa: S608
+                           [tuple(key) for key in forget])  # fmt: skip
+            db.executemany(
+                f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)",  # noqa: S608
+                [(str(r["namespace"]), str(r["name"]), json.dumps(dict(r))) for r in records],
+            )
+
+    def autoscaler_records(self) -> list[dict[str, Any]]:
+        """Every HPA's record (controllers.autoscale)."""
+        return self._named_records("autoscalers")
 
     def save_autoscaler_records(
         self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
     ) -> None:
-        """Write `records` (keyed by namespace and name) and delete those in `forget`."""
-        with self._write() as db:
-            db.executemany("DELETE FROM autoscalers WHERE namespace = ? AND name = ?",
-                           [tuple(key) for key in forget])  # fmt: skip
-            db.executemany(
-                "INSERT OR REPLACE INTO autoscalers VALUES (?, ?, ?)",
-                [(str(r["namespace"]), str(r["name"]), json.dumps(dict(r))) for r in records],
-            )
-
-    # --- Jobs (controllers.jobrun) ------------------------------------------------------------
+        self._save_named_records("autoscalers", records, forget)
 
     def job_records(self) -> list[dict[str, Any]]:
-        """Every Job's record as saved ([] from a database that has none yet)."""
-        try:
-            rows = self._read("SELECT record FROM jobs ORDER BY namespace, name")
-        except StoreError as exc:
-            if "no such table" in str(exc):
-                return []
-            raise
-        found = [json.loads(row[0]) for row in rows]
-        return [r for r in found if isinstance(r, dict)]
+        """Every Job's record (controllers.jobrun)."""
+        return self._named_records("jobs")
 
     def save_job_records(
         self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
     ) -> None:
-        """Write `records` (keyed by namespace and name) and delete those in `forget`."""
-        with self._write() as db:
-            db.executemany("DELETE FROM jobs WHERE namespace = ? AND name = ?",
-                           [tuple(key) for key in forget])  # fmt: skip
-            db.executemany(
-                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?)",
-                [(str(r["namespace"]), str(r["name"]), json.dumps(dict(r))) for r in records],
-            )
+        self._save_named_records("jobs", records, forget)
 
     def cron_job_records(self) -> list[dict[str, Any]]:
-        """Every CronJob's record as saved ([] from a database that has none yet)."""
-        try:
-            rows = self._read("SELECT record FROM cron_jobs ORDER BY namespace, name")
-        except StoreError as exc:
-            if "no such table" in str(exc):
-                return []
-            raise
-        found = [json.loads(row[0]) for row in rows]
-        return [r for r in found if isinstance(r, dict)]
+        """Every CronJob's record (controllers.cronrun)."""
+        return self._named_records("cron_jobs")
 
     def save_cron_job_records(
         self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
     ) -> None:
-        """Write `records` (keyed by namespace and name) and delete those in `forget`."""
-        with self._write() as db:
-            db.executemany("DELETE FROM cron_jobs WHERE namespace = ? AND name = ?",
-                           [tuple(key) for key in forget])  # fmt: skip
-            db.executemany(
-                "INSERT OR REPLACE INTO cron_jobs VALUES (?, ?, ?)",
-                [(str(r["namespace"]), str(r["name"]), json.dumps(dict(r))) for r in records],
-            )
+        self._save_named_records("cron_jobs", records, forget)
 
+
+NAMED_RECORDS = frozenset({"autoscalers", "jobs", "cron_jobs"})
+"""Tables of JSON records keyed by (namespace, name); never a name from input."""
 
 _SYNC_SELECT = "SELECT id, revision, trigger, started, duration, result, counts, errors FROM syncs"
 
