@@ -91,7 +91,8 @@ def observed_names(pod: hoststate.ObservedPod) -> dict[str, int]:
     return decode_names(pod.labels.get(hoststate.LABEL_PORT_NAMES, ""))
 
 
-def _observed_used(pod: hoststate.ObservedPod) -> set[int]:
+def observed_used(pod: hoststate.ObservedPod) -> set[int]:
+    """Every host port a running pod holds: published, probe-only and hostPorts (its labels)."""
     used = set(observed_ports(pod).values()) | {host for _, host in pod.probe_ports}
     for item in pod.labels.get(hoststate.LABEL_HOST_PORTS, "").split(","):
         number = item.partition("/")[0]
@@ -100,7 +101,8 @@ def _observed_used(pod: hoststate.ObservedPod) -> set[int]:
     return used
 
 
-def _run_used(run: hoststate.PodRun) -> set[int]:
+def run_used(run: hoststate.PodRun) -> set[int]:
+    """Every host port a pod about to run takes."""
     return {p.host_port for p in (*run.ports, *run.probe_ports, *run.published_ports)}
 
 
@@ -127,9 +129,9 @@ def allocate(
     for host, seen in observations.items():
         for pod in seen.pods:
             observed[(host, pod.namespace, pod.name)] = pod
-            used.setdefault(host, set()).update(_observed_used(pod))
+            used.setdefault(host, set()).update(observed_used(pod))
     for run in runs:
-        used.setdefault(run.host, set()).update(_run_used(run))
+        used.setdefault(run.host, set()).update(run_used(run))
 
     empty = workloads.PodSpec(containers=())
     wanted: list[dict[int, int]] = []

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from reconciler.model import base, hoststate, workloads
+from reconciler.plan import podports
 
 RANGE = range(41000, 42000)
 NETWORK_HANDLERS = frozenset({workloads.ProbeHandler.HTTP_GET, workloads.ProbeHandler.TCP_SOCKET})
@@ -52,23 +53,6 @@ def encode(ports: Mapping[int, int]) -> str:
     return ",".join(f"{c}={h}" for c, h in sorted(ports.items()))
 
 
-def _observed_used(pod: hoststate.ObservedPod) -> set[int]:
-    used = {host for _, host in pod.probe_ports}
-    for item in pod.labels.get(hoststate.LABEL_POD_PORTS, "").split(","):
-        number = item.partition("=")[2]
-        if number.isdigit():
-            used.add(int(number))
-    for item in pod.labels.get(hoststate.LABEL_HOST_PORTS, "").split(","):
-        number = item.partition("/")[0]
-        if number.isdigit():
-            used.add(int(number))
-    return used
-
-
-def _run_used(run: hoststate.PodRun) -> set[int]:
-    return {p.host_port for p in (*run.ports, *run.probe_ports, *run.published_ports)}
-
-
 def allocate(
     runs: Iterable[hoststate.PodRun],
     observations: Mapping[str, hoststate.HostObservation],
@@ -86,9 +70,9 @@ def allocate(
     for host, seen in observations.items():
         for pod in seen.pods:
             observed[(host, pod.namespace, pod.name)] = pod
-            used.setdefault(host, set()).update(_observed_used(pod))
+            used.setdefault(host, set()).update(podports.observed_used(pod))
     for run in runs:
-        used.setdefault(run.host, set()).update(_run_used(run))
+        used.setdefault(run.host, set()).update(podports.run_used(run))
 
     wanted: list[dict[int, int]] = []
     for run in runs:  # first keep what running pods have, so a new pod never takes it
