@@ -15,6 +15,9 @@ AGE_KEY = Path(__file__).resolve().parent / "harness" / "age" / "demo.key"
 """The test-only age key of examples/repo's encrypted Secret: every command and test that loads
 examples/repo (and every subprocess and daemon they start) decrypts it with this key."""
 os.environ.setdefault("SOPS_AGE_KEY_FILE", str(AGE_KEY))
+os.environ.setdefault("RECONCILER_DAEMON", "none")
+"""`diff`/`get` read hosts directly in tests, whatever daemon listens on this machine's 9400
+(tests of the daemon-backed mode set their own address: tests/cli/test_daemonclient.py)."""
 
 
 @pytest.fixture(scope="session")

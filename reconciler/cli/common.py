@@ -1,5 +1,6 @@
 """What the commands that reach hosts share: exit codes, the executor built from the connection
-settings, and printing manifest errors compiler style."""
+settings (or one that asks a running daemon to read the hosts: `daemonclient`), and printing
+manifest errors compiler style."""
 
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from reconciler.cli import settings
+from reconciler.cli import daemonclient, settings
 from reconciler.controllers import sync
-from reconciler.executor import errors, podman_ssh, protocol
+from reconciler.executor import errors, protocol
 from reconciler.manifests import loader
 
 EXIT_OK = 0
@@ -50,6 +51,8 @@ def executor_for(args: argparse.Namespace) -> Iterator[protocol.HostExecutor]:
     settings.check_files(resolved)
     if resolved.age_key_file is not None:  # where the loader looks for it (this process only)
         os.environ["SOPS_AGE_KEY_FILE"] = str(resolved.age_key_file)
+    from reconciler.executor import podman_ssh  # noqa: PLC0415 (asyncssh: only when dialling)
+
     executor = podman_ssh.PodmanSSHExecutor(
         known_hosts=resolved.known_hosts,
         key_file=resolved.ssh_key,
@@ -60,6 +63,25 @@ def executor_for(args: argparse.Namespace) -> Iterator[protocol.HostExecutor]:
         yield executor
     finally:
         executor.close()
+
+
+@contextlib.contextmanager
+def daemon_or_direct(args: argparse.Namespace, command: str) -> Iterator[protocol.HostExecutor]:
+    """An executor that asks the daemon on this machine to read the hosts and dials them itself
+    (`executor_for`) only for what the daemon cannot give; `--direct` dials at once."""
+    where = daemonclient.endpoint(args)
+    if where is None:
+        with executor_for(args) as executor:
+            yield executor
+        return
+    resolved = settings.resolve(args)
+    if resolved.age_key_file is not None:  # the manifests are still read here
+        os.environ["SOPS_AGE_KEY_FILE"] = str(resolved.age_key_file)
+    with contextlib.ExitStack() as stack:
+        yield daemonclient.DaemonExecutor(
+            where, lambda: stack.enter_context(executor_for(args)),
+            timeout=resolved.command_timeout, command=command,
+        )  # fmt: skip
 
 
 def print_invalid(command: str, exc: sync.InvalidManifestsError, path: str) -> int:
@@ -76,11 +98,15 @@ def print_invalid(command: str, exc: sync.InvalidManifestsError, path: str) -> i
     return EXIT_INVALID
 
 
-def run_guarded(command: str, args: argparse.Namespace, body: Body) -> int:
-    """Run `body` with the executor; translate the project's errors into one-line messages."""
+def run_guarded(
+    command: str, args: argparse.Namespace, body: Body, *, via_daemon: bool = False
+) -> int:
+    """Run `body` with the executor (`via_daemon`: `daemon_or_direct`'s); translate the
+    project's errors into one-line messages."""
     path = Path(args.path)
     try:
-        with executor_for(args) as executor:
+        opened = daemon_or_direct(args, command) if via_daemon else executor_for(args)
+        with opened as executor:
             return body(executor, path)
     except sync.InvalidManifestsError as exc:
         return print_invalid(command, exc, args.path)

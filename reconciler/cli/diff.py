@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli import common, settings
+from reconciler.cli import common, daemonclient, settings
 from reconciler.cli import hpa as hpacli
 from reconciler.controllers import sync
 from reconciler.executor import protocol
@@ -31,6 +31,7 @@ def register(subparsers: Any) -> None:
     common.add_path_argument(parser)
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
     settings.add_arguments(parser)
+    daemonclient.add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
@@ -52,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
             sys.stdout.write(hpacli.diff_notes(prepared.load.state, prepared.observations))
         return exit_code(prepared)
 
-    return common.run_guarded("diff", args, body)
+    return common.run_guarded("diff", args, body, via_daemon=True)  # reads the hosts only
 
 
 def incomplete(prepared: sync.Prepared) -> bool:

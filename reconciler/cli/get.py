@@ -20,11 +20,11 @@ from typing import Any, TypeVar
 
 from ruamel.yaml import YAML
 
-from reconciler.cli import common, hoststatus, services, settings
+from reconciler.cli import common, daemonclient, hoststatus, services, settings
 from reconciler.cli import hpa as hpacli
 from reconciler.cli import jobs as jobscli
 from reconciler.controllers import deployment as deploymentctl
-from reconciler.controllers import lifecycle, manager, sync
+from reconciler.controllers import lifecycle, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import hoststate, quantity
@@ -64,14 +64,17 @@ def add_common(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-n", "--namespace", default="", help="only this namespace")
     settings.add_arguments(parser)
+    daemonclient.add_arguments(parser)
 
 
 def observe(
-    executor: protocol.HostExecutor, path: Path, *, detail: bool
+    executor: protocol.HostExecutor, path: Path, *, detail: bool, readiness: bool = False
 ) -> tuple[loader.LoadResult, dict[str, hoststate.HostObservation]]:
-    """`detail`: also the restart counts (one inspect per container), for the pod views only."""
+    """`detail`: also the restart counts (one inspect per container), for the pod views only;
+    `readiness`: one run of the probes (through the daemon when it reads the hosts)."""
     loaded = loader.load_repository(path)
-    return loaded, executor.observe(sync.targets_of(loaded.state), detail=detail)
+    targets = sync.targets_of(loaded.state)
+    return loaded, daemonclient.observe(executor, targets, detail=detail, readiness=readiness)
 
 
 def pods_of(
@@ -193,7 +196,8 @@ def run_get(args: argparse.Namespace) -> int:
     def body(executor: protocol.HostExecutor, path: Path) -> int:
         return get(executor, path, RESOURCES[args.resource], args.namespace, args.output)
 
-    return common.run_guarded("get", args, body)
+    hosts = RESOURCES[args.resource] == "hosts"  # also each host's load balancer: dialled
+    return common.run_guarded("get", args, body, via_daemon=not hosts)
 
 
 def get(
@@ -225,10 +229,8 @@ def get(
         emit(jobscli.rows(loaded.state, namespace, known, seen), output, jobscli.COLUMNS, "JobList")
         return warn_unreachable(seen)
     wide = output == "wide"
-    loaded, observations = observe(executor, path, detail=resource == "pods")
-    if resource in ("pods", "deployments", "services", "endpoints"):
-        targets = {t.name: t for t in sync.targets_of(loaded.state)}
-        observations = manager.readiness_once(executor, observations, targets)
+    ready = resource in ("pods", "deployments", "services", "endpoints")
+    loaded, observations = observe(executor, path, detail=resource == "pods", readiness=ready)
     addresses = {h.meta.name: h.address for h in loaded.state.hosts}
     if resource == "pods":
         records = restart_records()

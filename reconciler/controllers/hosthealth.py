@@ -231,6 +231,11 @@ class Monitor:
         with self._lock:
             return dict(self._conditions)
 
+    def targets(self) -> tuple[hoststate.HostTarget, ...]:
+        """The hosts it checks: those of the last reconcile (GET /v1/observe reads only these)."""
+        with self._lock:
+            return tuple(self._targets.values())
+
     def last_pods(self, host: str) -> tuple[hoststate.ObservedPod, ...] | None:
         """The pods `host` ran when it last answered a check (None: never heard this run)."""
         with self._lock:

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyrage
-
 from reconciler.manifests import sopsformat
 
 ENV_KEY_FILE = "SOPS_AGE_KEY_FILE"
@@ -55,6 +53,8 @@ def load_identities(path: Path | None) -> Identities:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         return Identities(path, problem=f"cannot read the age key file {path}: {reason}")
+    import pyrage  # noqa: PLC0415 (only to decrypt: `diff` through a daemon stays light)
+
     found, bad = [], []
     for number, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
@@ -91,6 +91,8 @@ def data_key(meta: sopsformat.Metadata, keys: Identities) -> bytes:
         raise FormatError(
             f"cannot decrypt (encrypted for age recipient(s) {wanted}): {keys.problem}", path=at
         )
+    import pyrage  # noqa: PLC0415 (only to decrypt)
+
     for stanza in meta.age:
         try:
             key = pyrage.decrypt(stanza.enc.encode("utf-8"), list(keys.identities))

@@ -27,6 +27,7 @@ from reconciler.state import conditions as cond
 from reconciler.state import status as statusmod
 from reconciler.state import store as storemod
 from reconciler.web import metrics as metricsmod
+from reconciler.web import observe as observemod
 from reconciler.web import server as servermod
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,14 @@ class Daemon:
         watcher.start()
         return watcher
 
+    def _observer(self) -> observemod.Observer:
+        """GET /v1/observe: the hosts of the last reconcile read now, for a one-shot diff/get."""
+        monitor = self.reconciler.controllers.hosts
+        return observemod.Observer(
+            self.executor, monitor.targets if monitor is not None else tuple,
+            self.store.applied_revision, self.registry,
+        )  # fmt: skip
+
     # ----- the loop ----------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
@@ -129,6 +138,7 @@ class Daemon:
             self.registry,
             self.ready.is_set,
             self.on_webhook,
+            observe=self._observer().answer,
         )
         server.start()
         watcher = self._start_watch()

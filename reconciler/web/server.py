@@ -17,7 +17,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from reconciler.web import metrics as metricsmod
 
@@ -34,6 +34,8 @@ StatusSource = Callable[[], Mapping[str, Any]]
 ReadySource = Callable[[], bool]
 Webhook = Callable[[Mapping[str, str], bytes], tuple[int, str]]
 """Receives the request headers (names lower-case) and the raw body; returns status and text."""
+ObserveSource = Callable[[Mapping[str, list[str]]], tuple[int, Mapping[str, Any]]]
+"""GET /v1/observe (web.observe): the query's parameters in, the status and JSON document out."""
 
 
 class ServerError(Exception):
@@ -80,6 +82,7 @@ class HttpServer:
         webhook: Webhook | None = None,
         *,
         max_body: int = MAX_BODY,
+        observe: ObserveSource | None = None,
     ) -> None:
         self.address = address
         self.status = status
@@ -87,6 +90,7 @@ class HttpServer:
         self.ready = ready
         self.webhook = webhook
         self.max_body = max_body
+        self.observe = observe
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -160,6 +164,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._reply(200, self.app.metrics.expose(), metricsmod.CONTENT_TYPE)
         elif route == "/webhook":
             self._reply(405, "use POST\n", headers={"Allow": "POST"})
+        elif route == "/v1/observe" and self.app.observe is not None:
+            code, document = self.app.observe(parse_qs(urlsplit(self.path).query))
+            self._reply(code, json.dumps(document) + "\n", "application/json")
         else:
             self._reply(404, "not found\n")
 
