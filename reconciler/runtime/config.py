@@ -13,6 +13,7 @@ from ruamel.yaml.error import YAMLError
 
 from reconciler.source import errors as source_errors
 from reconciler.source import signatures
+from reconciler.web.ui import auth
 
 DEFAULTS: dict[str, Any] = {
     "branch": "main",
@@ -32,6 +33,8 @@ DEFAULTS: dict[str, Any] = {
     "allow_mass_prune": False,  # lifts the prune guard
     "host_grace_seconds": 10.0,  # a silent host is NotReady (its pods move) after this
     "autoscale_period": 15.0,  # seconds between HorizontalPodAutoscaler evaluations
+    "http_token_file": None,  # bearer token for /ui/ and /status; required off loopback
+    "metrics_require_token": False,  # /metrics needs the token too
 }
 REQUIRED = ("repository",)
 NUMBERS = ("resync_interval", "poll_interval", "git_timeout", "connect_timeout", "command_timeout",
@@ -68,6 +71,10 @@ class DaemonConfig:
     """Seconds a host may stay silent (Unknown) before it is NotReady and its pods move."""
     autoscale_period: float = 15.0
     """Seconds between two samples of the hosts' usage for the HorizontalPodAutoscalers."""
+    http_token_file: Path | None = None
+    """The bearer token the dashboard, /status (and /metrics if asked) require; None: no token
+    (allowed only on a loopback `listen` address)."""
+    metrics_require_token: bool = False
 
     @property
     def is_remote(self) -> bool:
@@ -84,6 +91,27 @@ class DaemonConfig:
             raise ConfigError(
                 f"webhook_secret_file {self.webhook_secret_file}: cannot read it: {exc.strerror}"
             ) from exc
+
+
+    def http_token(self) -> str | None:
+        """The token (the file's first line), read at start: a missing, short or unusable token
+        stops the daemon rather than serve without one."""
+        if self.http_token_file is None:
+            return None
+        try:
+            lines = self.http_token_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8"
+            raise ConfigError(f"http_token_file {self.http_token_file}: cannot read it: {why}"
+                              ) from exc  # fmt: skip
+        token = lines[0].strip() if lines else ""
+        if not auth.usable(token):
+            raise ConfigError(
+                f"http_token_file {self.http_token_file}: the token must be at least 16 printable "
+                "characters without spaces, quotes, commas or semicolons (e.g. the output of "
+                "`openssl rand -hex 32`)"
+            )
+        return token
 
 
 def load(path: Path) -> DaemonConfig:
@@ -119,6 +147,15 @@ def load(path: Path) -> DaemonConfig:
         raise ConfigError(f"{path}: prune_guard_percent must be a number from 0 to 100")
     if not isinstance(allow, bool):
         raise ConfigError(f"{path}: allow_mass_prune must be true or false")
+    token_file, metrics_token = values["http_token_file"], values["metrics_require_token"]
+    if not isinstance(metrics_token, bool):
+        raise ConfigError(f"{path}: metrics_require_token must be true or false")
+    if not token_file and not auth.is_loopback(listen):
+        raise ConfigError(
+            f"{path}: listen {listen} is not a loopback address: set http_token_file (the bearer "
+            "token the dashboard and /status require), or listen on 127.0.0.1 behind a reverse "
+            "proxy (docs/operations.md)"
+        )
     return DaemonConfig(
         repository=str(values["repository"]),
         branch=str(values["branch"]),
@@ -138,6 +175,8 @@ def load(path: Path) -> DaemonConfig:
         allow_mass_prune=allow,
         host_grace_seconds=values["host_grace_seconds"],
         autoscale_period=values["autoscale_period"],
+        http_token_file=Path(str(token_file)) if token_file else None,
+        metrics_require_token=metrics_token,
     )
 
 

@@ -29,6 +29,10 @@ from reconciler.state import store as storemod
 from reconciler.web import metrics as metricsmod
 from reconciler.web import observe as observemod
 from reconciler.web import server as servermod
+from reconciler.web.ui import app as uiapp
+from reconciler.web.ui import auth as uiauth
+from reconciler.web.ui import snapshot as uisnapshot
+from reconciler.web.ui import view as uiview
 
 log = logging.getLogger(__name__)
 BACKOFF_MAX = 60.0
@@ -91,6 +95,9 @@ class Daemon:
             events=self.store.record_event,
         )  # fmt: skip
         self.webhook_secret = self.cfg.webhook_secret()
+        self.access = uiauth.Access(self.cfg.http_token(), self.cfg.metrics_require_token)
+        self.snapshots = uisnapshot.Holder()  # the dashboard's view of the last applied sync
+        self.reconciler.on_synced = self.snapshots.record
 
     def _probe_event(self, event: proberctl.ProbeEvent) -> None:
         """A failed probe, recorded as Kubernetes' `Unhealthy` event (from a prober thread)."""
@@ -129,6 +136,13 @@ class Daemon:
             self.store.applied_revision, self.registry,
         )  # fmt: skip
 
+    def _dashboard(self) -> uiapp.Dashboard:
+        """The read-only pages under /ui/ (docs/dashboard.md)."""
+        return uiapp.Dashboard(
+            lambda: statusmod.document(self.store), self.store, self.snapshots.get,
+            uiview.Describer(self.source.describe), self.access,
+        )  # fmt: skip
+
     # ----- the loop ----------------------------------------------------------------------
 
     def run(self, stop: threading.Event) -> None:
@@ -138,6 +152,8 @@ class Daemon:
             self.registry,
             self.ready.is_set,
             self.on_webhook,
+            dashboard=self._dashboard().respond,
+            access=self.access,
             observe=self._observer().answer,
         )
         server.start()

@@ -55,6 +55,8 @@ class Reconciler:
     held_errors: tuple[str, ...] = ()  # set while the last good revision runs for a held one
     _held_told: str | None = None  # the held revision last logged and recorded as an event
     source_trigger: str = str(cond.Trigger.PUSH)  # how the source announces revisions (or poll)
+    on_synced: Callable[[sync.Prepared], None] | None = None
+    """Called with each applied sync's view of the world (the dashboard's snapshot)."""
     _verified: str | None = None  # the head last verified (~50 ms): not again at each resync
     _backoffs_told: set[tuple[str, str]] = field(default_factory=set)  # BackOff events made
     _templates: dict[tuple[str, str, str], workloads.PodTemplate | None] = field(
@@ -261,6 +263,8 @@ class Reconciler:
         self.store.set_applied_revision(sha)
         conditions = status.conditions(prepared, done)
         self.store.set_conditions(conditions)
+        if self.on_synced is not None:
+            self.on_synced(prepared)
         self.metrics.update_from_conditions(conditions)
         self.metrics.set_autoscalers(self.controllers.autoscaling.records().values())
         self.metrics.set_deployments(

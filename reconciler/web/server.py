@@ -1,5 +1,6 @@
 """The daemon's HTTP server (standard library, one thread per request, run in a daemon thread):
-GET /healthz, /readyz, /status (JSON), /metrics (Prometheus) and POST /webhook.
+GET /healthz, /readyz, /status (JSON), /metrics (Prometheus), the dashboard under /ui/ and POST
+/webhook. With a token (`web.ui.auth.Access`), all but the probes need it (/metrics if asked).
 
 The daemon loop builds it with callables so this module knows nothing of the loop: `status()` gives
 the document (state.status.document), `ready()` says whether the first sync is done, `webhook`
@@ -20,6 +21,8 @@ from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from reconciler.web import metrics as metricsmod
+from reconciler.web.ui import app as uiapp
+from reconciler.web.ui import auth
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,8 @@ StatusSource = Callable[[], Mapping[str, Any]]
 ReadySource = Callable[[], bool]
 Webhook = Callable[[Mapping[str, str], bytes], tuple[int, str]]
 """Receives the request headers (names lower-case) and the raw body; returns status and text."""
+Dashboard = Callable[[str, Mapping[str, str]], uiapp.Response]
+"""Answers GET of a path under /ui/ (path and query, request headers with lower-case names)."""
 ObserveSource = Callable[[Mapping[str, list[str]]], tuple[int, Mapping[str, Any]]]
 """GET /v1/observe (web.observe): the query's parameters in, the status and JSON document out."""
 
@@ -82,6 +87,8 @@ class HttpServer:
         webhook: Webhook | None = None,
         *,
         max_body: int = MAX_BODY,
+        dashboard: Dashboard | None = None,
+        access: auth.Access | None = None,
         observe: ObserveSource | None = None,
     ) -> None:
         self.address = address
@@ -90,6 +97,8 @@ class HttpServer:
         self.ready = ready
         self.webhook = webhook
         self.max_body = max_body
+        self.dashboard = dashboard
+        self.access = access or auth.Access()
         self.observe = observe
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -153,6 +162,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         route = self.route
+        if route in ("/", "/ui") or route.startswith("/ui/"):
+            self._dashboard()
+            return
+        if self.app.access.needs_token(route) and not self.app.access.allowed(self._headers()):
+            self._reply(401, "a bearer token is required (Authorization: Bearer TOKEN)\n",
+                        headers=auth.CHALLENGE)  # fmt: skip
+            return
         if route == "/healthz":
             self._reply(200, "ok\n")
         elif route == "/readyz":
@@ -202,6 +218,25 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         self._reply(200, body, "application/json")
 
+    def _headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        return headers
+
+    def _dashboard(self) -> None:
+        if self.app.dashboard is None:
+            self._reply(404, "not found\n")
+            return
+        try:
+            answer = self.app.dashboard(self.path, self._headers())
+        except Exception:
+            log.exception("the dashboard failed")
+            self._reply(500, "internal error\n")
+            return
+        self._reply(answer.code, answer.body, answer.content_type, headers=answer.headers)
+
     def _webhook(self, webhook: Webhook) -> None:
         length_text = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding") or length_text is None:
@@ -222,12 +257,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if len(body) != length:
             self._reply(400, "body shorter than its Content-Length\n", close=True)
             return
-        headers: dict[str, str] = {}
-        for name, value in self.headers.items():
-            key = name.lower()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
         try:
-            code, text = webhook(headers, body)
+            code, text = webhook(self._headers(), body)
         except Exception:
             log.exception("the webhook handler failed")
             self._reply(500, "internal error\n")
