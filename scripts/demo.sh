@@ -127,6 +127,25 @@ print(" ".join(pods))
 PY
 done
 
+step "CronJob web-check (namespace ops): every minute, a Job fetches http://web.shop:8000/"
+echo "waiting for its first run to finish (at the next full minute)..."
+export RECONCILER_STATE_DIR="$PWD/$state/state"  # get jobs|cronjobs read the daemon's records
+job=""
+for _ in $(seq 200); do
+  job=$(rc get jobs -n ops -o json -f examples/repo 2>/dev/null | .venv/bin/python -c '
+import json, sys
+done = [j for j in json.load(sys.stdin)["items"] if j["status"] in ("Complete", "Failed")]
+print(max(done, key=lambda j: j["name"])["name"] if done else "")' || true)
+  [ -n "$job" ] && break
+  sleep 0.5
+done
+rc get cronjobs -f examples/repo
+rc get jobs -n ops -f examples/repo
+if [ -n "$job" ]; then
+  echo "\$ reconciler logs job/$job -n ops"
+  rc logs "job/$job" -n ops --filename examples/repo
+fi
+
 step "reconciler diff examples/repo: nothing left to change (exit 0)"
 rc diff examples/repo | tail -n 4
 step "the daemon's metrics (excerpt)"

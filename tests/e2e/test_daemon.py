@@ -94,7 +94,8 @@ def _applied(daemon: Daemon, sha: str) -> dict[str, Any] | None:
 
 
 def _pods(lab: labmod.Lab) -> dict[str, tuple[str, str]]:
-    """Managed pods on every host: name -> (host, podman id); asserts no name twice."""
+    """Managed pods of namespace shop on every host: name -> (host, podman id); asserts no name
+    twice. (The example's CronJob adds run-to-completion pods in namespace ops every minute.)"""
     found: dict[str, tuple[str, str]] = {}
     for host in lab.hosts():
         out = lab.ssh(host, "podman", "pod", "ps", "--filter",
@@ -102,7 +103,9 @@ def _pods(lab: labmod.Lab) -> dict[str, tuple[str, str]]:
                       "--format", "{{.Name}} {{.Id}} {{.Status}}").stdout  # fmt: skip
         for line in out.splitlines():
             podman_name, pod_id, state = line.split()[:3]
-            name = podman_name.split("_", 1)[1]  # <namespace>_<name>
+            namespace, name = podman_name.split("_", 1)  # <namespace>_<name>
+            if namespace != "shop":
+                continue
             assert name not in found, f"{name} runs twice: {found[name]} and {host.name}"
             found[name] = (host.name, pod_id)
             assert state == "Running", line

@@ -17,7 +17,7 @@ from tests.manifests.conftest import CASES, EXAMPLES, ROOT
 def test_valid_repository_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["validate", str(EXAMPLES)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
-    assert out[-1] == "valid: 9 objects in 8 files"
+    assert out[-1] == "valid: 11 objects in 10 files"
     assert not any("warning" in line for line in out)
 
 
@@ -58,7 +58,7 @@ def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
 def test_json_output_valid(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["validate", str(EXAMPLES), "-o", "json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    assert (report["valid"], report["objects"], report["files"]) == (True, 9, 8)
+    assert (report["valid"], report["objects"], report["files"]) == (True, 11, 10)
 
 
 def test_missing_path_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -82,7 +82,7 @@ def test_default_path_is_current_directory() -> None:
         env={"PYTHONPATH": str(ROOT), "SOPS_AGE_KEY_FILE": os.environ["SOPS_AGE_KEY_FILE"]},
     )
     assert result.returncode == 0, result.stderr
-    assert "valid: 9 objects" in result.stdout
+    assert "valid: 11 objects" in result.stdout
 
 
 def test_missing_schemas_is_reported_not_raised(

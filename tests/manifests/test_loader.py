@@ -23,11 +23,13 @@ def test_example_repository_is_valid(example: loader.LoadResult) -> None:
     kinds = sorted(str(key.kind) for key in example.state.objects)
     assert kinds == [
         "ConfigMap",
+        "CronJob",
         "Deployment",
         "Deployment",
         "Host",
         "Host",
         "Host",
+        "Namespace",
         "Namespace",
         "Secret",
         "Service",
@@ -86,7 +88,7 @@ def test_secret_is_decoded_and_redacted(example: loader.LoadResult) -> None:
 
 
 def test_objects_are_frozen(example: loader.LoadResult) -> None:
-    [namespace] = example.state.namespaces
+    namespace = example.state.namespaces[0]
     with pytest.raises(AttributeError):
         namespace.meta = base.ObjectMeta("x")  # type: ignore[misc]
     with pytest.raises(TypeError):
@@ -159,10 +161,11 @@ def test_unusable_root_raises_repository_error(tmp_path: Path) -> None:
 
 def test_desired_state_accessors(example: loader.LoadResult) -> None:
     state = example.state
-    assert len(state) == 9
+    assert len(state) == 11
     assert [d.meta.name for d in state.deployments] == ["backend", "web"]
     assert isinstance(state.config_maps[0], objects.ConfigMap)
     assert state.config_maps[0].keys() == {"GREETING", "LOG_LEVEL", "index.html"}
     unused = {base.Kind.POD, base.Kind.HORIZONTAL_POD_AUTOSCALER,
-              base.Kind.POD_DISRUPTION_BUDGET, base.Kind.JOB, base.Kind.CRON_JOB}
+              base.Kind.POD_DISRUPTION_BUDGET, base.Kind.JOB}
+    unused.add(base.Kind.PERSISTENT_VOLUME_CLAIM)  # the example repository has no claim
     assert set(state.by_kind()) == set(base.Kind) - unused

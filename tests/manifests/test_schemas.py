@@ -45,7 +45,7 @@ def test_copy_script_reproduces_schemas_and_docs(tmp_path: Path) -> None:
 
 def test_schema_files_are_valid_json_schemas() -> None:
     files = sorted((ROOT / "schemas").rglob("*.json"))
-    assert len(files) == 23
+    assert len(files) == 25
     for path in files:
         document = json.loads(path.read_text())
         if path.name != "kinds.json":
@@ -82,7 +82,7 @@ def test_example_repository_passes_upstream_strict(upstream_errors: UpstreamChec
             if value["kind"] != "Host":
                 assert upstream_errors(value) == [], path
                 checked += 1
-    assert checked == 6
+    assert checked == 8
 
 
 # --- property: subset accepts => upstream strict accepts -------------------------------------
