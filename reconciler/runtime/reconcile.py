@@ -299,7 +299,7 @@ class Reconciler:
         sha = revision.revision if revision is not None else ""
         log.log(
             logging.WARNING if errors else logging.INFO,
-            "sync %s of %s in %.2fs: %s%s", result, sha[:12], seconds,
+            "sync %s of %s in %.2fs: %s%s", result, sha[:12] or "no revision", seconds,
             ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing applied",
             "".join(f"; {error}" for error in errors),
             extra={"result": str(result), "revision": sha, "seconds": round(seconds, 3),
