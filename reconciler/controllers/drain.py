@@ -13,6 +13,7 @@ is the end state: every Deployment pod off the draining hosts.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -130,8 +131,8 @@ def evict(p: sync.Pass) -> None:
     for pod in verdict.evict:
         view.evicted.append((pod, hostpass.DRAINED))
         seen = p.observations[pod.host]
-        p.observations[pod.host] = hoststate.HostObservation(
-            seen.host, seen.reachable, tuple(x for x in seen.pods if x.key != pod.key), seen.error
+        p.observations[pod.host] = dataclasses.replace(  # its claims stay (pinned pods)
+            seen, pods=tuple(x for x in seen.pods if x.key != pod.key)
         )
     if verdict.evict or verdict.waiting:
         p.requeue.append(REQUEUE)

@@ -15,7 +15,14 @@ import posixpath
 from collections.abc import Iterator
 from typing import Any
 
-from reconciler.executor import errors, hostsession, observed, podevents, podmanspec
+from reconciler.executor import (
+    claimvolumes,
+    errors,
+    hostsession,
+    observed,
+    podevents,
+    podmanspec,
+)
 from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
@@ -207,6 +214,7 @@ def _assemble(session: hostsession.HostSession, run: hoststate.PodRun) -> str:
     try:
         with _pod_context(run.host, pod):
             session.write_files(run.files)
+            claimvolumes.prepare(session, run)  # kept with their data: never emptied
         _prepare_volumes(session, run)
         with _pod_context(run.host, pod):
             session.api.create_pod(podmanspec.pod_spec(run))

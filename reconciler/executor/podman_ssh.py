@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.executor import (
+    claimvolumes,
     errors,
     exitwatch,
     haproxy_supervisor,
@@ -162,7 +163,9 @@ class PodmanSSHExecutor:
         started = time.monotonic()
         try:
             session = self._live_session(target)
+            listing = session.submit(claimvolumes.observe, session)
             pods = hostops.observe(session, detail=detail)
+            claims = listing.result()
         except errors.HostError as exc:
             log.info("observe: %s", exc)  # in the observation: the caller reports it
             empty = isinstance(exc, errors.PodmanMissing)  # it answered: nothing can run there
@@ -171,7 +174,7 @@ class PodmanSSHExecutor:
         log.debug(
             "observe %s: %d pods in %.3fs", target.name, len(pods), time.monotonic() - started
         )
-        return hoststate.HostObservation(target.name, reachable=True, pods=pods)
+        return hoststate.HostObservation(target.name, reachable=True, pods=pods, claims=claims)
 
     def events(
         self, target: hoststate.HostTarget, pod: hoststate.ObservedPod, since_seconds: int

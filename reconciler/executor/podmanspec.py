@@ -75,7 +75,7 @@ def validate(run: hoststate.PodRun) -> None:
     if len(set(names)) != len(names):
         raise _invalid(run, f"container names must be unique: {names}")
     podman_names = [run.podman_name, *(container_name(run, c) for c in run.containers)]
-    for name in [*podman_names, *run.volumes]:
+    for name in [*podman_names, *run.volumes, *(c.volume for c in run.claims)]:
         if not PODMAN_NAME.fullmatch(name):
             raise _invalid(run, f"{name!r} is not a valid podman name (letters, digits, '_', "
                            "'.' and '-', starting with a letter or digit)")  # fmt: skip
@@ -101,6 +101,10 @@ def validate(run: hoststate.PodRun) -> None:
             elif mount.kind is hoststate.MountKind.HOST_PATH:
                 if not posixpath.isabs(mount.source) or "\x00" in mount.source:
                     raise _invalid(run, f"hostPath {mount.source!r} must be absolute")
+            elif mount.kind is hoststate.MountKind.CLAIM:
+                if mount.source not in {c.volume for c in run.claims}:
+                    raise _invalid(run, f"container {container.name}: claim volume "
+                                   f"{mount.source!r} is not among the pod's claims")  # fmt: skip
             elif mount.source not in run.volumes:
                 raise _invalid(run, f"container {container.name}: volume {mount.source!r} is "
                                "not among the pod's volumes")  # fmt: skip
@@ -213,7 +217,7 @@ def _mount_specs(
     mounts: list[dict[str, Any]] = []
     volumes: list[dict[str, Any]] = []
     for mount in container.mounts:
-        if mount.kind is hoststate.MountKind.VOLUME:
+        if mount.kind in (hoststate.MountKind.VOLUME, hoststate.MountKind.CLAIM):
             options = ["ro"] if mount.read_only else []
             volumes.append({"Name": mount.source, "Dest": mount.target, "Options": options})
             continue

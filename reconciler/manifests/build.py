@@ -12,6 +12,7 @@ from typing import Any
 
 from reconciler.manifests import autoscalers as hpadocs
 from reconciler.manifests import (
+    claimchecks,
     cronjobdocs,
     emptydir,
     jobdocs,
@@ -132,6 +133,10 @@ def _host(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects.Ob
         ) + cordon.cordon_taints(spec.get("unschedulable") is True, meta),
         source=source,
         unschedulable=spec.get("unschedulable") is True,
+        ephemeral_storage_capacity=(
+            quantity.memory_bytes(spec["capacity"]["ephemeral-storage"])
+            if "ephemeral-storage" in spec["capacity"] else None
+        ),
     )
 
 
@@ -283,6 +288,8 @@ def _resources(r: Doc) -> workloads.Resources:
         memory_request=parsed(requests, "memory", quantity.memory_bytes),
         cpu_limit=parsed(limits, "cpu", quantity.cpu_millicores),
         memory_limit=parsed(limits, "memory", quantity.memory_bytes),
+        ephemeral_storage_request=parsed(requests, "ephemeral-storage", quantity.memory_bytes),
+        ephemeral_storage_limit=parsed(limits, "ephemeral-storage", quantity.memory_bytes),
     )
 
 
@@ -319,6 +326,12 @@ def _volume(v: Doc) -> workloads.Volume:
             host_path["path"],
             host_path_type=host_path.get("type", ""),
         )
+    if "persistentVolumeClaim" in v:
+        claim = v["persistentVolumeClaim"]
+        return workloads.Volume(
+            name, workloads.VolumeType.PERSISTENT_VOLUME_CLAIM, claim["claimName"],
+            read_only=bool(claim.get("readOnly")),
+        )  # fmt: skip
     empty = v.get("emptyDir") or {}
     return workloads.Volume(
         name,
@@ -340,4 +353,5 @@ _BUILDERS: dict[base.Kind, Callable[[Doc, base.ObjectMeta, base.SourceRef], obje
     base.Kind.POD_DISRUPTION_BUDGET: _disruption_budget,
     base.Kind.JOB: _job,
     base.Kind.CRON_JOB: _cron_job,
+    base.Kind.PERSISTENT_VOLUME_CLAIM: claimchecks.build,
 }

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from reconciler.manifests import autoscalers as hpadocs
 from reconciler.manifests import (
     checking,
+    claimchecks,
     cronjobdocs,
     disruptionchecks,
     jobdocs,
@@ -253,6 +254,9 @@ def _host(checker: checking.Checker) -> None:
     capacity = spec["capacity"]
     checker.quantity(("spec", "capacity", "cpu"), capacity["cpu"], quantity.cpu_millicores)
     checker.quantity(("spec", "capacity", "memory"), capacity["memory"], quantity.memory_bytes)
+    if "ephemeral-storage" in capacity:
+        checker.quantity(("spec", "capacity", "ephemeral-storage"), capacity["ephemeral-storage"],
+                         quantity.memory_bytes)  # fmt: skip
     taints: list[Doc] = spec.get("taints") or []
     seen: set[tuple[str, str]] = set()
     for index, taint in enumerate(taints):
@@ -286,4 +290,5 @@ _BY_KIND: dict[base.Kind, Callable[[checking.Checker], None]] = {
     base.Kind.POD_DISRUPTION_BUDGET: disruptionchecks.check,
     base.Kind.JOB: jobdocs.check,
     base.Kind.CRON_JOB: cronjobdocs.check,
+    base.Kind.PERSISTENT_VOLUME_CLAIM: claimchecks.check,
 }

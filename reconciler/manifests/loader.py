@@ -17,6 +17,7 @@ from reconciler.manifests import (
     build,
     checking,
     checks,
+    claimchecks,
     discovery,
     references,
     schema_errors,
@@ -110,6 +111,7 @@ class _Run:
             self._cap(start, manifest.rel)
         self.diagnostics += references.check(self.declared, self.references, resolve=complete)
         self.diagnostics += hpadocs.across(self.objects)
+        self.diagnostics += claimchecks.across(self.objects)
         if complete:
             self.diagnostics += servicechecks.check(self.placed)
         self.diagnostics.sort(key=lambda d: (d.file, d.line, d.column, d.path, d.message))

@@ -10,6 +10,7 @@ import re
 
 from reconciler.manifests import (
     checking,
+    claimchecks,
     emptydir,
     envfields,
     podnetwork,
@@ -173,13 +174,14 @@ def check_resources(checker: checking.Checker, path: pos.Path, resources: Doc) -
         for resource, parse in (
             ("cpu", quantity.cpu_millicores),
             ("memory", quantity.memory_bytes),
+            ("ephemeral-storage", quantity.memory_bytes),
         ):
             value = (resources.get(section) or {}).get(resource)
             if value is not None:
                 parsed[section, resource] = checker.quantity(
                     (*path, section, resource), value, parse
                 )
-    for resource in ("cpu", "memory"):
+    for resource in ("cpu", "memory", "ephemeral-storage"):
         request, limit = parsed.get(("requests", resource)), parsed.get(("limits", resource))
         if request is not None and limit is not None and request > limit:
             checker.error(
@@ -216,12 +218,13 @@ def check_mounts(
 
 def check_volume(checker: checking.Checker, path: pos.Path, volume: Doc) -> None:
     checker.name((*path, "name"), volume["name"], label=True, what="volume name")
-    sources = [k for k in ("configMap", "secret", "emptyDir", "hostPath") if k in volume]
+    kinds = ("configMap", "secret", "emptyDir", "hostPath", "persistentVolumeClaim")
+    sources = [k for k in kinds if k in volume]
     if len(sources) != 1:
         checker.error(
             path,
             dg.Code.INVALID_VALUE,
-            "a volume needs exactly one of configMap, secret, emptyDir, hostPath",
+            "a volume needs exactly one of " + ", ".join(kinds),
             "keep exactly one source",
         )
     if volume.get("configMap"):
@@ -234,6 +237,8 @@ def check_volume(checker: checking.Checker, path: pos.Path, volume: Doc) -> None
         check_volume_items(
             checker, path, "secret", base.Kind.SECRET, name=source["secretName"], source=source
         )
+    if volume.get("persistentVolumeClaim"):
+        claimchecks.pod_volume(checker, path, volume)
     if "hostPath" in volume:
         checker.error(
             (*path, "hostPath"),

@@ -9,7 +9,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from reconciler.model import base, cordon, workloads
+from reconciler.model import base, claims, cordon, workloads
 
 
 class T(enum.StrEnum):
@@ -203,10 +203,14 @@ CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
         F("requests", T.OBJECT, "used by the scheduler (sum must fit the host's capacity)", (
             F("cpu", T.QUANTITY, "millicores reserved on the host"),
             F("memory", T.QUANTITY, "bytes reserved on the host"),
+            F("ephemeral-storage", T.QUANTITY, "bytes reserved on a Host that declares "
+              "`capacity.ephemeral-storage` (else not counted); not enforced"),
         )),
         F("limits", T.OBJECT, "enforced by podman", (
             F("cpu", T.QUANTITY, "`--cpus`"),
             F("memory", T.QUANTITY, "`--memory`"),
+            F("ephemeral-storage", T.QUANTITY, "stands in for a missing request (scheduler); "
+              "not enforced (rootless Podman cannot limit disk use)"),
         )),
     )),
     F("volumeMounts", T.LIST, "`--volume SOURCE:mountPath`", (
@@ -255,6 +259,12 @@ POD_SPEC_FIELDS = (
             F("medium", T.STRING, "`Memory`: a tmpfs of the one container that mounts it; "
               "`\"\"` (default): a Podman volume on disk", enum=("", "Memory")),
             F("sizeLimit", T.QUANTITY, "size of the `Memory` tmpfs (refused for disk)"),
+        )),
+        F("persistentVolumeClaim", T.OBJECT, "the claim's Podman named volume on the pod's host "
+          "(kept across pods; the pod is pinned to that host)", (
+            F("claimName", T.STRING, "a PersistentVolumeClaim in the pod's namespace",
+              required=True),
+            F("readOnly", T.BOOLEAN, "mounted read-only in every container"),
         )),
         F("hostPath", T.OBJECT, "refused by `validate`: no daemon setting allows host paths", (
             F("path", T.STRING, "absolute path on the host", required=True),
@@ -426,6 +436,8 @@ KINDS: tuple[KindSubset, ...] = (
             F("capacity", T.OBJECT, "what the scheduler may place here", (
                 F("cpu", T.QUANTITY, "cores (`2`, `1500m`)", required=True),
                 F("memory", T.QUANTITY, "bytes (`2Gi`)", required=True),
+                F("ephemeral-storage", T.QUANTITY, "bytes of pods' `ephemeral-storage` "
+                  "requests (absent: not counted)"),
             ), required=True),
             F("unschedulable", T.BOOLEAN, "cordon: no new pod is placed here; pods that run "
               "stay (annotation `reconciler.dev/drain: \"true\"` also moves them away)"),
@@ -436,6 +448,25 @@ KINDS: tuple[KindSubset, ...] = (
                   required=True, enum=("NoSchedule", "PreferNoSchedule", "NoExecute")),
             )),
         ), required=True),
+    )),
+    KindSubset(base.Kind.PERSISTENT_VOLUME_CLAIM, "persistentvolumeclaim-v1.json", (
+        *_type_fields(base.Kind.PERSISTENT_VOLUME_CLAIM),
+        _metadata(True, "names its Podman volume `rc-pvc-<namespace>-<name>-<digest>`"),
+        F("spec", T.OBJECT, "a Podman named volume on the host of the first pod that mounts it",
+          (
+            F("accessModes", T.LIST, "`ReadWriteOnce` (default; pods on the volume's host only) "
+              "or `ReadWriteOncePod` (one pod at a time); `ReadWriteMany` and `ReadOnlyMany` are "
+              "refused: the data lives on one host"),
+            F("resources", T.OBJECT, "", (
+                F("requests", T.OBJECT, "", (
+                    F("storage", T.QUANTITY, "recorded and shown by `get pvc`; not enforced "
+                      "(Podman's local volumes have no size)"),
+                )),
+            )),
+            F("storageClassName", T.STRING, "unset, `\"\"` or `local`: a local Podman volume"),
+            F("volumeMode", T.STRING, "only `Filesystem` (the default)", enum=("Filesystem",)),
+        ), required=True),
+        _STATUS,
     )),
     KindSubset(base.Kind.HORIZONTAL_POD_AUTOSCALER, "horizontalpodautoscaler-autoscaling-v2.json", (
         *_type_fields(base.Kind.HORIZONTAL_POD_AUTOSCALER),
@@ -491,11 +522,13 @@ ANNOTATION_PREFIX = f"{base.API_GROUP}/"
 KNOWN_ANNOTATIONS: dict[str, tuple[base.Kind, ...]] = {
     workloads.ROLLBACK_ON_FAILURE: (base.Kind.DEPLOYMENT,),
     cordon.DRAIN_ANNOTATION: (base.Kind.HOST,),
+    claims.RECLAIM_ANNOTATION: (base.Kind.PERSISTENT_VOLUME_CLAIM,),
 }
 """Annotations with our prefix that some part of reconciler reads, with the kinds whose
 `metadata.annotations` may carry them; any other is an error."""
 ANNOTATION_VALUES: dict[str, tuple[str, ...]] = {
     workloads.ROLLBACK_ON_FAILURE: ("true", "false"),
     cordon.DRAIN_ANNOTATION: ("true", "false"),
+    claims.RECLAIM_ANNOTATION: tuple(claims.ReclaimPolicy),
 }
 """The values a known annotation accepts (absent: any string)."""

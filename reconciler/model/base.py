@@ -35,6 +35,7 @@ class Kind(enum.StrEnum):
     POD_DISRUPTION_BUDGET = "PodDisruptionBudget"
     JOB = "Job"
     CRON_JOB = "CronJob"
+    PERSISTENT_VOLUME_CLAIM = "PersistentVolumeClaim"
 
     @property
     def api_version(self) -> str:
@@ -66,6 +67,7 @@ _API_VERSIONS: dict[Kind, str] = {
     Kind.POD_DISRUPTION_BUDGET: "policy/v1",
     Kind.JOB: "batch/v1",
     Kind.CRON_JOB: "batch/v1",
+    Kind.PERSISTENT_VOLUME_CLAIM: "v1",
 }
 
 

@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, field
 
 from reconciler.model import base, security, workloads
+from reconciler.model import claims as claimsmod
 
 LABEL_PREFIX = f"{base.API_GROUP}/"
 MANAGED_BY = f"{LABEL_PREFIX}managed-by"
@@ -83,6 +84,7 @@ class MountKind(enum.StrEnum):
     VOLUME = "volume"  # source: a podman volume name (emptyDir)
     HOST_PATH = "hostPath"  # source: an absolute host path (allow-listed)
     TMPFS = "tmpfs"  # source: its size in bytes, "" unlimited (emptyDir medium Memory)
+    CLAIM = "claim"  # source: the podman volume of a PersistentVolumeClaim (kept across pods)
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,9 @@ class PodRun:
     restart_policy: str = "Always"  # Always | OnFailure | Never
     files: tuple[HostFile, ...] = ()
     volumes: tuple[str, ...] = ()  # podman volumes (emptyDir) to create
+    claims: tuple[claimsmod.ClaimVolume, ...] = ()
+    """PersistentVolumeClaim volumes the pod mounts: made if missing, never emptied or removed
+    with the pod. Not hashed apart from the mounts that name them."""
     owner: str = ""
     termination_grace_seconds: int | None = None  # SIGTERM to SIGKILL; None: executor default
     probe_ports: tuple[PortMapping, ...] = ()
@@ -231,6 +236,8 @@ class HostObservation:
     empty: bool = False
     """Not usable, but known to run no managed pod (it answered: no Podman there): its pods
     need no waiting for, as a lost host's."""
+    claims: tuple[claimsmod.ObservedClaim, ...] = ()
+    """PersistentVolumeClaim volumes on the host (only when reachable)."""
 
 
 class ActionKind(enum.StrEnum):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from reconciler.model import autoscaling, base, cronjobs, disruption, workloads
+from reconciler.model import claims as claimsmod
 from reconciler.model import jobs as jobsmod
 
 T = TypeVar("T")
@@ -110,6 +111,8 @@ class Host:
     source: base.SourceRef | None = field(default=None, compare=False)
     unschedulable: bool = False
     """Cordoned (`spec.unschedulable`): its taints include UNSCHEDULABLE_TAINT."""
+    ephemeral_storage_capacity: int | None = None
+    """Bytes (`capacity.ephemeral-storage`); None: not counted (unbounded)."""
 
     @property
     def key(self) -> base.ObjectKey:
@@ -119,7 +122,7 @@ class Host:
 Object = (
     Namespace | ConfigMap | Secret | Service | Host | workloads.Pod | workloads.Deployment
     | autoscaling.HorizontalPodAutoscaler | disruption.PodDisruptionBudget | jobsmod.Job
-    | cronjobs.CronJob
+    | cronjobs.CronJob | claimsmod.PersistentVolumeClaim
 )
 
 
@@ -184,6 +187,10 @@ class DesiredState:
     @property
     def cron_jobs(self) -> tuple[cronjobs.CronJob, ...]:
         return self._of(cronjobs.CronJob)
+
+    @property
+    def claims(self) -> tuple[claimsmod.PersistentVolumeClaim, ...]:
+        return self._of(claimsmod.PersistentVolumeClaim)
 
     def by_kind(self) -> Mapping[base.Kind, tuple[Object, ...]]:
         grouped: dict[base.Kind, list[Object]] = {}

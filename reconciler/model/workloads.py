@@ -106,6 +106,9 @@ class Resources:
     memory_request: int | None = None
     cpu_limit: int | None = None
     memory_limit: int | None = None
+    ephemeral_storage_request: int | None = None
+    """Bytes (`ephemeral-storage`): counted by the scheduler against a Host that declares it."""
+    ephemeral_storage_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ class VolumeType(enum.StrEnum):
     SECRET = "secret"  # noqa: S105 (a volume type, not a password)
     EMPTY_DIR = "emptyDir"
     HOST_PATH = "hostPath"
+    PERSISTENT_VOLUME_CLAIM = "persistentVolumeClaim"
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,7 @@ class Volume:
     host_path_type: str = ""
     medium: str = ""  # emptyDir: "Memory" is a tmpfs
     size_limit: int | None = None  # emptyDir sizeLimit in bytes (Memory only)
+    read_only: bool = False  # persistentVolumeClaim readOnly (source: the claim's name)
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,14 @@ class PodSpec:
         """Sum of the containers' memory requests in bytes (a limit stands in for a request)."""
         return sum(
             _request(c.resources.memory_request, c.resources.memory_limit) for c in self.containers
+        )
+
+    @property
+    def ephemeral_storage_request(self) -> int:
+        """Sum of the containers' ephemeral-storage requests in bytes (a limit stands in)."""
+        return sum(
+            _request(c.resources.ephemeral_storage_request, c.resources.ephemeral_storage_limit)
+            for c in self.containers
         )
 
     @property

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from reconciler.model import diagnostics, hoststate, objects
 from reconciler.plan import (
     binding,
+    claims,
     diff,
     discovery,
     expand,
@@ -81,7 +82,7 @@ def build_plan(
             failed.add(pod.key)
             errors.append(_diagnostic(pod, exc))
 
-    bound = binding.schedule(desired.hosts, [r.pod for r in resolved], observations, expansion.kept)
+    bound = claims.schedule(desired, [r.pod for r in resolved], observations, expansion.kept)
     errors.extend(bound.errors)
     failed |= bound.refused
     runs = []
@@ -98,6 +99,7 @@ def build_plan(
     runs = list(podports.allocate(runs, specs, observations))  # declared ports, for Services
     runs = list(probeports.allocate(runs, observations))  # where probes reach their ports
     runs = list(discovery.attach(runs, desired))  # Service variables and names (not hashed)
+    runs = claims.attach(runs, desired)  # the claim volumes the executor makes if missing
     if rollout:  # the controllers decided which old pods go, within the rollout's budget
         held = _held(pods, failed, observed) | unplaced | kept
     else:

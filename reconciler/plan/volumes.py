@@ -1,7 +1,8 @@
 """Pod volumes as the host sees them, resolved by `resolve` for each pod: configMap and secret
 volumes become files under `volumes/<namespace>/<pod>/<volume>/` (relative to the host user's
 state directory) bind-mounted read-only; emptyDir a podman volume `<namespace>_<pod>_<volume>`;
-hostPath a bind mount of the host path, only under an allow-list.
+hostPath a bind mount of the host path, only under an allow-list; persistentVolumeClaim the
+claim's podman volume (`model.claims.volume_name`), which outlives the pod.
 
 The allow-list check is lexical (the path must be normalized and under an allowed prefix): the
 executor, which can see the host, should also refuse a path whose real path leaves the prefix.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from reconciler.model import base, hoststate, workloads
+from reconciler.model import base, claims, hoststate, workloads
 from reconciler.plan import expand, refs
 
 CONFIG_MAP_FILE_MODE = 0o644
@@ -65,6 +66,9 @@ def pod_volumes(
         elif volume.type is workloads.VolumeType.EMPTY_DIR and volume.medium == "Memory":
             size = "" if volume.size_limit is None else str(volume.size_limit)
             by_name[volume.name] = VolumeSource(hoststate.MountKind.TMPFS, size)
+        elif volume.type is workloads.VolumeType.PERSISTENT_VOLUME_CLAIM:
+            claim = claims.volume_name(pod.namespace, volume.source)
+            by_name[volume.name] = VolumeSource(hoststate.MountKind.CLAIM, claim, volume.read_only)
         elif volume.type is workloads.VolumeType.EMPTY_DIR:
             name = podman_volume_name(pod.namespace, pod.name, volume.name)
             podman_volumes.append(name)

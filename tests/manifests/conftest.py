@@ -42,6 +42,7 @@ def _upstream_validators() -> dict[str, Any]:
         ("Service", "service-v1"),
         ("Job", "job-batch-v1"),
         ("CronJob", "cronjob-batch-v1"),
+        ("PersistentVolumeClaim", "persistentvolumeclaim-v1"),
         ("PodDisruptionBudget", "poddisruptionbudget-policy-v1"),
         ("HorizontalPodAutoscaler", "horizontalpodautoscaler-autoscaling-v2"),
     ):

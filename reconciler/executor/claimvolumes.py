@@ -1,0 +1,88 @@
+"""The Podman named volumes that back PersistentVolumeClaims on one host: listed with every
+observe (`observe`), made before a pod that mounts one is created (`prepare`, never emptied),
+and removed only when the plan reclaims a claim whose policy is Delete (`remove`).
+
+Only volumes carrying the managed-by and claim labels are ever touched; a volume of that name
+made by someone else is a name conflict, never adopted.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from reconciler.executor import errors, hostsession, observed
+from reconciler.model import base, claims, hoststate
+
+log = logging.getLogger(__name__)
+
+
+def _filter() -> dict[str, list[str]]:
+    found = observed.managed_filter()
+    found["label"].append(claims.LABEL_CLAIM)  # the key alone: any claim
+    return found
+
+
+def observe(session: hostsession.HostSession) -> tuple[claims.ObservedClaim, ...]:
+    """Every claim volume on the host (one list call). Raises PodmanFailed."""
+    try:
+        listed = session.api.list_volumes(_filter())
+    except errors.OperationFailed as exc:
+        raise errors.PodmanFailed(session.target.name, "list volumes", str(exc)) from exc
+    return parse(session.target.name, listed)
+
+
+def parse(host: str, listed: list[dict[str, object]]) -> tuple[claims.ObservedClaim, ...]:
+    out = []
+    for entry in listed:
+        labels = entry.get("Labels")
+        if not isinstance(labels, dict) or labels.get(hoststate.MANAGED_BY) != hoststate.MANAGER:
+            continue
+        namespace = str(labels.get(hoststate.LABEL_NAMESPACE, ""))
+        claim = str(labels.get(claims.LABEL_CLAIM, ""))
+        name = str(entry.get("Name", ""))
+        if not namespace or not claim or name != claims.volume_name(namespace, claim):
+            continue  # not one we made: left alone
+        out.append(claims.ObservedClaim(
+            namespace, claim, name, host,
+            base.FrozenMap({str(k): str(v) for k, v in labels.items()}),
+            str(entry.get("CreatedAt", "")),
+        ))  # fmt: skip
+    return tuple(sorted(out, key=lambda c: c.key))
+
+
+def _ours(found: dict[str, object], volume: claims.ClaimVolume) -> bool:
+    labels = found.get("Labels")
+    return (
+        isinstance(labels, dict)
+        and labels.get(hoststate.MANAGED_BY) == hoststate.MANAGER
+        and labels.get(hoststate.LABEL_NAMESPACE) == volume.namespace
+        and labels.get(claims.LABEL_CLAIM) == volume.claim
+    )
+
+
+def prepare(session: hostsession.HostSession, run: hoststate.PodRun) -> None:
+    """Make each claim volume of the run that does not exist yet (with its labels); an existing
+    one is kept as it is, with its data. Raises PodError (a name conflict) or OperationFailed."""
+    for volume in run.claims:
+        found = session.api.inspect_volume(volume.volume)
+        if found is not None:
+            if not _ours(found, volume):
+                raise errors.NameConflict(run.host, run.podman_name, "podman volume",
+                                          volume.volume)  # fmt: skip
+            continue
+        session.api.create_volume({"Name": volume.volume, "Label": dict(volume.labels)})
+        log.info("host %s: made volume %s of PersistentVolumeClaim %s/%s",
+                 run.host, volume.volume, volume.namespace, volume.claim)  # fmt: skip
+
+
+def remove(session: hostsession.HostSession, claim: claims.ObservedClaim) -> str:
+    """Remove a reclaimed claim volume (policy Delete, claim gone from git) if it is still ours
+    and no container uses it. Raises OperationFailed."""
+    found = session.api.inspect_volume(claim.volume)
+    if found is None:
+        return f"volume {claim.volume} was already gone"
+    wanted = claims.ClaimVolume(claim.namespace, claim.claim, claim.volume)
+    if not _ours(found, wanted):
+        return f"volume {claim.volume} is not the claim's volume; left alone"
+    session.api.remove_volume(claim.volume)
+    return f"volume {claim.volume} of PersistentVolumeClaim {claim.namespace}/{claim.claim} removed"
