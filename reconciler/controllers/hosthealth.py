@@ -38,6 +38,10 @@ SILENT_AFTER = 3.0
 """A Ready host whose check has not answered for this long is Unknown (a cut link never
 refuses: the check just hangs until its timeout)."""
 OBSERVE_DEADLINE = 4.0
+OBSERVE_THREADS = 512
+"""Hosts read at once (threads are made on demand, one per host waited for): the deadline must
+count each host's own answer, never a wait in a queue behind other hosts (the pool's default of
+cpu+4 threads made 50 hosts on a 2-core machine miss it and flap Unknown)."""
 """Seconds a reconcile waits for one host's observation: a host cut off a moment ago (still
 Ready) must not hold the reconcile for its connection's timeouts (measured: 14 s with
 connect_timeout 3, past the grace period). The late answer still counts as a check."""
@@ -302,7 +306,9 @@ class Monitor:
         has not answered by then is unreachable for this reconcile (and Unknown at once)."""
         with self._lock:
             if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(thread_name_prefix="observe")
+                self._pool = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=OBSERVE_THREADS, thread_name_prefix="observe"
+                )
             pool = self._pool
         jobs = {pool.submit(executor.observe, [t]): t.name for t in targets}
         done, late = concurrent.futures.wait(jobs, timeout=OBSERVE_DEADLINE)

@@ -2,7 +2,8 @@
 podman-py through one long-lived, host-key-verified asyncssh connection per host.
 
 Threads: one asyncio loop thread owns the SSH connections; a fan-out pool works on hosts in
-parallel; each host has its own bounded pool for podman calls (`hostsession`). The pod
+parallel (up to 128 at once; at most 16 of them opening a connection at a time); each host has
+its own bounded pool for podman calls (`hostsession`). The pod
 operations themselves are in `hostops`.
 """
 
@@ -55,7 +56,8 @@ class PodmanSSHExecutor:
         pull_timeout: float = 600.0,
         stop_timeout: int = 10,
         host_concurrency: int = 8,
-        max_parallel_hosts: int = 32,
+        max_parallel_hosts: int = 128,
+        max_parallel_connects: int = 16,
         podman_socket: str = sshconn.DEFAULT_PODMAN_SOCKET,
     ) -> None:
         settings = sshconn.SSHSettings(
@@ -84,6 +86,7 @@ class PodmanSSHExecutor:
         self._host_locks: dict[str, threading.Lock] = {}
         self._lb_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
+        self._connecting = threading.BoundedSemaphore(max(1, max_parallel_connects))
         self._progress_lock = threading.Lock()
         self._closed = False
         self._exits = exitwatch.ExitWatcher(self._exit_socket, connect_timeout)
@@ -119,9 +122,10 @@ class PodmanSSHExecutor:
             if session is not None:
                 self._drop(target.name)
             local = str(self._socket_dir / f"{next(self._socket_ids)}.sock")
-            session = hostsession.HostSession.open(
-                target, self._options, self._runner, local, self._stats
-            )
+            with self._connecting:  # SSH handshakes are CPU work on both ends: a bounded few
+                session = hostsession.HostSession.open(
+                    target, self._options, self._runner, local, self._stats
+                )
             self._sessions[target.name] = session
             return session, True
 

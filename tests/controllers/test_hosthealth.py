@@ -293,3 +293,35 @@ def test_one_shot_runs_roll_a_change_over_the_pods_they_see_and_replace_none(
     assert sum(1 for n, h in web.items() if h != down) == 2  # rolled: 2 of 3, none added
     assert all(n not in old for n, h in web.items() if h != down)
     assert [n for n, h in web.items() if h == down] == [n for n in old if before[n] == down]
+
+
+class _Slow(fake.FakeExecutor):
+    """Every host answers, each only after `delay` seconds (a busy fleet)."""
+
+    def __init__(self, names: list[str], delay: float) -> None:
+        super().__init__(names)
+        self.delay = delay
+
+    def observe(self, targets: Iterable[hoststate.HostTarget], *, detail: bool = False
+                ) -> dict[str, hoststate.HostObservation]:  # fmt: skip
+        time.sleep(self.delay)
+        return super().observe(targets, detail=detail)
+
+
+def test_fifty_slow_hosts_are_each_waited_for_at_once_not_in_a_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """50 hosts answering in 0.5 s each fit a 2 s deadline only when they are read at once
+    (a pool of cpu+4 threads would queue them and report most as not answering)."""
+    monkeypatch.setattr(hosthealth, "OBSERVE_DEADLINE", 2.0)
+    names = [f"h{n}" for n in range(1, 51)]
+    executor = _Slow(names, 0.5)
+    monitor = hosthealth.Monitor(executor, 10.0)
+    controllers = sync.Controllers(hosts=monitor)
+    targets = [hoststate.HostTarget(h, "198.18.0.1") for h in names]
+    try:
+        seen = hosthealth.observe(executor, targets, controllers)
+        late = sorted(n for n, o in seen.items() if not o.reachable)
+        assert late == [], late
+    finally:
+        monitor.stop()
