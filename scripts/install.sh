@@ -9,6 +9,7 @@ DEBIAN_PACKAGES=(
   podman runc uidmap slirp4netns fuse-overlayfs catatonit containernetworking-plugins
   openssh-server openssh-client busybox-static iproute2 util-linux docker-registry git
   python3-venv python3-pip systemd shellcheck haproxy apache2-utils
+  chromium  # the dashboard's browser test (Playwright drives it; no browser download)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

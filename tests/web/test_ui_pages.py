@@ -12,7 +12,7 @@ import pytest
 from reconciler.source import git
 from reconciler.state import status as statusmod
 from reconciler.state import store as storemod
-from reconciler.web.ui import app, overview, view, workloads
+from reconciler.web.ui import app, auth, overview, view, workloads
 from reconciler.web.ui import html as h
 from tests.web import uifakes
 
@@ -196,7 +196,7 @@ def test_describer_remembers_commits_and_survives_errors() -> None:
 
     describer = view.Describer(source)
     assert describer(uifakes.GOOD) is not None and describer(uifakes.GOOD) is not None
-    assert describer("bad") is None
+    assert describer("bad") is None and describer("bad") is None
     assert calls == [uifakes.GOOD, "bad"]
 
 
@@ -207,3 +207,11 @@ def test_the_events_page_shows_the_newest_200_unless_asked_for_more() -> None:
     assert 'href="/ui/events?limit=1000">Show up to 1000' in body
     every = _get(dashboard, "/ui/events?limit=1000").body
     assert every.count("<tr>") == 251 and "Show up to" not in every
+
+
+def test_the_icon_needs_no_token_and_is_svg() -> None:
+    locked = app.Dashboard(uifakes.status_document, uifakes.FakeStore(), uifakes.snap,
+                           uifakes.describe, auth.Access("t" * 20))  # fmt: skip
+    icon = locked.respond(app.ICON_ROUTE, {})
+    assert icon.code == 200 and icon.content_type == "image/svg+xml"
+    assert icon.body.startswith("<svg") and locked.respond("/ui/", {}).code == 401

@@ -18,6 +18,7 @@ from reconciler.web.ui import view as viewmod
 
 log = logging.getLogger(__name__)
 HTML = "text/html; charset=utf-8"
+ICON_ROUTE = "/ui/favicon.svg"
 LIGHT = frozenset({"status", "records"})  # hosts and workloads: no history, no events
 PAGES: dict[str, tuple[str, frozenset[str]]] = {
     "/ui/": ("Overview", frozenset({"status", "history", "records"})),
@@ -60,6 +61,8 @@ class Dashboard:
         query = parse.parse_qs(split.query)
         if route == "/":
             return Response(302, "see /ui/\n", {"Location": "/ui/"}, "text/plain; charset=utf-8")
+        if route == ICON_ROUTE:  # not secret: the sign-in page shows it too
+            return Response(200, h.ICON, h.HEADERS, "image/svg+xml")
         if route not in PAGES:
             return self._page(
                 404,

@@ -149,7 +149,9 @@ h1{font-size:20px;margin:.25rem 0 1rem}h2{font-size:16px;margin:.1rem 0 .6rem}
 table{border-collapse:collapse;width:100%;min-width:560px}
 th,td{text-align:left;padding:.35rem .5rem;border-bottom:1px solid var(--line);
 vertical-align:top;white-space:nowrap}
-td.wrap,td .wrap{white-space:normal;min-width:16rem;word-break:break-word}
+.wrap{display:inline-block;white-space:normal;min-width:16rem;max-width:48rem;
+word-break:break-word}
+.pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:0 1rem}
 th{font-size:12px;text-transform:uppercase;letter-spacing:.03em;color:var(--muted)}
 .b{display:inline-block;padding:0 .45rem;border-radius:10px;font-size:12px;font-weight:600;
 border:1px solid currentColor}
@@ -190,6 +192,13 @@ live.textContent="live";setTimeout(tick,%d)})();
 )
 
 
+ICON = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<rect width="16" height="16" rx="3" fill="#1f2933"/>'
+    '<path d="M4 8.5l2.5 2.5L12 5" stroke="#4ade80" stroke-width="2" fill="none"/></svg>'
+)
+
+
 def _digest(text: str) -> str:
     return "sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
 
@@ -215,6 +224,7 @@ def page(title: str, current: str, content: str, *, tools: str = "") -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{esc(title)} · reconciler</title>"
+        '<link rel="icon" href="/ui/favicon.svg" type="image/svg+xml">'
         f'<noscript><meta http-equiv="refresh" content="{REFRESH_SECONDS * 2}"></noscript>'
         f"<style>{STYLE}</style></head><body>"
         f'<header><span class="brand">reconciler</span><nav aria-label="pages">{links}</nav>'

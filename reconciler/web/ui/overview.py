@@ -88,11 +88,15 @@ def _revisions(view: viewmod.View) -> str:
         state = h.badge("Progressing")
     errors = list(doc.get("errors") or []) if result in REFUSED else []
     listed = "".join(f"<li>{h.esc(e)}</li>" for e in errors)
-    newest_html = f"<p>{state}</p>" + _commit(view, newest)
+    if newest and newest == applied and result not in REFUSED:
+        newest_html = f'<p>{state} <span class="muted">the running revision is the newest</span>'
+        newest_html += "</p>"
+    else:
+        newest_html = f"<p>{state}</p>" + _commit(view, newest)
     if listed:
         newest_html += f'<ul class="errors" aria-label="errors">{listed}</ul>'
-    return (h.section("Running revision", running, anchor="running")
-            + h.section("Newest revision", newest_html, anchor="newest"))  # fmt: skip
+    return ('<div class="pair">' + h.section("Running revision", running, anchor="running")
+            + h.section("Newest revision", newest_html, anchor="newest") + "</div>")  # fmt: skip
 
 
 def _counts(counts: Mapping[str, Any]) -> str:

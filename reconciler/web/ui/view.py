@@ -136,7 +136,8 @@ def _shas(
 
 
 class Describer:
-    """`source.describe` remembered per commit (a commit never changes); errors give None."""
+    """`source.describe` remembered per commit (a commit never changes); errors give None, also
+    remembered."""
 
     def __init__(self, source: Callable[[str], git.RevisionInfo] | None, keep: int = 256) -> None:
         self._source = source
@@ -154,6 +155,5 @@ class Describer:
             info = None
         if len(self._known) >= self._keep:
             self._known.clear()
-        if info is not None:
-            self._known[sha] = info
+        self._known[sha] = info  # a failure too: not a `git show` at every refresh
         return info
