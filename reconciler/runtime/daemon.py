@@ -21,7 +21,7 @@ from reconciler.controllers import prober as proberctl
 from reconciler.executor import podman_ssh, protocol
 from reconciler.plan import pruneguard
 from reconciler.runtime import config as configmod
-from reconciler.runtime import notify, reconcile, wake
+from reconciler.runtime import memory, notify, reconcile, wake
 from reconciler.source import git, signatures, watch, webhook
 from reconciler.state import conditions as cond
 from reconciler.state import status as statusmod
@@ -166,10 +166,12 @@ class Daemon:
         triggers = [str(cond.Trigger.STARTUP)]
         failures = 0
         next_resync = 0.0
+        settler = memory.Settler()  # what a sync freed goes back to the system
         try:
             while not stop.is_set():
                 if triggers or time.monotonic() >= next_resync:
                     result = self.reconciler.run(triggers or [str(cond.Trigger.RESYNC)])
+                    settler.settle()
                     self.ready.set()
                     notify.watchdog()
                     notify.status(f"last sync {result}")
