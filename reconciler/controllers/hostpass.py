@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -21,8 +22,14 @@ from reconciler.plan import diff, expand
 if TYPE_CHECKING:
     from reconciler.controllers import sync
 
+log = logging.getLogger(__name__)
+_disruption = [False]  # the last judgement, so that only a change is logged
 FENCED = "fenced: its host was lost and the pod re-placed elsewhere"
 DRAINED = "drained: its host is being drained"
+UNHEALTHY_THRESHOLD = 0.55
+"""Kubernetes' `--unhealthy-zone-threshold`: with more than 2 hosts not Ready and at least this
+share of all hosts, or with no host Ready at all, the fleet is disrupted and nothing is
+re-placed (see `disrupted`)."""
 
 
 @dataclass
@@ -56,10 +63,11 @@ def assess(p: sync.Pass) -> None:
     monitor = _monitor(p)
     conditions = monitor.conditions() if monitor is not None else {}
     view = HostView()
+    calm = monitor is None or not disrupted(p.observations)
     for name, seen in list(p.observations.items()):
         condition = conditions.get(name)
         if not seen.reachable:
-            lost = seen.empty or (condition is not None and condition.lost)
+            lost = seen.empty or (calm and condition is not None and condition.lost)
             (view.lost if lost else view.unknown).add(name)
         elif condition is not None and condition.reason is hosthealth.Reason.FENCING:
             copies = stale(seen)
@@ -73,6 +81,29 @@ def assess(p: sync.Pass) -> None:
             )  # fmt: skip
     p.hosts = view
     _shrink(p, view)
+
+
+def disrupted(observations: dict[str, hoststate.HostObservation]) -> bool:
+    """True when so many hosts are silent at once that the trouble is more likely this machine's
+    own network or load than the hosts: then, as Kubernetes' node lifecycle controller does in a
+    fully or partially disrupted zone of a small cluster, no pod is re-placed (the lost hosts are
+    held as if Unknown) until enough hosts answer again. A host that answered without Podman
+    (`empty`) is known to be unusable and does not count."""
+    down = [name for name, seen in observations.items() if not seen.reachable and not seen.empty]
+    total = len(observations)
+    full = bool(down) and len(down) == total
+    partial = len(down) > 2 and len(down) / max(total, 1) >= UNHEALTHY_THRESHOLD
+    now = full or partial
+    if now != _disruption[0]:
+        _disruption[0] = now
+        if now:
+            log.warning("%d of %d hosts do not answer: the fleet is disrupted; no pod is "
+                        "re-placed until more of them answer (is this machine's network or load "
+                        "the trouble?)", len(down), total)  # fmt: skip
+        else:
+            log.info("the fleet is no longer disrupted: %d of %d hosts do not answer",
+                     len(down), total)  # fmt: skip
+    return now
 
 
 def _contents(p: sync.Pass, host: str) -> tuple[hoststate.ObservedPod, ...] | None:

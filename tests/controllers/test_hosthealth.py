@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from reconciler.controllers import hosthealth, sync
+from reconciler.controllers import hostpass as hostpassmod
 from reconciler.executor import fake
 from reconciler.model import hoststate
 
@@ -325,3 +326,71 @@ def test_fifty_slow_hosts_are_each_waited_for_at_once_not_in_a_queue(
         assert late == [], late
     finally:
         monitor.stop()
+
+
+def _fleet(tmp_path: Path, count: int) -> tuple[Path, fake.FakeExecutor, Clock, sync.Controllers]:
+    """A repository of `count` hosts and a Deployment of one replica per host, converged."""
+    names = [f"h{n}" for n in range(1, count + 1)]
+    hosts = "".join(
+        f"""---
+apiVersion: reconciler.dev/v1alpha1
+kind: Host
+metadata: {{name: {name}}}
+spec:
+  address: 198.18.0.{10 + n}
+  ssh: {{user: rc-{name}}}
+  capacity: {{cpu: "4", memory: 4Gi}}
+"""
+        for n, name in enumerate(names, start=1)
+    )
+    app = REPO["app.yaml"].replace("replicas: 3", f"replicas: {count}")
+    (tmp_path / "hosts.yaml").write_text(hosts)
+    (tmp_path / "app.yaml").write_text(app)
+    executor = fake.FakeExecutor(names)
+    clock = Clock()
+    controllers = sync.Controllers(clock=clock, hosts=hosthealth.Monitor(None, 10.0, clock=clock))
+    for _ in range(3):
+        _run(tmp_path, executor, controllers)
+    return tmp_path, executor, clock, controllers
+
+
+@pytest.mark.parametrize("silent", [3, 5])
+def test_a_disrupted_fleet_re_places_nothing(tmp_path: Path, silent: int) -> None:
+    """3 of 5 hosts (more than 2 and at least 55%) or all 5 silent past the grace period: the
+    trouble is more likely this machine's than the hosts' (Kubernetes' zone disruption), so
+    no pod moves; once enough answer again, the one still lost is handled as usual."""
+    repo, executor, clock, controllers = _fleet(tmp_path, 5)
+    monitor = controllers.hosts
+    assert monitor is not None
+    before = _where(executor)
+    lost = [f"h{n}" for n in range(1, silent + 1)]
+    for host in lost:
+        _lose(executor, monitor, host)
+    _later(executor, monitor, clock, 11)  # past the grace period
+    assert all(monitor.conditions()[h].status is H.NOT_READY for h in lost)
+    prepared = _run(repo, executor, controllers)
+    assert prepared.result.plan.empty, prepared.result.plan.actions
+    assert _where(executor) == before
+    assert hostpassmod.disrupted(prepared.observations)
+
+    for host in lost[1:]:  # all but one come back: 1 of 5 down is an ordinary loss
+        executor.revive(host)
+    _later(executor, monitor, clock, 1)
+    for _ in range(3):
+        prepared = _run(repo, executor, controllers)
+    moved = _where(executor)
+    web = {name: host for name, host in moved.items() if name.startswith("web-")}
+    assert len(web) == 5 and lost[0] not in web.values()
+
+
+def test_two_of_five_hosts_lost_is_an_ordinary_loss(tmp_path: Path) -> None:
+    repo, executor, clock, controllers = _fleet(tmp_path, 5)
+    monitor = controllers.hosts
+    assert monitor is not None
+    for host in ("h1", "h2"):
+        _lose(executor, monitor, host)
+    _later(executor, monitor, clock, 11)
+    prepared = _run(repo, executor, controllers)
+    assert not hostpassmod.disrupted(prepared.observations)
+    web = {name: host for name, host in _where(executor).items() if name.startswith("web-")}
+    assert len(web) == 5 and not {"h1", "h2"} & set(web.values())
