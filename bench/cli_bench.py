@@ -1,5 +1,7 @@
 """The one-shot CLI at 10 hosts x 20 pods (issue 15): `reconciler --help`, a no-op `apply` and
 `diff` against the `ps` floor, and a first deploy against the Podman API floor, in one run.
+While this tree's daemon runs (its memory at rest measured first), `diff` and `get pods` through
+it (`--daemon`, GET /v1/observe) and `--direct`, each round after its own `ps` floor.
 
 Usage (root): .venv/bin/python -m bench.cli_bench [--repeat 2] [--baseline REV] [--keep-lab DIR]
 Builds its own lab (bridge thbr15, 198.18.15.x, users rck15-hN, netns k15-hN; never the shared
@@ -151,12 +153,31 @@ class Bench:
     def daemon_at_rest(self, tmp: Path) -> None:
         for label, tree in (("daemon-base", self.base), ("daemon", None)):
             launch = daemon_rss.launcher(tree, LAUNCH)
+            during = self.through_daemon if tree is None else None
             found = daemon_rss.measure(launch, self.repo, self.lab, tmp / label,
-                                       self.args.daemon_window, self.args.resync)  # fmt: skip
+                                       self.args.daemon_window, self.args.resync,
+                                       during)  # fmt: skip
             for key, value in found.items():
                 self.add(f"{label}-{key}", value)
             log(f"{label}: RSS {found['rss_end'] / 2**20:.1f} MB (max "
                 f"{found['rss_max'] / 2**20:.1f})")  # fmt: skip
+
+    def through_daemon(self, port: int) -> None:
+        """`diff` and `get pods` asking the daemon at `port`, and `--direct`, after the floor."""
+        where = ["--daemon", f"127.0.0.1:{port}"]
+        for _ in range(self.args.noop_rounds):
+            timed, _ = apply_floor.ps_all(self.targets, self.lab.config.key_file,
+                                          self.lab.config.known_hosts)  # fmt: skip
+            self.add("ps-daemon", timed.seconds)
+            self.add("ps-daemon+connect", timed.seconds + timed.connect_seconds)
+            diff = [self.cli, "diff", str(self.repo)]
+            get = [self.cli, "get", "pods", "-f", str(self.repo)]
+            self.add("diff-daemon", self.run([*diff, *where], label="diff-daemon")[1])
+            self.add("get-daemon", self.run([*get, *where], label="get-daemon")[1])
+            self.add("diff-direct", self.run([*diff, "--direct"], label="diff-direct")[1])
+            self.add("get-direct", self.run([*get, "--direct"], label="get-direct")[1])
+        log(f"diff through the daemon {statistics.median(self.samples['diff-daemon']):.2f}s, "
+            f"ps {statistics.median(self.samples['ps-daemon']):.2f}s")  # fmt: skip
 
     def api_floors(self) -> None:
         for concurrency in self.args.concurrency:
@@ -225,6 +246,17 @@ def render(results: dict[str, Any]) -> str:
             apis, key=lambda k: int(k[4:]))),
         ("**`reconciler apply -q`, first deploy**", "deploy", best),
     ]  # fmt: skip
+    if "diff-daemon" in m:
+        rows += [
+            ("floor: `podman ps` per host, open connections (the rounds below)", "ps-daemon",
+             "ps-daemon"),
+            ("same, with opening the connections", "ps-daemon+connect", "ps-daemon"),
+            ("**`reconciler diff`, no change, through the daemon** (`--daemon`)", "diff-daemon",
+             "ps-daemon"),
+            ("**`reconciler get pods`, through the daemon**", "get-daemon", "ps-daemon"),
+            ("`reconciler diff --direct`, no change", "diff-direct", "ps-daemon"),
+            ("`reconciler get pods --direct`", "get-direct", "ps-daemon"),
+        ]  # fmt: skip
     lines = ["| what | median | ratio | to |", "|---|---|---|---|"]
     for label, name, base in rows:
         lines.append(f"| {label} | {m[name]:.3f} s | {m[name] / m[base]:.2f}x | {base} |")
@@ -249,6 +281,22 @@ def render(results: dict[str, Any]) -> str:
             f"{peak['daemon-base']:.1f}), now {mb['daemon']:.1f} MB (peak {peak['daemon']:.1f}), "
             f"{mb['daemon'] / mb['daemon-base']:.2f}x; target ≤ {RSS_TARGET_MB} MB: "
             f"{'met' if max(mb['daemon'], peak['daemon']) <= RSS_TARGET_MB else '**not met**'}."
+        )
+        if "daemon-rss_anonymous" in m:
+            daemon += (
+                f" Of this tree's daemon at the end of the window: "
+                f"{m['daemon-rss_anonymous'] / 2**20:.1f} MB anonymous (heap, stacks), "
+                f"{m['daemon-rss_file'] / 2**20:.1f} MB file-backed (the interpreter, shared "
+                f"libraries, extension modules), {m['daemon-threads']:.0f} threads."
+            )
+    if "diff-daemon" in m:
+        through = max(m["diff-daemon"], m["get-daemon"]) / m["ps-daemon"]
+        daemon += (
+            f"\n\nThrough the daemon (target ≤ {NOOP_TARGET}x the `ps` floor of the same rounds): "
+            f"`diff` {m['diff-daemon'] / m['ps-daemon']:.2f}x, `get pods` "
+            f"{m['get-daemon'] / m['ps-daemon']:.2f}x: "
+            f"{'met' if through <= NOOP_TARGET else '**not met**'}; directly, "
+            f"{m['diff-direct'] / m['ps-daemon']:.2f}x and {m['get-direct'] / m['ps-daemon']:.2f}x."
         )
     stragglers = [f"{name[: -len('-incomplete')]} {len(v)} time(s)" for name, v in s.items()
                   if name.endswith("-incomplete")]  # fmt: skip

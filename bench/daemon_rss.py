@@ -1,6 +1,8 @@
 """The daemon at rest for `bench.cli_bench`: `reconciler daemon` on the benchmark's repository
 (a local path, so no git server) once its pods run, VmRSS read from /proc over a window of
 resyncs; the code of a baseline commit and this tree's, one after the other, in the same run.
+Then, while it still runs, `during(port)` (the one-shot commands that ask it: `diff`/`get`), and
+the breakdown of its memory (/proc/PID/smaps_rollup: anonymous and file-backed resident pages).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,11 +38,25 @@ def _rss(pid: int) -> int:
     return 0
 
 
+def _rollup(pid: int) -> dict[str, float]:
+    """Anonymous and file-backed resident bytes (smaps_rollup), and the thread count."""
+    found = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("Anonymous", "Rss", "Pss"):
+            found[f"rss_{key.lower()}"] = float(int(rest.split()[0]) * 1024)
+    found["rss_file"] = found.get("rss_rss", 0.0) - found.get("rss_anonymous", 0.0)
+    found["threads"] = float(len(list(Path(f"/proc/{pid}/task").iterdir())))
+    return found
+
+
 def measure(
-    launch: list[str], repo: Path, lab: labmod.Lab, work: Path, window: float, resync: float
-) -> dict[str, float]:
+    launch: list[str], repo: Path, lab: labmod.Lab, work: Path, window: float, resync: float,
+    during: Callable[[int], None] | None = None,
+) -> dict[str, float]:  # fmt: skip
     """Start the daemon with `launch + ["daemon", ...]`, wait until it applied the repository's
-    HEAD, then sample its RSS for `window` seconds; returns bytes (end, max) and seconds."""
+    HEAD, then sample its RSS for `window` seconds; returns bytes (end, max) and seconds, and
+    `_rollup`'s figures at the end of the window. Then `during(port)`, the daemon still up."""
     work.mkdir(parents=True)
     head = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], check=True,
                           capture_output=True, text=True).stdout.strip()  # fmt: skip
@@ -73,7 +90,11 @@ def measure(
             samples.append(_rss(daemon.pid))
         if daemon.poll() is not None:
             raise RuntimeError(f"the daemon exited {daemon.returncode}; see {work / 'daemon.log'}")
-        return {"rss_end": float(samples[-1]), "rss_max": float(max(samples)), "synced": synced}
+        found = {"rss_end": float(samples[-1]), "rss_max": float(max(samples)), "synced": synced}
+        found.update(_rollup(daemon.pid))
+        if during is not None:
+            during(port)
+        return found
     finally:
         daemon.send_signal(signal.SIGTERM)
         try:

@@ -5,9 +5,10 @@ manifests the user names, so the output is the same as when the hosts are read d
 
 Where the daemon listens: `--daemon ADDRESS`, $RECONCILER_DAEMON, the config file's `listen`
 (the file `settings` reads), else 127.0.0.1:9400; its bearer token: $RECONCILER_HTTP_TOKEN, else
-the config file's `http_token`. When nobody answers there within 0.5 s the hosts are read
-directly (`--direct` or $RECONCILER_DAEMON=none always do; `--daemon` never falls back);
-hosts the daemon does not manage at the same address, user and port are read directly too.
+the first line of the config file's `http_token_file` (when this user can read it). When
+nobody answers there within 0.5 s the hosts are read directly (`--direct` or
+$RECONCILER_DAEMON=none always do; `--daemon` never falls back); hosts the daemon does not
+manage at the same address, user and port are read directly too.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlencode
 
 from reconciler.cli import settings
@@ -96,9 +98,21 @@ def endpoint(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> 
     from_file = settings._read_config(path) if path is not None and path.exists() else {}
     forced = getattr(args, "daemon", None)
     address = forced or env.get(ENV_ADDRESS) or str(from_file.get("listen") or DEFAULT_ADDRESS)
-    token = env.get(ENV_TOKEN) or from_file.get("http_token") or None
+    token = env.get(ENV_TOKEN) or _token_in(from_file.get("http_token_file"))
     host, port = parse_address(address)
-    return Endpoint(host, port, str(token) if token else None, forced=bool(forced))
+    return Endpoint(host, port, token or None, forced=bool(forced))
+
+
+def _token_in(path: object) -> str | None:
+    """The daemon's token file's first line; None when there is none or it cannot be read here
+    (the daemon then answers 401 and the hosts are read directly)."""
+    if not path:
+        return None
+    try:
+        lines = Path(str(path)).expanduser().read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return lines[0].strip() or None if lines else None
 
 
 @dataclass(frozen=True)

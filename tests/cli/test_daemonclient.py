@@ -183,8 +183,15 @@ def test_the_token_is_sent_and_never_shown(
 
 def test_where_the_daemon_is_looked_for(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
-    config.write_text("repository: /srv/repo\nlisten: 0.0.0.0:9555\n")
+    token = tmp_path / "token"
+    token.write_text("0123456789abcdef0123\n")
+    config.write_text(f"repository: /srv/repo\nlisten: 0.0.0.0:9555\nhttp_token_file: {token}\n")
     args = argparse.Namespace(config=str(config), direct=False, daemon=None)
+    assert daemonclient.endpoint(args, {}) == daemonclient.Endpoint(
+        "127.0.0.1", 9555, "0123456789abcdef0123")  # fmt: skip
+    token.chmod(0)  # unreadable here (not as root): no token, the daemon will say 401
+    if daemonclient._token_in(token) is not None:
+        token.unlink()
     assert daemonclient.endpoint(args, {}) == daemonclient.Endpoint("127.0.0.1", 9555)
     assert daemonclient.endpoint(args, {"RECONCILER_DAEMON": "[::1]:7"}) == (
         daemonclient.Endpoint("::1", 7))  # fmt: skip
