@@ -140,6 +140,10 @@ class PodError(ExecutorError):
         self.pod = pod
 
 
+REASON_ERR_IMAGE_PULL = "ErrImagePull"
+"""Kubernetes' reason for a failed pull, first word of every `ImagePullError`'s message."""
+
+
 class ImagePullError(PodError):
     """An image could not be pulled (or is absent and imagePullPolicy is Never)."""
 
@@ -147,7 +151,8 @@ class ImagePullError(PodError):
         super().__init__(
             host,
             pod,
-            f"image {image!r} could not be pulled: {detail}. Check the image name and tag, that "
+            f"{REASON_ERR_IMAGE_PULL}: image {image!r} could not be pulled: {detail}. Check the "
+            "image name and tag, that "
             "the registry is reachable from the host, and its credentials.",
         )
         self.image = image

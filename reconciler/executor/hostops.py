@@ -22,6 +22,7 @@ from reconciler.executor import (
     observed,
     podevents,
     podmanspec,
+    pullauth,
 )
 from reconciler.model import hoststate
 
@@ -130,9 +131,10 @@ def pull_images(session: hostsession.HostSession, run: hoststate.PodRun) -> None
                     "it is not present on the host and imagePullPolicy is Never",
                 )  # fmt: skip
         try:
-            session.api.pull(image)
+            pullauth.pull(session.api, image, run.pull_credentials)
         except errors.OperationFailed as exc:
-            raise errors.ImagePullError(run.host, run.podman_name, image, exc.detail) from exc
+            detail = pullauth.without_login(image, exc.detail)
+            raise errors.ImagePullError(run.host, run.podman_name, image, detail) from exc
 
 
 # ----- create ------------------------------------------------------------------------------------

@@ -91,6 +91,7 @@ class PodmanAPI:
         timeout: float | None = None,
         stream: bool = False,
         ok_missing: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """One HTTP request; returns the response (None for a 404 when `ok_missing`)."""
         if mutation is None:
@@ -103,6 +104,8 @@ class PodmanAPI:
             kwargs["headers"] = {"content-type": "application/json"}
         if stream:
             kwargs["stream"] = True
+        if headers:
+            kwargs["headers"] = {**kwargs.get("headers", {}), **headers}
         try:
             response = getattr(self._api, method)(path, **kwargs)
         except (podman.errors.APIError, requests.RequestException, OSError) as exc:
@@ -220,9 +223,11 @@ class PodmanAPI:
 
     # ----- changes -----------------------------------------------------------------------
 
-    def pull(self, image: str) -> str:
+    def pull(self, image: str, registry_auth: str = "") -> str:
         """Pull `image` from its registry; returns the image id. A pull that reports an error
-        or no image is an `OperationFailed` (podman-py would hand back an empty Image)."""
+        or no image is an `OperationFailed` (podman-py would hand back an empty Image).
+        `registry_auth`: an `X-Registry-Auth` header value (`pullauth.header`), sent as a header
+        only: the login never enters a URL, a file on the host or a message."""
         params = {"reference": image, "policy": "always", "compatMode": "false"}
         response = self._call(
             "post",
@@ -232,6 +237,7 @@ class PodmanAPI:
             params=params,
             timeout=self._pull_timeout,
             stream=True,
+            headers={"X-Registry-Auth": registry_auth} if registry_auth else None,
         )
         image_id = ""
         problem = ""

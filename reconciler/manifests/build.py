@@ -163,6 +163,7 @@ def pod_spec(spec: Doc) -> workloads.PodSpec:
         termination_grace_period_seconds=spec.get("terminationGracePeriodSeconds", 30),
         security_context=securitycontext.build(spec.get("securityContext")),
         host_aliases=podnetwork.host_aliases(spec),
+        image_pull_secrets=tuple(str(s["name"]) for s in spec.get("imagePullSecrets") or []),
     )
 
 

@@ -61,6 +61,10 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
     for index, volume in enumerate(volumes):
         check_volume(checker, (*path, "volumes", index), volume)
     podnetwork.check(checker, path, spec)
+    for index, pull in enumerate(spec.get("imagePullSecrets") or []):  # registry logins
+        if isinstance(pull, dict) and isinstance(pull.get("name"), str):
+            where = (*path, "imagePullSecrets", index, "name")
+            checker.refer(where, base.Kind.SECRET, pull["name"])
     emptydir.check(checker, path, spec)
     for index, toleration in enumerate(spec.get("tolerations") or []):
         check_toleration(checker, (*path, "tolerations", index), toleration)

@@ -282,6 +282,10 @@ POD_SPEC_FIELDS = (
     F("dnsPolicy", T.STRING, "`ClusterFirst` (default), `ClusterFirstWithHostNet` and `Default` "
       "mean the same here: names resolve through the host's resolver, Service names through "
       "the pod's /etc/hosts; `None` is refused (dnsConfig is not implemented)"),
+    F("imagePullSecrets", T.LIST, "registry logins for the pulls: Podman's `X-Registry-Auth`", (
+        F("name", T.STRING, "a Secret of type `kubernetes.io/dockerconfigjson` or "
+          "`kubernetes.io/dockercfg` in the pod's namespace", required=True),
+    )),
 )
 
 _POD_SPEC = F("spec", T.OBJECT, "a podman pod", POD_SPEC_FIELDS, required=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from reconciler.model import base, security, workloads
+from reconciler.model import base, registryauth, security, workloads
 from reconciler.model import claims as claimsmod
 
 LABEL_PREFIX = f"{base.API_GROUP}/"
@@ -165,6 +165,9 @@ class PodRun:
     container's own env. Not hashed: a pod sees the Services of when it was created."""
     host_aliases: tuple[tuple[str, str], ...] = ()
     """(name, address) lines for the pod's /etc/hosts (Service names). Not hashed."""
+    pull_credentials: tuple[registryauth.RegistryCredential, ...] = field(default=(), repr=False)
+    """Registry logins from the pod's `imagePullSecrets`, for the executor's pulls. Not hashed
+    (a changed login recreates no pod, as in Kubernetes) and never shown."""
 
     @property
     def podman_name(self) -> str:

@@ -211,6 +211,8 @@ class PodSpec:
     security_context: security.SecurityContext | None = None
     host_aliases: tuple[tuple[str, str], ...] = ()
     """(hostname, ip) lines for the pod's /etc/hosts (`hostAliases`)."""
+    image_pull_secrets: tuple[str, ...] = ()
+    """Names of the Secrets (same namespace) holding registry logins (`imagePullSecrets`)."""
 
     @property
     def cpu_request(self) -> int:

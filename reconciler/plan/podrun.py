@@ -55,6 +55,7 @@ def build(
         owner=pod.owner,
         termination_grace_seconds=pod.spec.termination_grace_period_seconds,
         host_aliases=pod.spec.host_aliases,
+        pull_credentials=resolved.pull_credentials,
     )
     parts = spec_parts(run)
     digest = spec_hash(parts)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.model import hoststate, objects, security, workloads
-from reconciler.plan import env, expand, labels, podfields, refs, volumes
+from reconciler.model import hoststate, objects, registryauth, security, workloads
+from reconciler.plan import env, expand, labels, podfields, pullsecrets, refs, volumes
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class ResolvedPod:
     ports: tuple[hoststate.PortMapping, ...] = ()
     files: tuple[hoststate.HostFile, ...] = ()
     volumes: tuple[str, ...] = ()
+    pull_credentials: tuple[registryauth.RegistryCredential, ...] = ()
 
 
 def spec_path(pod: expand.DesiredPod) -> str:
@@ -64,7 +65,10 @@ def resolve(pod: expand.DesiredPod, desired: objects.DesiredState, policy: Polic
         for port in container.ports
         if port.host_port is not None
     )
-    return ResolvedPod(pod, containers, ports, pod_volumes.files, pod_volumes.podman_volumes)
+    logins = pullsecrets.credentials(pod.spec.image_pull_secrets, sources, prefix)
+    return ResolvedPod(
+        pod, containers, ports, pod_volumes.files, pod_volumes.podman_volumes, logins
+    )
 
 
 def _container(

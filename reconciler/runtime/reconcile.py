@@ -15,7 +15,7 @@ from reconciler.controllers import status, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import errors, hoststate, workloads
-from reconciler.plan import pruneguard
+from reconciler.plan import pruneguard, pullsecrets
 from reconciler.runtime import logs, notify
 from reconciler.source import errors as source_errors
 from reconciler.source import git, signatures
@@ -313,6 +313,8 @@ def _register_secrets(loaded: loader.LoadResult) -> None:
     for secret in loaded.state.secrets:
         for value in secret.data.values():
             logs.redact.register(value)
+        for part in pullsecrets.sensitive_values(secret):  # a registry password, its `auth`
+            logs.redact.register(part)
 
 
 def _log_action(result: hoststate.ActionResult) -> None:

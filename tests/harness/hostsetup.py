@@ -29,7 +29,20 @@ unqualified-search-registries = []
 [[registry]]
 location = "{registry}"
 insecure = true
+[[registry]]
+location = "{auth_registry}"
+insecure = true
 """
+AUTH_REGISTRY_PORT = 5001
+"""The lab's second registry, which wants a login (`authregistry`), beside the open one."""
+
+
+def registries_conf(registry: str) -> str:
+    """The hosts' registries.conf: the lab's registry and its authenticated twin, plain HTTP."""
+    gateway = registry.rpartition(":")[0]
+    return REGISTRIES_CONF.format(
+        registry=registry, auth_registry=f"{gateway}:{AUTH_REGISTRY_PORT}"
+    )
 SSHD_KEYS_ONLY = """\
 HostKey {host_key}
 PidFile {pid_file}
@@ -96,7 +109,7 @@ def configure_user(host: Host, registry: str, client_public_key: str) -> None:
     files = {
         config_dir / "containers.conf": CONTAINERS_CONF,
         config_dir / "storage.conf": STORAGE_CONF,
-        config_dir / "registries.conf": REGISTRIES_CONF.format(registry=registry),
+        config_dir / "registries.conf": registries_conf(registry),
     }
     for path, text in files.items():
         proc.write_file(path, text, owner_uid=host.uid)

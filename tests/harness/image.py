@@ -89,27 +89,35 @@ def rootfs_tar(marker: str = "") -> bytes:
     return buf.getvalue()
 
 
-def _request(method: str, url: str, body: bytes = b"", content_type: str = "") -> str:
+def _request(
+    method: str, url: str, body: bytes = b"", content_type: str = "", auth: str = ""
+) -> str:
     request = urllib.request.Request(url, data=body if method != "GET" else None, method=method)
     if content_type:
         request.add_header("Content-Type", content_type)
+    if auth:  # an Authorization header value (the authenticated test registry)
+        request.add_header("Authorization", auth)
     with urllib.request.urlopen(request, timeout=30) as response:
         location: str = response.headers.get("Location", "")
         return location
 
 
-def _push_blob(base: str, repository: str, blob: bytes) -> str:
+def _push_blob(base: str, repository: str, blob: bytes, auth: str = "") -> str:
     digest = "sha256:" + hashlib.sha256(blob).hexdigest()
-    location = _request("POST", f"{base}/v2/{repository}/blobs/uploads/")
+    location = _request("POST", f"{base}/v2/{repository}/blobs/uploads/", auth=auth)
     if location.startswith("/"):
         location = base + location
     separator = "&" if "?" in location else "?"
-    _request("PUT", f"{location}{separator}digest={digest}", blob, "application/octet-stream")
+    _request("PUT", f"{location}{separator}digest={digest}", blob, "application/octet-stream",
+             auth)  # fmt: skip
     return digest
 
 
-def push_image(registry: str, repository: str, tag: str, marker: str = "") -> str:
-    """Build the busybox image, push it as registry/repository:tag, return the manifest digest."""
+def push_image(
+    registry: str, repository: str, tag: str, marker: str = "", auth: str = ""
+) -> str:
+    """Build the busybox image, push it as registry/repository:tag, return the manifest digest.
+    `auth`: an Authorization header value for a registry that wants a login."""
     base = f"http://{registry}"
     layer_tar = rootfs_tar(marker or f"{repository}:{tag}")
     layer = gzip.compress(layer_tar, mtime=0)
@@ -126,8 +134,8 @@ def push_image(registry: str, repository: str, tag: str, marker: str = "") -> st
         },
         sort_keys=True,
     ).encode()
-    layer_digest = _push_blob(base, repository, layer)
-    config_digest = _push_blob(base, repository, config)
+    layer_digest = _push_blob(base, repository, layer, auth)
+    config_digest = _push_blob(base, repository, config, auth)
     manifest = json.dumps(
         {
             "schemaVersion": 2,
@@ -136,7 +144,7 @@ def push_image(registry: str, repository: str, tag: str, marker: str = "") -> st
             "layers": [{"mediaType": LAYER_TYPE, "size": len(layer), "digest": layer_digest}],
         }
     ).encode()
-    _request("PUT", f"{base}/v2/{repository}/manifests/{tag}", manifest, MANIFEST_TYPE)
+    _request("PUT", f"{base}/v2/{repository}/manifests/{tag}", manifest, MANIFEST_TYPE, auth)
     return "sha256:" + hashlib.sha256(manifest).hexdigest()
 
 
