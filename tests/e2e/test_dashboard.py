@@ -141,7 +141,6 @@ def test_the_dashboard_in_a_real_browser(setup: Setup, tmp_path: Path, lab: labm
             overview = page.inner_text("main")
             assert first[:12] in overview and "deploy web with 2 replicas" in overview
             assert "Applied" in overview
-            _save(page, shots, "dashboard-overview")
 
             page.goto(f"{url}/ui/workloads")
             assert page.locator("text=Pods (2)").count() == 1, page.inner_text("main")
@@ -184,6 +183,9 @@ def test_the_dashboard_in_a_real_browser(setup: Setup, tmp_path: Path, lab: labm
             objects = page.locator("main tbody tr td:nth-child(3)").all_inner_texts()
             assert objects and all(o.startswith(f"Pod/{NAMESPACE}/web-") for o in objects)
             _save(page, shots, "dashboard-events")
+            page.goto(f"{url}/ui/")  # after a deploy, a refused revision and its fix
+            assert page.locator("section#newest >> text=Applied").count() == 1
+            _save(page, shots, "dashboard-overview")
 
             phone = browser.new_context(viewport={"width": 390, "height": 844},
                                         device_scale_factor=2)  # fmt: skip

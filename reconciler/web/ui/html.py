@@ -141,7 +141,7 @@ header nav a{color:#cfd8e3;text-decoration:none;padding:.35rem .5rem;border-radi
 display:inline-block}
 header nav a[aria-current=page]{background:#3b4754;color:#fff}
 header .live{margin-left:auto;font-size:12px;color:#cfd8e3}
-.wrap{max-width:1400px;margin:0 auto;padding:1rem}
+.page{max-width:1400px;margin:0 auto;padding:1rem}
 section{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:.75rem 1rem;
 margin-bottom:1rem}
 h1{font-size:20px;margin:.25rem 0 1rem}h2{font-size:16px;margin:.1rem 0 .6rem}
@@ -173,7 +173,7 @@ form.filter{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center;margin-bott
 form.filter input{padding:.35rem .5rem;border:1px solid var(--line);border-radius:4px;
 min-width:16rem;font:inherit}
 form.filter button{padding:.35rem .8rem;font:inherit}
-@media (max-width:600px){.wrap{padding:.5rem}header{padding:.5rem}
+@media (max-width:600px){.page{padding:.5rem}header{padding:.5rem}
 header .live{margin-left:0}section{padding:.5rem}h1{font-size:18px}}
 """.strip()
 
@@ -229,6 +229,6 @@ def page(title: str, current: str, content: str, *, tools: str = "") -> str:
         f"<style>{STYLE}</style></head><body>"
         f'<header><span class="brand">reconciler</span><nav aria-label="pages">{links}</nav>'
         '<span class="live" id="live" aria-live="polite"></span></header>'
-        f'<div class="wrap"><h1>{esc(title)}</h1>{tools}<main id="content">{content}</main></div>'
+        f'<div class="page"><h1>{esc(title)}</h1>{tools}<main id="content">{content}</main></div>'
         f"<script>{SCRIPT}</script></body></html>"
     )
