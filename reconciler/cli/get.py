@@ -23,6 +23,7 @@ from ruamel.yaml import YAML
 from reconciler.cli import common, daemonclient, hoststatus, services, settings
 from reconciler.cli import hpa as hpacli
 from reconciler.cli import jobs as jobscli
+from reconciler.cli import pvc as pvccli
 from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import lifecycle, sync
 from reconciler.executor import protocol
@@ -37,6 +38,7 @@ RESOURCES = {"pods": "pods", "pod": "pods", "po": "pods", "deployments": "deploy
 
 RESOURCES.update(hpacli.NAMES)  # get hpa
 RESOURCES.update(jobscli.NAMES)  # get jobs
+RESOURCES.update(pvccli.NAMES)  # get pvc
 
 
 def register(subparsers: Any) -> None:
@@ -46,7 +48,7 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     get.add_argument(
         "resource", choices=sorted(RESOURCES), metavar="RESOURCE",
-        help="pods|deployments|hosts|services|endpoints|hpa|jobs|cronjobs",
+        help="pods|deployments|hosts|services|endpoints|hpa|jobs|cronjobs|pvc",
     )  # fmt: skip
     get.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
     add_common(get)
@@ -227,6 +229,13 @@ def get(
         if jobscli.missing(loaded.state, known):
             seen = executor.observe(sync.targets_of(loaded.state))
         emit(jobscli.rows(loaded.state, namespace, known, seen), output, jobscli.COLUMNS, "JobList")
+        return warn_unreachable(seen)
+    if resource == "pvc":  # the repository's claims and the claim volumes on the hosts
+        loaded, seen = observe(executor, path, detail=False, readiness=False)
+        if not loaded.ok:
+            raise sync.InvalidManifestsError(loaded)
+        emit(pvccli.rows(loaded.state, seen, namespace, time.time()), output,
+             pvccli.WIDE if output == "wide" else pvccli.COLUMNS, "PersistentVolumeClaimList")
         return warn_unreachable(seen)
     wide = output == "wide"
     ready = resource in ("pods", "deployments", "services", "endpoints")

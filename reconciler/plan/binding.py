@@ -40,6 +40,8 @@ def host_info(host: objects.Host, ready: bool) -> inputs.HostInfo:
             for taint in host.taints
         ),
         pod_ports=len(podports.RANGE),
+        **({} if host.ephemeral_storage_capacity is None else
+           {"ephemeral_storage": _quantity(host.ephemeral_storage_capacity)}),
     )
 
 
@@ -62,6 +64,7 @@ def pod_request(pod: expand.DesiredPod, bound_host: str | None) -> inputs.PodReq
         ),
         bound_host=bound_host,
         pod_ports=len(podports.declared_ports(spec)),
+        ephemeral_storage=_quantity(spec.ephemeral_storage_request),
     )
 
 
@@ -131,12 +134,15 @@ def kept_request(pod: hoststate.ObservedPod) -> inputs.PodRequest:
         host_ports=frozenset(ports),
         bound_host=pod.host,
         pod_ports=sum(1 for p in podports.observed_ports(pod).values() if p in podports.RANGE),
+        ephemeral_storage=_quantity(_int(requests.get("ephemeral-storage", "0"))),
     )
 
 
 def requests_label(spec: workloads.PodSpec) -> str:
     """The LABEL_REQUESTS value of a pod with this spec (read back by `kept_request`)."""
-    return f"cpu={spec.cpu_request},memory={spec.memory_request}"
+    storage = spec.ephemeral_storage_request  # only when set: other pods keep their label
+    extra = f",ephemeral-storage={storage}" if storage else ""
+    return f"cpu={spec.cpu_request},memory={spec.memory_request}{extra}"
 
 
 def host_ports_label(spec: workloads.PodSpec) -> str:

@@ -106,6 +106,8 @@ class HostInfo:
     taints: tuple[Taint, ...] = ()
     pod_ports: int = MAX_QUANTITY - 1
     """How many ports the host can publish for pods (its allocation range), like a capacity."""
+    ephemeral_storage: int = MAX_QUANTITY - 1
+    """Bytes of `ephemeral-storage` requests it takes (the Host's capacity; else unbounded)."""
 
     def __post_init__(self) -> None:
         if not self.name:
@@ -113,6 +115,7 @@ class HostInfo:
         _check_quantity(f"host {self.name} cpu_millis", self.cpu_millis)
         _check_quantity(f"host {self.name} memory_bytes", self.memory_bytes)
         _check_quantity(f"host {self.name} pod_ports", self.pod_ports)
+        _check_quantity(f"host {self.name} ephemeral_storage", self.ephemeral_storage)
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,8 @@ class PodRequest:
     tolerations: tuple[Toleration, ...] = ()
     host_ports: frozenset[HostPort] = frozenset()
     bound_host: str | None = None
+    ephemeral_storage: int = 0
+    """Bytes of `ephemeral-storage` the pod requests."""
     pod_ports: int = 0
     """How many ports the pod publishes from its host's allocation range (no hostPort)."""
 
@@ -137,3 +142,4 @@ class PodRequest:
         _check_quantity(f"pod {self.key} cpu_millis", self.cpu_millis)
         _check_quantity(f"pod {self.key} memory_bytes", self.memory_bytes)
         _check_quantity(f"pod {self.key} pod_ports", self.pod_ports)
+        _check_quantity(f"pod {self.key} ephemeral_storage", self.ephemeral_storage)

@@ -52,6 +52,7 @@ class _Cluster:
         self.cpu_capacity: Ints = np.array([h.cpu_millis for h in hosts], dtype=np.int64)
         self.memory_capacity: Ints = np.array([h.memory_bytes for h in hosts], dtype=np.int64)
         self.free_pod_ports: Ints = np.array([h.pod_ports for h in hosts], dtype=np.int64)
+        self.free_ephemeral: Ints = np.array([h.ephemeral_storage for h in hosts], dtype=np.int64)
         # Divisors for the free fraction; a zero capacity divides by 1, and any host with zero
         # capacity that fits has zero left, so its fraction is 0 as in the reference.
         self.cpu_scale = np.where(self.cpu_capacity == 0, 1, self.cpu_capacity).astype(np.float64)
@@ -138,6 +139,7 @@ class _Cluster:
         self.free_cpu[host] -= pod.cpu_millis
         self.free_memory[host] -= pod.memory_bytes
         self.free_pod_ports[host] -= pod.pod_ports
+        self.free_ephemeral[host] -= pod.ephemeral_storage
         self.reserve_ports(pod.host_ports, host)
 
     def fitting(self, pod: PodRequest, shape: _Shape) -> Bools:
@@ -145,6 +147,8 @@ class _Cluster:
         fit &= self.free_memory >= pod.memory_bytes
         if pod.pod_ports:
             fit &= self.free_pod_ports >= pod.pod_ports
+        if pod.ephemeral_storage:
+            fit &= self.free_ephemeral >= pod.ephemeral_storage
         conflict = self.port_conflicts(pod)
         if conflict is not None:
             fit &= ~conflict
@@ -159,6 +163,8 @@ class _Cluster:
             (Reason.HOST_PORT_CONFLICT, conflict),
             (Reason.INSUFFICIENT_CPU, self.free_cpu < pod.cpu_millis),
             (Reason.INSUFFICIENT_MEMORY, self.free_memory < pod.memory_bytes),
+            (Reason.INSUFFICIENT_EPHEMERAL_STORAGE,
+             self.free_ephemeral < pod.ephemeral_storage if pod.ephemeral_storage else None),
             (Reason.INSUFFICIENT_POD_PORTS, ports_short),
         )
         for reason, failed in dynamic:
@@ -247,6 +253,7 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
         usage[1] += pod.memory_bytes
         cluster.reserve_ports(pod.host_ports, host)
         cluster.free_pod_ports[host] -= pod.pod_ports  # may go negative: it is running
+        cluster.free_ephemeral[host] -= pod.ephemeral_storage
         if pod.owner is not None:
             bound_owners.setdefault(pod.owner, Counter())[host] += 1
     for host, (cpu, memory) in used.items():

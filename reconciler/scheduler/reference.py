@@ -23,6 +23,7 @@ class _Usage:
     cpu_millis: int = 0
     memory_bytes: int = 0
     pod_ports: int = 0
+    ephemeral_storage: int = 0
     ports: set[HostPort] = field(default_factory=set)
     owners: Counter[str] = field(default_factory=Counter)
 
@@ -30,6 +31,7 @@ class _Usage:
         self.cpu_millis += pod.cpu_millis
         self.memory_bytes += pod.memory_bytes
         self.pod_ports += pod.pod_ports
+        self.ephemeral_storage += pod.ephemeral_storage
         self.ports |= pod.host_ports
         if pod.owner is not None:
             self.owners[pod.owner] += 1
@@ -46,6 +48,10 @@ def _failure(host: HostInfo, usage: _Usage, pod: PodRequest) -> Reason | None:
         return Reason.INSUFFICIENT_CPU
     if usage.memory_bytes + pod.memory_bytes > host.memory_bytes:
         return Reason.INSUFFICIENT_MEMORY
+    if pod.ephemeral_storage and (
+        usage.ephemeral_storage + pod.ephemeral_storage > host.ephemeral_storage
+    ):
+        return Reason.INSUFFICIENT_EPHEMERAL_STORAGE
     if pod.pod_ports and usage.pod_ports + pod.pod_ports > host.pod_ports:
         return Reason.INSUFFICIENT_POD_PORTS
     return None

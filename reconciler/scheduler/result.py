@@ -26,6 +26,7 @@ class Reason(StrEnum):
     HOST_PORT_CONFLICT = "host port conflict"
     INSUFFICIENT_CPU = "insufficient cpu"
     INSUFFICIENT_MEMORY = "insufficient memory"
+    INSUFFICIENT_EPHEMERAL_STORAGE = "insufficient ephemeral-storage"  # a Host that declares it
     INSUFFICIENT_POD_PORTS = "insufficient pod ports"  # the host's range to publish ports is full
 
 

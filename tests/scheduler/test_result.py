@@ -42,6 +42,7 @@ def test_filter_order_is_host_properties_then_occupancy() -> None:
         Reason.HOST_PORT_CONFLICT,
         Reason.INSUFFICIENT_CPU,
         Reason.INSUFFICIENT_MEMORY,
+        Reason.INSUFFICIENT_EPHEMERAL_STORAGE,
         Reason.INSUFFICIENT_POD_PORTS,
     )
     assert [reason.value for reason in FILTER_ORDER] == [
@@ -51,5 +52,6 @@ def test_filter_order_is_host_properties_then_occupancy() -> None:
         "host port conflict",
         "insufficient cpu",
         "insufficient memory",
+        "insufficient ephemeral-storage",
         "insufficient pod ports",
     ]
