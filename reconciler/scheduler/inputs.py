@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
+from reconciler.scheduler import topology
+
 # Quantities stay below 2**50 (1 PiB of memory, 10**12 cores in millicores) so that free capacity
 # fits an int64 and converts to float64 exactly: both implementations then score bit for bit alike.
 MAX_QUANTITY = 2**50
@@ -135,6 +137,14 @@ class PodRequest:
     """Bytes of `ephemeral-storage` the pod requests."""
     pod_ports: int = 0
     """How many ports the pod publishes from its host's allocation range (no hostPort)."""
+    labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    """The pod's labels, matched by the selectors of other pods' `rules`."""
+    rules: topology.Rules | None = None
+    """Topology spread constraints and pod (anti-)affinity, if any."""
+
+    @property
+    def namespace(self) -> str:
+        return self.key.partition("/")[0]
 
     def __post_init__(self) -> None:
         if not self.key:

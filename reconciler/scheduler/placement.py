@@ -15,7 +15,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from reconciler.scheduler import predicates
+from reconciler.scheduler import interpodcols, predicates, topology
 from reconciler.scheduler.inputs import HostInfo, HostPort, PodRequest, Taint, Toleration
 from reconciler.scheduler.result import FILTER_ORDER, Placement, Reason, Unschedulable
 
@@ -39,6 +39,7 @@ class _Shape:
     codes: Codes
     penalty: Ints | None  # untolerated PreferNoSchedule taints; None when zero on every host
     penalty_base: int  # one more than the largest penalty
+    selected: Bools  # passes the nodeSelector (eligible for topology spread, taints ignored)
 
 
 class _Cluster:
@@ -79,7 +80,8 @@ class _Cluster:
             values: dict[str, int] = {}
             codes = np.array(
                 [
-                    values.setdefault(host.labels[key], len(values)) if key in host.labels else -1
+                    -1 if (v := topology.host_label(host.labels, host.name, key)) is None
+                    else values.setdefault(v, len(values))
                     for host in self.hosts
                 ],
                 dtype=np.int32,
@@ -114,7 +116,9 @@ class _Cluster:
         )
         penalty = penalties[self.taint_group] if penalties.any() else None
         base = int(penalties.max(initial=0)) + 1
-        shape = _Shape(ok=codes == 0, codes=codes, penalty=penalty, penalty_base=base)
+        shape = _Shape(
+            ok=codes == 0, codes=codes, penalty=penalty, penalty_base=base, selected=selected
+        )
         self._shapes[key] = shape
         return shape
 
@@ -154,8 +158,11 @@ class _Cluster:
             fit &= ~conflict
         return fit
 
-    def failures(self, pod: PodRequest, shape: _Shape) -> dict[Reason, int]:
-        """Hosts per first failing filter, for a pod that fits nowhere."""
+    def failures(
+        self, pod: PodRequest, shape: _Shape, rules: Codes | None = None
+    ) -> dict[Reason, int]:
+        """Hosts per first failing filter, for a pod that fits nowhere (`rules`: the codes of
+        `interpodcols.Columns.failures`, filters after all of these)."""
         codes = shape.codes.copy()
         conflict = self.port_conflicts(pod)
         ports_short = self.free_pod_ports < pod.pod_ports if pod.pod_ports else None
@@ -170,6 +177,8 @@ class _Cluster:
         for reason, failed in dynamic:
             if failed is not None:
                 codes[(codes == 0) & failed] = _CODE[reason]
+        if rules is not None:
+            codes = np.where(codes == 0, rules, codes)
         counts = np.bincount(codes, minlength=len(FILTER_ORDER) + 1)
         return {reason: int(counts[_CODE[reason]]) for reason in FILTER_ORDER}
 
@@ -262,17 +271,26 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
         cluster.free_memory[host] = max(int(cluster.memory_capacity[host]) - memory, -1)
 
     spread = _Spread(len(cluster.names), bound_owners, pending)
+    columns = _columns(cluster, ordered, bindings)
     unschedulable: list[Unschedulable] = []
     for pod in pending:
         shape = cluster.shape(pod)
         fit = cluster.fitting(pod, shape)
+        rules = None
+        if columns is not None and columns.involved(pod):
+            rules = columns.failures(pod, shape.selected)
+            fit &= rules == 0
         if not fit.any():
-            failures = cluster.failures(pod, shape)
+            failures = cluster.failures(pod, shape, rules)
             unschedulable.append(Unschedulable.from_counts(pod.key, len(cluster.names), failures))
             spread.placed(pod.owner, None)
             continue
+        if rules is not None and columns is not None:
+            fit = columns.preferred(pod, fit, shape.selected)
         host = cluster.best(pod, fit, spread.counts(pod.owner), shape)
         cluster.place(pod, host)
+        if columns is not None:
+            columns.place(pod, host)
         spread.placed(pod.owner, host)
         bindings[pod.key] = cluster.names[host]
 
@@ -280,3 +298,17 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
         bindings=MappingProxyType(dict(sorted(bindings.items()))),
         unschedulable=tuple(unschedulable),
     )
+
+def _columns(
+    cluster: _Cluster, pods: list[PodRequest], bound: dict[str, str]
+) -> interpodcols.Columns | None:
+    """Topology columns when some pod has rules (None otherwise: nothing to evaluate), with the
+    pods kept on their hosts already counted."""
+    if all(pod.rules is None for pod in pods):
+        return None
+    columns = interpodcols.Columns(cluster.hosts, cluster.ready, pods)
+    for pod in pods:
+        host = bound.get(pod.key)
+        if host is not None:
+            columns.place(pod, cluster.index[host])
+    return columns

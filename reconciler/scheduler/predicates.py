@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Mapping
 
+from reconciler.scheduler import topology
 from reconciler.scheduler.inputs import HostInfo, PodRequest, Taint, TaintEffect, Toleration
 from reconciler.scheduler.result import Reason
 
@@ -47,7 +48,10 @@ def static_failure(host: HostInfo, pod: PodRequest) -> Reason | None:
         return Reason.HOST_NOT_READY
     if not hard_taints_tolerated(host.taints, pod.tolerations):
         return Reason.UNTOLERATED_TAINT
-    if not selector_matches(host.labels, pod.node_selector):
+    if not all(
+        topology.host_label(host.labels, host.name, key) == value
+        for key, value in pod.node_selector.items()
+    ):
         return Reason.NODE_SELECTOR_MISMATCH
     return None
 

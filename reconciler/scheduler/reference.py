@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from reconciler.scheduler import predicates
+from reconciler.scheduler import interpod, predicates
 from reconciler.scheduler.inputs import HostInfo, HostPort, PodRequest
 from reconciler.scheduler.result import Placement, Reason, Unschedulable
 
@@ -83,25 +83,28 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
     usage = {host.name: _Usage() for host in ordered_hosts}
     bindings: dict[str, str] = {}
     pending: list[PodRequest] = []
+    placed: list[interpod.Placed] = []
 
     for pod in predicates.pods_in_order(list(pods)):
         bound = by_name.get(pod.bound_host) if pod.bound_host is not None else None
         if bound is not None and bound.ready:
             usage[bound.name].add(pod)
             bindings[pod.key] = bound.name
+            placed.append((pod, bound))
         else:
             pending.append(pod)
 
     unschedulable: list[Unschedulable] = []
     for pod in pending:
-        best: tuple[int, int, float, str] | None = None
+        best: tuple[int, int, int, int, int, float, str] | None = None
         failures: Counter[Reason] = Counter()
+        view = interpod.View.of(pod, ordered_hosts, placed)
         for host in ordered_hosts:
-            reason = _failure(host, usage[host.name], pod)
+            reason = _failure(host, usage[host.name], pod) or view.failure(host)
             if reason is not None:
                 failures[reason] += 1
                 continue
-            rank = _rank(host, usage[host.name], pod)
+            rank = (*view.rank(host), *_rank(host, usage[host.name], pod))
             if best is None or rank < best:
                 best = rank
         if best is None:
@@ -110,6 +113,7 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
         chosen = best[-1]
         usage[chosen].add(pod)
         bindings[pod.key] = chosen
+        placed.append((pod, by_name[chosen]))
 
     return Placement(
         bindings=MappingProxyType(dict(sorted(bindings.items()))),

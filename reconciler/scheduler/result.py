@@ -28,6 +28,13 @@ class Reason(StrEnum):
     INSUFFICIENT_MEMORY = "insufficient memory"
     INSUFFICIENT_EPHEMERAL_STORAGE = "insufficient ephemeral-storage"  # a Host that declares it
     INSUFFICIENT_POD_PORTS = "insufficient pod ports"  # the host's range to publish ports is full
+    # Then PodTopologySpread and InterPodAffinity, in kube-scheduler's order and words; within
+    # spreading the first failing constraint gives the reason (see `interpod`).
+    SPREAD_MISSING_LABEL = "didn't match pod topology spread constraints (missing required label)"
+    SPREAD_SKEW = "didn't match pod topology spread constraints"
+    POD_AFFINITY = "didn't match pod affinity rules"
+    POD_ANTI_AFFINITY = "didn't match pod anti-affinity rules"
+    EXISTING_ANTI_AFFINITY = "didn't satisfy existing pods anti-affinity rules"
 
 
 FILTER_ORDER: tuple[Reason, ...] = tuple(Reason)

@@ -44,6 +44,11 @@ def test_filter_order_is_host_properties_then_occupancy() -> None:
         Reason.INSUFFICIENT_MEMORY,
         Reason.INSUFFICIENT_EPHEMERAL_STORAGE,
         Reason.INSUFFICIENT_POD_PORTS,
+        Reason.SPREAD_MISSING_LABEL,
+        Reason.SPREAD_SKEW,
+        Reason.POD_AFFINITY,
+        Reason.POD_ANTI_AFFINITY,
+        Reason.EXISTING_ANTI_AFFINITY,
     )
     assert [reason.value for reason in FILTER_ORDER] == [
         "host not ready",
@@ -54,4 +59,9 @@ def test_filter_order_is_host_properties_then_occupancy() -> None:
         "insufficient memory",
         "insufficient ephemeral-storage",
         "insufficient pod ports",
+        "didn't match pod topology spread constraints (missing required label)",
+        "didn't match pod topology spread constraints",
+        "didn't match pod affinity rules",
+        "didn't match pod anti-affinity rules",
+        "didn't satisfy existing pods anti-affinity rules",
     ]
