@@ -108,3 +108,24 @@ def test_the_holder_keeps_the_newest_and_survives_a_bad_prepared(tmp_path: Path)
     holder.record(object())  # type: ignore[arg-type]  # a bug must not reach the loop
     found = holder.get()
     assert found is not None and found.revision == "a"
+
+
+def test_pods_of_a_silent_host_are_unknown_not_pending(tmp_path: Path) -> None:
+    (tmp_path / "hosts.yaml").write_text(HOSTS)
+    (tmp_path / "app.yaml").write_text(APP)
+    executor = fake.FakeExecutor(["h1", "h2"])
+    controllers = sync.Controllers()
+    first = sync.prepare(tmp_path, executor, "r1", controllers)
+    sync.converge(first, executor)
+    before = snapshot.from_prepared(sync.prepare(tmp_path, executor, "r1", controllers))
+    executor.unreachable["h2"] = "host h2: connection refused"
+    holder = snapshot.Holder()
+    holder.put(before)
+    holder.record(sync.prepare(tmp_path, executor, "r1", controllers))
+    taken = holder.get()
+    assert taken is not None
+    assert len(taken.pods) == 3, taken.pods  # the one on h2 is not left out
+    on_h2 = [p for p in taken.pods if p.host == "h2"]
+    assert on_h2 and {p.status for p in on_h2} == {snapshot.UNKNOWN}, taken.pods
+    assert on_h2[0].message == "host h2 does not answer"
+    assert not next(h for h in taken.hosts if h.name == "h2").reachable

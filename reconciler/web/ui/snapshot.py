@@ -6,6 +6,7 @@ newest in a `Holder`; the pages read it from the HTTP threads.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 CRASH_LOOP = "CrashLoopBackOff"
 PENDING = "Pending"
 UNSCHEDULABLE = "Unschedulable"
+UNKNOWN = "Unknown"
 
 
 @dataclass(frozen=True)
@@ -82,14 +84,17 @@ class Snapshot:
     services: tuple[ServiceRow, ...] = ()
 
 
-def from_prepared(prepared: sync.Prepared, now: float | None = None) -> Snapshot:
-    """The rows of one reconcile's view of the world (pure)."""
+def from_prepared(
+    prepared: sync.Prepared, now: float | None = None, previous: Snapshot | None = None
+) -> Snapshot:
+    """The rows of one reconcile's view of the world (pure); the pods `previous` saw on a host
+    that does not answer now are kept, `Unknown`."""
     now = time.time() if now is None else now
     state = prepared.load.state
     return Snapshot(
         taken=now,
         revision=prepared.result.revision,
-        pods=_pods(prepared),
+        pods=_pods(prepared, previous),
         deployments=tuple(
             DeploymentRow(
                 d.namespace,
@@ -109,7 +114,7 @@ def from_prepared(prepared: sync.Prepared, now: float | None = None) -> Snapshot
     )
 
 
-def _pods(prepared: sync.Prepared) -> tuple[PodRow, ...]:
+def _pods(prepared: sync.Prepared, previous: Snapshot | None) -> tuple[PodRow, ...]:
     restarts = prepared.controllers.restarts if prepared.controllers is not None else None
     waiting = {w.key for w in prepared.waiting}
     rows: dict[tuple[str, str], PodRow] = {}
@@ -127,11 +132,19 @@ def _pods(prepared: sync.Prepared) -> tuple[PodRow, ...]:
                 pod.namespace, pod.name, pod.host, status, f"{ready}/{len(pod.containers)}",
                 counted, html.parse_time(pod.created_at) or 0.0, pod.owner,
             )  # fmt: skip
+    silent = {o.host for o in prepared.unreachable}
     for run in prepared.result.runs:
         if (run.namespace, run.name) not in rows:
-            rows[(run.namespace, run.name)] = PodRow(run.namespace, run.name, run.host, PENDING,
-                                   f"0/{len(run.containers)}", 0, 0.0, run.owner,
-                                   f"to be started on {run.host}")  # fmt: skip
+            status, why = PENDING, f"to be started on {run.host}"
+            if run.host in silent:  # its pods there are not known: never "Pending"
+                status, why = UNKNOWN, f"host {run.host} does not answer"
+            rows[(run.namespace, run.name)] = PodRow(run.namespace, run.name, run.host, status,
+                                   f"0/{len(run.containers)}", 0, 0.0, run.owner, why)  # fmt: skip
+    for row in previous.pods if previous is not None else ():
+        if row.host in silent and (row.namespace, row.name) not in rows:  # last seen there
+            rows[(row.namespace, row.name)] = dataclasses.replace(
+                row, status=UNKNOWN, message=f"host {row.host} does not answer"
+            )
     for entry in prepared.result.unschedulable:
         namespace, _, name = entry.pod.partition("/")
         if (namespace, name) not in rows:
@@ -209,7 +222,7 @@ class Holder:
     def record(self, prepared: sync.Prepared) -> None:
         """The daemon's hook after each applied sync; never raises into the loop."""
         try:
-            self.put(from_prepared(prepared))
+            self.put(from_prepared(prepared, previous=self.get()))
         except Exception:  # a bug here must not stop a reconcile
             log.exception("building the dashboard snapshot failed")
 
