@@ -136,9 +136,11 @@ def deployment_yaml(
     volumes: Sequence[Fields] = (),
     tolerations: Sequence[Mapping[str, str]] = (),
     grace_seconds: int | None = None,
+    strategy: Fields | None = None,
 ) -> str:
     """A `Deployment` of `replicas` pods of the one container `main` (see `container`), selected
-    by `app: <name>`; `pod_labels` are the pods' labels besides that one."""
+    by `app: <name>`; `pod_labels` are the pods' labels besides that one; `strategy` as in
+    Kubernetes (left out when None: RollingUpdate, 25% surge and unavailable)."""
     template: dict[str, Node] = {
         "metadata": {"labels": {"app": name, **(pod_labels or {})}},
         "spec": _pod_spec(main, None, None, volumes, tolerations, grace_seconds),
@@ -148,6 +150,8 @@ def deployment_yaml(
         "selector": {"matchLabels": {"app": name}},
         "template": template,
     }
+    if strategy is not None:
+        spec["strategy"] = strategy
     return _document("apps/v1", "Deployment", _metadata(name, namespace, labels), spec)
 
 
