@@ -24,13 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shlex
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -548,20 +546,7 @@ def main() -> None:
     parser.add_argument("--resync", type=float, default=10.0)
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--noop-rounds", type=int, default=5)
-    parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--results", type=Path, help="rewrite the section from this JSON output")
-    args = parser.parse_args()
-    if args.results:
-        results = json.loads(args.results.read_text())
-    else:
-        with tempfile.TemporaryDirectory(prefix="dbench-") as tmp:
-            os.chmod(tmp, 0o755)
-            results = asyncio.run(run(args, Path(tmp)))
-        print(json.dumps(results, indent=1, default=str))
-    body = write(args, results)
-    print(body)
-    if not args.no_write:
-        report.write_section("Daemon", body)
+    report.lab_main(parser, run, write, "Daemon", "dbench-")
 
 
 if __name__ == "__main__":

@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
 import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -182,20 +179,7 @@ def main() -> None:
     parser.add_argument("--per-host", type=int, default=5)
     parser.add_argument("--delay", type=float, default=0.1)
     parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--results", type=Path, help="rewrite the section from this JSON output")
-    args = parser.parse_args()
-    if args.results:
-        results = json.loads(args.results.read_text())
-    else:
-        with tempfile.TemporaryDirectory(prefix="slowbench-") as tmp:
-            os.chmod(tmp, 0o755)
-            results = asyncio.run(run(args, Path(tmp)))
-        print(json.dumps(results, indent=1, default=str))
-    body = write(args, results)
-    print(body, file=sys.stdout)
-    if not args.no_write:
-        report.write_section("A slow host", body)
+    report.lab_main(parser, run, write, "A slow host", "slowbench-")
 
 
 if __name__ == "__main__":

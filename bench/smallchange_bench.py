@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import statistics
-import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -215,20 +213,7 @@ def main() -> None:
     parser.add_argument("--fleet", type=int, default=190)
     parser.add_argument("--small", type=int, default=10)
     parser.add_argument("--reps", type=int, default=4)
-    parser.add_argument("--no-write", action="store_true")
-    parser.add_argument("--results", type=Path, help="rewrite the section from this JSON output")
-    args = parser.parse_args()
-    if args.results:
-        results = json.loads(args.results.read_text())
-    else:
-        with tempfile.TemporaryDirectory(prefix="scbench-") as tmp:
-            os.chmod(tmp, 0o755)
-            results = asyncio.run(run(args, Path(tmp)))
-        print(json.dumps(results, indent=1, default=str))
-    body = write(args, results)
-    print(body)
-    if not args.no_write:
-        report.write_section("Push-to-running for a small change", body)
+    report.lab_main(parser, run, write, "Push-to-running for a small change", "scbench-")
 
 
 if __name__ == "__main__":
