@@ -20,10 +20,10 @@ from typing import Any
 
 from reconciler.cli import common, get, services
 from reconciler.cli import hpa as hpacli
-from reconciler.controllers import manager, sync
+from reconciler.controllers import manager, pullfailures, sync
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import errors, protocol
-from reconciler.model import hoststate, workloads
+from reconciler.model import hoststate, objects, workloads
 from reconciler.state import conditions as cond
 
 Results = Mapping[str, list[tuple[hoststate.ProbeKind, hoststate.ProbeResult, float]]]
@@ -69,6 +69,8 @@ def describe(executor: protocol.HostExecutor, path: Path, name: str, namespace: 
     loaded, observations = get.observe(executor, path, detail=True)
     matches = [p for p in get.pods_of(observations, namespace) if p.name == name]
     code = get.warn_unreachable(observations)
+    if not matches and _describe_not_pulled(loaded.state, observations, name, namespace):
+        return code
     if not matches:
         where = f" in namespace {namespace}" if namespace else ""
         return common.fail("describe", f'pod "{name}" not found{where}', 1)
@@ -91,6 +93,24 @@ def describe(executor: protocol.HostExecutor, path: Path, name: str, namespace: 
         sys.stdout.write(describe_text(pod, target.address, results, now))
         sys.stdout.write(events_text(events, problem, now, mine))
     return code
+
+
+def _describe_not_pulled(
+    desired: objects.DesiredState,
+    observations: dict[str, hoststate.HostObservation],
+    name: str,
+    namespace: str,
+) -> bool:
+    """A desired pod on no host because its pull failed (the daemon's records): shown, True."""
+    failing = get.from_daemon(lambda store: store.conditions(), list[cond.Condition]())
+    rows = [r for r in pullfailures.rows(desired, observations, failing, namespace)
+            if r["name"] == name]  # fmt: skip
+    events = _daemon_events() if rows else []
+    for row in rows:
+        mine = [e for e in events if e.object == f"Pod/{row['namespace']}/{name}"]
+        sys.stdout.write(pullfailures.describe_text(row))
+        sys.stdout.write(events_text([], "", time.time(), mine))
+    return bool(rows)
 
 
 def describe_service(

@@ -25,10 +25,11 @@ from reconciler.cli import hpa as hpacli
 from reconciler.cli import jobs as jobscli
 from reconciler.cli import pvc as pvccli
 from reconciler.controllers import deployment as deploymentctl
-from reconciler.controllers import lifecycle, sync
+from reconciler.controllers import lifecycle, pullfailures, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import hoststate, quantity
+from reconciler.state import conditions as cond
 from reconciler.state import store as storemod
 
 RESOURCES = {"pods": "pods", "pod": "pods", "po": "pods", "deployments": "deployments",
@@ -245,6 +246,8 @@ def get(
         records = restart_records()
         items = [pod_row(p, addresses.get(p.host, ""), records)
                  for p in pods_of(observations, namespace)]  # fmt: skip
+        failing = from_daemon(storemod.Store.conditions, list[cond.Condition]())  # ErrImagePull
+        items += pullfailures.rows(loaded.state, observations, failing, namespace)
         emit(items, output, POD_WIDE if wide else POD_COLUMNS, "PodList")
     elif resource == "hosts":
         rows = _host_rows(loaded, observations)

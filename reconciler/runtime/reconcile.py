@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.controllers import status, sync
+from reconciler.controllers import pullfailures, status, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import errors, hoststate, workloads
@@ -59,6 +59,8 @@ class Reconciler:
     """Called with each applied sync's view of the world (the dashboard's snapshot)."""
     _verified: str | None = None  # the head last verified (~50 ms): not again at each resync
     _backoffs_told: set[tuple[str, str]] = field(default_factory=set)  # BackOff events made
+    pulls: pullfailures.PullBackOff = field(default_factory=pullfailures.PullBackOff)
+    """Failed image pulls in a row per pod: ErrImagePull/ImagePullBackOff, retry delay."""
     _templates: dict[tuple[str, str, str], workloads.PodTemplate | None] = field(
         default_factory=dict
     )  # rollback targets already read from their commits
@@ -145,7 +147,17 @@ class Reconciler:
             return self._hold(sync_id, sha, prepared.held, started)
         self.requeue_after = prepared.requeue_after
         done = sync.converge(prepared, self.executor, _log_action)
+        self._count_pulls(prepared, done)
         return self._record(sync_id, sha, prepared, done, started)
+
+    def _count_pulls(self, prepared: sync.Prepared, done: sync.Converged) -> None:
+        """Failed pulls counted per pod; the next sync comes when the first is due."""
+        now = time.monotonic()
+        self.pulls.update(done.results, now)
+        self.pulls.forget_except((r.namespace, r.name) for r in prepared.result.runs)
+        retry = self.pulls.requeue_after(now)
+        if retry is not None:
+            self.requeue_after = min(retry, self.requeue_after or retry)
 
     def _cause(self, trigger: str, newest: str) -> str:
         """What caused this sync: a revision no sync has seen came from the source (a push seen
@@ -247,6 +259,8 @@ class Reconciler:
                 errors.append(f"{a.kind} {a.namespace}/{a.name} on {a.host}: {outcome.message}")
         counts["unchanged"] = len(result.plan.unchanged)
         told = set()
+        for kind, obj, reason, message in self.pulls.events(done.results):  # ErrImagePull
+            self.store.record_event(kind, obj, reason, message)
         for kind, obj, reason, message in status.back_off_events(prepared):
             told.add((obj, message))
             if (obj, message) not in self._backoffs_told:  # once per back-off, not per sync
@@ -261,7 +275,7 @@ class Reconciler:
         errors += [f"{u.pod}: {u.message}" for u in result.unschedulable]
         errors += [d.format() for d in result.errors]
         self.store.set_applied_revision(sha)
-        conditions = status.conditions(prepared, done)
+        conditions = self.pulls.relabel(status.conditions(prepared, done))
         self.store.set_conditions(conditions)
         if self.on_synced is not None:
             self.on_synced(prepared)

@@ -510,6 +510,8 @@ class Lab:
                 gitserver.GitServer("rc-git", self.config.gateway, gitserver.PORT, git_dir)
             )
         proc.stop_pid(state.registry_pid)
+        auth_registry = self.config.state_dir / "authregistry" / "registry.pid"  # authregistry
+        proc.stop_pid(proc.read_pid(auth_registry))
         if self._address_present():
             proc.run(["ip", "link", "del", self.config.bridge], check=False)
         if state.tun_mode >= 0 and not self._other_labs_running():
