@@ -215,3 +215,11 @@ def test_the_icon_needs_no_token_and_is_svg() -> None:
     icon = locked.respond(app.ICON_ROUTE, {})
     assert icon.code == 200 and icon.content_type == "image/svg+xml"
     assert icon.body.startswith("<svg") and locked.respond("/ui/", {}).code == 401
+
+
+@pytest.mark.parametrize(("word", "tone"), [
+    ("Running", h.Tone.OK), ("CrashLoopBackOff", h.Tone.BAD), ("ImagePullBackOff", h.Tone.BAD),
+    ("Pending", h.Tone.WARN), ("Unknown", h.Tone.WARN), ("SomethingNew", h.Tone.NONE),
+])  # fmt: skip
+def test_every_badge_carries_its_word_and_a_colour(word: str, tone: h.Tone) -> None:
+    assert h.badge(word) == f'<span class="b {tone}">{word}</span>'

@@ -33,9 +33,11 @@ GOOD_WORDS = frozenset({"True", "Ready", "Running", "Succeeded", "Synced", "Norm
                         "Complete", "Available", "Completed", "HostReady"})  # fmt: skip
 BAD_WORDS = frozenset({"False", "NotReady", "Failed", "Invalid", "Refused", "Down", "Warning",
                        "CrashLoopBackOff", "Unschedulable", "Error", "Exited", "Stuck",
-                       "Unreachable", "Lost"})  # fmt: skip
+                       "Unreachable", "Lost", "ErrImagePull", "ImagePullBackOff",
+                       "OOMKilled"})  # fmt: skip
 WARN_WORDS = frozenset({"Unknown", "Partial", "Blocked", "Held", "Pending", "Progressing",
-                        "Running…", "Degraded", "Created", "Paused", "Stopped"})  # fmt: skip
+                        "Degraded", "Created", "Paused", "Stopped", "Terminating",
+                        "ContainerCreating"})  # fmt: skip
 
 
 def esc(value: object) -> str:
