@@ -70,7 +70,14 @@ def prepare(session: hostsession.HostSession, run: hoststate.PodRun) -> None:
                 raise errors.NameConflict(run.host, run.podman_name, "podman volume",
                                           volume.volume)  # fmt: skip
             continue
-        session.api.create_volume({"Name": volume.volume, "Label": dict(volume.labels)})
+        try:
+            session.api.create_volume({"Name": volume.volume, "Label": dict(volume.labels)})
+        except errors.OperationFailed as exc:  # another pod of the claim made it meanwhile
+            again = session.api.inspect_volume(volume.volume)
+            if again is None or not _ours(again, volume):
+                raise
+            log.debug("host %s: volume %s made meanwhile (%s)", run.host, volume.volume, exc)
+            continue
         log.info("host %s: made volume %s of PersistentVolumeClaim %s/%s",
                  run.host, volume.volume, volume.namespace, volume.claim)  # fmt: skip
 
@@ -84,5 +91,8 @@ def remove(session: hostsession.HostSession, claim: claims.ObservedClaim) -> str
     wanted = claims.ClaimVolume(claim.namespace, claim.claim, claim.volume)
     if not _ours(found, wanted):
         return f"volume {claim.volume} is not the claim's volume; left alone"
+    users = session.api.list_containers({"volume": [claim.volume]})
+    if users:  # never forced out from under a container (the removal below forces)
+        return f"volume {claim.volume} is still used by {len(users)} container(s); kept for now"
     session.api.remove_volume(claim.volume)
     return f"volume {claim.volume} of PersistentVolumeClaim {claim.namespace}/{claim.claim} removed"

@@ -305,7 +305,9 @@ def delete_pod(
         if namespace and name:
             extra = {hoststate.LABEL_NAMESPACE: namespace, hoststate.LABEL_NAME: name}
             for volume in session.api.list_volumes(observed.managed_filter(extra)):
-                session.api.remove_volume(str(volume["Name"]))
+                labels = volume.get("Labels") or {}  # Podman 4 ORs label filters: check all
+                if all(labels.get(key) == value for key, value in extra.items()):
+                    session.api.remove_volume(str(volume["Name"]))
         session.remove_dirs(dirs)
     gone = "removed" if current is not None else "was already gone; its leftovers removed"
     return f"pod {pod} {gone}"

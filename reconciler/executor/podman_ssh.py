@@ -35,6 +35,7 @@ from reconciler.executor import (
     protocol,
     sshconn,
 )
+from reconciler.model import claims as claimsmod
 from reconciler.model import hoststate, loadbalancer
 from reconciler.model import metrics as usage
 
@@ -222,7 +223,21 @@ class PodmanSSHExecutor:
             for job in jobs:
                 for index, result in job.result():
                     results[index] = result
+        for claim in plan.reclaims:  # after the pods that mounted them are gone
+            self._reclaim(by_name.get(claim.host), claim)
         return [r for r in results if r is not None]
+
+    def _reclaim(self, target: hoststate.HostTarget | None, claim: claimsmod.ObservedClaim) -> None:
+        """Remove a claim volume whose policy is Delete; a failure is logged (tried again by
+        the next plan, which finds the volume still there)."""
+        if target is None:
+            return
+        try:
+            message = claimvolumes.remove(self._live_session(target), claim)
+        except errors.ExecutorError as exc:
+            log.warning("host %s: reclaiming volume %s failed: %s", claim.host, claim.volume, exc)
+            return
+        log.info("host %s: %s (reclaim policy Delete)", claim.host, message)
 
     def _report(
         self, progress: protocol.ProgressCallback | None, result: hoststate.ActionResult

@@ -274,10 +274,13 @@ class Action:
 class Plan:
     actions: tuple[Action, ...] = ()  # sorted by wave, then as the planner ordered them
     unchanged: tuple[tuple[str, str, str], ...] = ()  # (host, namespace, name)
+    reclaims: tuple[claimsmod.ObservedClaim, ...] = ()
+    """Claim volumes the executor removes after the actions: their claim left git with reclaim
+    policy Delete, and no managed pod on their host mounts them (`plan.claims.reclaimable`)."""
 
     @property
     def empty(self) -> bool:
-        return not self.actions
+        return not self.actions and not self.reclaims
 
     def for_host(self, host: str) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.host == host)

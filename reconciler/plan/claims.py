@@ -1,6 +1,7 @@
 """PersistentVolumeClaims in planning: where each claim's volume lives (observed), the scheduling
 that keeps a pod on the host of its claims' data, and the `ClaimVolume`s attached to the runs.
-Called by `pipeline.build_plan` in place of `binding.schedule`, then after `podrun.build`.
+Called by `pipeline.build_plan` in place of `binding.schedule`, then after `podrun.build`; last,
+the claim volumes to reclaim (policy Delete, claim gone from git) join the plan.
 
 A claim is bound to the host whose `podman volume ls` shows its volume. A pod that mounts a bound
 claim may run on that host only (a node selector on a label only that host carries). A claim not
@@ -22,6 +23,8 @@ from reconciler.scheduler import result
 PIN_LABEL = f"{base.API_GROUP}/claim-host"
 """A label every host carries (its own name) for scheduling only, never shown or matched by
 users' selectors: a pod pinned to a claim's host selects it."""
+LABEL_CLAIMS = f"{base.API_GROUP}/claims"
+"""Pod label: the names of the claims (in the pod's namespace) it mounts."""
 NOWHERE = ""
 """The pin of a pod that must wait: no host has this label value."""
 _PASSES = 4
@@ -194,8 +197,39 @@ def attach(
                         if m.kind is hoststate.MountKind.CLAIM})  # fmt: skip
         found = [by_volume[n] for n in names if n in by_volume]
         volumes = tuple(volume(c) for c in found)
-        out.append(dataclasses.replace(run, claims=volumes) if volumes else run)
+        if volumes:  # the label (not hashed: the mounts are) tells a later plan what is in use
+            mounted = ",".join(c.meta.name for c in found)
+            labels = base.FrozenMap({**run.labels, LABEL_CLAIMS: mounted})
+            run = dataclasses.replace(run, claims=volumes, labels=labels)  # noqa: PLW2901
+        out.append(run)
     return out
+
+
+def reclaimable(
+    desired: objects.DesiredState, observations: Mapping[str, hoststate.HostObservation]
+) -> tuple[claims.ObservedClaim, ...]:
+    """Claim volumes to remove: reclaim policy Delete (recorded on the volume), the claim no
+    longer in git, and no pod on the volume's host mounting it (a pod this plan deletes still
+    counts: the volume goes in the next plan, once the pod is gone)."""
+    declared = {(c.meta.namespace, c.meta.name) for c in desired.claims}
+    out = []
+    for seen in observations.values():
+        if not seen.reachable:
+            continue
+        using = {(pod.namespace, name) for pod in seen.pods
+                 for name in pod.labels.get(LABEL_CLAIMS, "").split(",") if name}  # fmt: skip
+        out += [c for c in seen.claims if c.reclaim_policy is claims.ReclaimPolicy.DELETE
+                and c.key not in declared and c.key not in using]  # fmt: skip
+    return tuple(sorted(out, key=lambda c: (c.host, c.namespace, c.claim)))
+
+
+def with_reclaims(
+    plan: hoststate.Plan,
+    desired: objects.DesiredState,
+    observations: Mapping[str, hoststate.HostObservation],
+) -> hoststate.Plan:
+    found = reclaimable(desired, observations)
+    return dataclasses.replace(plan, reclaims=found) if found else plan
 
 
 def volume(claim: claims.PersistentVolumeClaim) -> claims.ClaimVolume:

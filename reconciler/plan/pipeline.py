@@ -107,6 +107,7 @@ def build_plan(
     plan = diff.compute(
         runs, observations, held, expansion.reasons, restarts
     )
+    plan = claims.with_reclaims(plan, desired, observations)  # reclaim policy Delete
     return PlanResult(
         plan=plan,
         revision=revision,

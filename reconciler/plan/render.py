@@ -132,6 +132,10 @@ def summary(result: pipeline.PlanResult) -> str:
     if result.errors:
         lines.append("Errors:")
         lines.extend(f"  {error.format()}" for error in result.errors)
+    if result.plan.reclaims:
+        lines.append("Claim volumes to remove (claim gone from git, reclaim policy Delete):")
+        lines.extend(f"  {c.host}: {c.volume} ({c.namespace}/{c.claim})"
+                     for c in result.plan.reclaims)  # fmt: skip
     if result.held:
         lines.append("Held (left as they run because of the problems above):")
         lines.extend(f"  {namespace}/{name}" for namespace, name in result.held)

@@ -50,6 +50,16 @@ metadata:
 spec:
   accessModes: [ReadWriteOnce]
   resources: {{requests: {{storage: 64Mi}}}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: scratch
+  namespace: {NAMESPACE}
+  annotations: {{reconciler.dev/reclaim-policy: Delete}}
+spec:
+  accessModes: [ReadWriteOncePod]
+  resources: {{requests: {{storage: 16Mi}}}}
 """
 WORKLOADS = f"""\
 apiVersion: apps/v1
@@ -96,6 +106,22 @@ spec:
       volumes:
         - name: shared
           persistentVolumeClaim: {{claimName: shared}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: scratcher
+  namespace: {NAMESPACE}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: app
+      image: {IMAGE}
+      command: ["sleep", "3600"]
+      volumeMounts: [{{name: s, mountPath: /s}}]
+  volumes:
+    - name: s
+      persistentVolumeClaim: {{claimName: scratch}}
 """
 
 
@@ -198,11 +224,20 @@ def test_a_rollout_keeps_the_data_and_the_host(lab: labmod.Lab, repo: Path) -> N
     assert kept.stdout.strip() == before["name"]
 
 
-def test_a_claim_removed_from_git_keeps_its_volume(lab: labmod.Lab, repo: Path) -> None:
+def test_a_claim_removed_from_git_keeps_its_volume_unless_delete(
+    lab: labmod.Lab, repo: Path
+) -> None:
     holder = _store_pod(lab, repo)["host"]
+    (scratcher,) = [p for p in _get(lab, repo, "pods") if p["name"] == "scratcher"]
+    scratch = claims.volume_name(NAMESPACE, "scratch")
+    assert scratch in _volumes(lab)[scratcher["host"]]
     _write(repo, "2", with_claims=False)
-    _apply(lab, repo)
+    _apply(lab, repo)  # the pods go; a volume is reclaimed only once no pod mounts it
     assert not _get(lab, repo, "pods")
-    assert claims.volume_name(NAMESPACE, "data") in _volumes(lab)[holder]
+    _apply(lab, repo)  # reclaim policy Delete: `scratch` goes now
+    volumes = _volumes(lab)
+    assert claims.volume_name(NAMESPACE, "data") in volumes[holder]
+    assert all(scratch not in names for names in volumes.values())
     rows = {row["name"]: row for row in _get(lab, repo, "pvc")}
     assert rows["data"]["status"] == "Orphaned" and rows["data"]["host"] == holder
+    assert "scratch" not in rows

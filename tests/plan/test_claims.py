@@ -134,3 +134,31 @@ def test_volume_names_are_distinct_and_valid() -> None:
     name = claims.volume_name("default", "Data.Store")
     assert name.startswith("rc-pvc-default-data-store-")
     assert len(claims.volume_name("n" * 63, "c" * 253)) <= claims.MAX_VOLUME_NAME
+
+
+def test_a_deleted_claim_is_reclaimed_only_with_policy_delete_and_once_unused() -> None:
+    keep = dataclasses.replace(_held("h1", "kept"), volume=claims.volume_name("default", "kept"))
+    gone = dataclasses.replace(
+        _held("h2", "gone"), volume=claims.volume_name("default", "gone"),
+        labels=base.FrozenMap({claims.LABEL_RECLAIM: "Delete"}),
+    )  # fmt: skip
+    still = dataclasses.replace(gone, claim="data", volume=claims.volume_name("default", "data"))
+    seen = _with_claims(b.observations(*UP), keep, gone, still)
+    result = pipeline.build_plan(_desired(1), seen, "r1")
+    assert [c.claim for c in result.plan.reclaims] == ["gone"]  # `data` is declared; `kept` Retain
+    assert not result.plan.empty
+
+
+def test_a_volume_still_mounted_by_a_pod_waits_for_the_pod_to_go() -> None:
+    first = pipeline.build_plan(_desired(1), b.observations(*UP), "r1")
+    [run] = first.runs
+    assert run.labels[planclaims.LABEL_CLAIMS] == "data"
+    deleted = dataclasses.replace(_held(run.host), labels=base.FrozenMap(
+        {claims.LABEL_RECLAIM: "Delete"}))  # fmt: skip
+    seen = _with_claims(b.observations(*UP, pods=b.running(first)), deleted)
+    gone = b.state(*HOSTS)  # the claim and its Deployment left git
+    result = pipeline.build_plan(gone, seen, "r2")
+    assert [a.kind for a in result.plan.actions] == [hoststate.ActionKind.DELETE]
+    assert result.plan.reclaims == ()  # its pod is deleted first
+    after = _with_claims(b.observations(*UP), deleted)
+    assert [c.claim for c in pipeline.build_plan(gone, after, "r3").plan.reclaims] == ["data"]
