@@ -146,3 +146,43 @@ def test_the_fixed_secret_pulls_and_runs_the_pod(
     stored = lab.ssh(host, "sh", "-c", "cat $XDG_RUNTIME_DIR/containers/auth.json "
                      "$HOME/.config/containers/auth.json 2>/dev/null", check=False)  # fmt: skip
     assert registry.password not in stored.stdout  # the login was never written on the host
+
+
+def test_the_daemon_shows_image_pull_back_off_until_the_secret_is_fixed(
+    lab: labmod.Lab, registry: authregistry.AuthRegistry, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    base = tmp_path_factory.mktemp("pullsecrets-daemon")
+    with gitdaemon.daemon_on_git(lab, base, git_user="rc-git-pull", namespace=NAMESPACE) as (
+        _daemon,
+        work,
+    ):
+        env = {**gitdaemon.cli_env(lab), "RECONCILER_STATE_DIR": str(base / "state")}
+
+        def cli(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "reconciler", *args, "-n", NAMESPACE, "-f", str(work.path)],
+                capture_output=True, text=True, env=env, timeout=120, check=False,
+            )  # fmt: skip
+
+        def status() -> str:
+            done = cli("get", "pods", "-o", "json")
+            assert done.returncode == 0, done.stderr
+            rows = {item["name"]: item for item in json.loads(done.stdout)["items"]}
+            return str(rows.get("private", {}).get("status", ""))
+
+        work.write("app.yaml", _manifests(registry, WRONG, anonymous=False))
+        work.commit_and_push("a pod with the wrong registry password")
+        assert proc.wait_for(lambda: status() == "ImagePullBackOff" or None,
+                             "ImagePullBackOff in get pods", 240, 2.0)  # fmt: skip
+        described = cli("describe", "pod", "private")
+        assert described.returncode == 0, described.stderr
+        text = described.stdout
+        assert "Status:       ImagePullBackOff" in text and "198.18.0.1:5001" in text
+        assert "ErrImagePull" in text and "Secret 'regcred'" in text
+        assert _pods(lab) == {}
+        work.write("app.yaml", _manifests(registry, registry.password, anonymous=False))
+        work.commit_and_push("the right password")
+        assert proc.wait_for(lambda: status() == "Running" or None, "the pod running", 240, 2.0)
+        logged = (base / "daemon.log").read_text()
+        for secret in (WRONG, registry.password, registry.basic.removeprefix("Basic ")):
+            assert secret not in logged and secret not in text
