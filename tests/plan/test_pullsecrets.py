@@ -13,6 +13,7 @@ import pytest
 from reconciler.manifests import loader
 from reconciler.model import base, objects, registryauth
 from reconciler.plan import expand, pipeline, pullsecrets, refs, resolve
+from reconciler.runtime import logs
 
 from . import builders as b
 
@@ -197,3 +198,15 @@ def test_validate_reports_a_missing_pull_secret_at_its_line(tmp_path: Path) -> N
     (error,) = loader.load_repository(tmp_path).errors
     assert (error.line, error.path) == (7, "spec.imagePullSecrets[0].name")
     assert "Secret default/regcred does not exist" in error.message
+
+
+def test_the_log_redactor_hides_the_password_inside_a_pull_secret() -> None:
+    redactor = logs.Redactor()
+    secret = _pull_secret()
+    for value in secret.data.values():  # what the daemon registers for every Secret
+        redactor.register(value)
+    line = f"pull failed: password {PASSWORD} in a message"
+    assert PASSWORD in redactor(line)  # the whole JSON value alone does not hide it
+    for part in pullsecrets.sensitive_values(secret):
+        redactor.register(part)
+    assert PASSWORD not in redactor(line) and "<redacted>" in redactor(line)
