@@ -198,6 +198,14 @@ def test_the_dashboard_in_a_real_browser(setup: Setup, tmp_path: Path, lab: labm
             assert width <= 390, f"the page is {width}px wide on a 390px phone"
             _save(small, shots, "dashboard-phone")
             phone.close()
+
+            plain = browser.new_context(java_script_enabled=False)  # the tables need no script
+            plain.add_cookies([{"name": "reconciler_token", "value": TOKEN, "url": url}])
+            bare = plain.new_page()
+            bare.goto(f"{url}/ui/workloads")
+            assert bare.locator("section#pods tbody tr").count() == 3
+            assert bare.locator("noscript").count() == 1  # its meta refresh reloads the page
+            plain.close()
             assert page.evaluate("window.__pwned") is None
         finally:
             browser.close()
