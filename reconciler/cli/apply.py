@@ -26,7 +26,7 @@ from reconciler.cli import common, settings
 from reconciler.cli import diff as diffcmd
 from reconciler.controllers import autoscale, cronrun, jobrun, manager, sync
 from reconciler.executor import protocol
-from reconciler.model import hoststate
+from reconciler.model import hooks, hoststate
 from reconciler.plan import pruneguard, render
 from reconciler.source import worktree
 
@@ -65,7 +65,9 @@ class _Progress:
                 f"[{self.done}/{self.total}] {a.host}: {a.kind} {a.namespace}/{a.name} "
                 f"... {result.outcome} ({result.seconds:.1f}s)"
             )
-            if result.message and result.outcome is not hoststate.Outcome.DONE:
+            if result.message and (
+                result.outcome is not hoststate.Outcome.DONE or hooks.noteworthy(result.message)
+            ):  # a done action tells of a failed hook or init container too
                 line += f": {result.message}"
             print(line, flush=True)
 

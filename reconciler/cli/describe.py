@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler.cli import common, get, services
 from reconciler.cli import hpa as hpacli
-from reconciler.controllers import manager, pullfailures, sync
+from reconciler.controllers import initsteps, manager, pullfailures, sync
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import errors, protocol
 from reconciler.model import hoststate, objects, workloads
@@ -168,6 +168,7 @@ def describe_text(
         f"Created:      {pod.created_at or '<unknown>'}",
         f"Podman ID:    {pod.podman_id[:12]}",
         "Labels:       " + (", ".join(f"{k}={v}" for k, v in sorted(own.items())) or "<none>"),
+        *initsteps.describe_lines(pod),  # initContainers, in their order
         "Containers:",
     ]
     for c in pod.containers:

@@ -25,7 +25,7 @@ from reconciler.cli import hpa as hpacli
 from reconciler.cli import jobs as jobscli
 from reconciler.cli import pvc as pvccli
 from reconciler.controllers import deployment as deploymentctl
-from reconciler.controllers import lifecycle, pullfailures, sync
+from reconciler.controllers import initsteps, lifecycle, pullfailures, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import hoststate, quantity
@@ -111,6 +111,7 @@ def pod_row(
     status = str(pod.phase)
     if any(r is not None and r.backing_off for r in records):
         status = lifecycle.CRASH_LOOP
+    status = initsteps.status(pod, restarts) or status  # Init:0/2, Init:Error, ...
     counted = sum(
         max(r.restarts if r is not None else 0, c.restart_count or 0)
         for r, c in zip(records, pod.containers, strict=True)

@@ -18,7 +18,16 @@ from pathlib import Path
 
 from reconciler.controllers import autoscale as autoscalectl
 from reconciler.controllers import balancers as balancersctl
-from reconciler.controllers import cronrun, drain, hosthealth, hostpass, jobrun, lifecycle, rollouts
+from reconciler.controllers import (
+    cronrun,
+    drain,
+    hosthealth,
+    hostpass,
+    initsteps,
+    jobrun,
+    lifecycle,
+    rollouts,
+)
 from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
@@ -230,8 +239,9 @@ def restart(p: Pass) -> None:
     the controllers (a dry run) a fresh one, with no memory of back-offs, says what would be
     restarted now."""
     known = p.controllers.restarts if p.controllers is not None else None
-    verdicts = (known or lifecycle.Restarts()).due(p.observations, p.now)
-    p.restarts, p.waiting = verdicts.restarts, verdicts.waiting
+    verdicts = (known or lifecycle.Restarts()).due(initsteps.view(p.observations), p.now)
+    p.restarts = verdicts.restarts + initsteps.continuations(p.observations)  # init containers
+    p.waiting = verdicts.waiting
     if verdicts.next_due is not None:
         p.requeue.append(verdicts.next_due)
 

@@ -18,7 +18,10 @@ from typing import Any
 from reconciler.executor import (
     claimvolumes,
     errors,
+    hooklabels,
+    hookrun,
     hostsession,
+    initrun,
     observed,
     podevents,
     podmanspec,
@@ -191,7 +194,7 @@ def _complete(pod: dict[str, object], run: hoststate.PodRun) -> bool:
     listed = pod.get("Containers")
     containers = listed if isinstance(listed, list) else []
     apps = [c for c in containers if isinstance(c, dict) and c.get("Id") != infra]
-    return len(apps) == len(run.containers)
+    return len(apps) == len(run.containers) + len(run.init_containers)
 
 
 def _prepare_volumes(session: hostsession.HostSession, run: hoststate.PodRun) -> None:
@@ -227,9 +230,13 @@ def _assemble(session: hostsession.HostSession, run: hoststate.PodRun) -> str:
                 )
                 _, found = session.api.create_container(spec)
                 warnings.extend(w for w in found if w not in warnings)
+            state_dir, timeout = session.connection.state_dir, session.options.stop_timeout
+            for spec in initrun.create_specs(run, state_dir, timeout):  # initContainers
+                _, found = session.api.create_container(spec)
+                warnings.extend(w for w in found if w not in warnings)
         with _pod_context(run.host, pod):
             try:
-                session.api.start_pod(pod)
+                started = initrun.start_pod(session, run)  # init containers, postStart hooks
             except errors.OperationFailed as exc:
                 raise errors.OperationFailed(
                     "start pod", f"{exc.detail} (the pod was removed again; the next reconcile "
@@ -241,6 +248,8 @@ def _assemble(session: hostsession.HostSession, run: hoststate.PodRun) -> str:
     for warning in warnings:
         session.warn_once(warning)
     report = f"pod {pod} created and started ({len(run.containers)} container(s))"
+    if started:
+        report += f"; {started}"
     if warnings:
         report += "; podman warned: " + "; ".join(warnings)
     return report
@@ -288,6 +297,8 @@ def delete_pod(
         labels = dict(current.get("Labels") or {})
         if not _managed(labels):
             raise errors.NameConflict(host, pod, "podman pod", pod)
+        with _pod_context(host, pod):  # preStop hooks, within the grace period
+            hookrun.pre_stop(session, pod, pod_id)
         with _pod_context(host, pod):  # stop first: podman stops the containers in parallel
             # podman waits each container's own stop timeout (the pod's grace period);
             # the HTTP call may take that long on top of the command timeout.
@@ -324,6 +335,9 @@ def restart(session: hostsession.HostSession, pod: hoststate.ObservedPod, contai
     pod's namespace, name and that container name is touched."""
     host = session.target.name
     name = podmanspec.pod_name(pod.namespace, pod.name)
+    if initrun.pending(pod):  # init containers: retried or carried on in order
+        with _pod_context(host, name):
+            return initrun.advance(session, pod)
     found = next((c for c in pod.containers if c.name == container), None)
     if found is None:
         raise errors.PodmanRequestFailed(
@@ -343,9 +357,12 @@ def restart(session: hostsession.HostSession, pod: hoststate.ObservedPod, contai
         labels.get(hoststate.LABEL_CONTAINER),
     ) != (pod.namespace, pod.name, container):
         raise errors.NameConflict(host, name, "podman container", str(current.get("Name", "")))
+    hooks = hooklabels.decode(labels.get(hooklabels.LABEL_HOOKS, ""), container)
     with _pod_context(host, name):
+        failed = hookrun.before_restart(session, container, current, hooks)  # preStop
         session.api.restart_container(found.podman_id, MAX_GRACE_WAIT)
-    return f"container {container} of pod {name} restarted"
+        failed += hookrun.post_start(session, name, [(container, found.podman_id, hooks)])
+    return "; ".join([f"container {container} of pod {name} restarted", *failed])
 
 
 def replace(

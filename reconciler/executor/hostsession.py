@@ -11,9 +11,9 @@ import concurrent.futures
 import contextlib
 import logging
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
 
@@ -127,6 +127,11 @@ class HostSession:
 
     def realpath(self, path: str) -> str | None:
         return self._runner.run(self.connection.realpath(path))
+
+    def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the connection's loop (a hook's httpGet through the SSH
+        connection); it bounds its own time."""
+        return self._runner.run(coroutine)
 
     # ----- parallel calls ----------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from reconciler.executor import podmanspec, probelabels
+from reconciler.executor import hooklabels, podmanspec, probelabels
 from reconciler.model import base, hoststate
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,10 @@ def container(
 
 
 def pod(
-    host: str, entry: Mapping[str, Any], containers: Iterable[hoststate.ObservedContainer]
+    host: str,
+    entry: Mapping[str, Any],
+    containers: Iterable[hoststate.ObservedContainer],
+    init_containers: Iterable[hoststate.ObservedContainer] = (),
 ) -> hoststate.ObservedPod | None:
     """A managed pod from its list entry and its app containers; None without identity labels.
 
@@ -131,13 +134,29 @@ def pod(
         owner=labels.get(hoststate.LABEL_OWNER, ""),
         revision=labels.get(hoststate.LABEL_REVISION, ""),
         labels=base.FrozenMap(labels),
-        phase=phase(found),
+        phase=_init_phase(tuple(init_containers), labels) or phase(found),
         containers=tuple(found),
+        init_containers=tuple(init_containers),
         created_at=str(entry.get("Created", "")),
         probe_ports=probelabels.decode_ports(
             labels.get(hoststate.LABEL_PROBE_PORTS, ""), f"pod {namespace}/{name}"
         ),
     )
+
+
+def _init_phase(
+    inits: tuple[hoststate.ObservedContainer, ...], labels: Mapping[str, str]
+) -> hoststate.PodPhase | None:
+    """Pending while init containers have not all ended with 0; Failed when one failed and
+    the pod's restartPolicy is Never (it is not retried); None once they all succeeded."""
+    for init in inits:
+        if init.state in DONE_STATES and init.exit_code == 0:
+            continue
+        failed = init.state in DONE_STATES and init.exit_code != 0
+        if failed and labels.get(podmanspec.LABEL_RESTART_POLICY) == "Never":
+            return hoststate.PodPhase.FAILED
+        return hoststate.PodPhase.PENDING
+    return None
 
 
 def app_containers(entries: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -159,12 +178,19 @@ def pods(
 ) -> tuple[hoststate.ObservedPod, ...]:
     """Every managed pod of a host, sorted by (namespace, name)."""
     by_pod: dict[str, list[hoststate.ObservedContainer]] = {}
+    inits: dict[str, list[tuple[int, hoststate.ObservedContainer]]] = {}
     for entry in app_containers(container_entries):
         observed = container(entry, inspects.get(str(entry.get("Id", ""))))
+        index = hooklabels.init_index(_labels(entry))
+        if index is not None:  # an init container: kept apart, in its order
+            inits.setdefault(str(entry["Pod"]), []).append((index, observed))
+            continue
         by_pod.setdefault(str(entry["Pod"]), []).append(observed)
     found = []
     for entry in pod_entries:
-        built = pod(host, entry, by_pod.get(str(entry.get("Id", "")), []))
+        pod_id = str(entry.get("Id", ""))
+        ordered = [c for _, c in sorted(inits.get(pod_id, []), key=lambda item: item[0])]
+        built = pod(host, entry, by_pod.get(pod_id, []), ordered)
         if built is not None:
             found.append(built)
     return tuple(sorted(found, key=lambda p: p.key))

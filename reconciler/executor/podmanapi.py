@@ -336,3 +336,25 @@ class PodmanAPI:
             params={"force": "true"},
             ok_missing=True,
         )
+
+    def start_container(self, container_id: str) -> None:
+        """Start a created or exited container (Podman starts its pod's infra container first);
+        one that runs already is left as it is (304)."""
+        self._call(
+            "post",
+            f"/containers/{_quote(container_id)}/start",
+            "start container",
+            mutation=protocol.Mutation.CONTAINER_RESTART,
+        )
+
+    def stop_container(self, container_id: str, timeout: float) -> None:
+        """SIGTERM, then SIGKILL after `timeout` seconds (a failed postStart hook kills it)."""
+        self._call(
+            "post",
+            f"/containers/{_quote(container_id)}/stop",
+            "stop container",
+            mutation=protocol.Mutation.POD_STOP,
+            params={"timeout": int(timeout)},
+            timeout=self._timeout + timeout,
+            ok_missing=True,
+        )

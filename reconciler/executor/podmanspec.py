@@ -13,7 +13,7 @@ import posixpath
 import re
 from typing import Any
 
-from reconciler.executor import errors, probelabels
+from reconciler.executor import errors, hooklabels, probelabels
 from reconciler.model import hoststate, security
 
 STATE_DIR = ".local/share/reconciler"
@@ -71,10 +71,11 @@ def validate(run: hoststate.PodRun) -> None:
                        f"{', '.join(RESTART_POLICIES)}")  # fmt: skip
     if not run.containers:
         raise _invalid(run, "a pod needs at least one container")
-    names = [c.name for c in run.containers]
+    every = (*run.init_containers, *run.containers)  # names unique across both, as Kubernetes
+    names = [c.name for c in every]
     if len(set(names)) != len(names):
         raise _invalid(run, f"container names must be unique: {names}")
-    podman_names = [run.podman_name, *(container_name(run, c) for c in run.containers)]
+    podman_names = [run.podman_name, *(container_name(run, c) for c in every)]
     for name in [*podman_names, *run.volumes, *(c.volume for c in run.claims)]:
         if not PODMAN_NAME.fullmatch(name):
             raise _invalid(run, f"{name!r} is not a valid podman name (letters, digits, '_', "
@@ -87,7 +88,7 @@ def validate(run: hoststate.PodRun) -> None:
         if "/" not in relative_path(run, file.path, "file path"):
             raise _invalid(run, f"file {file.path!r} must be in a directory of the pod's own "
                            "(the directory is removed with the pod)")  # fmt: skip
-    for container in run.containers:
+    for container in every:
         if container.pull_policy not in PULL_POLICIES:
             allowed = ", ".join(PULL_POLICIES)
             raise _invalid(run, f"container {container.name}: imagePullPolicy "
@@ -147,6 +148,9 @@ def container_labels(run: hoststate.PodRun, container: hoststate.ContainerRun) -
     labels[hoststate.LABEL_CONTAINER] = container.name
     if container.probes:
         labels[hoststate.LABEL_PROBES] = probelabels.encode_probes(container.probes)
+    hooks = hooklabels.encode(run, container)
+    if hooks:
+        labels[hooklabels.LABEL_HOOKS] = hooks
     return labels
 
 
@@ -171,7 +175,7 @@ def has_infra(run: hoststate.PodRun) -> bool:
     runc create and start, about 0.2 CPU-s per pod) on every host. Several containers share the
     infra container's network and UTS namespaces, as in Kubernetes.
     """
-    return len(run.containers) > 1
+    return len(run.containers) + len(run.init_containers) > 1
 
 
 def _hostname(run: hoststate.PodRun) -> str:
@@ -316,7 +320,7 @@ def volume_spec(run: hoststate.PodRun, volume: str) -> dict[str, Any]:
 def images(run: hoststate.PodRun) -> list[tuple[str, str]]:
     """(image, pull policy) pairs the pod needs, each image once (Always wins), in order."""
     seen: dict[str, str] = {}
-    for container in run.containers:
+    for container in (*run.init_containers, *run.containers):
         previous = seen.get(container.image)
         if previous is None or container.pull_policy == "Always":
             seen[container.image] = container.pull_policy

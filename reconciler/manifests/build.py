@@ -15,6 +15,7 @@ from reconciler.manifests import (
     claimchecks,
     cronjobdocs,
     emptydir,
+    hookchecks,
     jobdocs,
     podnetwork,
     probechecks,
@@ -163,6 +164,7 @@ def pod_spec(spec: Doc) -> workloads.PodSpec:
         termination_grace_period_seconds=spec.get("terminationGracePeriodSeconds", 30),
         security_context=securitycontext.build(spec.get("securityContext")),
         host_aliases=podnetwork.host_aliases(spec),
+        init_containers=tuple(_container(c) for c in spec.get("initContainers") or []),
         image_pull_secrets=tuple(str(s["name"]) for s in spec.get("imagePullSecrets") or []),
     )
 
@@ -198,6 +200,7 @@ def _container(c: Doc) -> workloads.Container:
         readiness_probe=_probe(c.get("readinessProbe"), c),
         startup_probe=_probe(c.get("startupProbe"), c),
         security_context=securitycontext.build(c.get("securityContext")),
+        lifecycle=hookchecks.build(c),
     )
 
 

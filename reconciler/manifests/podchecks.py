@@ -13,6 +13,7 @@ from reconciler.manifests import (
     claimchecks,
     emptydir,
     envfields,
+    initchecks,
     podnetwork,
     probechecks,
     securitycontext,
@@ -66,6 +67,7 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
             where = (*path, "imagePullSecrets", index, "name")
             checker.refer(where, base.Kind.SECRET, pull["name"])
     emptydir.check(checker, path, spec)
+    initchecks.check(checker, path, spec, volume_names)  # initContainers, lifecycle hooks
     for index, toleration in enumerate(spec.get("tolerations") or []):
         check_toleration(checker, (*path, "tolerations", index), toleration)
     policy = spec.get("restartPolicy")

@@ -148,6 +148,25 @@ def _scaling_rules(name: str, meaning: str) -> F:
     ))
 
 
+_HOOK_FIELDS = (
+    F("exec", T.OBJECT, "run in the container through Podman's exec API (no shell)", (
+        F("command", T.LIST, "argv; exit status 0 is success", required=True),)),
+    F("httpGet", T.OBJECT, "GET from the host's loopback to where the container port is "
+      "published; 200-399 is success", (
+        F("path", T.STRING, "request path (default `/`)"),
+        F("port", T.INT_OR_STRING, "a `containerPort` (TCP) of this container, by number or "
+          "name", required=True),
+        F("scheme", T.STRING, "only `HTTP`, the default (`HTTPS` is refused: not supported)"),
+        F("httpHeaders", T.LIST, "extra request headers", (
+            F("name", T.STRING, "header name", required=True),
+            F("value", T.STRING, "header value", required=True),
+        )),
+    )),
+    F("sleep", T.OBJECT, "the reconciler waits this long (preStop: within the grace period)", (
+        F("seconds", T.INTEGER, "seconds to wait", required=True, minimum=0),)),
+)
+
+
 def _probe(name: str, meaning: str) -> F:
     return F(name, T.OBJECT, f"{meaning}; run by the reconciler from outside the container",
              _PROBE_FIELDS)
@@ -233,10 +252,25 @@ CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
         )),
         _SECCOMP,
     )),
+    F("lifecycle", T.OBJECT, "hooks run by the reconciler over the host's connection", (
+        F("postStart", T.OBJECT, "right after the container starts; failing: the container is "
+          "killed and restarted per restartPolicy (event FailedPostStartHook)", _HOOK_FIELDS),
+        F("preStop", T.OBJECT, "before the container is stopped (delete, replace, rollout, "
+          "scale-down), within terminationGracePeriodSeconds; then the stop", _HOOK_FIELDS),
+    )),
 ), required=True)
+
+INIT_CONTAINER = F("initContainers", T.LIST, "run to completion one at a time, in order, before "
+                   "the containers start (`podman start` of each, exit code checked); probes, "
+                   "lifecycle and ports are refused", tuple(
+    f for f in CONTAINER.fields
+    if f.name not in ("livenessProbe", "readinessProbe", "startupProbe", "lifecycle", "ports")
+))
+
 
 POD_SPEC_FIELDS = (
     CONTAINER,
+    INIT_CONTAINER,
     F("restartPolicy", T.STRING, "an exited container is restarted by the reconciler: at once, "
       "then after 10 s doubling to 5 min (CrashLoopBackOff meanwhile)",
       enum=("Always", "OnFailure", "Never")),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from reconciler.model import base, registryauth, security, workloads
+from reconciler.model import base, hooks, registryauth, security, workloads
 from reconciler.model import claims as claimsmod
 
 LABEL_PREFIX = f"{base.API_GROUP}/"
@@ -132,6 +132,7 @@ class ContainerRun:
     probes: tuple[ContainerProbe, ...] = ()
     security: security.Effective = field(default_factory=security.Effective)
     """User, read-only root, no-new-privileges, capabilities (`securityContext`)."""
+    lifecycle: hooks.Lifecycle | None = None  # postStart / preStop, run by `executor.hookrun`
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,8 @@ class PodRun:
     container's own env. Not hashed: a pod sees the Services of when it was created."""
     host_aliases: tuple[tuple[str, str], ...] = ()
     """(name, address) lines for the pod's /etc/hosts (Service names). Not hashed."""
+    init_containers: tuple[ContainerRun, ...] = ()
+    """Run one at a time, in order, to completion before `containers` start (`initrun`)."""
     pull_credentials: tuple[registryauth.RegistryCredential, ...] = field(default=(), repr=False)
     """Registry logins from the pod's `imagePullSecrets`, for the executor's pulls. Not hashed
     (a changed login recreates no pod, as in Kubernetes) and never shown."""
@@ -215,6 +218,7 @@ class ObservedPod:
     probe_ports: tuple[tuple[int, int], ...] = ()  # (container port, port on host's 127.0.0.1)
     ready: bool | None = None  # None: not known; see `controllers.readiness`
     ready_since: float = 0.0  # epoch seconds it has been ready since (when ready)
+    init_containers: tuple[ObservedContainer, ...] = ()  # in their order (`initrun`)
 
     @property
     def key(self) -> tuple[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from reconciler.model import base, security
+from reconciler.model import base, hooks, security
 
 ROLLBACK_ON_FAILURE = f"{base.API_GROUP}/rollback-on-failure"
 
@@ -161,6 +161,7 @@ class Container:
     readiness_probe: Probe | None = None
     startup_probe: Probe | None = None
     security_context: security.SecurityContext | None = None
+    lifecycle: hooks.Lifecycle | None = None  # postStart / preStop (`executor.hookrun`)
 
 
 @dataclass(frozen=True)
@@ -211,22 +212,35 @@ class PodSpec:
     security_context: security.SecurityContext | None = None
     host_aliases: tuple[tuple[str, str], ...] = ()
     """(hostname, ip) lines for the pod's /etc/hosts (`hostAliases`)."""
+    init_containers: tuple[Container, ...] = ()
+    """Run to completion, one at a time, in order, before the containers (`executor.initrun`)."""
     image_pull_secrets: tuple[str, ...] = ()
     """Names of the Secrets (same namespace) holding registry logins (`imagePullSecrets`)."""
 
     @property
     def cpu_request(self) -> int:
-        """Sum of the containers' cpu requests in millicores (a limit stands in for a request)."""
-        return sum(
-            _request(c.resources.cpu_request, c.resources.cpu_limit) for c in self.containers
-        )
+        """Sum of the containers' cpu requests in millicores (a limit stands in for a request),
+        or an init container's when larger (they run alone, as Kubernetes counts them)."""
+        return max(
+            sum(_request(c.resources.cpu_request, c.resources.cpu_limit) for c in self.containers),
+            *(_request(c.resources.cpu_request, c.resources.cpu_limit)
+              for c in self.init_containers),
+            0,
+        )  # fmt: skip
 
     @property
     def memory_request(self) -> int:
-        """Sum of the containers' memory requests in bytes (a limit stands in for a request)."""
-        return sum(
-            _request(c.resources.memory_request, c.resources.memory_limit) for c in self.containers
-        )
+        """Sum of the containers' memory requests in bytes (a limit stands in for a request),
+        or an init container's when larger."""
+        return max(
+            sum(
+                _request(c.resources.memory_request, c.resources.memory_limit)
+                for c in self.containers
+            ),
+            *(_request(c.resources.memory_request, c.resources.memory_limit)
+              for c in self.init_containers),
+            0,
+        )  # fmt: skip
 
     @property
     def ephemeral_storage_request(self) -> int:

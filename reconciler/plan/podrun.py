@@ -55,6 +55,7 @@ def build(
         owner=pod.owner,
         termination_grace_seconds=pod.spec.termination_grace_period_seconds,
         host_aliases=pod.spec.host_aliases,
+        init_containers=podfields.attach_host(resolved.init_containers, host, where),
         pull_credentials=resolved.pull_credentials,
     )
     parts = spec_parts(run)
@@ -83,6 +84,8 @@ def spec_parts(run: hoststate.PodRun) -> dict[str, str]:
     parts = {"pod": hashing.digest(pod, hashing.PART_HASH_LENGTH)}
     for container in run.containers:
         parts[f"container/{container.name}"] = hashing.digest(container, hashing.PART_HASH_LENGTH)
+    for container in run.init_containers:  # initContainers: "init/<name>" (none: no part)
+        parts[f"init/{container.name}"] = hashing.digest(container, hashing.PART_HASH_LENGTH)
     by_volume: dict[str, list[hoststate.HostFile]] = {}
     prefix = f"volumes/{run.namespace}/{run.name}/"
     for file in run.files:

@@ -31,6 +31,7 @@ class ResolvedPod:
     files: tuple[hoststate.HostFile, ...] = ()
     volumes: tuple[str, ...] = ()
     pull_credentials: tuple[registryauth.RegistryCredential, ...] = ()
+    init_containers: tuple[hoststate.ContainerRun, ...] = ()  # run before `containers`
 
 
 def spec_path(pod: expand.DesiredPod) -> str:
@@ -54,6 +55,16 @@ def resolve(pod: expand.DesiredPod, desired: objects.DesiredState, policy: Polic
         )
         for index, container in enumerate(pod.spec.containers)
     )
+    inits = tuple(
+        _container(
+            podfields.literal_env(container, pod),
+            f"{prefix}.initContainers[{index}]",
+            sources,
+            pod_volumes,
+            pod.spec,
+        )
+        for index, container in enumerate(pod.spec.init_containers)
+    )
     ports = tuple(
         hoststate.PortMapping(
             host_port=port.host_port,
@@ -67,7 +78,7 @@ def resolve(pod: expand.DesiredPod, desired: objects.DesiredState, policy: Polic
     )
     logins = pullsecrets.credentials(pod.spec.image_pull_secrets, sources, prefix)
     return ResolvedPod(
-        pod, containers, ports, pod_volumes.files, pod_volumes.podman_volumes, logins
+        pod, containers, ports, pod_volumes.files, pod_volumes.podman_volumes, logins, inits
     )
 
 
@@ -94,6 +105,7 @@ def _container(
         memory_limit_bytes=container.resources.memory_limit,
         probes=container_probes(container),
         security=security.effective(spec.security_context, container.security_context),
+        lifecycle=container.lifecycle,
     )
 
 

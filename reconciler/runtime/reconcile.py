@@ -14,7 +14,7 @@ from pathlib import Path
 from reconciler.controllers import pullfailures, status, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
-from reconciler.model import errors, hoststate, workloads
+from reconciler.model import errors, hooks, hoststate, workloads
 from reconciler.plan import pruneguard, pullsecrets
 from reconciler.runtime import logs, notify
 from reconciler.source import errors as source_errors
@@ -254,6 +254,9 @@ class Reconciler:
                 counts[outcome.action.kind.value] += 1
                 kind, obj, reason, message = status.event(outcome.action, drift)
                 self.store.record_event(kind, obj, reason, message)
+                if hooks.noteworthy(outcome.message):  # a failed hook, an init container
+                    self.store.record_event(cond.EventKind.WARNING, obj,
+                                            hooks.event_reason(outcome.message), outcome.message)
             else:
                 a = outcome.action
                 errors.append(f"{a.kind} {a.namespace}/{a.name} on {a.host}: {outcome.message}")
