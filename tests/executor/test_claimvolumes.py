@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.executor import claimvolumes, errors
-from reconciler.model import base, claims, hoststate
+from reconciler.model import base, claims, hoststate, observedjson
 
 VOLUME = claims.volume_name("shop", "data")
 LABELS = {hoststate.MANAGED_BY: hoststate.MANAGER, hoststate.LABEL_NAMESPACE: "shop",
@@ -116,3 +116,10 @@ def test_remove_leaves_a_used_or_foreign_volume() -> None:
     foreign = RemovingApi({VOLUME: {"Labels": {"owner": "someone"}}})
     assert "left alone" in claimvolumes.remove(_session(foreign), _claim())
     assert VOLUME in used.volumes and VOLUME in foreign.volumes
+
+
+def test_claims_travel_through_the_daemons_observe_codec() -> None:
+    seen = {"h1": hoststate.HostObservation("h1", True, (), claims=(_claim(),))}
+    targets = {"h1": hoststate.HostTarget("h1", "198.18.0.11")}
+    [(_, back)] = observedjson.decode(observedjson.encode(seen, targets))
+    assert back.claims == (_claim(),)  # `get pvc` and `diff` through a daemon see them too
