@@ -116,6 +116,9 @@ def run(args: argparse.Namespace) -> int:
             + (f", {restarted} containers restarted" if restarted else "")
         )
         code = diffcmd.exit_code(prepared, "apply")
+        for entry in prepared.result.unschedulable:  # shown even when nothing else changed
+            print(f"reconciler apply: pod {entry.pod} unschedulable: {entry.message}",
+                  file=sys.stderr)  # fmt: skip
         stuck = [d for d in prepared.deployments if not d.complete]
         for status in stuck:
             state = "failed" if status.failed else "not complete"

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from reconciler.cli import common, get, services
+from reconciler.cli import common, get, services, unscheduled
 from reconciler.cli import hpa as hpacli
 from reconciler.controllers import initsteps, manager, pullfailures, sync
 from reconciler.controllers import prober as proberctl
@@ -70,6 +70,8 @@ def describe(executor: protocol.HostExecutor, path: Path, name: str, namespace: 
     matches = [p for p in get.pods_of(observations, namespace) if p.name == name]
     code = get.warn_unreachable(observations)
     if not matches and _describe_not_pulled(loaded.state, observations, name, namespace):
+        return code
+    if not matches and unscheduled.describe(loaded.state, observations, name, namespace):
         return code
     if not matches:
         where = f" in namespace {namespace}" if namespace else ""

@@ -19,6 +19,7 @@ from reconciler.manifests import (
     checks,
     claimchecks,
     discovery,
+    placementchecks,
     references,
     schema_errors,
     schemas,
@@ -114,6 +115,7 @@ class _Run:
         self.diagnostics += claimchecks.across(self.objects)
         if complete:
             self.diagnostics += servicechecks.check(self.placed)
+            self.diagnostics += placementchecks.across(self.placed)
         self.diagnostics.sort(key=lambda d: (d.file, d.line, d.column, d.path, d.message))
         return LoadResult(
             root=self.root,

@@ -14,6 +14,7 @@ from reconciler.manifests import (
     emptydir,
     envfields,
     initchecks,
+    placementchecks,
     podnetwork,
     probechecks,
     securitycontext,
@@ -70,6 +71,7 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
     initchecks.check(checker, path, spec, volume_names)  # initContainers, lifecycle hooks
     for index, toleration in enumerate(spec.get("tolerations") or []):
         check_toleration(checker, (*path, "tolerations", index), toleration)
+    placementchecks.check(checker, path, spec)
     policy = spec.get("restartPolicy")
     if in_deployment and policy not in (None, "Always"):
         checker.error(

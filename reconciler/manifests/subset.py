@@ -106,6 +106,36 @@ _SECCOMP = F("seccompProfile", T.OBJECT, "", (
       required=True),
 ))
 
+_SELECTOR_FIELDS = (
+    F("matchLabels", T.MAP, "every label present with this value"),
+    F("matchExpressions", T.LIST, "every expression holds", (
+        F("key", T.STRING, "label key", required=True),
+        F("operator", T.STRING, "`In`/`NotIn` need `values`, `Exists`/`DoesNotExist` take none",
+          required=True, enum=("In", "NotIn", "Exists", "DoesNotExist")),
+        F("values", T.LIST, "label values"),
+    )),
+)
+_TOPOLOGY_KEY = F("topologyKey", T.STRING, "a label key some Host carries, or "
+                  "`kubernetes.io/hostname` (every host, its name)", required=True)
+_AFFINITY_TERM = (
+    F("labelSelector", T.OBJECT, "pods counted (absent: none)", _SELECTOR_FIELDS),
+    F("namespaces", T.LIST, "namespaces of those pods (default: this pod's)"),
+    _TOPOLOGY_KEY,
+)
+
+
+def _pod_affinity(name: str, meaning: str) -> F:
+    return F(name, T.OBJECT, meaning, (
+        F("requiredDuringSchedulingIgnoredDuringExecution", T.LIST, "scheduler filter, every "
+          "term must hold", _AFFINITY_TERM),
+        F("preferredDuringSchedulingIgnoredDuringExecution", T.LIST, "scheduler preference: "
+          "weight per matching pod in the host's domain", (
+            F("weight", T.INTEGER, "1-100", required=True, minimum=1, maximum=100),
+            F("podAffinityTerm", T.OBJECT, "", _AFFINITY_TERM, required=True),
+        )),
+    ))
+
+
 _PROBE_PORT = F("port", T.INT_OR_STRING, "a `containerPort` of this container, by number or name",
                 required=True)
 _PROBE_FIELDS = (
@@ -281,6 +311,23 @@ POD_SPEC_FIELDS = (
         F("value", T.STRING, "taint value"),
         F("effect", T.STRING, "taint effect (empty: all)",
           enum=("", "NoSchedule", "PreferNoSchedule", "NoExecute")),
+    )),
+    F("affinity", T.OBJECT, "scheduler: pod (anti-)affinity (`nodeAffinity` is not built: use "
+      "nodeSelector)", (
+        _pod_affinity("podAffinity", "near pods matching the terms"),
+        _pod_affinity("podAntiAffinity", "away from pods matching the terms"),
+    )),
+    F("topologySpreadConstraints", T.LIST, "scheduler: spread matching pods over the values of "
+      "a Host label", (
+        F("maxSkew", T.INTEGER, "most matching pods in a domain minus fewest", required=True,
+          minimum=1),
+        _TOPOLOGY_KEY,
+        F("whenUnsatisfiable", T.STRING, "`DoNotSchedule`: a filter; `ScheduleAnyway`: a "
+          "preference", required=True, enum=("DoNotSchedule", "ScheduleAnyway")),
+        F("labelSelector", T.OBJECT, "pods of this namespace counted (absent: none)",
+          _SELECTOR_FIELDS),
+        F("minDomains", T.INTEGER, "fewer eligible domains count as a minimum of 0 "
+          "(DoNotSchedule only)", minimum=1),
     )),
     F("volumes", T.LIST, "volumes of the podman pod", (
         F("name", T.STRING, "referred to by `volumeMounts`", required=True),

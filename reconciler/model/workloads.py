@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from reconciler.model import base, hooks, security
+from reconciler.model import base, hooks, podaffinity, security
 
 ROLLBACK_ON_FAILURE = f"{base.API_GROUP}/rollback-on-failure"
 
@@ -207,6 +207,8 @@ class PodSpec:
     restart_policy: RestartPolicy = RestartPolicy.ALWAYS
     node_selector: base.FrozenMap[str, str] = field(default_factory=base.FrozenMap)
     tolerations: tuple[Toleration, ...] = ()
+    placement: podaffinity.Placement = field(default_factory=podaffinity.Placement)
+    """`topologySpreadConstraints` and pod (anti-)affinity, for the scheduler."""
     volumes: tuple[Volume, ...] = ()
     termination_grace_period_seconds: int = 30
     security_context: security.SecurityContext | None = None

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from reconciler.model import base, diagnostics, hoststate, objects, workloads
-from reconciler.plan import expand, podports
+from reconciler.plan import expand, podports, podrules
 from reconciler.scheduler import inputs, result, unchanged
 
 
@@ -65,6 +65,8 @@ def pod_request(pod: expand.DesiredPod, bound_host: str | None) -> inputs.PodReq
         bound_host=bound_host,
         pod_ports=len(podports.declared_ports(spec)),
         ephemeral_storage=_quantity(spec.ephemeral_storage_request),
+        labels=dict(pod.labels),
+        rules=podrules.rules(spec.placement),
     )
 
 
@@ -134,6 +136,7 @@ def kept_request(pod: hoststate.ObservedPod) -> inputs.PodRequest:
         host_ports=frozenset(ports),
         bound_host=pod.host,
         pod_ports=sum(1 for p in podports.observed_ports(pod).values() if p in podports.RANGE),
+        labels=dict(pod.labels),  # matched by other pods' spread and affinity selectors
         ephemeral_storage=_quantity(_int(requests.get("ephemeral-storage", "0"))),
     )
 

@@ -57,6 +57,30 @@ def _affinity_matcher(pod: PodRequest, terms: tuple[topology.Term, ...]) -> _Mat
     return tuple(c for clause in clauses if clause is not None for c in clause)
 
 
+def _index_pair(clauses: _Matcher) -> tuple[str, str] | None:
+    """A label every matching pod has (from the first clause's matchLabels), to look up only
+    the matchers that can match a pod; None when there is none."""
+    first = clauses[0][1].match_labels if clauses else ()
+    return first[0] if first else None
+
+
+class _Index:
+    """Items found by a label pair that every pod they match carries, plus the rest."""
+
+    def __init__(self) -> None:
+        self.by_pair: dict[tuple[str, str], list[int]] = {}
+        self.rest: list[int] = []
+
+    def add(self, number: int, pair: tuple[str, str] | None) -> None:
+        (self.rest if pair is None else self.by_pair.setdefault(pair, [])).append(number)
+
+    def candidates(self, labels: Mapping[str, str]) -> list[int]:
+        found = list(self.rest)
+        for pair in labels.items():
+            found += self.by_pair.get(pair, ())
+        return sorted(found)
+
+
 def _held(pod: PodRequest) -> list[_Held]:
     if pod.rules is None:
         return []
@@ -84,6 +108,16 @@ class Columns:
                 self._held.setdefault(held, np.zeros(self.size, dtype=np.int64))
         self._count_cache: dict[_PodKey, list[Ints]] = {}
         self._held_cache: dict[_PodKey, list[tuple[_Held, Ints]]] = {}
+        self._count_items = list(self._counts.items())
+        self._count_index = _Index()
+        for number, (matcher, _) in enumerate(self._count_items):
+            self._count_index.add(number, _index_pair(matcher))
+        self._held_items = list(self._held.items())
+        self._held_index = _Index()
+        for number, (held, _) in enumerate(self._held_items):
+            self._held_index.add(number, _index_pair(((held[0], held[1]),)))
+        self._keys: dict[str, _PodKey] = {}
+        self._holds: dict[tuple[str, int], list[Ints]] = {}
 
     def _matchers(self, pod: PodRequest) -> list[_Matcher]:
         rules = pod.rules
@@ -101,32 +135,44 @@ class Columns:
 
     def place(self, pod: PodRequest, host: int) -> None:
         """Count a bound or newly placed pod on `host`."""
-        key = _pod_key(pod)
+        key = self._key(pod)
         counts = self._count_cache.get(key)
         if counts is None:
+            items = (self._count_items[n] for n in self._count_index.candidates(pod.labels))
             counts = self._count_cache[key] = [
-                array
-                for matcher, array in self._counts.items()
-                if _matches(matcher, pod.namespace, pod.labels)
+                array for matcher, array in items if _matches(matcher, key[0], pod.labels)
             ]
         for array in counts:
             array[host] += 1
-        for held in _held(pod):
-            self._held[held][host] += 1
+        if pod.rules is not None:
+            holds = self._holds.get((key[0], id(pod.rules)))
+            if holds is None:
+                holds = [self._held[held] for held in _held(pod)]
+                self._holds[key[0], id(pod.rules)] = holds
+            for array in holds:
+                array[host] += 1
 
     def held_about(self, pod: PodRequest) -> list[tuple[_Held, Ints]]:
         """Terms that other pods hold and that match this pod, with their holders per host."""
         if not self._held:
             return []
-        key = _pod_key(pod)
+        key = self._key(pod)
         found = self._held_cache.get(key)
         if found is None:
+            items = (self._held_items[n] for n in self._held_index.candidates(pod.labels))
             found = self._held_cache[key] = [
                 (held, array)
-                for held, array in self._held.items()
-                if pod.namespace in held[0] and held[1].matches(pod.labels)
+                for held, array in items
+                if key[0] in held[0] and held[1].matches(pod.labels)
             ]
         return found
+
+    def _key(self, pod: PodRequest) -> _PodKey:
+        """(namespace, sorted labels), built once per pod (asked when filtering and placing)."""
+        key = self._keys.get(pod.key)
+        if key is None:
+            key = self._keys[pod.key] = _pod_key(pod)
+        return key
 
     def involved(self, pod: PodRequest) -> bool:
         return pod.rules is not None or bool(self.held_about(pod))
@@ -155,6 +201,8 @@ class Columns:
         """Per host: the sum of `values` over the contributing hosts of its domain (0 for a
         host without the key). Per-domain arrays have one spare slot, which code -1 reads."""
         codes, count, has, identity = self.domains(key)
+        if identity and contributors is None:
+            return values.astype(np.float64)  # every host has the key: its own domain
         use = has if contributors is None else has & contributors
         if identity:
             return np.where(use, values, 0).astype(np.float64)

@@ -299,6 +299,7 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
         unschedulable=tuple(unschedulable),
     )
 
+
 def _columns(
     cluster: _Cluster, pods: list[PodRequest], bound: dict[str, str]
 ) -> interpodcols.Columns | None:

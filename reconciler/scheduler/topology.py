@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 HOSTNAME = "kubernetes.io/hostname"
 """Every host carries this label, its name as value, unless its labels set it otherwise."""
@@ -157,13 +158,13 @@ class Rules:
     preferred_affinity: tuple[WeightedTerm, ...] = ()
     preferred_anti_affinity: tuple[WeightedTerm, ...] = ()
 
-    @property
+    @cached_property
     def hard_spread(self) -> tuple[SpreadConstraint, ...]:
         return tuple(
             c for c in self.spread if c.when_unsatisfiable is Unsatisfiable.DO_NOT_SCHEDULE
         )
 
-    @property
+    @cached_property
     def soft_spread(self) -> tuple[SpreadConstraint, ...]:
         return tuple(
             c for c in self.spread if c.when_unsatisfiable is Unsatisfiable.SCHEDULE_ANYWAY
