@@ -122,12 +122,13 @@ def _port_fields(checker: checking.Checker, path: pos.Path, port: checking.Doc, 
                 f"appProtocol {app_protocol!r} is not valid: {problem}",
                 "write a protocol name such as http, or a prefixed name (example.com/proto)",
             )
-    if kind == "NodePort" and not port.get("nodePort"):
-        checker.error(
+    if kind == "NodePort" and not port.get("nodePort") and port.get("port") is not None:
+        checker.warn(
             path,
             dg.Code.REQUIRED_FIELD,
-            "a NodePort Service needs a nodePort on every port (none is allocated for you)",
-            "add nodePort: a number from 30000 to 32767, unique in the repository",
+            f"no nodePort is allocated here: the Service answers on port {port['port']} of "
+            "every host's address, reachable from outside as a nodePort would be",
+            "add nodePort: a number from 30000 to 32767 to listen on that port of every host too",
         )
 
 

@@ -501,7 +501,7 @@ KINDS: tuple[KindSubset, ...] = (
                   enum=("TCP", "UDP")),
                 F("name", T.STRING, "a DNS label; `http`/`http-*` balance each HTTP request"),
                 F("appProtocol", T.STRING, "`http`: balance each HTTP request; else TCP"),
-                F("nodePort", T.INTEGER, "`NodePort` (required) or `LoadBalancer`: "
+                F("nodePort", T.INTEGER, "`NodePort` or `LoadBalancer` (optional): "
                   "30000-32767; 0 is unset", minimum=0, maximum=32767),
             ), required=True),
         ), required=True),

@@ -154,8 +154,6 @@ def test_a_target_port_only_some_selected_pods_declare_is_a_warning(tmp_path: Pa
          "there are no virtual IPs here"),
         (service(extra="      nodePort: 8080\n").replace("spec:\n", "spec:\n  type: NodePort\n"),
          "nodePort 8080 is outside 30000-32767"),
-        (service().replace("spec:\n", "spec:\n  type: NodePort\n", 1),
-         "a NodePort Service needs a nodePort"),
         (service(extra="      protocol: UDP\n"), "protocol UDP is not built"),
         (service(name="1web"), "must start with a letter"),
         (service(extra="      appProtocol: 'a b'\n"), "appProtocol 'a b' is not valid"),
@@ -189,6 +187,17 @@ def test_hostile_values_never_pass(tmp_path: Path, value: str) -> None:
         result = load(folder, web=deployment() + "---\n" + text)
         assert not result.ok, (field, value)
         assert not any(s.key.kind == "Service" for s in result.state), (field, value)
+
+
+def test_a_node_port_service_without_node_port_is_accepted_with_a_warning(tmp_path: Path) -> None:
+    """Kubernetes allocates a nodePort; here every Service already answers on its port of every
+    host's address, so none is allocated: said in a warning, and the Service is built."""
+    text = service().replace("spec:\n", "spec:\n  type: NodePort\n", 1)
+    result = load(tmp_path, web=deployment() + "---\n" + text)
+    assert result.ok, lines(result)
+    (warning,) = result.diagnostics
+    assert warning.path == "spec.ports[0]" and "no nodePort is allocated here" in warning.message
+    assert any(s.key.kind == "Service" for s in result.state)
 
 
 def test_load_balancer_type_session_affinity_and_node_port_zero(tmp_path: Path) -> None:
