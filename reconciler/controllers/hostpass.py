@@ -39,6 +39,8 @@ class HostView:
     unknown: set[str] = field(default_factory=set)
     lost: set[str] = field(default_factory=set)
     fencing: dict[str, hoststate.HostObservation] = field(default_factory=dict)
+    stale: dict[str, tuple[hoststate.ObservedPod, ...]] = field(default_factory=dict)
+    """A fencing host's Deployment pods that run elsewhere now: removed by `fence`."""
     held: list[str] = field(default_factory=list)  # "Deployment ns/name", "Pod ns/name"
     evicted: list[tuple[hoststate.ObservedPod, str]] = field(default_factory=list)
     """Pods hidden from this pass (a drain moves them): deleted by `fence`, with the reason."""
@@ -53,9 +55,21 @@ def _monitor(p: sync.Pass) -> hosthealth.Monitor | None:
     return p.controllers.hosts if p.controllers is not None else None
 
 
-def stale(seen: hoststate.HostObservation) -> tuple[hoststate.ObservedPod, ...]:
-    """A returned host's pods that were re-placed while it was lost: its Deployment pods."""
-    return tuple(pod for pod in seen.pods if pod.owner)
+def stale(
+    seen: hoststate.HostObservation, elsewhere: set[tuple[str, str]]
+) -> tuple[hoststate.ObservedPod, ...]:
+    """A returned host's pods that were re-placed while it was lost: its Deployment pods that
+    now run on another host (`elsewhere`: the pod keys other hosts answered with). One that was
+    not re-placed (nowhere to go, or a disrupted fleet held it) is the live copy: kept."""
+    return tuple(pod for pod in seen.pods if pod.owner and pod.key in elsewhere)
+
+
+def _keys_elsewhere(p: sync.Pass, fencing: set[str]) -> dict[str, set[tuple[str, str]]]:
+    """For each fencing host, the keys of the pods that hosts answering normally run."""
+    normal = {name: {pod.key for pod in seen.pods} for name, seen in p.observations.items()
+              if seen.reachable and name not in fencing}  # fmt: skip
+    every = set().union(*normal.values()) if normal else set()
+    return {name: every for name in fencing}
 
 
 def assess(p: sync.Pass) -> None:
@@ -64,17 +78,22 @@ def assess(p: sync.Pass) -> None:
     conditions = monitor.conditions() if monitor is not None else {}
     view = HostView()
     calm = monitor is None or not disrupted(p.observations)
+    returning = {name for name, seen in p.observations.items() if seen.reachable
+                 and (c := conditions.get(name)) is not None
+                 and c.reason is hosthealth.Reason.FENCING}  # fmt: skip
+    elsewhere = _keys_elsewhere(p, returning)
     for name, seen in list(p.observations.items()):
         condition = conditions.get(name)
         if not seen.reachable:
             lost = seen.empty or (calm and condition is not None and condition.lost)
             (view.lost if lost else view.unknown).add(name)
-        elif condition is not None and condition.reason is hosthealth.Reason.FENCING:
-            copies = stale(seen)
+        elif name in returning:
+            copies = stale(seen, elsewhere[name])
             if not copies and monitor is not None:
                 monitor.fenced(name)
                 continue
             view.fencing[name] = seen
+            view.stale[name] = copies
             p.observations[name] = hoststate.HostObservation(
                 name, reachable=False,
                 error=f"host {name}: fencing: removing {len(copies)} stale pod(s) first",
@@ -201,7 +220,7 @@ def fence(p: sync.Pass) -> None:
     actions = list(p.result.plan.actions)
     actions += [_delete(pod, reason) for pod, reason in view.evicted]
     for name, seen in sorted(view.fencing.items()):
-        copies = stale(seen)
+        copies = view.stale.get(name, ())
         actions += [_delete(pod, FENCED) for pod in copies]
         rest = tuple(pod for pod in seen.pods if pod not in copies)
         p.observations[name] = dataclasses.replace(seen, pods=rest)

@@ -396,3 +396,26 @@ def test_two_of_five_hosts_lost_is_an_ordinary_loss(tmp_path: Path) -> None:
     assert not hostpassmod.disrupted(prepared.observations)
     web = {name: host for name, host in _where(executor).items() if name.startswith("web-")}
     assert len(web) == 5 and not {"h1", "h2"} & set(web.values())
+
+
+def test_hosts_returning_from_a_disruption_keep_their_pods(tmp_path: Path) -> None:
+    """Every host lost at once (the daemon's own network, say): nothing was re-placed, so when
+    they answer again their pods are the live copies and none is fenced."""
+    repo, executor, clock, controllers = _fleet(tmp_path, 5)
+    monitor = controllers.hosts
+    assert monitor is not None
+    before = _where(executor)
+    for host in list(executor.pods):
+        _lose(executor, monitor, host)
+    _later(executor, monitor, clock, 11)
+    assert all(c.status is H.NOT_READY for c in monitor.conditions().values())
+    _run(repo, executor, controllers)
+    for host in list(executor.pods):
+        executor.revive(host)
+    _later(executor, monitor, clock, 1)
+    for _ in range(2):
+        prepared = _run(repo, executor, controllers)
+        assert not any(a.kind is hoststate.ActionKind.DELETE
+                       for a in prepared.result.plan.actions)  # fmt: skip
+    assert _where(executor) == before
+    assert all(c.status is H.READY for c in monitor.conditions().values())
