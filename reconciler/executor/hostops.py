@@ -79,7 +79,7 @@ def observe(
     managed = observed.managed_filter()
     for attempt in (1, 2):  # a pod removed while podman lists it can fail the listing: retry
         try:
-            listing_pods = session.submit(api.list_pods, managed)
+            listing_pods = session.submit_read(api.list_pods, managed)
             containers = api.list_containers(managed)
             pods = listing_pods.result()
             break

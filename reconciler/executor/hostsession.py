@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+READ_WORKERS = 2  # listings beside the pod work: a pod list and a volume list at once
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class HostSession:
         )
         self.pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=options.host_concurrency, thread_name_prefix=f"podman-{target.name}"
+        )
+        self.reads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=READ_WORKERS, thread_name_prefix=f"podman-read-{target.name}"
         )
 
     @classmethod
@@ -137,8 +141,19 @@ class HostSession:
 
     def submit(self, fn: Callable[..., R], *args: object) -> concurrent.futures.Future[R]:
         """Run `fn(*args)` on this host's pool (bounded); HostUnreachable once closed."""
+        return self._submit(self.pool, fn, *args)
+
+    def submit_read(self, fn: Callable[..., R], *args: object) -> concurrent.futures.Future[R]:
+        """Run a quick read (a listing) on the host's own small read pool: never queued behind
+        the pod work that fills `pool` (twenty creates on a host must not make its health check
+        miss its deadline and the host look lost)."""
+        return self._submit(self.reads, fn, *args)
+
+    def _submit(
+        self, pool: concurrent.futures.ThreadPoolExecutor, fn: Callable[..., R], *args: object
+    ) -> concurrent.futures.Future[R]:
         try:
-            return self.pool.submit(fn, *args)
+            return pool.submit(fn, *args)
         except RuntimeError as exc:  # the pool was shut down: the session was dropped
             address = f"{self.target.user}@{self.target.address}:{self.target.port}"
             raise errors.HostUnreachable(
@@ -154,6 +169,7 @@ class HostSession:
         graceful = not self.broken
         self.broken = True
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.reads.shutdown(wait=False, cancel_futures=True)
         self.api.close()
         with contextlib.suppress(Exception):
             self._runner.run(self.connection.close(graceful=graceful))

@@ -168,7 +168,7 @@ class PodmanSSHExecutor:
         started = time.monotonic()
         try:
             session = self._live_session(target)
-            listing = session.submit(claimvolumes.observe, session)
+            listing = session.submit_read(claimvolumes.observe, session)
             pods = hostops.observe(session, detail=detail)
             claims = listing.result()
         except errors.HostError as exc:
