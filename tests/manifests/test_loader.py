@@ -168,5 +168,4 @@ def test_desired_state_accessors(example: loader.LoadResult) -> None:
     unused = {base.Kind.POD, base.Kind.HORIZONTAL_POD_AUTOSCALER,
               base.Kind.POD_DISRUPTION_BUDGET, base.Kind.JOB}
     unused.add(base.Kind.PERSISTENT_VOLUME_CLAIM)  # the example repository has no claim
-    unused.add(base.Kind.PERSISTENT_VOLUME_CLAIM)  # the example repository has no claim
     assert set(state.by_kind()) == set(base.Kind) - unused
