@@ -198,7 +198,11 @@ def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
         "The default strategy replaces the pods in several steps (at most 25% extra and 25% "
         "missing at a time, each step waiting for the previous new pods to run), so it costs "
         "more steps than one `podman run` per host; with `maxSurge: 100%` every new pod is made "
-        "in one step.",
+        "in one step. Each step is a whole reconcile of the 200 pods (observe every host, plan, "
+        "act), and the fleet's own busybox pods each fork `sleep 1` every second: the load "
+        "average stays far above the 2 cores (below), which slows those passes much more than "
+        "the floor's one `podman run` a host. Not measured here: a quiet machine, where the "
+        "earlier push-to-running figures (section Daemon) were near the floor.",
         "",
         f"Fleet applied {r['fleet_apply_s']:.0f} s after its push. {len(r['reps'])} repetitions. "
         f"Machine: {report.machine()}. Load average (1/5/15 min): {'; '.join(r['load'])} (start; "
