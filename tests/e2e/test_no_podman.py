@@ -123,7 +123,8 @@ def assert_names_the_host_without_podman(
     assert result.returncode == EXIT_INCOMPLETE, result.stdout + result.stderr
     assert "Traceback" not in result.stderr, result.stderr
     user = nplab.get(WITHOUT_PODMAN).user
-    lines = [line for line in result.stderr.splitlines() if line.startswith(prefix)]
+    lines = [line for line in result.stderr.splitlines()
+             if line.startswith(prefix) and " unschedulable: " not in line]  # fmt: skip
     assert len(lines) == 1, result.stderr
     assert f"host {WITHOUT_PODMAN}" in lines[0]
     assert f"podman is not installed for user {user!r}" in lines[0]
@@ -164,6 +165,7 @@ def test_apply_runs_both_replicas_on_the_healthy_host(
     assert_names_the_host_without_podman(nplab, result, "reconciler apply:")
     assert "2 created, 0 replaced, 0 deleted, 0 failed, 0 unchanged" in result.stdout
     assert "app/pinned: 0/2 hosts:" in result.stdout
+    assert "reconciler apply: pod app/pinned unschedulable: 0/2 hosts:" in result.stderr
     running = web_containers(nplab)
     assert len(running) == 2 and {state for state, _ in running.values()} == {"running"}, running
     assert all(name.startswith(f"{NAMESPACE}_web-") for name in running), running
