@@ -20,6 +20,7 @@ from reconciler.model import base, hoststate
 INIT_ERROR = "Init:Error"
 INIT_CRASH_LOOP = "Init:CrashLoopBackOff"
 CONTINUE = "init containers carry on"
+NEVER_STARTED = "created but never started (its create was interrupted)"
 
 
 def current(pod: hoststate.ObservedPod) -> hoststate.ObservedContainer | None:
@@ -64,13 +65,22 @@ def continuations(
 ) -> tuple[hoststate.Action, ...]:
     """RESTART actions for pods whose next step waits to be started: the current init
     container is only created while an earlier one ended with 0, or every init container
-    ended with 0 and app containers are still only created."""
+    ended with 0 and app containers are still only created; and a pod without init containers
+    with a container created and never started (a daemon killed in its create: no exit event
+    will ever come for it), one container a pass."""
     actions = []
     for seen in observations.values():
         if not seen.reachable:
             continue
         for pod in seen.pods:
             if not pod.init_containers:
+                never = [c for c in pod.containers if c.state in observed.PENDING_STATES]
+                if never:  # created and never started: an interrupted create
+                    actions.append(hoststate.Action(
+                        hoststate.ActionKind.RESTART, pod.host, pod.namespace, pod.name,
+                        observed=pod, container=never[0].name,
+                        reason=f"{NEVER_STARTED}: start container {never[0].name}",
+                    ))  # fmt: skip
                 continue
             step = current(pod)
             if step is None:

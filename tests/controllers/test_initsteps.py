@@ -90,6 +90,19 @@ def test_continuations_start_the_next_step_when_nothing_else_will() -> None:
     assert initsteps.continuations(unreachable) == ()
 
 
+def test_a_pod_whose_create_was_interrupted_is_started() -> None:
+    """No init containers, a container created and never started (the daemon was killed
+    between create and start): started, one a pass; one that ran is the restart registry's."""
+    interrupted = _pod((), (_c("app", "created"), _c("side", "created")))
+    half = _pod((), (_c("app", "running"), _c("side", "created")))
+    ran = _pod((), (_c("app", "exited", 1),))
+    (action,) = initsteps.continuations(_seen(interrupted))
+    assert action.kind is hoststate.ActionKind.RESTART and action.container == "app"
+    assert action.reason.startswith(initsteps.NEVER_STARTED)
+    assert [a.container for a in initsteps.continuations(_seen(half))] == ["side"]
+    assert initsteps.continuations(_seen(ran)) == ()
+
+
 def test_describe_shows_the_init_containers_before_the_containers() -> None:
     pod = _pod((_c("a", "exited"), _c("b", "exited", 3)), (_c("app", "created"),))
     text = describe.describe_text(pod, "198.18.0.11")
