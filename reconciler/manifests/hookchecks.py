@@ -69,26 +69,7 @@ def _http_get(checker: checking.Checker, path: pos.Path, http: Doc, ports: list[
             f"scheme {scheme!r} is not supported for hooks (plain HTTP only)",
             'remove scheme or set it to "HTTP", or use an exec hook',
         )
-    request_path = http.get("path")
-    if request_path is not None and (
-        not request_path.startswith("/") or any(c.isspace() for c in request_path)
-    ):
-        checker.error(
-            (*path, "path"),
-            dg.Code.INVALID_VALUE,
-            f"path {request_path!r} is not an absolute request path",
-            "start it with '/' and leave out spaces (write %20)",
-        )
-    for index, header in enumerate(http.get("httpHeaders") or []):
-        name, value = header["name"], header["value"]
-        if not name or any(c in name for c in ":\r\n\0 ") or any(c in value for c in "\r\n\0"):
-            checker.error(
-                (*path, "httpHeaders", index),
-                dg.Code.INVALID_VALUE,
-                "a header name cannot be empty or hold ':' or spaces; no line break or NUL in "
-                "either",
-                "write a header name such as X-Hook and its value on one line",
-            )
+    probechecks.request_fields(checker, path, http)
 
 
 def build(container: Doc) -> hooks.Lifecycle | None:

@@ -92,6 +92,12 @@ def _http_get(checker: checking.Checker, path: pos.Path, http: Doc, ports: list[
             f'scheme must be "HTTP", not "{scheme}"',
             'remove scheme or set it to "HTTP"',
         )
+    request_fields(checker, path, http)
+
+
+def request_fields(checker: checking.Checker, path: pos.Path, http: Doc) -> None:
+    """An httpGet's `path` and `httpHeaders` (a probe's or a lifecycle hook's): an absolute
+    path without spaces, header names that are HTTP tokens, values on one line."""
     request_path = http.get("path")
     if request_path is not None and (
         not request_path.startswith("/") or any(c.isspace() for c in request_path)
