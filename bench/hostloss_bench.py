@@ -1,20 +1,22 @@
 """Host loss, return and drain with the daemon, on a lab of its own.
 
-Run as root: `python -m bench.hostloss_bench [--reps 3] [--drain-pods 20]`. Builds its own lab
-(bridge thbr8, 198.18.8.x, users rchl8-hN, netns hl8-hN, 3 hosts) and git server (user
-rchl8-git, port 2228), runs `python -m reconciler daemon` (host_grace_seconds 10,
-connect_timeout 3) and removes all of it at the end. Podman is read directly on the hosts (as
-each host's user on this machine), every 0.1 s.
+Run as root: `python -m bench.hostloss_bench [--hosts 3] [--pods-per-host 1] [--reps 3]
+[--drain-pods 20]`. Builds its own lab (bridge thbr8, 198.18.8.x, users rchl8-hN, netns hl8-hN)
+and git server (user rchl8-git, port 2228), runs `python -m reconciler daemon`
+(host_grace_seconds 10, connect_timeout 3) and removes all of it at the end. Podman is read
+directly on the hosts (each host's API socket, `bench.podwatch`), every 0.1 s.
 
-1. Host loss ▶ replacement running: Deployment `web`, 3 replicas, one per host; the link of a
-   host with a replica goes down (`ip link set … down`); timed until the replica runs on another
-   host. Floor: the grace period itself (nothing may move before it); target 15 s.
-2. Return ▶ stale copy removed: the link comes back; timed until the returned host no longer
-   lists the stale replica. Baseline, same run: `podman pod rm -f -t 0` of one pod on a host.
-3. Drain of a host with N pods (Deployment `many`, maxUnavailable 5, maxSurge 0): timed from the
-   push of `reconciler.dev/drain: "true"` until the host runs none of them and all run elsewhere.
-   Ideal: ceil(N / 5) waves, a wave measured in the same run: the push of a scale-up by 5 until
-   those 5 pods run.
+1. Host loss ▶ replacements running: Deployment `web`, hosts x pods-per-host replicas; the link
+   of a host with replicas goes down (`ip link set … down`); timed until every one of its pods
+   runs on another host (and until the first does). Floor: the grace period itself (nothing may
+   move before it); target 15 s.
+2. Return ▶ stale copies removed: the link comes back; timed until the returned host no longer
+   lists any of them. Baseline, same run: `podman pod rm -f -t 0` of one pod on a host.
+3. Drain of a host (Deployment `many`, drain-pods per host, maxUnavailable 5, maxSurge 0):
+   timed from the push of `reconciler.dev/drain: "true"` until the host runs none of them and
+   all run elsewhere. Ideal: ceil(N / 5) waves, a wave measured in the same run: the push of a
+   scale-up by 5 until those 5 pods run. The section is "Host loss, return and drain" for the
+   default 3 x 1 lab, "Host loss, H x P" otherwise.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from bench import report
+from bench import podwatch, report
 from tests.harness import daemonproc, gitserver, hostsetup, proc
 from tests.harness import lab as labmod
 
@@ -45,17 +47,6 @@ MAX_UNAVAILABLE = 5
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-def pods(host: hostsetup.Host) -> dict[str, bool]:
-    """Pod name -> running, from Podman on the host."""
-    argv = hostsetup.as_user(host, "podman", "pod", "ps", "--format", "json", "--filter",
-                             f"label=reconciler.dev/namespace={NS}")  # fmt: skip
-    done = proc.run(argv, timeout=60)
-    return {
-        (item.get("Labels") or {}).get("reconciler.dev/name", "?"): item.get("Status") == "Running"
-        for item in json.loads(done.stdout or "[]")
-    }
 
 
 def until(predicate: Callable[[], T | None], what: str, timeout: float = 180) -> float:
@@ -97,28 +88,41 @@ spec:
 
 @dataclass
 class Results:
+    hosts: int = 3
+    pods_per_host: int = 1
+    deploy: float = 0.0
+    lost_first: list[float] = field(default_factory=list)
     lost: list[float] = field(default_factory=list)
+    moved: list[int] = field(default_factory=list)
     fenced: list[float] = field(default_factory=list)
     rm_floor: list[float] = field(default_factory=list)
     wave: list[float] = field(default_factory=list)
     drained_pods: int = 0
     drain: float = 0.0
+    load: list[str] = field(default_factory=list)
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def run(args: argparse.Namespace, tmp: Path) -> Results:
     lab = labmod.Lab(labmod.LabConfig(name="hlbench", state_dir=tmp / "lab", bridge="thbr8",
                                       subnet=8, netns_prefix="hl8-",
                                       user_prefix="rchl8-"))  # fmt: skip
-    server = daemon = None
-    out = Results()
+    server = daemon = watcher = None
+    replicas = args.hosts * args.pods_per_host
+    out = Results(hosts=args.hosts, pods_per_host=args.pods_per_host, load=[loadavg()])
     try:
-        hosts = lab.up(3)
+        log(f"lab up {args.hosts} (load {loadavg()})")
+        hosts = lab.up(args.hosts)
         by_name = {h.name: h for h in hosts}
+        watcher = podwatch.Watcher(hosts, f"reconciler.dev/namespace={NS}")
         server = gitserver.start(tmp / "git", lab.config.gateway, user="rchl8-git", port=2228)
         work = gitserver.WorkTree(tmp / "work", server, author="bench")
         for host in hosts:
             work.write(f"hosts/{host.name}.yaml", host_yaml(host))
-        work.write("app.yaml", app(lab.config.image, 3, 0))
+        work.write("app.yaml", app(lab.config.image, replicas, 0))
         work.commit_and_push("web")
         port = proc.free_port()
         config = tmp / "config.yaml"
@@ -126,76 +130,72 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
             f"repository: {server.repository}\nbranch: main\nstate_dir: {tmp / 'state'}\n"
             f"resync_interval: 4\nssh_key: {lab.config.key_file}\n"
             f"known_hosts: {lab.config.known_hosts}\nlisten: 127.0.0.1:{port}\n"
-            f"connect_timeout: 3\nhost_grace_seconds: {GRACE:g}\n"
+            f"connect_timeout: {args.connect_timeout:g}\nhost_grace_seconds: {GRACE:g}\n"
         )
         env = {**os.environ, "RECONCILER_CONFIG": "/dev/null"}
         daemon = daemonproc.DaemonProcess(config, tmp / "daemon.log", port, env)
+        log(f"lab up; daemon starts (load {loadavg()})")
         daemon.start()
+        poll = watcher.poll
+
+        def running(prefix: str) -> dict[str, str]:
+            """Running pod name -> host, of the pods whose name starts with prefix."""
+            return {n: host for host, found in poll().items() for n, up in found.items()
+                    if n.startswith(prefix) and up}  # fmt: skip
 
         def web_where() -> dict[str, str] | None:
-            found = {n: h.name for h in hosts for n, up in pods(h).items()
-                     if n.startswith("web-") and up}  # fmt: skip
-            return found if len(found) == 3 else None
+            found = running("web-")
+            return found if len(found) == replicas else None
 
-        until(web_where, "web running", 120)
-        lost_times, fence_times = out.lost, out.fenced
+        out.deploy = until(web_where, f"{replicas} web pods running", 120 + 2 * replicas)
+        log(f"{replicas} web pods running {out.deploy:.1f}s after the daemon started")
         for rep in range(args.reps):
-            where = web_where()
-            assert where is not None
-            holding = sorted(set(where.values()))
+            where = web_where() or {}
+            holding = sorted(set(where.values()), key=lambda n: int(n[1:]))
             victim = by_name[holding[rep % len(holding)]]
-            stale = next(n for n, h in where.items() if h == victim.name)
-            others = [h for h in hosts if h is not victim]
+            stale = {n for n, h in where.items() if h == victim.name}
+            out.moved.append(len(stale))
             lab.kill(victim.name)
-            lost_times.append(until(lambda: any(pods(h).get(stale) for h in others),  # noqa: B023
-                                    "the replacement running"))  # fmt: skip
+            started = time.monotonic()
+            first: list[float] = []
+
+            def moved(
+                names: set[str] = stale,
+                victim: str = victim.name,
+                first: list[float] = first,
+                started: float = started,
+            ) -> bool:
+                elsewhere = {n for n, h in running("web-").items() if h != victim} & names
+                if elsewhere and not first:
+                    first.append(time.monotonic() - started)
+                return elsewhere == names
+
+            out.lost.append(until(moved, "the replacements running", 300))
+            out.lost_first.append(first[0] if first else out.lost[-1])
             started = time.monotonic()
             lab.revive(victim.name)
-            until(lambda: stale not in pods(victim), "the stale copy removed")  # noqa: B023
-            fence_times.append(time.monotonic() - started)
-            log(f"rep {rep + 1}: loss ▶ running {lost_times[-1]:.1f}s, "
-                f"return ▶ fenced {fence_times[-1]:.1f}s")  # fmt: skip
-            until(web_where, "web running", 120)
+            until(lambda: not stale & set(poll()[victim.name]),  # noqa: B023
+                  "the stale copies removed", 300)  # fmt: skip
+            out.fenced.append(time.monotonic() - started)
+            out.load.append(loadavg())
+            log(f"rep {rep + 1}: {len(stale)} pods of {victim.name}: loss ▶ first running "
+                f"{out.lost_first[-1]:.1f}s, all running {out.lost[-1]:.1f}s, return ▶ fenced "
+                f"{out.fenced[-1]:.1f}s (load {loadavg()})")  # fmt: skip
+            until(web_where, "web running", 300)
             time.sleep(2)
 
-        rm_floor = out.rm_floor
         host = hosts[0]
         for i in range(3):
             name = f"hlbench-floor-{i}"
             proc.run(hostsetup.as_user(host, "podman", "pod", "create", "--name", name))
             started = time.monotonic()
             proc.run(hostsetup.as_user(host, "podman", "pod", "rm", "-f", "-t", "0", name))
-            rm_floor.append(time.monotonic() - started)
-
-        many = args.drain_pods * 3
-        work.write("app.yaml", app(lab.config.image, 3, many))
-        work.commit_and_push(f"many: {many}")
-
-        def count(want: int) -> Callable[[], bool]:
-            return lambda: sum(1 for h in hosts for n, up in pods(h).items()
-                               if n.startswith("many-") and up) >= want  # fmt: skip
-
-        until(count(many), f"{many} pods", 300)
-        waves = out.wave
-        for step in range(1, 3):
-            work.write("app.yaml", app(lab.config.image, 3, many + MAX_UNAVAILABLE * step))
-            work.commit_and_push("scale up by maxUnavailable")
-            waves.append(until(count(many + MAX_UNAVAILABLE * step), "a wave", 120))
-        total = many + MAX_UNAVAILABLE * 2
-        work.write("app.yaml", app(lab.config.image, 3, total))
-        target = max(hosts, key=lambda h: sum(1 for n in pods(h) if n.startswith("many-")))
-        on_target = sum(1 for n in pods(target) if n.startswith("many-"))
-        work.write(f"hosts/{target.name}.yaml", host_yaml(target, drain=True))
-        work.commit_and_push(f"drain {target.name}")
-        out.drained_pods = on_target
-
-        def drained() -> bool:
-            left = [n for n in pods(target) if n.startswith("many-")]
-            return not left and count(total)()
-
-        out.drain = until(drained, "the drain", 600)
-        log(f"drain of {on_target} pods: {out.drain:.1f}s")
+            out.rm_floor.append(time.monotonic() - started)
+        if args.drain_pods:
+            drain(args, lab, work, hosts, running, out)
     finally:
+        if watcher is not None:
+            watcher.close()
         if daemon is not None and daemon.running:
             daemon.stop()
         if server is not None:
@@ -204,42 +204,116 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--drain-pods", type=int, default=20)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="hlbench-") as tmp:
-        out = run(args, Path(tmp))
+def drain(args: argparse.Namespace, lab: labmod.Lab, work: gitserver.WorkTree,
+          hosts: list[hostsetup.Host], running: Callable[[str], dict[str, str]],
+          out: Results) -> None:  # fmt: skip
+    """Drain of the host with most of Deployment `many`'s pods, against waves of a scale-up."""
+    web = args.hosts * args.pods_per_host
+    many = args.drain_pods * args.hosts
+    work.write("app.yaml", app(lab.config.image, web, many))
+    work.commit_and_push(f"many: {many}")
+
+    def count(want: int) -> Callable[[], bool]:
+        return lambda: len(running("many-")) >= want
+
+    until(count(many), f"{many} pods", 300)
+    for step in range(1, 3):
+        work.write("app.yaml", app(lab.config.image, web, many + MAX_UNAVAILABLE * step))
+        work.commit_and_push("scale up by maxUnavailable")
+        out.wave.append(until(count(many + MAX_UNAVAILABLE * step), "a wave", 120))
+    total = many + MAX_UNAVAILABLE * 2
+    work.write("app.yaml", app(lab.config.image, web, total))
+    placed = running("many-")
+    target = max(hosts, key=lambda h: sum(1 for where in placed.values() if where == h.name))
+    on_target = sum(1 for where in placed.values() if where == target.name)
+    work.write(f"hosts/{target.name}.yaml", host_yaml(target, drain=True))
+    work.commit_and_push(f"drain {target.name}")
+    out.drained_pods = on_target
+
+    def drained() -> bool:
+        now = running("many-")
+        return target.name not in now.values() and len(now) >= total
+
+    out.drain = until(drained, "the drain", 600)
+    log(f"drain of {on_target} pods: {out.drain:.1f}s")
+
+
+def section_title(out: Results) -> str:
+    if (out.hosts, out.pods_per_host) == (3, 1):
+        return "Host loss, return and drain"
+    return f"Host loss, {out.hosts} x {out.pods_per_host}"
+
+
+def write(out: Results) -> str:
     lost, fenced = statistics.median(out.lost), statistics.median(out.fenced)
-    floor, wave = statistics.median(out.rm_floor), statistics.median(out.wave)
-    waves = math.ceil(out.drained_pods / MAX_UNAVAILABLE)
-    ideal = waves * wave
+    first = statistics.median(out.lost_first)
+    floor = statistics.median(out.rm_floor)
+    moved = statistics.median(out.moved)
     rows = [
-        ("host loss ▶ replacement running", lost,
-         f"{lost / GRACE:.2f}x the grace period (floor); {lost / TARGET:.2f}x the 15 s target"),
-        ("return ▶ stale copy removed", fenced,
-         f"{fenced / floor:.1f}x one `podman pod rm -f` ({floor:.2f} s)"),
-        (f"drain of {out.drained_pods} pods, maxUnavailable {MAX_UNAVAILABLE}", out.drain,
-         f"{out.drain / ideal:.2f}x the ideal: {waves} waves of {wave:.1f} s (a wave: push of "
-         f"+{MAX_UNAVAILABLE} replicas until they run)"),
+        (
+            f"host loss ▶ all its pods running elsewhere ({moved:g} pods)",
+            lost,
+            f"{lost / GRACE:.2f}x the grace period (floor); {lost / TARGET:.2f}x the 15 s target",
+        ),
+        ("host loss ▶ the first of them running elsewhere", first, f"{first / GRACE:.2f}x"),
+        (
+            "return ▶ stale copies removed",
+            fenced,
+            f"{fenced / floor:.1f}x one `podman pod rm -f` ({floor:.2f} s)",
+        ),
     ]
+    if out.drain:
+        wave = statistics.median(out.wave)
+        waves = math.ceil(out.drained_pods / MAX_UNAVAILABLE)
+        rows.append(
+            (f"drain of {out.drained_pods} pods, maxUnavailable {MAX_UNAVAILABLE}", out.drain,
+             f"{out.drain / (waves * wave):.2f}x the ideal: {waves} waves of {wave:.1f} s (a "
+             f"wave: push of +{MAX_UNAVAILABLE} replicas until they run)")
+        )  # fmt: skip
     table = "\n".join(f"| {what} | {secs:.1f} s | {ratio} |" for what, secs, ratio in rows)
-    body = f"""`python -m bench.hostloss_bench` (root): its own 3-host lab and daemon
-(`host_grace_seconds: {GRACE:g}`, `connect_timeout: 3`, hosts checked every second); Podman read
-directly every 0.1 s; medians of {len(out.lost)} runs (loss: {_list(out.lost)}; return:
-{_list(out.fenced)}). {report.machine()}.
+    fleet = out.hosts * out.pods_per_host
+    command = (
+        f"python -m bench.hostloss_bench --hosts {out.hosts} --pods-per-host {out.pods_per_host}"
+    )
+    return f"""`{command}`
+(root): its own lab of {out.hosts} hosts and daemon (`host_grace_seconds: {GRACE:g}`, hosts
+checked every second); Deployment `web` of {fleet} pods ({out.pods_per_host} a host; all running
+{out.deploy:.0f} s after the daemon started); a host's link goes down, then comes back. Podman
+read directly on every host (its API socket) every 0.1 s; medians of {len(out.lost)} runs (loss:
+{_list(out.lost)}; return: {_list(out.fenced)}). {report.machine()}.
 
 | what | median | ratio |
 |---|---:|---:|
 {table}
 
-Target (loss ▶ running at most 15 s): {"met" if lost <= TARGET else "missed"}. For comparison,
+Target (loss ▶ running at most 15 s): {"met" if lost <= TARGET else "not met"}. For comparison,
 Kubernetes re-places a lost node's pods after about 5 min 40 s by default (40 s grace, then a
-300 s toleration), Nomad after 20 to 30 s.
+300 s toleration), Nomad after 20 to 30 s. Load average (1/5/15 min): {"; ".join(out.load)}
+(start; after each run).
 """
-    report.write_section("Host loss, return and drain", body)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--hosts", type=int, default=3)
+    parser.add_argument("--pods-per-host", type=int, default=1)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--drain-pods", type=int, default=20, help="per host; 0: no drain")
+    parser.add_argument("--connect-timeout", type=float, default=3.0)
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--results", type=Path, help="rewrite the section from this JSON output")
+    args = parser.parse_args()
+    if args.results:
+        out = Results(**json.loads(args.results.read_text()))
+    else:
+        with tempfile.TemporaryDirectory(prefix="hlbench-") as tmp:
+            os.chmod(tmp, 0o755)
+            out = run(args, Path(tmp))
+        print(json.dumps(asdict(out), indent=1))
+    body = write(out)
     print(body)
+    if not args.no_write:
+        report.write_section(section_title(out), body)
 
 
 def _list(values: list[float]) -> str:
