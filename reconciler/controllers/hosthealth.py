@@ -45,6 +45,12 @@ cpu+4 threads made 50 hosts on a 2-core machine miss it and flap Unknown)."""
 """Seconds a reconcile waits for one host's observation: a host cut off a moment ago (still
 Ready) must not hold the reconcile for its connection's timeouts (measured: 14 s with
 connect_timeout 3, past the grace period). The late answer still counts as a check."""
+FIRST_OBSERVE_DEADLINE = 60.0
+"""What a reconcile waits for a host not checked yet by this process: its first check opens
+the connection, queued behind the other hosts' SSH handshakes (a bounded few at a time); at
+50 hosts on a loaded 2-core machine that took over 4 s and every start began with a Partial
+sync and a dozen hosts flapping Unknown. Such a host is judged by its first check's own
+result (connect_timeout bounds it), never by this deadline or SILENT_AFTER before it."""
 
 
 class Status(enum.StrEnum):
@@ -181,6 +187,7 @@ class Monitor:
         self._threads: dict[str, threading.Thread] = {}
         self._ticker: threading.Thread | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._checked: set[str] = set()  # hosts with a finished check in this process
         self.shrunk: dict[tuple[str, str], int] = {}
         self.empty: set[str] = set()  # hosts that answered without a usable Podman: asked again
         """(namespace, owner) -> the replicas a Deployment is reconciled for while a host whose
@@ -192,15 +199,19 @@ class Monitor:
               ) -> None:  # fmt: skip
         """A check of `host` finished: `error` None when it answered (with `pods`)."""
         with self._lock:
+            self._checked.add(host)
             if error is None:
                 self._pods[host] = tuple(pods)
             self._update(host, judge(self._conditions.get(host), host, error, self._clock()))
 
     def tick(self) -> None:
+        """Time passed: silent hosts go Unknown, then NotReady. A host whose first check has not
+        finished in this process is left as it is (its heartbeat says nothing about it yet)."""
         with self._lock:
             now = self._clock()
             for host, condition in list(self._conditions.items()):
-                self._update(host, tick(condition, now, self.grace))
+                if host in self._checked:
+                    self._update(host, tick(condition, now, self.grace))
 
     def fenced(self, host: str) -> None:
         with self._lock:
@@ -302,16 +313,24 @@ class Monitor:
     def observe(
         self, executor: protocol.HostExecutor, targets: Sequence[hoststate.HostTarget]
     ) -> dict[str, hoststate.HostObservation]:
-        """Each host read on its own, at most OBSERVE_DEADLINE seconds waited for: a host that
-        has not answered by then is unreachable for this reconcile (and Unknown at once)."""
+        """Each host read on its own, at most OBSERVE_DEADLINE seconds waited for (a host not
+        checked yet: FIRST_OBSERVE_DEADLINE): a host that has not answered by then is
+        unreachable for this reconcile (and Unknown at once)."""
         with self._lock:
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
                     max_workers=OBSERVE_THREADS, thread_name_prefix="observe"
                 )
             pool = self._pool
+            unchecked = {t.name for t in targets} - self._checked
         jobs = {pool.submit(executor.observe, [t]): t.name for t in targets}
         done, late = concurrent.futures.wait(jobs, timeout=OBSERVE_DEADLINE)
+        first = {job for job in late if jobs[job] in unchecked}
+        if first:  # still opening their connections: wait for their first answer
+            more, _ = concurrent.futures.wait(
+                first, timeout=FIRST_OBSERVE_DEADLINE - OBSERVE_DEADLINE
+            )
+            done, late = done | more, late - more
         found = {}
         for job in done:
             name = jobs[job]
@@ -323,7 +342,8 @@ class Monitor:
             found[name] = seen
         for job in late:
             name = jobs[job]
-            error = f"host {name}: no answer within {OBSERVE_DEADLINE:g}s"
+            waited = FIRST_OBSERVE_DEADLINE if name in unchecked else OBSERVE_DEADLINE
+            error = f"host {name}: no answer within {waited:g}s"
             self.heard(name, error)
             found[name] = hoststate.HostObservation(name, reachable=False, error=error)
         return found

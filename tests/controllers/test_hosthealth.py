@@ -265,6 +265,7 @@ def test_a_reconcile_does_not_wait_for_a_host_that_just_went_silent(
     monitor = hosthealth.Monitor(executor, 10.0)  # the daemon's: it checks on its threads
     controllers = sync.Controllers(hosts=monitor)
     targets = [hoststate.HostTarget(h, "198.18.0.1") for h in ("h1", "h2")]
+    monitor.heard("h2", None)  # it answered a check before its link was cut
     try:
         started = time.monotonic()
         seen = hosthealth.observe(executor, targets, controllers)
@@ -275,6 +276,45 @@ def test_a_reconcile_does_not_wait_for_a_host_that_just_went_silent(
     finally:
         executor.release.set()
         monitor.stop()
+
+
+def test_a_host_opening_its_first_connection_is_waited_for_past_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """At start every host's first check opens its SSH connection, queued behind the others'
+    handshakes: that is no silence. 50 hosts on a loaded machine once began every daemon run
+    with a Partial sync and a dozen hosts Unknown."""
+    monkeypatch.setattr(hosthealth, "OBSERVE_DEADLINE", 0.3)
+    executor = _Hanging()
+    monitor = hosthealth.Monitor(executor, 10.0)
+    controllers = sync.Controllers(hosts=monitor)
+    targets = [hoststate.HostTarget(h, "198.18.0.1") for h in ("h1", "h2")]
+    threading.Timer(1.0, executor.release.set).start()  # h2's first answer comes after 1 s
+    try:
+        seen = hosthealth.observe(executor, targets, controllers)
+        assert seen["h1"].reachable and seen["h2"].reachable
+        assert monitor.conditions()["h2"].status is H.READY
+    finally:
+        executor.release.set()
+        monitor.stop()
+
+
+def test_time_alone_never_judges_a_host_before_its_first_check() -> None:
+    """Neither a fresh host nor one saved Ready by an earlier run (its heartbeat old) goes
+    Unknown, let alone NotReady, on the clock alone before a check of this process ends."""
+    clock = Clock()
+    saved = hosthealth.Condition("h2", H.READY, R.HOST_READY, "", 100.0, 100.0)
+    monitor = hosthealth.Monitor(None, 10.0, clock=clock, saved=[saved.record()])
+    monitor.watch([hoststate.HostTarget(h, "198.18.0.1") for h in ("h1", "h2")])
+    for _ in range(3):
+        clock.now += 2 * hosthealth.SILENT_AFTER
+        monitor.tick()
+    assert {c.status for c in monitor.conditions().values()} == {H.READY}
+    monitor.heard("h1", None)
+    clock.now += hosthealth.SILENT_AFTER
+    monitor.tick()
+    assert monitor.conditions()["h1"].status is H.UNKNOWN  # checked, then silent: judged
+    assert monitor.conditions()["h2"].status is H.READY
 
 
 def test_one_shot_runs_roll_a_change_over_the_pods_they_see_and_replace_none(
