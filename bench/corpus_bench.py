@@ -1,8 +1,10 @@
-"""Real-world manifests: how many files of bench/corpus (copied from kubernetes/examples) reconciler
-accepts, refuses (with the most frequent reasons) or crashes on, each file validated alone as a new
-user would (`reconciler validate FILE`'s loader, in process).
+"""Real-world manifests: how many files of bench/corpus (copied from public repositories by
+`corpus_select`, one folder per repository) reconciler accepts, refuses (with the most frequent
+reasons) or crashes on. The headline validates each file alone, as a new user would
+(`reconciler validate FILE`'s loader, in process); beside it, each folder's files validated
+together, as `kubectl apply -f DIR/` would send them (not recursive).
 
-Usage: python -m bench.corpus_bench [--corpus DIR] [--top N] [--files]
+Usage: python -m bench.corpus_bench [--corpus DIR]... [--top N] [--files]
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 import shutil
 import tempfile
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,16 +36,32 @@ class Tally:
     def total(self) -> int:
         return len(self.accepted) + len(self.refused) + len(self.crashed)
 
+    def add(self, other: Tally) -> None:
+        self.accepted += other.accepted
+        self.warned += other.warned
+        self.refused.update(other.refused)
+        self.crashed.update(other.crashed)
+
+
+def validate(paths: list[Path]) -> dict[str, tuple[list[str], list[str]]]:
+    """(errors, warnings) by file name of files validated together as one repository, as
+    `code: field: message` lines (the files must have distinct names)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in paths:
+            shutil.copy(path, Path(tmp) / path.name)
+        result = loader.load_repository(Path(tmp))
+    found: dict[str, tuple[list[str], list[str]]] = {p.name: ([], []) for p in paths}
+    for d in result.diagnostics:
+        line = f"{d.code}: {_field(d.path)}: {d.message}"
+        names = [d.file] if d.file in found else list(found)  # not of one file: of them all
+        for name in names:
+            found[name][0 if d in result.errors else 1].append(line)
+    return found
+
 
 def validate_alone(path: Path) -> tuple[list[str], list[str]]:
-    """(errors, warnings) of one file validated on its own, as `code: field: message` lines."""
-    with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy(path, Path(tmp) / path.name)
-        result = loader.load_repository(Path(tmp))
-    errors = [f"{d.code}: {_field(d.path)}: {d.message}" for d in result.errors]
-    warnings = [f"{d.code}: {_field(d.path)}: {d.message}" for d in result.diagnostics
-                if d not in result.errors]  # fmt: skip
-    return errors, warnings
+    """(errors, warnings) of one file validated on its own."""
+    return validate([path])[path.name]
 
 
 def _field(path: str) -> str:
@@ -50,22 +69,55 @@ def _field(path: str) -> str:
     return re.sub(r"\[[^]]*\]", "", path).rsplit(".", 1)[-1] or path
 
 
-def measure(corpus: Path) -> Tally:
+def manifests(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+
+
+def _count(tally: Tally, name: str, errors: list[str], warnings: list[str]) -> None:
+    if errors:
+        tally.refused[name] = errors
+    else:
+        tally.accepted.append(name)
+        if warnings:
+            tally.warned.append(name)
+
+
+def measure(source: Path) -> Tally:
+    """Every file of `source` validated alone (named from the source's folder name on)."""
     tally = Tally()
-    for path in sorted(p for p in corpus.rglob("*") if p.suffix in (".yaml", ".yml")):
-        name = str(path.relative_to(corpus))
+    for path in manifests(source):
+        name = str(path.relative_to(source.parent))
         try:
             errors, warnings = validate_alone(path)
         except Exception:  # a crash is what this counts
             tally.crashed[name] = traceback.format_exc(limit=3)
             continue
-        if errors:
-            tally.refused[name] = errors
-        else:
-            tally.accepted.append(name)
-            if warnings:
-                tally.warned.append(name)
+        _count(tally, name, errors, warnings)
     return tally
+
+
+def measure_together(source: Path) -> Tally:
+    """Each folder's own files (not its sub-folders') validated together."""
+    tally = Tally()
+    folders: dict[Path, list[Path]] = collections.defaultdict(list)
+    for path in manifests(source):
+        folders[path.parent].append(path)
+    for folder, paths in sorted(folders.items()):
+        prefix = folder.relative_to(source.parent)
+        try:
+            found = validate(paths)
+        except Exception:
+            for path in paths:
+                tally.crashed[str(prefix / path.name)] = traceback.format_exc(limit=3)
+            continue
+        for name, (errors, warnings) in found.items():
+            _count(tally, str(prefix / name), errors, warnings)
+    return tally
+
+
+def sources(corpora: Iterable[Path]) -> list[Path]:
+    """The folders of the corpora, one per public repository."""
+    return [d for corpus in corpora for d in sorted(corpus.iterdir()) if d.is_dir()]
 
 
 def reasons(tally: Tally) -> collections.Counter[str]:
@@ -76,28 +128,49 @@ def reasons(tally: Tally) -> collections.Counter[str]:
     return counter
 
 
+def _row(name: str, tally: Tally) -> str:
+    accepted, total = len(tally.accepted), tally.total or 1
+    return (f"  {name:40s} {tally.total:5d} {accepted:5d} {100 * accepted / total:4.0f}% "
+            f"{len(tally.warned):6d} {len(tally.refused):7d} {len(tally.crashed):7d}")  # fmt: skip
+
+
+def table(title: str, tallies: dict[str, Tally]) -> Tally:
+    """Print one row per source and the total; return the total."""
+    print(title)
+    print(f"  {'source':40s} {'files':>5s} {'accepted':>11s} {'warned':>6s} {'refused':>7s} "
+          f"{'crashed':>7s}")  # fmt: skip
+    total = Tally()
+    for name, tally in tallies.items():
+        print(_row(name, tally))
+        total.add(tally)
+    print(_row("total", total))
+    return total
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--corpus", type=Path, default=CORPUS)
+    parser.add_argument("--corpus", type=Path, action="append",
+                        help=f"a folder of sources (repeatable; default {CORPUS})")  # fmt: skip
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--files", action="store_true", help="list every refused file")
     args = parser.parse_args()
-    tally = measure(args.corpus)
-    total = tally.total or 1
-    print(f"files: {tally.total}")
-    print(f"accepted: {len(tally.accepted)} ({100 * len(tally.accepted) / total:.0f}%), "
-          f"{len(tally.warned)} of them with warnings")  # fmt: skip
-    print(f"refused: {len(tally.refused)} ({100 * len(tally.refused) / total:.0f}%)")
-    print(f"crashed: {len(tally.crashed)}")
-    print("top refusal reasons (files):")
-    for reason, count in reasons(tally).most_common(args.top):
+    folders = sources(args.corpus or [CORPUS])
+    alone = table("each file validated alone (the headline):",
+                  {d.name: measure(d) for d in folders})  # fmt: skip
+    together = table("each folder's files validated together (as `kubectl apply -f DIR/`):",
+                     {d.name: measure_together(d) for d in folders})  # fmt: skip
+    print("top refusal reasons, files validated alone (files):")
+    for reason, count in reasons(alone).most_common(args.top):
+        print(f"  {count:3d}  {reason}")
+    print("top refusal reasons, folders validated together (files):")
+    for reason, count in reasons(together).most_common(args.top):
         print(f"  {count:3d}  {reason}")
     if args.files:
-        for name, lines in sorted(tally.refused.items()):
+        for name, lines in sorted(alone.refused.items()):
             print(f"{name}:")
             for line in lines:
                 print(f"    {line}")
-    for name, trace in tally.crashed.items():
+    for name, trace in {**alone.crashed, **together.crashed}.items():
         print(f"CRASH {name}:\n{trace}")
     return 0
 
