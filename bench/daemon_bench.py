@@ -99,8 +99,9 @@ class Daemon(daemonproc.DaemonProcess):
         if last.get("revision") == sha:
             if last.get("result") == "Partial":
                 if last.get("id") not in self.partial:
-                    self.partial[int(last.get("id", 0))] = str(last.get("message", ""))[:300]
-                    log(f"sync {last.get('id')} Partial: {str(last.get('message'))[:300]}")
+                    said = "; ".join(str(e) for e in last.get("errors") or [])[:300]
+                    self.partial[int(last.get("id", 0))] = said
+                    log(f"sync {last.get('id')} Partial: {said}")
                 return None
             if last.get("result") != "Succeeded":
                 raise RuntimeError(f"revision {sha[:12]} finished {last.get('result')}: {last}")
