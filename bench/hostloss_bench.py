@@ -90,6 +90,7 @@ spec:
 class Results:
     hosts: int = 3
     pods_per_host: int = 1
+    connect_timeout: float = 3.0
     deploy: float = 0.0
     lost_first: list[float] = field(default_factory=list)
     lost: list[float] = field(default_factory=list)
@@ -112,7 +113,8 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
                                       user_prefix="rchl8-"))  # fmt: skip
     server = daemon = watcher = None
     replicas = args.hosts * args.pods_per_host
-    out = Results(hosts=args.hosts, pods_per_host=args.pods_per_host, load=[loadavg()])
+    out = Results(hosts=args.hosts, pods_per_host=args.pods_per_host,
+                  connect_timeout=args.connect_timeout, load=[loadavg()])  # fmt: skip
     try:
         log(f"lab up {args.hosts} (load {loadavg()})")
         hosts = lab.up(args.hosts)
@@ -276,8 +278,8 @@ def write(out: Results) -> str:
         f"python -m bench.hostloss_bench --hosts {out.hosts} --pods-per-host {out.pods_per_host}"
     )
     return f"""`{command}`
-(root): its own lab of {out.hosts} hosts and daemon (`host_grace_seconds: {GRACE:g}`, hosts
-checked every second); Deployment `web` of {fleet} pods ({out.pods_per_host} a host; all running
+(root): its own lab of {out.hosts} hosts and daemon (`host_grace_seconds: {GRACE:g}`,
+`connect_timeout: {out.connect_timeout:g}`, hosts checked every second); Deployment `web` of {fleet} pods ({out.pods_per_host} a host; all running
 {out.deploy:.0f} s after the daemon started); a host's link goes down, then comes back. Podman
 read directly on every host (its API socket) every 0.1 s; medians of {len(out.lost)} runs (loss:
 {_list(out.lost)}; return: {_list(out.fenced)}). {report.machine()}.
