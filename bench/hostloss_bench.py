@@ -279,10 +279,11 @@ def write(out: Results) -> str:
     )
     return f"""`{command}`
 (root): its own lab of {out.hosts} hosts and daemon (`host_grace_seconds: {GRACE:g}`,
-`connect_timeout: {out.connect_timeout:g}`, hosts checked every second); Deployment `web` of {fleet} pods ({out.pods_per_host} a host; all running
-{out.deploy:.0f} s after the daemon started); a host's link goes down, then comes back. Podman
-read directly on every host (its API socket) every 0.1 s; medians of {len(out.lost)} runs (loss:
-{_list(out.lost)}; return: {_list(out.fenced)}). {report.machine()}.
+`connect_timeout: {out.connect_timeout:g}`, hosts checked every second); Deployment `web` of
+{fleet} pods ({out.pods_per_host} a host; all running {out.deploy:.0f} s after the daemon started);
+a host's link goes down, then comes back. Podman read directly on every host (its API socket)
+every 0.1 s; medians of {len(out.lost)} runs (loss: {_list(out.lost)}; return:
+{_list(out.fenced)}). {report.machine()}.
 
 | what | median | ratio |
 |---|---:|---:|
