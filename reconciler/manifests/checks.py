@@ -19,6 +19,7 @@ from reconciler.manifests import (
     cronjobdocs,
     disruptionchecks,
     jobdocs,
+    noeffect,
     podchecks,
     secrettypes,
     servicechecks,
@@ -115,6 +116,7 @@ def _deployment(checker: checking.Checker) -> None:
         checker, ("spec", "template", "spec"), spec["template"]["spec"], in_deployment=True
     )
     _strategy(checker, spec)
+    noeffect.deployment(checker, spec)  # revisionHistoryLimit: a warning
     min_ready = spec.get("minReadySeconds") or 0
     deadline = spec.get("progressDeadlineSeconds")
     if deadline is not None and deadline <= min_ready:

@@ -14,6 +14,7 @@ from reconciler.manifests import (
     emptydir,
     envfields,
     initchecks,
+    noeffect,
     placementchecks,
     podnetwork,
     probechecks,
@@ -69,6 +70,7 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
             checker.refer(where, base.Kind.SECRET, pull["name"])
     emptydir.check(checker, path, spec)
     initchecks.check(checker, path, spec, volume_names)  # initContainers, lifecycle hooks
+    noeffect.pod_spec(checker, path, spec)  # service account, termination message: warnings
     for index, toleration in enumerate(spec.get("tolerations") or []):
         check_toleration(checker, (*path, "tolerations", index), toleration)
     placementchecks.check(checker, path, spec)

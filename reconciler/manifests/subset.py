@@ -282,6 +282,10 @@ CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
         )),
         _SECCOMP,
     )),
+    F("terminationMessagePath", T.STRING, "no effect, a warning: no termination message is "
+      "read (`get pods` shows the exit code)"),
+    F("terminationMessagePolicy", T.STRING, "no effect, a warning: as terminationMessagePath",
+      enum=("File", "FallbackToLogsOnError")),
     F("lifecycle", T.OBJECT, "hooks run by the reconciler over the host's connection", (
         F("postStart", T.OBJECT, "right after the container starts; failing: the container is "
           "killed and restarted per restartPolicy (event FailedPostStartHook)", _HOOK_FIELDS),
@@ -363,6 +367,11 @@ POD_SPEC_FIELDS = (
     F("dnsPolicy", T.STRING, "`ClusterFirst` (default), `ClusterFirstWithHostNet` and `Default` "
       "mean the same here: names resolve through the host's resolver, Service names through "
       "the pod's /etc/hosts; `None` is refused (dnsConfig is not implemented)"),
+    F("serviceAccountName", T.STRING, "no effect, a warning: there is no Kubernetes API "
+      "server, so no service account token is mounted"),
+    F("serviceAccount", T.STRING, "the old name of serviceAccountName: no effect, a warning"),
+    F("automountServiceAccountToken", T.BOOLEAN, "`false` is what happens here; `true`: no "
+      "effect, a warning (no token is mounted)"),
     F("imagePullSecrets", T.LIST, "registry logins for the pulls: Podman's `X-Registry-Auth`", (
         F("name", T.STRING, "a Secret of type `kubernetes.io/dockerconfigjson` or "
           "`kubernetes.io/dockercfg` in the pod's namespace", required=True),
@@ -443,6 +452,8 @@ KINDS: tuple[KindSubset, ...] = (
             F("progressDeadlineSeconds", T.INTEGER, "a rollout without progress for this long "
               "fails: `Progressing=False`, reason `ProgressDeadlineExceeded` (default 600; "
               "must be more than minReadySeconds)"),
+            F("revisionHistoryLimit", T.INTEGER, "no effect, a warning: no old ReplicaSets are "
+              "kept (a rollback is a git revert)", minimum=0),
         ), required=True),
         _STATUS,
     )),
