@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prepare a real host (Debian/Ubuntu with systemd) for the reconciler. Run as root ON the host:
 #
-#   bootstrap-host.sh [--user NAME] [--host NAME] [--install-packages] AUTHORIZED_KEY_FILE
+#   bootstrap-host.sh [--user NAME] [--host NAME] [--install-packages]
+#                     [--unprivileged-port-start N|keep] AUTHORIZED_KEY_FILE
 #
 # AUTHORIZED_KEY_FILE is the reconciler's public key (the .pub of the daemon's ssh_key).
 # Idempotent: every step checks first and says what it found. It
@@ -13,7 +14,11 @@
 #      podman-restart.service (restarts containers with a restart policy after a reboot) and
 #      reconciler-boot.service (host-boot.sh, beside this script: starts the reconciler's pods
 #      whose restartPolicy is Always or OnFailure at boot, before the daemon reconciles);
-#   6. prints the host key fingerprints and known_hosts lines to pin on the reconciler's machine.
+#   6. lets unprivileged users bind ports from 80 on (net.ipv4.ip_unprivileged_port_start, in
+#      /etc/sysctl.d/60-reconciler-ports.conf; --unprivileged-port-start N for another floor, or
+#      "keep" to leave it): Services on port 80 and 443 are bound by the user's rootless HAProxy
+#      and hostPorts by rootless Podman. It never raises a value an administrator set lower;
+#   7. prints the host key fingerprints and known_hosts lines to pin on the reconciler's machine.
 # It also checks for /usr/sbin/haproxy (package haproxy): the reconciler starts its own HAProxy as
 # the user, over SSH (the per-host load balancer of Services); the system haproxy.service is unused.
 # Nothing the reconciler later does on this host runs as root.
@@ -22,12 +27,13 @@ set -euo pipefail
 USER_NAME=reconciler
 HOST_NAME=""
 INSTALL_PACKAGES=0
+PORT_START=80
 KEY_FILE=""
 MIN_SUBIDS=65536
 PACKAGES=(podman uidmap slirp4netns fuse-overlayfs haproxy)
 
 usage() {
-  sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -39,6 +45,7 @@ while [ "$#" -gt 0 ]; do
     --user) [ "$#" -ge 2 ] || usage; USER_NAME="$2"; shift 2 ;;
     --host) [ "$#" -ge 2 ] || usage; HOST_NAME="$2"; shift 2 ;;
     --install-packages) INSTALL_PACKAGES=1; shift ;;
+    --unprivileged-port-start) [ "$#" -ge 2 ] || usage; PORT_START="$2"; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "bootstrap-host: unknown option $1" >&2; usage ;;
     *) [ -z "$KEY_FILE" ] || usage; KEY_FILE="$1"; shift ;;
@@ -47,6 +54,11 @@ done
 [ -n "$KEY_FILE" ] || usage
 [ "$(id -u)" -eq 0 ] || die "run as root (it creates a user and enables lingering)"
 [[ "$USER_NAME" =~ ^[a-z_][a-z0-9_-]*$ ]] || die "invalid user name: $USER_NAME"
+case "$PORT_START" in
+  keep) ;;
+  ''|*[!0-9]*) die "--unprivileged-port-start takes a port from 0 to 1024, or keep: $PORT_START" ;;
+  *) [ "$PORT_START" -le 1024 ] || die "--unprivileged-port-start takes a port from 0 to 1024" ;;
+esac
 [ -r "$KEY_FILE" ] || die "cannot read the public key file $KEY_FILE"
 ssh-keygen -l -f "$KEY_FILE" >/dev/null 2>&1 || die "$KEY_FILE is not an SSH public key"
 KEY_LINE="$(grep -m1 -E '^(ssh-|ecdsa-|sk-)' "$KEY_FILE")" || die "$KEY_FILE has no key line"
@@ -166,7 +178,23 @@ else
   echo "bootstrap-host: warning: 'podman info' as $USER_NAME failed; try: runuser -l $USER_NAME -c 'podman info'" >&2
 fi
 
-# 6. the host key to pin -------------------------------------------------------------------------
+# 6. ports below 1024 ----------------------------------------------------------------------------
+PORT_SYSCTL=net.ipv4.ip_unprivileged_port_start
+if [ "$PORT_START" = keep ]; then
+  say "$PORT_SYSCTL: kept at $(sysctl -n "$PORT_SYSCTL")"
+else
+  current="$(sysctl -n "$PORT_SYSCTL")"
+  if [ "$current" -le "$PORT_START" ]; then
+    say "$PORT_SYSCTL: $current (unprivileged users bind ports from $current on)"
+  else
+    printf '# scripts/bootstrap-host.sh: rootless HAProxy and Podman bind ports from %s on\n%s = %s\n' \
+      "$PORT_START" "$PORT_SYSCTL" "$PORT_START" >/etc/sysctl.d/60-reconciler-ports.conf
+    sysctl -q -w "$PORT_SYSCTL=$PORT_START"
+    say "$PORT_SYSCTL: $current -> $PORT_START (/etc/sysctl.d/60-reconciler-ports.conf)"
+  fi
+fi
+
+# 7. the host key to pin -------------------------------------------------------------------------
 [ -n "$HOST_NAME" ] || HOST_NAME="$(hostname -f 2>/dev/null || hostname)"
 say "host key fingerprints (compare with what ssh-keyscan shows on the reconciler's machine):"
 shopt -s nullglob

@@ -125,8 +125,9 @@ class Balancers:
         kind = cond.ConditionType.LOAD_BALANCER
         for host, status in sorted(self.statuses.items()):
             if status.running:
+                message = f"pid {status.pid}" + (f"; {status.error}" if status.error else "")
                 out.append(cond.Condition("Host", "", host, kind, cond.ConditionStatus.TRUE,
-                                          cond.Reason.LB_RUNNING, f"pid {status.pid}"))  # fmt: skip
+                                          cond.Reason.LB_RUNNING, message))  # fmt: skip
             else:
                 out.append(cond.Condition("Host", "", host, kind, cond.ConditionStatus.FALSE,
                                           cond.Reason.LB_DOWN, status.error))  # fmt: skip

@@ -17,7 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from reconciler.executor import errors, haproxy_config, haproxy_runtime, protocol, sshconn
+from reconciler.executor import (
+    errors,
+    haproxy_config,
+    haproxy_runtime,
+    lbports,
+    protocol,
+    sshconn,
+)
 from reconciler.model import hoststate, loadbalancer
 
 log = logging.getLogger(__name__)
@@ -108,6 +115,8 @@ async def apply(ctx: Context, config: loadbalancer.Config) -> loadbalancer.Statu
     (the host is lost) is raised."""
     started = time.monotonic()
     try:
+        config, refused = await lbports.bindable(ctx.connection, config, ctx.timeout)
+        _report(ctx.host, refused)
         changed, known = await _converge(ctx, config)
     except HOST_LB_ERRORS as exc:
         log.warning("load balancer on %s: %s", ctx.host, exc)
@@ -121,11 +130,23 @@ async def apply(ctx: Context, config: loadbalancer.Config) -> loadbalancer.Statu
     return loadbalancer.Status(
         ctx.host,
         current.running,
+        "; ".join(refused),
         servers=current.servers,
         started=changed == "started",
         reloaded=changed == "reloaded",
         pid=current.pid,
     )
+
+
+_REPORTED: dict[str, tuple[str, ...]] = {}
+"""The ports each host last could not bind: logged when that changes, not every pass."""
+
+
+def _report(host: str, refused: tuple[str, ...]) -> None:
+    if _REPORTED.get(host, ()) != refused:
+        for sentence in refused:
+            log.warning("load balancer on %s: %s", host, sentence)
+        _REPORTED[host] = refused
 
 
 async def _status_or_down(ctx: Context) -> loadbalancer.Status:

@@ -16,7 +16,13 @@ from reconciler.model import base, objects, workloads
 from reconciler.model import diagnostics as dg
 
 UNPRIVILEGED = 1024
-"""Rootless Podman and HAProxy cannot bind below net.ipv4.ip_unprivileged_port_start (1024)."""
+"""Linux's default net.ipv4.ip_unprivileged_port_start: a rootless process (HAProxy, Podman's
+port forwarder) binds a lower port only where the host lowered it (scripts/bootstrap-host.sh)."""
+BIND_HINT = (
+    "each host must allow it: scripts/bootstrap-host.sh sets "
+    "net.ipv4.ip_unprivileged_port_start to 80 (--unprivileged-port-start N for lower); "
+    "a host that does not allow it serves the other ports and reports this one"
+)
 RESERVED = range(41000, 45000)
 """Host ports the planner allocates (probe ports 41000-41999, pod ports 42000-44999)."""
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
@@ -80,12 +86,13 @@ def _port_fields(checker: checking.Checker, path: pos.Path, port: checking.Doc, 
     for field_name in ("port",):  # a nodePort (30000-32767) is checked above
         number = port.get(field_name)
         if number is not None and number < UNPRIVILEGED:
-            checker.error(
+            checker.warn(
                 (*path, field_name),
-                dg.Code.INVALID_VALUE,
+                dg.Code.PRIVILEGED_PORT,
                 f"{field_name} {number} is below {UNPRIVILEGED}: the rootless load balancer "
-                "cannot bind it (net.ipv4.ip_unprivileged_port_start)",
-                "use a port of 1024 or more (8000 rather than 80)",
+                "binds it only on hosts whose net.ipv4.ip_unprivileged_port_start is "
+                f"{number} or lower",
+                BIND_HINT,
             )
         elif number is not None and number in RESERVED:
             checker.error(

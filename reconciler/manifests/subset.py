@@ -504,7 +504,8 @@ KINDS: tuple[KindSubset, ...] = (
             F("selector", T.MAP, "backends: Ready pods with these labels, on every host",
               required=True),
             F("ports", T.LIST, "one HAProxy listener each", (
-                F("port", T.INTEGER, "listening port on every host (1024-65535: rootless)",
+                F("port", T.INTEGER, "listening port on every host "
+                  "(below 1024: where the host allows it)",
                   required=True, minimum=1, maximum=65535),
                 F("targetPort", T.INT_OR_STRING, "a declared container port (number or port "
                   "name); default `port`"),

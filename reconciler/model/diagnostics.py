@@ -54,6 +54,7 @@ class Code(enum.StrEnum):
     NOT_BUILT = "not-built-yet"  # a warning: accepted, but has no effect on hosts yet
     IGNORED_FIELD = "ignored-field"  # a warning: accepted and ignored (as Kubernetes does)
     IMMUTABLE_FIELD = "immutable-field"  # a warning: a change here has no effect once applied
+    PRIVILEGED_PORT = "privileged-port"  # a warning: bound only where the host allows it
 
 
 @dataclass(frozen=True, order=True)

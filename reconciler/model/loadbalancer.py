@@ -104,7 +104,7 @@ class Status:
 
     host: str
     running: bool
-    error: str = ""
+    error: str = ""  # why it does not run, or (running) which Service ports the host cannot bind
     servers: tuple[ServerStatus, ...] = ()
     started: bool = False  # it was not running and the executor started it in this call
     reloaded: bool = False  # its listeners changed and it was reloaded in this call

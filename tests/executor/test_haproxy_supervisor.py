@@ -18,6 +18,7 @@ from reconciler.executor import (
     haproxy_config,
     haproxy_runtime,
     haproxy_supervisor,
+    lbports,
     protocol,
     sshconn,
 )
@@ -44,6 +45,7 @@ class SimHost:
         self.commands: list[str] = []
         self.refuse_start = ""
         self.refuse: dict[str, str] = {}  # command prefix -> HAProxy's reply
+        self.port_start = "1024"  # /proc/sys/net/ipv4/ip_unprivileged_port_start
 
     # ----- HostLink ----------------------------------------------------------------------------
 
@@ -56,6 +58,8 @@ class SimHost:
 
     async def run_argv(self, argv: Sequence[str], timeout: float) -> tuple[int, str]:
         self.argvs.append(list(argv))
+        if tuple(argv) == lbports.READ:
+            return (0, self.port_start + "\n") if self.port_start else (1, "cat: no such file")
         if argv[0] == "kill":
             assert argv[1:] == ["-USR1", str(self.pid)]
             self.pid = None
@@ -218,9 +222,10 @@ def test_no_listener_stops_it() -> None:
 
 def test_refused_start_is_an_error_status() -> None:
     host = SimHost()
-    host.refuse_start = "cannot bind socket (Permission denied) for [0.0.0.0:81]"
-    status = apply(host, config(A, ports=(81,)))
-    assert not status.running and "start failed" in status.error and "[0.0.0.0:81]" in status.error
+    host.refuse_start = "cannot bind socket (Address already in use) for [0.0.0.0:8081]"
+    status = apply(host, config(A, ports=(8081,)))
+    assert not status.running and "start failed" in status.error
+    assert "[0.0.0.0:8081]" in status.error
 
 
 def test_refused_reload_keeps_the_old_process_and_its_file() -> None:
@@ -228,7 +233,7 @@ def test_refused_reload_keeps_the_old_process_and_its_file() -> None:
     apply(host, config(A))
     before = host.files["lb/haproxy.cfg"]
     host.refuse_start = "cannot bind socket"
-    failed = apply(host, config(A, ports=(81,)))
+    failed = apply(host, config(A, ports=(8081,)))
     assert failed.running and failed.pid == 100 and "reload failed" in failed.error
     assert host.files["lb/haproxy.cfg"] == before
     host.refuse_start = ""
@@ -260,3 +265,48 @@ def test_unsafe_state_dir_is_an_error_before_any_command(home: str) -> None:
     host.state_dir = home
     status = apply(host, config(A))
     assert not status.running and "not a safe" in status.error and host.argvs == []
+
+
+WEB80 = dataclasses.replace(L, ports=(80, 30080))
+API = lb.Listener("shop.api.http", "shop", "api", "http", (8001,), lb.Mode.HTTP, (B,))
+
+
+def test_a_port_below_the_hosts_unprivileged_start_is_left_out_and_reported() -> None:
+    host = SimHost()
+    status = apply(host, lb.Config((API, WEB80)))
+    assert status.running and status.started
+    text = host.files["lb/haproxy.cfg"].decode()
+    assert "bind :8001" in text and "bind :30080" in text and "bind :80\n" not in text
+    assert "Service shop/web port 80 is not served on this host" in status.error
+    assert "ip_unprivileged_port_start is 1024" in status.error
+    assert "bootstrap-host.sh --unprivileged-port-start 80" in status.error
+    assert [a for a in host.argvs if tuple(a) == lbports.READ]  # read only because of port 80
+
+
+def test_a_host_that_allows_the_port_binds_it() -> None:
+    host = SimHost()
+    host.port_start = "80"
+    status = apply(host, lb.Config((API, WEB80)))
+    assert status.running and status.error == ""
+    assert "bind :80\n" in host.files["lb/haproxy.cfg"].decode()
+
+
+def test_the_setting_is_not_read_without_a_low_port() -> None:
+    host = SimHost()
+    apply(host, lb.Config((API,)))
+    assert not [a for a in host.argvs if tuple(a) == lbports.READ]
+
+
+def test_an_unreadable_setting_means_1024() -> None:
+    host = SimHost()
+    host.port_start = ""
+    status = apply(host, lb.Config((API, dataclasses.replace(L, ports=(443,)))))
+    assert "bind :443" not in host.files["lb/haproxy.cfg"].decode()
+    assert "port 443 is not served" in status.error
+    assert lbports.parse(0, " 80\n") == 80 and lbports.parse(0, "x") == 1024
+
+
+def test_a_listener_left_with_no_port_is_left_out_whole() -> None:
+    kept, refused = lbports.split(lb.Config((API, dataclasses.replace(L, ports=(80,)))), 1024)
+    assert [item.name for item in kept.listeners] == ["shop.api.http"]
+    assert len(refused) == 1

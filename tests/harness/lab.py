@@ -29,6 +29,9 @@ UsageError = proc.UsageError
 
 REPO = Path(__file__).resolve().parents[2]
 MAX_HOSTS = 50
+PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
+UNPRIVILEGED_PORT_START = 80
+"""What scripts/bootstrap-host.sh sets on a real host: Services on port 80 and up bind rootless."""
 IMAGE_REPOSITORY = "demo/busybox"
 IMAGE_TAG = "latest"
 REQUIRED = {  # binary -> Debian package
@@ -316,6 +319,9 @@ class Lab:
         routes = proc.run(["ip", "-n", host.netns, "route", "show", "default"]).stdout
         if not routes.strip():
             proc.run(["ip", "-n", host.netns, "route", "add", "default", "via", cfg.gateway])
+        # as scripts/bootstrap-host.sh sets it on a real host (a per-namespace setting)
+        proc.run(["nsenter", f"--net=/run/netns/{host.netns}", "sysctl", "-q", "-w",
+                  f"{PORT_SYSCTL}={UNPRIVILEGED_PORT_START}"])  # fmt: skip
 
     def _configure_host(self, host: Host) -> None:
         public_key = self.config.key_file.with_suffix(".pub").read_text()

@@ -146,7 +146,6 @@ def test_a_target_port_only_some_selected_pods_declare_is_a_warning(tmp_path: Pa
 @pytest.mark.parametrize(
     ("text", "wanted"),
     [
-        (service(port=80), "port 80 is below 1024"),
         (service(port=42001), "41000-44999"),
         (service().replace("spec:\n", "spec:\n  clusterIP: None\n", 1),
          "headless Services (clusterIP: None) are not built"),
@@ -163,6 +162,25 @@ def test_refused_services(tmp_path: Path, text: str, wanted: str) -> None:
     result = load(tmp_path, web=deployment() + "---\n" + text)
     assert not result.ok
     assert any(wanted in d.message for d in result.errors), lines(result)
+
+
+def test_a_port_below_1024_is_a_warning_that_names_the_host_setting(tmp_path: Path) -> None:
+    result = load(tmp_path, web=deployment() + "---\n" + service(port=80))
+    assert result.ok, lines(result)
+    (warning,) = [d for d in result.diagnostics if d.code is dg.Code.PRIVILEGED_PORT]
+    assert warning.path == "spec.ports[0].port"
+    assert warning.file == "web.yaml" and warning.line > 0
+    assert "port 80 is below 1024" in warning.message
+    assert "net.ipv4.ip_unprivileged_port_start" in warning.message
+    assert "bootstrap-host.sh" in warning.hint
+
+
+def test_a_host_port_below_1024_is_a_warning(tmp_path: Path) -> None:
+    result = load(tmp_path, web=deployment(ports="[{containerPort: 8080, hostPort: 80}]"))
+    assert result.ok, lines(result)
+    (warning,) = [d for d in result.diagnostics if d.code is dg.Code.PRIVILEGED_PORT]
+    assert warning.path.endswith("ports[0].hostPort")
+    assert "hostPort 80 is below 1024" in warning.message
 
 
 HOSTILE = ["web\nfrontend x", "web # x", 'we"b', "web x", "bind :80", "web\r\n"]

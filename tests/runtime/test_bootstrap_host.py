@@ -21,6 +21,7 @@ STUB = """#!/bin/sh
 echo "$(basename "$0") $*" >> {log}
 case "$(basename "$0") $*" in
   "podman info"*) echo true ;;
+  "sysctl -n net.ipv4.ip_unprivileged_port_start") echo 1024 ;;
 esac
 exit 0
 """
@@ -57,6 +58,9 @@ def test_usage_errors(tmp_path: Path) -> None:
     (tmp_path / "k.pub").write_text("not a key\n")
     assert "is not an SSH public key" in _run(str(tmp_path / "k.pub")).stderr
     assert "invalid user name" in _run("--user", "Bad;Name", str(tmp_path / "k.pub")).stderr
+    for bad in ("x", "1025", "-1", ""):
+        refused = _run("--unprivileged-port-start", bad, str(tmp_path / "k.pub"))
+        assert refused.returncode == 1 and "takes a port from 0 to 1024" in refused.stderr
 
 
 @pytest.fixture
@@ -74,12 +78,13 @@ def stubs() -> Iterator[Path]:
     log = directory / "calls.log"
     log.touch()
     log.chmod(0o666)
-    for tool in ("loginctl", "systemctl", "podman"):
+    for tool in ("loginctl", "systemctl", "podman", "sysctl"):
         stub = directory / tool
         stub.write_text(STUB.format(log=log))
         stub.chmod(0o755)
     yield directory
     shutil.rmtree(directory)
+    Path("/etc/sysctl.d/60-reconciler-ports.conf").unlink(missing_ok=True)  # the script wrote it
 
 
 def _subids(user: str, path: str) -> list[tuple[int, int]]:
@@ -137,6 +142,11 @@ def test_a_real_run_twice(user: str, stubs: Path, tmp_path: Path) -> None:
         key_type, blob = pub.read_text().split()[:2]
         assert f"web1.example.net {key_type} {blob}" in first.stdout.splitlines()
     assert "SHA256:" in first.stdout
+    # ports from 80 on (sysctl is a stub here: this machine's own setting is left alone)
+    assert "sysctl -q -w net.ipv4.ip_unprivileged_port_start=80" in calls
+    assert "net.ipv4.ip_unprivileged_port_start: 1024 -> 80" in first.stdout
+    conf = Path("/etc/sysctl.d/60-reconciler-ports.conf")
+    assert "net.ipv4.ip_unprivileged_port_start = 80" in conf.read_text()
 
     # lose the subuid range, run again: everything is found, the range comes back, key stays once
     (start, count), = _subids(user, "/etc/subuid")  # fmt: skip

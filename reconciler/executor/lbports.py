@@ -1,0 +1,77 @@
+"""Which listening ports of a load-balancer configuration one host lets its rootless HAProxy bind.
+
+A port below 1024 binds only where the host lowered `net.ipv4.ip_unprivileged_port_start`
+(scripts/bootstrap-host.sh does, to 80 by default). `haproxy_supervisor.apply` serves what the host
+allows and reports the rest in the status' `error`: one Service on port 80 never stops the others.
+The host's value is read only when some listener asks for a port below 1024.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Protocol
+
+from reconciler.model import loadbalancer
+
+PRIVILEGED = 1024
+"""Linux's default `ip_unprivileged_port_start`: every port from here on binds without it."""
+SYSCTL = "net.ipv4.ip_unprivileged_port_start"
+READ = ("sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start >&2")
+"""A fixed command (no user data): the value on stderr, the one stream `run_argv` returns."""
+
+
+class Runner(Protocol):
+    async def run_argv(self, argv: Sequence[str], timeout: float) -> tuple[int, str]: ...
+
+
+def lowest(config: loadbalancer.Config) -> int:
+    """The lowest port any listener binds (65536 with none)."""
+    return min((p for item in config.listeners for p in item.ports), default=65536)
+
+
+def parse(status: int, text: str) -> int:
+    """The host's first unprivileged port from `READ`'s answer; 1024 when it cannot be read
+    (an old kernel has no such setting, and then only root binds below 1024)."""
+    value = text.strip()
+    if status != 0 or not value.isdigit():
+        return PRIVILEGED
+    return int(value)
+
+
+async def first_unprivileged(connection: Runner, timeout: float) -> int:
+    status, text = await connection.run_argv(READ, timeout)
+    return parse(status, text)
+
+
+def split(config: loadbalancer.Config, floor: int) -> tuple[loadbalancer.Config, tuple[str, ...]]:
+    """`config` without the ports below `floor` (a listener left with none is left out), and
+    one sentence per port left out."""
+    kept: list[loadbalancer.Listener] = []
+    refused: list[str] = []
+    for item in config.listeners:
+        ports = tuple(p for p in item.ports if p >= floor)
+        refused += [refusal(item, p, floor) for p in item.ports if p < floor]
+        if ports == item.ports:
+            kept.append(item)
+        elif ports:
+            kept.append(dataclasses.replace(item, ports=ports))
+    return loadbalancer.Config(tuple(kept)), tuple(refused)
+
+
+def refusal(item: loadbalancer.Listener, port: int, floor: int) -> str:
+    return (
+        f"Service {item.namespace}/{item.service} port {port} is not served on this host: "
+        f"its {SYSCTL} is {floor}, so a rootless HAProxy cannot bind it (as root on the host: "
+        f"scripts/bootstrap-host.sh --unprivileged-port-start {port}, or sysctl -w "
+        f"{SYSCTL}={port})"
+    )
+
+
+async def bindable(
+    connection: Runner, config: loadbalancer.Config, timeout: float
+) -> tuple[loadbalancer.Config, tuple[str, ...]]:
+    """What of `config` the host can bind, and what it cannot (see `split`)."""
+    if lowest(config) >= PRIVILEGED:
+        return config, ()
+    return split(config, await first_unprivileged(connection, timeout))
