@@ -38,7 +38,7 @@ from typing import Any
 
 import asyncssh
 
-from bench import manifests, report
+from bench import manifests, podwatch, report
 from tests.harness import daemonproc, gitserver, hostsetup, proc
 from tests.harness import lab as labmod
 
@@ -47,6 +47,7 @@ PYTHON = str(REPO / ".venv" / "bin" / "python")
 NAMESPACE = "dbench"
 MANAGED = "label=reconciler.dev/managed-by=reconciler"
 COMMAND = ["sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]
+IDLE = ["sleep", "36000"]  # --idle: no fork a second per pod (500 pods: 500 forks/s)
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -69,8 +70,8 @@ def host_yaml(host: hostsetup.Host) -> str:
     return manifests.host_yaml(host.name, host.address, host.user, cpu="16", memory="32Gi")
 
 
-def deployment_yaml(name: str, replicas: int, image: str) -> str:
-    main = manifests.container(image, COMMAND)
+def deployment_yaml(name: str, replicas: int, image: str, command: list[str]) -> str:
+    main = manifests.container(image, command)
     return manifests.deployment_yaml(name, NAMESPACE, replicas, main, grace_seconds=1)
 
 
@@ -147,8 +148,9 @@ class Daemon(daemonproc.DaemonProcess):
 
 
 class Hosts:
-    def __init__(self, lab: labmod.Lab) -> None:
+    def __init__(self, lab: labmod.Lab, command: list[str]) -> None:
         self.lab = lab
+        self.command = command
         self.hosts = lab.hosts()
         self.conns: list[asyncssh.SSHClientConnection] = []
 
@@ -211,7 +213,7 @@ class Hosts:
         async def one(i: int, count: int) -> None:
             for k in range(count):
                 await self.run(
-                    i, ["podman", "run", "-d", "--name", f"dfloor-{rep}-{k}", image, *COMMAND]
+                    i, ["podman", "run", "-d", "--name", f"dfloor-{rep}-{k}", image, *self.command]
                 )
 
         started = time.monotonic()
@@ -304,7 +306,7 @@ async def noop_resyncs(daemon: Daemon, hosts: Hosts, rounds: int) -> dict[str, l
 async def converge_zero(
     daemon: Daemon, work: gitserver.WorkTree, hosts: Hosts, image: str, name: str
 ) -> None:
-    work.write(f"{NAMESPACE}/{name}.yaml", deployment_yaml(name, 0, image))
+    work.write(f"{NAMESPACE}/{name}.yaml", deployment_yaml(name, 0, image, hosts.command))
     sha, _ = push(work, f"scale {name} to 0")
     await asyncio.to_thread(wait_for, lambda: daemon.applied(sha), f"{name} at 0", 600, 0.2)
     for _ in range(600):
@@ -319,7 +321,7 @@ async def push_to_running(
     daemon: Daemon, work: gitserver.WorkTree, hosts: Hosts, image: str, pods: int, rep: int
 ) -> tuple[float, float, dict[str, int], float]:
     """Returns (seconds to Succeeded, seconds to podman-confirmed running, placement, sync s)."""
-    work.write(f"{NAMESPACE}/push.yaml", deployment_yaml("push", pods, image))
+    work.write(f"{NAMESPACE}/push.yaml", deployment_yaml("push", pods, image, hosts.command))
     sha, pushed = push(work, f"rep {rep}: scale push to {pods}")
     status = await asyncio.to_thread(
         wait_for, lambda: daemon.applied(sha), f"rep {rep} applied", 600, 0.05
@@ -360,6 +362,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         log(f"lab up in {time.monotonic() - started:.1f}s")
         server = gitserver.start(tmp / "git", lab.config.gateway, user="rcd4-git", port=2224)
         image = lab.config.image
+        command = IDLE if args.idle else COMMAND
         base = tmp / "daemon"
         base.mkdir()
         port = proc.free_port()
@@ -368,7 +371,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             f"repository: {server.repository}\nbranch: main\nstate_dir: {base / 'state'}\n"
             f"resync_interval: {args.resync}\nssh_key: {lab.config.key_file}\n"
             f"known_hosts: {lab.config.known_hosts}\nlisten: 127.0.0.1:{port}\n"
-            "connect_timeout: 10\n"
+            f"connect_timeout: 10\nhost_grace_seconds: {args.grace:g}\n"
         )
         env = {**os.environ, "RECONCILER_SSH_KEY": str(lab.config.key_file),
                "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts),
@@ -377,14 +380,14 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         for host in lab.hosts():
             work.write(f"hosts/{host.name}.yaml", host_yaml(host))
         work.write(f"{NAMESPACE}/namespace.yaml", manifests.namespace_yaml(NAMESPACE))
-        work.write(f"{NAMESPACE}/push.yaml", deployment_yaml("push", 0, image))
+        work.write(f"{NAMESPACE}/push.yaml", deployment_yaml("push", 0, image, command))
         sha, _ = push(work, "hosts and an empty deployment")
         daemon = Daemon(config, base / "daemon.log", port, env)
         daemon.partial = {}
         daemon.start()
         wait_for(lambda: daemon.applied(sha), "the first revision applied", 600, 0.2)
         log("daemon up, first revision applied")
-        hosts = Hosts(lab)
+        hosts = Hosts(lab, command)
         await hosts.connect()
         results["bare_rss"] = bare_import_rss()
 
@@ -414,7 +417,9 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             log(f"at rest with 0 pods: {args.window:.0f}s window")
             results["rest0"] = at_rest(daemon, args.window, args.resync)
             log(f"rest0 {results['rest0']}")
-            work.write(f"{NAMESPACE}/rest.yaml", deployment_yaml("rest", args.rest_pods, image))
+            work.write(
+                f"{NAMESPACE}/rest.yaml", deployment_yaml("rest", args.rest_pods, image, command)
+            )
             sha, pushed = push(work, f"rest: {args.rest_pods} pods")
             await asyncio.to_thread(
                 wait_for, lambda: daemon.applied(sha), "the rest pods applied", 1800, 0.5
@@ -446,6 +451,7 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 shutil.copy(daemon.log, args.keep_log)
         if server is not None:
             gitserver.stop(server)
+        podwatch.clear(lab.hosts())  # in parallel: the lab's teardown is one host at a time
         lab.down()
 
 
@@ -504,7 +510,10 @@ def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
     lines = [
         f"`python -m bench.daemon_bench` (root): its own lab of {args.hosts} hosts (rootless "
         "Podman behind sshd in network namespaces on this machine), a git server over SSH, and "
-        f"`reconciler daemon` (resync every {args.resync:g} s) watching it.",
+        f"`reconciler daemon` (resync every {args.resync:g} s"
+        + (f", host_grace_seconds {args.grace:g}" if args.grace != 10 else "")
+        + ") watching it."
+        + (" Every pod runs `sleep 36000` (`--idle`)." if args.idle else ""),
         "",
         f"### Push-to-running ({args.push_pods} new pods)",
         "",
@@ -564,9 +573,13 @@ def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
             f"({fmt_mb(rest['rss_max'])} max). CPU is a fraction of one core: "
             f"{rest['cpu_per_min'] / 60 * 100:.1f}% averaged over the window (resyncs included). "
             "One window per run: RSS was sampled every second and the figure is the largest "
-            "seen; a longer window would show whether it still grows. Each busybox pod forks "
-            f"`sleep 1` every second, so the {args.rest_pods}-pod window's load includes this "
-            "run's own pods.",
+            "seen; a longer window would show whether it still grows."
+            + (
+                ""
+                if args.idle
+                else " Each busybox pod forks `sleep 1` every second, so the "
+                f"{args.rest_pods}-pod window's load includes this run's own pods."
+            ),
         ]
     if "noop" in r:
         lines += ["", *noop_section(args, r)]
@@ -609,6 +622,8 @@ def main() -> None:
     parser.add_argument("--resync", type=float, default=10.0)
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--noop-rounds", type=int, default=5)
+    parser.add_argument("--idle", action="store_true", help="pods run `sleep 36000`")
+    parser.add_argument("--grace", type=float, default=10.0, help="host_grace_seconds")
     parser.add_argument("--keep-log", type=Path, help="copy the daemon's log here at the end")
     known, _ = parser.parse_known_args()
     report.lab_main(parser, run, write, section_title(known), "dbench-")

@@ -202,6 +202,7 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
             daemon.stop()
         if server is not None:
             gitserver.stop(server)
+        podwatch.clear(lab.hosts())  # in parallel: the lab's teardown is one host at a time
         lab.down()
     return out
 
