@@ -421,9 +421,22 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 f"{NAMESPACE}/rest.yaml", deployment_yaml("rest", args.rest_pods, image, command)
             )
             sha, pushed = push(work, f"rest: {args.rest_pods} pods")
-            await asyncio.to_thread(
-                wait_for, lambda: daemon.applied(sha), "the rest pods applied", 1800, 0.5
-            )
+            try:
+                await asyncio.to_thread(
+                    wait_for, lambda: daemon.applied(sha), "the rest pods applied",
+                    args.apply_timeout, 0.5,
+                )  # fmt: skip
+            except proc.HarnessError:  # never converged: what the daemon says, then stop
+                status = daemon.status() or {}
+                results["rest_unconverged"] = {
+                    "seconds": args.apply_timeout,
+                    "hosts": {k: v for k, v in (status.get("hosts") or {}).items()
+                              if k != "items"},
+                    "last": status.get("lastFinishedSync"),
+                }  # fmt: skip
+                log(f"not converged: {results['rest_unconverged']}")
+                results["load"].append(loadavg())
+                return results
             results["rest_apply_s"] = time.monotonic() - pushed
             found = await hosts.pods("rest-")
             running = sum(1 for v in found.values() for _, s in v if s == "Running")
@@ -583,6 +596,21 @@ def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
         ]
     if "noop" in r:
         lines += ["", *noop_section(args, r)]
+    if "rest_unconverged" in r:
+        stuck, rest0 = r["rest_unconverged"], r["rest0"]
+        last = stuck.get("last") or {}
+        lines += [
+            "",
+            f"### At rest ({args.rest_pods} pods on {args.hosts} hosts): not reached",
+            "",
+            f"The push of Deployment `rest` ({args.rest_pods} replicas) was not applied with "
+            f"result Succeeded within {stuck['seconds']:.0f} s: hosts Ready at the end "
+            f"{(stuck.get('hosts') or {}).get('ready', '?')} of "
+            f"{(stuck.get('hosts') or {}).get('total', '?')}; the last sync {last.get('result')} "
+            f"({last.get('counts')}). With 0 pods, the same daemon: VmRSS "
+            f"{fmt_mb(rest0['rss_end'])} (max {fmt_mb(rest0['rss_max'])}), "
+            f"{rest0['cpu_per_min']:.2f} CPU s/min over {rest0['seconds']:.0f} s.",
+        ]
     if "daemon_log" in r:
         counts = r["daemon_log"]
         syncs = ", ".join(
@@ -622,6 +650,7 @@ def main() -> None:
     parser.add_argument("--resync", type=float, default=10.0)
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--noop-rounds", type=int, default=5)
+    parser.add_argument("--apply-timeout", type=float, default=900.0)
     parser.add_argument("--idle", action="store_true", help="pods run `sleep 36000`")
     parser.add_argument("--grace", type=float, default=10.0, help="host_grace_seconds")
     parser.add_argument("--keep-log", type=Path, help="copy the daemon's log here at the end")
