@@ -214,7 +214,9 @@ def _probe(probe: Doc | None, container: Doc) -> workloads.Probe | None:
     action: Doc = probe[handler.value]
     port = 0
     if "port" in action:
-        resolved = probechecks.resolve_port(container.get("ports") or [], action["port"])
+        resolved = probechecks.resolve_port(
+            container.get("ports") or [], action["port"], numbers=True
+        )
         assert resolved is not None, "the checks require a declared port"
         port = resolved
     return workloads.Probe(

@@ -20,14 +20,19 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 Doc = checking.Doc
 
 
-def resolve_port(ports: list[Doc], port: int | str) -> int | None:
-    """The TCP container port that a probe's `port` (a number or a port name) refers to, or None
-    when the container declares no such TCP port."""
+def resolve_port(ports: list[Doc], port: int | str, *, numbers: bool = False) -> int | None:
+    """The TCP container port that a `port` (a number or a port name) refers to, or None when
+    the container declares no such TCP port. With `numbers` (probes), a number the container
+    does not declare is that port itself, as in Kubernetes, where `ports` is informational:
+    `plan.probeports` publishes every probed port on the host's 127.0.0.1. A number declared
+    only as UDP stays None."""
     for declared in ports:
         if (declared.get("protocol") or "TCP") != "TCP":
             continue
         if port == declared["containerPort"] or port == declared.get("name"):
             return int(declared["containerPort"])
+    if numbers and isinstance(port, int) and all(port != d["containerPort"] for d in ports):
+        return port
     return None
 
 
@@ -126,7 +131,7 @@ def request_fields(checker: checking.Checker, path: pos.Path, http: Doc) -> None
 
 
 def _port(checker: checking.Checker, path: pos.Path, port: Any, ports: list[Doc]) -> None:
-    if resolve_port(ports, port) is not None:
+    if resolve_port(ports, port, numbers=True) is not None:
         return
     declared = ", ".join(_describe(p) for p in ports if (p.get("protocol") or "TCP") == "TCP")
     if isinstance(port, str) and port.isascii() and port.isdigit():

@@ -136,8 +136,8 @@ def _pod_affinity(name: str, meaning: str) -> F:
     ))
 
 
-_PROBE_PORT = F("port", T.INT_OR_STRING, "a `containerPort` of this container, by number or name",
-                required=True)
+_PROBE_PORT = F("port", T.INT_OR_STRING, "a port number (declared or not), or the name of a "
+                "`containerPort` of this container", required=True)
 _PROBE_FIELDS = (
     F("exec", T.OBJECT, "run in the container through Podman's exec API (no shell)", (
         F("command", T.LIST, "argv; exit status 0 is success", required=True),)),

@@ -232,3 +232,19 @@ def test_whole_float_deadline_not_above_min_ready_is_an_error(tmp_path: Path) ->
     (tmp_path / "app.yaml").write_text(text)
     result = loader.load_repository(tmp_path)
     assert [d.path for d in result.diagnostics] == ["spec.progressDeadlineSeconds"]
+
+
+def test_a_probe_port_number_need_not_be_declared(tmp_path: Path) -> None:
+    """As in Kubernetes, where `ports` is informational: the probe reaches the number itself
+    (plan.probeports publishes it on the host's 127.0.0.1); a name must still be declared."""
+    text = GOOD.replace("        - {containerPort: 9090, name: admin, hostPort: 19090}\n", "")
+    (tmp_path / "app.yaml").write_text(text)
+    result = loader.load_repository(tmp_path)
+    assert result.ok, [d.message for d in result.diagnostics]
+    web = _container(result, base.Kind.DEPLOYMENT, "web")
+    assert web.liveness_probe is not None and web.liveness_probe.port == 9090
+    (tmp_path / "app.yaml").write_text(text.replace("port: 9090", "port: admin"))
+    refused = loader.load_repository(tmp_path)
+    assert [d.path for d in refused.errors] == [
+        "spec.template.spec.containers[0].livenessProbe.tcpSocket.port"
+    ]
