@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import shlex
@@ -417,6 +418,17 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             log(f"at rest with 0 pods: {args.window:.0f}s window")
             results["rest0"] = at_rest(daemon, args.window, args.resync)
             log(f"rest0 {results['rest0']}")
+            steps = range(args.rest_step, args.rest_pods, args.rest_step) if args.rest_step else ()
+            for replicas in steps:  # --rest-step: the fleet grown in pushes of that many pods
+                work.write(
+                    f"{NAMESPACE}/rest.yaml", deployment_yaml("rest", replicas, image, command)
+                )
+                step_sha, _ = push(work, f"rest: {replicas} pods")
+                await asyncio.to_thread(
+                    wait_for, functools.partial(daemon.applied, step_sha), f"rest at {replicas}",
+                    args.apply_timeout, 0.5,
+                )  # fmt: skip
+                log(f"rest at {replicas} pods applied (load {loadavg()})")
             work.write(
                 f"{NAMESPACE}/rest.yaml", deployment_yaml("rest", args.rest_pods, image, command)
             )
@@ -562,7 +574,14 @@ def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
             f"### At rest ({args.rest_pods} pods on {args.hosts} hosts)",
             "",
             f"Deployment `rest` with {args.rest_pods} replicas ({r['rest_running']} Running; per "
-            f"host {rs}; applied {r['rest_apply_s']:.0f} s after the push). After one more resync, "
+            f"host {rs}; applied {r['rest_apply_s']:.0f} s after the push"
+            + (
+                f" of the last {args.rest_step} pods: the fleet was grown {args.rest_step} pods a "
+                "push, each push applied before the next"
+                if args.rest_step
+                else ""
+            )
+            + "). After one more resync, "
             f"the daemon's VmRSS and utime+stime (its own, from /proc/PID) over a "
             f"{rest['seconds']:.0f} s window (~{rest['seconds'] / args.resync:.0f} resyncs). "
             "Baselines: the same daemon process earlier in the run with the same hosts and 0 pods, "
@@ -651,6 +670,7 @@ def main() -> None:
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--noop-rounds", type=int, default=5)
     parser.add_argument("--apply-timeout", type=float, default=900.0)
+    parser.add_argument("--rest-step", type=int, default=0, help="grow the rest fleet by N a push")
     parser.add_argument("--idle", action="store_true", help="pods run `sleep 36000`")
     parser.add_argument("--grace", type=float, default=10.0, help="host_grace_seconds")
     parser.add_argument("--keep-log", type=Path, help="copy the daemon's log here at the end")

@@ -91,6 +91,7 @@ class Results:
     hosts: int = 3
     pods_per_host: int = 1
     connect_timeout: float = 3.0
+    step: int = 0
     deploy: float = 0.0
     lost_first: list[float] = field(default_factory=list)
     lost: list[float] = field(default_factory=list)
@@ -114,7 +115,8 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
     server = daemon = watcher = None
     replicas = args.hosts * args.pods_per_host
     out = Results(hosts=args.hosts, pods_per_host=args.pods_per_host,
-                  connect_timeout=args.connect_timeout, load=[loadavg()])  # fmt: skip
+                  connect_timeout=args.connect_timeout, step=args.step,
+                  load=[loadavg()])  # fmt: skip
     try:
         log(f"lab up {args.hosts} (load {loadavg()})")
         hosts = lab.up(args.hosts)
@@ -124,7 +126,8 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
         work = gitserver.WorkTree(tmp / "work", server, author="bench")
         for host in hosts:
             work.write(f"hosts/{host.name}.yaml", host_yaml(host))
-        work.write("app.yaml", app(lab.config.image, replicas, 0))
+        initial = min(args.step or replicas, replicas)
+        work.write("app.yaml", app(lab.config.image, initial, 0))
         work.commit_and_push("web")
         port = proc.free_port()
         config = tmp / "config.yaml"
@@ -149,7 +152,19 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
             found = running("web-")
             return found if len(found) == replicas else None
 
-        out.deploy = until(web_where, f"{replicas} web pods running", 120 + 2 * replicas)
+        started = time.monotonic()
+        for size in [*range(initial, replicas, args.step or replicas), replicas]:
+            if size != initial:  # --step: the fleet grown that many pods a push
+                work.write("app.yaml", app(lab.config.image, size, 0))
+                work.commit_and_push(f"web: {size}")
+
+            def grown(n: int = size) -> bool:
+                return len(running("web-")) >= n
+
+            until(grown, f"{size} web pods running", 120 + 2 * size)
+            log(f"{size} web pods running (load {loadavg()})")
+        until(web_where, f"{replicas} web pods running", 120)
+        out.deploy = time.monotonic() - started
         log(f"{replicas} web pods running {out.deploy:.1f}s after the daemon started")
         for rep in range(args.reps):
             where = web_where() or {}
@@ -275,15 +290,16 @@ def write(out: Results) -> str:
         )  # fmt: skip
     table = "\n".join(f"| {what} | {secs:.1f} s | {ratio} |" for what, secs, ratio in rows)
     fleet = out.hosts * out.pods_per_host
+    grown = f", grown {out.step} pods a push" if out.step else ""
     command = (
         f"python -m bench.hostloss_bench --hosts {out.hosts} --pods-per-host {out.pods_per_host}"
     )
     return f"""`{command}`
 (root): its own lab of {out.hosts} hosts and daemon (`host_grace_seconds: {GRACE:g}`,
 `connect_timeout: {out.connect_timeout:g}`, hosts checked every second); Deployment `web` of
-{fleet} pods ({out.pods_per_host} a host; all running {out.deploy:.0f} s after the daemon started);
-a host's link goes down, then comes back. Podman read directly on every host (its API socket)
-every 0.1 s; medians of {len(out.lost)} runs (loss: {_list(out.lost)}; return:
+{fleet} pods ({out.pods_per_host} a host; all running {out.deploy:.0f} s after the daemon
+started{grown}); a host's link goes down, then comes back. Podman read directly on every host
+(its API socket) every 0.1 s; medians of {len(out.lost)} runs (loss: {_list(out.lost)}; return:
 {_list(out.fenced)}). {report.machine()}.
 
 | what | median | ratio |
@@ -304,6 +320,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--drain-pods", type=int, default=20, help="per host; 0: no drain")
     parser.add_argument("--connect-timeout", type=float, default=3.0)
+    parser.add_argument("--step", type=int, default=0, help="grow the fleet by N pods a push")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--results", type=Path, help="rewrite the section from this JSON output")
     args = parser.parse_args()
