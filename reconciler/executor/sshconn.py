@@ -310,13 +310,14 @@ class HostConnection:
     async def write_files(self, files: Sequence[hoststate.HostFile]) -> int:
         """Write each file below the state dir (atomically: temp file, chmod, rename).
 
-        Secret files get mode 0600, others their own mode. Returns the number written.
+        Each gets its own mode (secret files 0600 unless the manifest's `defaultMode` or
+        `items[].mode` says otherwise). Returns the number written.
         """
         async with self._files("writing the pod's files"):
             for file in files:
                 path = self._abs(posixpath.normpath(file.path))
                 directory = posixpath.dirname(path)
-                mode = 0o600 if file.secret else file.mode & 0o777
+                mode = file.mode & 0o777
                 await self._makedirs(directory)
                 temp = posixpath.join(directory, f".tmp-{uuid.uuid4().hex}")
                 attrs = asyncssh.SFTPAttrs(permissions=0o600)

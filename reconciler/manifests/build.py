@@ -319,12 +319,14 @@ def _volume(v: Doc) -> workloads.Volume:
     ):
         if field_name in v:
             source = v[field_name]
+            items = source.get("items") or []
             return workloads.Volume(
                 name,
                 volume_type,
                 source[name_field],
-                tuple(workloads.KeyToPath(i["key"], i["path"]) for i in source.get("items") or []),
+                tuple(workloads.KeyToPath(i["key"], i["path"], i.get("mode")) for i in items),
                 bool(source.get("optional")),
+                default_mode=source.get("defaultMode"),
             )
     if "hostPath" in v:
         host_path = v["hostPath"]

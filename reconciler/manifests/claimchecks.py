@@ -20,7 +20,8 @@ _ONE_HOST = (
 
 
 def check(checker: checking.Checker) -> None:
-    """Access modes, storage request, storage class of one schema-valid claim."""
+    """Access modes, storage request, storage class of one schema-valid claim (any class name is
+    accepted with a warning: there is one kind of storage here)."""
     spec: Doc = checker.doc["spec"]
     modes: list[Any] = spec.get("accessModes") or []
     if not modes:
@@ -68,12 +69,15 @@ def check(checker: checking.Checker) -> None:
         )  # fmt: skip
     storage_class = spec.get("storageClassName")
     if storage_class not in (None, "", claims.LOCAL_CLASS):
-        checker.error(
-            ("spec", "storageClassName"),
-            dg.Code.UNSUPPORTED_FIELD,
-            f"storage class {storage_class!r} does not exist here: the only one is "
-            f"{claims.LOCAL_CLASS!r}, a Podman named volume on the pod's host",
-            f'remove storageClassName, or write "{claims.LOCAL_CLASS}"',
+        where = ("spec", "storageClassName")
+        checker.name(where, storage_class, label=False, what="storage class")
+        checker.warn(
+            where,
+            dg.Code.IGNORED_FIELD,
+            f"storage class {storage_class!r} is not honoured: a host here has one kind of "
+            "storage, a Podman named volume on the pod's host, so the claim gets such a volume "
+            "(no provisioner, no SSD or other tier, no replication)",
+            f'remove storageClassName, or write "{claims.LOCAL_CLASS}", the name of that storage',
         )
 
 

@@ -13,6 +13,7 @@ from reconciler.manifests import (
     claimchecks,
     emptydir,
     envfields,
+    filemodes,
     initchecks,
     noeffect,
     placementchecks,
@@ -279,6 +280,7 @@ def check_volume_items(
     source: Doc,
 ) -> None:
     optional = bool(source.get("optional"))
+    filemodes.check(checker, (*path, field_name), source)  # defaultMode, items[].mode
     name_field = "secretName" if kind is base.Kind.SECRET else "name"
     checker.refer((*path, field_name, name_field), kind, name, optional=optional)
     for index, item in enumerate(source.get("items") or []):

@@ -92,6 +92,8 @@ _KEY_REF = (F("name", T.STRING, "object in the pod's namespace", required=True),
 _ITEMS = F("items", T.LIST, "only these keys, written to these file names", (
     F("key", T.STRING, "key in the object", required=True),
     F("path", T.STRING, "relative file name in the volume", required=True),
+    F("mode", T.INTEGER, "this file's mode, 0-0777 (`0400` is read as octal, as in "
+      "Kubernetes); default: `defaultMode`"),
 ))
 
 _RUN_AS = (
@@ -337,9 +339,14 @@ POD_SPEC_FIELDS = (
         F("name", T.STRING, "referred to by `volumeMounts`", required=True),
         F("configMap", T.OBJECT, "files written under the host user's state directory, "
           "mounted read-only", (F("name", T.STRING, "ConfigMap", required=True), _ITEMS,
-                                _OPTIONAL)),
-        F("secret", T.OBJECT, "files written with mode 0600, mounted read-only", (
-            F("secretName", T.STRING, "Secret", required=True), _ITEMS, _OPTIONAL)),
+                                _OPTIONAL, F("defaultMode", T.INTEGER, "mode of its files, "
+                                             "0-0777 (`0644`, the default, is read as octal, "
+                                             "as in Kubernetes)"))),
+        F("secret", T.OBJECT, "files written with mode 0600 (or `defaultMode`), mounted "
+          "read-only", (
+            F("secretName", T.STRING, "Secret", required=True), _ITEMS, _OPTIONAL,
+            F("defaultMode", T.INTEGER, "mode of its files, 0-0777 (default `0600`; `0644` is "
+              "read as octal, as in Kubernetes)"))),
         F("emptyDir", T.OBJECT, "a podman volume that lives as long as the pod", (
             F("medium", T.STRING, "`Memory`: a tmpfs of the one container that mounts it; "
               "`\"\"` (default): a Podman volume on disk", enum=("", "Memory")),
@@ -560,7 +567,9 @@ KINDS: tuple[KindSubset, ...] = (
                       "(Podman's local volumes have no size)"),
                 )),
             )),
-            F("storageClassName", T.STRING, "unset, `\"\"` or `local`: a local Podman volume"),
+            F("storageClassName", T.STRING, "any name; a Podman named volume on the pod's host "
+              "whatever the name (a name other than `\"\"` or `local` is not honoured: a "
+              "warning)"),
             F("volumeMode", T.STRING, "only `Filesystem` (the default)", enum=("Filesystem",)),
         ), required=True),
         _STATUS,

@@ -13,8 +13,8 @@ from typing import Any
 
 from ruamel.yaml import events as ev
 
+from reconciler.manifests import filemodes, scalars
 from reconciler.manifests import positions as pos
-from reconciler.manifests import scalars
 from reconciler.model import diagnostics as dg
 
 MiB = 1024 * 1024
@@ -276,6 +276,9 @@ class Builder:
                 return text
             ambiguous = scalars.ambiguity(text)
             if ambiguous is not None:
+                mode = filemodes.yaml_octal(self._path_list(), text)  # 0644, as Kubernetes
+                if mode is not None:
+                    return mode
                 self._ambiguous(mark, text, ambiguous)
                 return text
             return scalars.resolve_plain(text)

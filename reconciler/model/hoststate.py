@@ -66,7 +66,8 @@ class HostFile:
     """A file the executor writes on the host before the pod starts (configMap/secret volumes).
 
     `path` is relative to the host user's reconciler state directory
-    (`~/.local/share/reconciler/`); secret files are written with mode 0600.
+    (`~/.local/share/reconciler/`), with `mode` (`plan.volumes`: 0600 for secret files unless
+    the manifest sets `defaultMode` or `items[].mode`).
     """
 
     path: str

@@ -168,6 +168,7 @@ class Container:
 class KeyToPath:
     key: str
     path: str
+    mode: int | None = None  # the file's mode (0-0o777); None: the volume's default mode
 
 
 class VolumeType(enum.StrEnum):
@@ -191,6 +192,7 @@ class Volume:
     medium: str = ""  # emptyDir: "Memory" is a tmpfs
     size_limit: int | None = None  # emptyDir sizeLimit in bytes (Memory only)
     read_only: bool = False  # persistentVolumeClaim readOnly (source: the claim's name)
+    default_mode: int | None = None  # configMap/secret files; None: 0o644 / 0o600 (plan.volumes)
 
 
 @dataclass(frozen=True)

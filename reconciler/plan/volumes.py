@@ -1,8 +1,10 @@
 """Pod volumes as the host sees them, resolved by `resolve` for each pod: configMap and secret
 volumes become files under `volumes/<namespace>/<pod>/<volume>/` (relative to the host user's
-state directory) bind-mounted read-only; emptyDir a podman volume `<namespace>_<pod>_<volume>`;
-hostPath a bind mount of the host path, only under an allow-list; persistentVolumeClaim the
-claim's podman volume (`model.claims.volume_name`), which outlives the pod.
+state directory) bind-mounted read-only, with the volume's `defaultMode` or item `mode` (else
+0644, or 0600 for a Secret; the container sees these bits, its root owning the files);
+emptyDir a podman volume `<namespace>_<pod>_<volume>`; hostPath a bind mount of the host path,
+only under an allow-list; persistentVolumeClaim the claim's podman volume
+(`model.claims.volume_name`), which outlives the pod.
 
 The allow-list check is lexical (the path must be normalized and under an allowed prefix): the
 executor, which can see the host, should also refuse a path whose real path leaves the prefix.
@@ -117,20 +119,22 @@ def _files(
         if volume.optional:
             return []
         raise sources.missing(f"{path}.{volume.type}", kind, volume.source)
+    if volume.default_mode is not None:
+        mode = volume.default_mode
     if volume.items:
-        chosen: list[tuple[str, str]] = []
+        chosen: list[tuple[str, str, int]] = []
         for index, item in enumerate(volume.items):
             if item.key in data:
-                chosen.append((item.key, item.path))
+                chosen.append((item.key, item.path, mode if item.mode is None else item.mode))
             elif not volume.optional:
                 where = f"{path}.{volume.type}.items[{index}].key"
                 raise sources.missing_key(where, kind, volume.source, item.key)
     else:
-        chosen = [(key, key) for key in sorted(data)]
+        chosen = [(key, key, mode) for key in sorted(data)]
     files = []
-    for key, relative in chosen:
+    for key, relative, file_mode in chosen:
         _check_relative(relative, f"{path}.{volume.type}.items")
-        files.append(hoststate.HostFile(f"{directory}/{relative}", data[key], mode, secret))
+        files.append(hoststate.HostFile(f"{directory}/{relative}", data[key], file_mode, secret))
     return files
 
 

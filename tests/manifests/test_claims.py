@@ -1,6 +1,7 @@
 """PersistentVolumeClaim manifests: what is accepted (built with its fields), what is refused
-with a reason (shared access modes, unknown storage classes, a missing claim, ReadWriteOncePod
-used by more than one pod at a time), and ephemeral-storage requests and Host capacity."""
+with a reason (shared access modes, a missing claim, ReadWriteOncePod
+used by more than one pod at a time), storage classes of other clusters accepted with a warning
+(not honoured), and ephemeral-storage requests and Host capacity."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 from reconciler.manifests import loader
 from reconciler.model import claims, workloads
+from reconciler.model import diagnostics as dg
 
 CLAIM = """\
 apiVersion: v1
@@ -89,9 +91,38 @@ def test_shared_access_modes_are_refused_with_the_reason(tmp_path: Path) -> None
         assert f"access mode {mode} is refused" in message and "one host" in message
 
 
-def test_unknown_storage_class_is_refused(tmp_path: Path) -> None:
-    [message] = _messages(_load(tmp_path, klass="fast-ssd"))
-    assert "storage class 'fast-ssd' does not exist here" in message
+def test_a_cloud_storage_class_is_accepted_with_a_warning(tmp_path: Path) -> None:
+    for klass in ("standard", "gp2", "managed-premium", "fast.ssd"):
+        result = _load(tmp_path, klass=klass)
+        assert result.ok, _messages(result)
+        [warning] = result.diagnostics
+        assert warning.severity is dg.Severity.WARNING
+        assert warning.code is dg.Code.IGNORED_FIELD
+        assert (warning.file, warning.line, warning.path) == (
+            "claim.yaml", 9, "spec.storageClassName"
+        )
+        assert warning.message.startswith(f"storage class {klass!r} is not honoured")
+        assert "one kind of storage, a Podman named volume on the pod's host" in warning.message
+        assert "no provisioner" in warning.message
+        assert result.state.claims[0].storage_class == klass
+
+
+def test_local_or_no_storage_class_has_no_warning(tmp_path: Path) -> None:
+    for klass in ("local", '""'):
+        assert _load(tmp_path, klass=klass).diagnostics == ()
+
+
+def test_a_storage_class_name_must_be_a_subdomain(tmp_path: Path) -> None:
+    result = _load(tmp_path, klass="Fast_SSD")
+    [error] = result.errors
+    where = (error.line, error.path, error.code)
+    assert where == (9, "spec.storageClassName", dg.Code.INVALID_NAME)
+
+
+def test_shared_access_modes_stay_refused_whatever_the_class(tmp_path: Path) -> None:
+    result = _load(tmp_path, mode="ReadWriteMany", klass="nfs-client")
+    [message] = _messages(result)
+    assert "access mode ReadWriteMany is refused" in message
 
 
 def test_unknown_reclaim_policy_is_refused(tmp_path: Path) -> None:
