@@ -4,13 +4,15 @@ reasons) or crashes on. The headline validates each file alone, as a new user wo
 (`reconciler validate FILE`'s loader, in process); beside it, each folder's files validated
 together, as `kubectl apply -f DIR/` would send them (not recursive).
 
-Usage: python -m bench.corpus_bench [--corpus DIR]... [--top N] [--files]
+Usage: python -m bench.corpus_bench [--corpus DIR]... [--top N] [--files] [--json OUT]
+                                    [--compare EARLIER.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import json
 import re
 import shutil
 import tempfile
@@ -18,6 +20,7 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from reconciler.manifests import loader
 
@@ -147,18 +150,46 @@ def table(title: str, tallies: dict[str, Tally]) -> Tally:
     return total
 
 
+def to_json(alone: dict[str, Tally], together: dict[str, Tally]) -> dict[str, object]:
+    """Both measures, per source: every file's verdict (for `--compare` in a later run)."""
+    return {mode: {name: {"accepted": t.accepted, "warned": t.warned, "refused": t.refused,
+                          "crashed": sorted(t.crashed)} for name, t in tallies.items()}
+            for mode, tallies in (("alone", alone), ("together", together))}  # fmt: skip
+
+
+def changes(earlier: dict[str, Any], alone: dict[str, Tally]) -> list[str]:
+    """Files validated alone whose verdict changed since an earlier `--json` run."""
+    lines = []
+    for name, tally in alone.items():
+        before = earlier.get("alone", {}).get(name, {})
+        was = set(before.get("accepted", []))
+        now = set(tally.accepted)
+        lines += [f"  now accepted: {f}" for f in sorted(now - was)]
+        lines += [f"  now refused:  {f}: {tally.refused[f][0]}" for f in sorted(was - now)
+                  if f in tally.refused]  # fmt: skip
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, action="append",
                         help=f"a folder of sources (repeatable; default {CORPUS})")  # fmt: skip
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--files", action="store_true", help="list every refused file")
+    parser.add_argument("--json", type=Path, help="write every file's verdict here")
+    parser.add_argument("--compare", type=Path, help="an earlier --json: list what changed")
     args = parser.parse_args()
     folders = sources(args.corpus or [CORPUS])
-    alone = table("each file validated alone (the headline):",
-                  {d.name: measure(d) for d in folders})  # fmt: skip
+    by_source = {d.name: measure(d) for d in folders}
+    by_folder = {d.name: measure_together(d) for d in folders}
+    alone = table("each file validated alone (the headline):", by_source)
     together = table("each folder's files validated together (as `kubectl apply -f DIR/`):",
-                     {d.name: measure_together(d) for d in folders})  # fmt: skip
+                     by_folder)  # fmt: skip
+    if args.json:
+        args.json.write_text(json.dumps(to_json(by_source, by_folder), indent=1) + "\n")
+    if args.compare:
+        print("changed since", args.compare, "(files validated alone):")
+        print("\n".join(changes(json.loads(args.compare.read_text()), by_source)) or "  none")
     print("top refusal reasons, files validated alone (files):")
     for reason, count in reasons(alone).most_common(args.top):
         print(f"  {count:3d}  {reason}")

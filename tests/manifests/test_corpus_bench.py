@@ -3,6 +3,7 @@ and how files are counted alone and folder by folder (`bench.corpus_bench`)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -68,3 +69,14 @@ def test_files_alone_and_folders_together_per_source(tmp_path: Path) -> None:
     total.add(alone)
     total.add(warned)
     assert (total.total, len(total.accepted), len(total.refused)) == (3, 2, 1)
+
+
+def test_compare_lists_files_whose_verdict_changed(tmp_path: Path) -> None:
+    earlier = corpus_bench.Tally(accepted=["s/a.yaml"], refused={"s/b.yaml": ["x: y: no"]})
+    now = corpus_bench.Tally(accepted=["s/b.yaml"], refused={"s/a.yaml": ["code: f: why"]})
+    saved = json.loads(json.dumps(corpus_bench.to_json({"s": earlier}, {"s": earlier})))
+    assert corpus_bench.changes(saved, {"s": now}) == [
+        "  now accepted: s/b.yaml",
+        "  now refused:  s/a.yaml: code: f: why",
+    ]
+    assert corpus_bench.changes(saved, {"s": earlier}) == []
