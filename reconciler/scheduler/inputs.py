@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 
-from reconciler.scheduler import topology
+from reconciler.scheduler import nodeterms, topology
 
 # Quantities stay below 2**50 (1 PiB of memory, 10**12 cores in millicores) so that free capacity
 # fits an int64 and converts to float64 exactly: both implementations then score bit for bit alike.
@@ -141,6 +141,8 @@ class PodRequest:
     """The pod's labels, matched by the selectors of other pods' `rules`."""
     rules: topology.Rules | None = None
     """Topology spread constraints and pod (anti-)affinity, if any."""
+    node_affinity: nodeterms.NodeAffinity | None = None
+    """`affinity.nodeAffinity`: required terms filter hosts, preferred ones score them."""
 
     @property
     def namespace(self) -> str:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from reconciler.scheduler import topology
+from reconciler.scheduler import predicates, topology
 from reconciler.scheduler.inputs import HostInfo, PodRequest
 from reconciler.scheduler.result import Reason
 
@@ -26,7 +26,10 @@ def label(host: HostInfo, key: str) -> str | None:
 
 
 def node_selected(host: HostInfo, pod: PodRequest) -> bool:
-    return all(label(host, key) == value for key, value in pod.node_selector.items())
+    """Passes the pod's nodeSelector and required node affinity (nodeAffinityPolicy Honor)."""
+    return all(
+        label(host, key) == value for key, value in pod.node_selector.items()
+    ) and predicates.node_affinity_allows(host, pod)
 
 
 def _spread_counts(
@@ -170,10 +173,11 @@ class View:
                 return Reason.EXISTING_ANTI_AFFINITY
         return None
 
-    def rank(self, host: HostInfo) -> tuple[int, int, int]:
-        """Lower is better: higher affinity score (preferred terms, both ways), then a host
-        carrying every ScheduleAnyway key, then fewer matching pods in its domains."""
-        score = 0
+    def rank(self, host: HostInfo, node_score: int = 0) -> tuple[int, int, int]:
+        """Lower is better: higher affinity score (preferred terms, both ways, plus the pod's
+        preferred node affinity `node_score`), then a host carrying every ScheduleAnyway key,
+        then fewer matching pods in its domains."""
+        score = node_score
         for (key, value), weight in self.scores.items():
             if label(host, key) == value:
                 score += weight

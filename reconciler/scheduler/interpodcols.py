@@ -283,11 +283,14 @@ class Columns:
 
     # -- preference ---------------------------------------------------------------------------
 
-    def preferred(self, pod: PodRequest, fit: Bools, selected: Bools) -> Bools:
-        """The hosts of `fit` best by the pod's preferences: highest affinity score, then
-        carrying every ScheduleAnyway key, then fewest matching pods in those domains."""
+    def preferred(
+        self, pod: PodRequest, fit: Bools, selected: Bools, node_score: Floats | None = None
+    ) -> Bools:
+        """The hosts of `fit` best by the pod's preferences: highest affinity score (plus the
+        preferred node affinity `node_score`), then carrying every ScheduleAnyway key, then
+        fewest matching pods in those domains."""
         rules = pod.rules or topology.Rules()
-        score: Floats | None = None
+        score: Floats | None = node_score
         weighted = [(w.weight, w.term) for w in rules.preferred_affinity]
         weighted += [(-w.weight, w.term) for w in rules.preferred_anti_affinity]
         for weight, term in weighted:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from reconciler.scheduler import interpodcols, predicates, topology
+from reconciler.scheduler import interpodcols, nodecols, nodeterms, predicates, topology
 from reconciler.scheduler.inputs import HostInfo, HostPort, PodRequest, Taint, Toleration
 from reconciler.scheduler.result import FILTER_ORDER, Placement, Reason, Unschedulable
 
@@ -27,19 +27,22 @@ Codes = NDArray[np.int8]
 # A host's first failing filter as a small integer: 0 passes, then FILTER_ORDER from 1.
 _CODE = {reason: number for number, reason in enumerate(FILTER_ORDER, start=1)}
 _NEVER = np.iinfo(np.int64).max  # a key no fitting host has
-_SHAPE_CACHE = 256  # distinct (nodeSelector, tolerations) pairs kept; real inputs have a few
-_ShapeKey = tuple[tuple[tuple[str, str], ...], tuple[Toleration, ...]]
+_SHAPE_CACHE = 256  # distinct (nodeSelector, tolerations, nodeAffinity) kept; real inputs: a few
+_ShapeKey = tuple[
+    tuple[tuple[str, str], ...], tuple[Toleration, ...], nodeterms.NodeAffinity | None
+]
 
 
 @dataclass(frozen=True)
 class _Shape:
-    """Host-only filters for one (nodeSelector, tolerations) pair, over all hosts."""
+    """Host-only filters for one (nodeSelector, tolerations, nodeAffinity), over all hosts."""
 
     ok: Bools
     codes: Codes
     penalty: Ints | None  # untolerated PreferNoSchedule taints; None when zero on every host
     penalty_base: int  # one more than the largest penalty
-    selected: Bools  # passes the nodeSelector (eligible for topology spread, taints ignored)
+    selected: Bools  # passes nodeSelector and node affinity (eligible for topology spread)
+    node_score: Floats | None  # preferred node affinity weights; None without preferred terms
 
 
 class _Cluster:
@@ -75,7 +78,7 @@ class _Cluster:
 
     # -- host-only filters ------------------------------------------------------------------
 
-    def _label_equals(self, key: str, value: str) -> Bools:
+    def _label_codes(self, key: str) -> tuple[NDArray[np.int32], dict[str, int]]:
         if key not in self._labels:
             values: dict[str, int] = {}
             codes = np.array(
@@ -87,12 +90,21 @@ class _Cluster:
                 dtype=np.int32,
             )
             self._labels[key] = (codes, values)
-        codes, values = self._labels[key]
+        return self._labels[key]
+
+    def _label_equals(self, key: str, value: str) -> Bools:
+        codes, values = self._label_codes(key)
         result: Bools = codes == values.get(value, -2)
         return result
 
+    def _column(self, key: str) -> nodecols.Column:
+        codes, values = self._label_codes(key)
+        return codes, list(values)  # dicts keep insertion order: the values by code
+
     def shape(self, pod: PodRequest) -> _Shape:
-        key: _ShapeKey = (tuple(sorted(pod.node_selector.items())), pod.tolerations)
+        key: _ShapeKey = (
+            tuple(sorted(pod.node_selector.items())), pod.tolerations, pod.node_affinity
+        )
         cached = self._shapes.get(key)
         if cached is not None:
             return cached
@@ -105,6 +117,10 @@ class _Cluster:
         selected = np.ones(len(self.hosts), dtype=np.bool_)
         for label, value in key[0]:
             selected &= self._label_equals(label, value)
+        node_score = None
+        if pod.node_affinity is not None:
+            selected &= nodecols.mask(pod.node_affinity, self._column, self.names)
+            node_score = nodecols.score(pod.node_affinity, self._column, self.names)
         codes = np.zeros(len(self.hosts), dtype=np.int8)
         # Later assignments win, so assign in reverse filter order.
         codes[~selected] = _CODE[Reason.NODE_SELECTOR_MISMATCH]
@@ -117,7 +133,12 @@ class _Cluster:
         penalty = penalties[self.taint_group] if penalties.any() else None
         base = int(penalties.max(initial=0)) + 1
         shape = _Shape(
-            ok=codes == 0, codes=codes, penalty=penalty, penalty_base=base, selected=selected
+            ok=codes == 0,
+            codes=codes,
+            penalty=penalty,
+            penalty_base=base,
+            selected=selected,
+            node_score=node_score,
         )
         self._shapes[key] = shape
         return shape
@@ -286,7 +307,10 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
             spread.placed(pod.owner, None)
             continue
         if rules is not None and columns is not None:
-            fit = columns.preferred(pod, fit, shape.selected)
+            fit = columns.preferred(pod, fit, shape.selected, shape.node_score)
+        elif shape.node_score is not None:
+            masked = np.where(fit, shape.node_score, -np.inf)
+            fit = fit & (masked == masked.max())
         host = cluster.best(pod, fit, spread.counts(pod.owner), shape)
         cluster.place(pod, host)
         if columns is not None:

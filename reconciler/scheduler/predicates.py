@@ -1,5 +1,6 @@
 """Per-host filter and preference rules that depend only on the host and the pod, not on what
-else is placed: readiness, taints against tolerations, nodeSelector against labels.
+else is placed: readiness, taints against tolerations, nodeSelector and node affinity against
+labels.
 
 Both scheduler implementations use these (the fast one once per distinct taint set or selector
 term, the reference one per host and pod), so their Kubernetes semantics live in one place.
@@ -42,6 +43,19 @@ def selector_matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> 
     return all(labels.get(key) == value for key, value in selector.items())
 
 
+def node_affinity_allows(host: HostInfo, pod: PodRequest) -> bool:
+    """The pod's required node affinity (kube-scheduler's NodeAffinity filter, which also
+    checks nodeSelector under the same reason)."""
+    affinity = pod.node_affinity
+    return affinity is None or affinity.allows(host.name, host.labels)
+
+
+def node_affinity_score(host: HostInfo, pod: PodRequest) -> int:
+    """The weights of the pod's preferred node affinity terms this host matches."""
+    affinity = pod.node_affinity
+    return 0 if affinity is None else affinity.score(host.name, host.labels)
+
+
 def static_failure(host: HostInfo, pod: PodRequest) -> Reason | None:
     """The first failing host-only filter, in `result.FILTER_ORDER`, or None if all pass."""
     if not host.ready:
@@ -51,7 +65,7 @@ def static_failure(host: HostInfo, pod: PodRequest) -> Reason | None:
     if not all(
         topology.host_label(host.labels, host.name, key) == value
         for key, value in pod.node_selector.items()
-    ):
+    ) or not node_affinity_allows(host, pod):
         return Reason.NODE_SELECTOR_MISMATCH
     return None
 

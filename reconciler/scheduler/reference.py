@@ -104,7 +104,8 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
             if reason is not None:
                 failures[reason] += 1
                 continue
-            rank = (*view.rank(host), *_rank(host, usage[host.name], pod))
+            node_score = predicates.node_affinity_score(host, pod)
+            rank = (*view.rank(host, node_score), *_rank(host, usage[host.name], pod))
             if best is None or rank < best:
                 best = rank
         if best is None:

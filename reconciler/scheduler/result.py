@@ -22,7 +22,7 @@ class Reason(StrEnum):
 
     HOST_NOT_READY = "host not ready"
     UNTOLERATED_TAINT = "untolerated taint"
-    NODE_SELECTOR_MISMATCH = "didn't match node selector"
+    NODE_SELECTOR_MISMATCH = "didn't match Pod's node affinity/selector"  # either of the two
     HOST_PORT_CONFLICT = "host port conflict"
     INSUFFICIENT_CPU = "insufficient cpu"
     INSUFFICIENT_MEMORY = "insufficient memory"

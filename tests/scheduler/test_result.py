@@ -53,7 +53,7 @@ def test_filter_order_is_host_properties_then_occupancy() -> None:
     assert [reason.value for reason in FILTER_ORDER] == [
         "host not ready",
         "untolerated taint",
-        "didn't match node selector",
+        "didn't match Pod's node affinity/selector",
         "host port conflict",
         "insufficient cpu",
         "insufficient memory",
