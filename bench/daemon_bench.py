@@ -523,6 +523,14 @@ def noop_section(args: argparse.Namespace, r: dict[str, Any]) -> list[str]:
     ]
 
 
+def per_host(counts: dict[str, int]) -> str:
+    """Pods per host in host order, or "N on each of the H hosts" when all hold the same."""
+    values = [counts[h] for h in sorted(counts, key=lambda n: int(n[1:]))]
+    if len(values) > 10 and len(set(values)) == 1:
+        return f"{values[0]} on each of the {len(values)} hosts"
+    return ", ".join(str(v) for v in values)
+
+
 def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
     push = r["push"]
     med_p = statistics.median(push["product"])
@@ -531,7 +539,7 @@ def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
     diff = med_p - med_f
     reps = len(push["product"])
     placed = push["placements"][0]
-    spread = ", ".join(str(placed[h]) for h in sorted(placed, key=lambda n: int(n[1:])))
+    spread = per_host(placed)
     lines = [
         f"`python -m bench.daemon_bench` (root): its own lab of {args.hosts} hosts (rootless "
         "Podman behind sshd in network namespaces on this machine), a git server over SSH, and "
@@ -568,7 +576,7 @@ def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
     if "rest" in r:
         rest, rest0 = r["rest"], r["rest0"]
         rp = r["rest_placement"]
-        rs = ", ".join(str(rp[h]) for h in sorted(rp, key=lambda n: int(n[1:])))
+        rs = per_host(rp)
         lines += [
             "",
             f"### At rest ({args.rest_pods} pods on {args.hosts} hosts)",
