@@ -2,10 +2,12 @@
 `corpus_select`, one folder per repository) reconciler accepts, refuses (with the most frequent
 reasons) or crashes on. The headline validates each file alone, as a new user would
 (`reconciler validate FILE`'s loader, in process); beside it, each folder's files validated
-together, as `kubectl apply -f DIR/` would send them (not recursive).
+together, as `kubectl apply -f DIR/` would send them (not recursive). `--plan` also plans each
+accepted file alone with the 3 example Hosts (examples/repo/hosts) and nothing running, as
+`reconciler diff` does: a file accepted by `validate` that planning cannot run is counted.
 
-Usage: python -m bench.corpus_bench [--corpus DIR]... [--top N] [--files] [--json OUT]
-                                    [--compare EARLIER.json]
+Usage: python -m bench.corpus_bench [--corpus DIR]... [--top N] [--files] [--plan]
+                                    [--json OUT] [--compare EARLIER.json]
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.manifests import loader
+from reconciler.model import hoststate
+from reconciler.plan import pipeline
 
 CORPUS = Path(__file__).resolve().parent / "corpus"
+HOSTS = Path(__file__).resolve().parent.parent / "examples" / "repo" / "hosts"
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|\b\d+\b")
 
 
@@ -65,6 +70,22 @@ def validate(paths: list[Path]) -> dict[str, tuple[list[str], list[str]]]:
 def validate_alone(path: Path) -> tuple[list[str], list[str]]:
     """(errors, warnings) of one file validated on its own."""
     return validate([path])[path.name]
+
+
+def plan_alone(path: Path) -> list[str]:
+    """Why planning an accepted file alone (with the example Hosts, nothing running) cannot run
+    all of it: the plan's errors and the pods it cannot place, as `code: message` lines."""
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copy(path, Path(tmp) / path.name)
+        shutil.copytree(HOSTS, Path(tmp) / "hosts")
+        result = loader.load_repository(Path(tmp))
+    if result.errors:
+        return [f"{d.code}: {_field(d.path)}: {d.message}" for d in result.errors]
+    seen = {h.meta.name: hoststate.HostObservation(h.meta.name, True) for h in result.state.hosts}
+    planned = pipeline.build_plan(result.state, seen, "corpus")
+    return [f"{d.code}: {d.message}" for d in planned.errors] + [
+        f"unschedulable: {u.message}" for u in planned.unschedulable
+    ]
 
 
 def _field(path: str) -> str:
@@ -170,12 +191,31 @@ def changes(earlier: dict[str, Any], alone: dict[str, Tally]) -> list[str]:
     return lines
 
 
+def _print_plans(folders: list[Path], alone: Tally) -> None:
+    roots = {d.name: d.parent for d in folders}
+    failed = {}
+    for name in alone.accepted:
+        try:
+            lines = plan_alone(roots[name.split("/", 1)[0]] / name)
+        except Exception:
+            lines = [f"crash: {traceback.format_exc(limit=3).strip().splitlines()[-1]}"]
+        if lines:
+            failed[name] = lines
+    print(f"accepted files that do not plan whole, alone with the example Hosts: {len(failed)} "
+          f"of {len(alone.accepted)}")  # fmt: skip
+    for name, lines in sorted(failed.items()):
+        print(f"  {name}:")
+        for line in lines:
+            print(f"      {line}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--corpus", type=Path, action="append",
                         help=f"a folder of sources (repeatable; default {CORPUS})")  # fmt: skip
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--files", action="store_true", help="list every refused file")
+    parser.add_argument("--plan", action="store_true", help="also plan each accepted file")
     parser.add_argument("--json", type=Path, help="write every file's verdict here")
     parser.add_argument("--compare", type=Path, help="an earlier --json: list what changed")
     args = parser.parse_args()
@@ -185,6 +225,8 @@ def main() -> int:
     alone = table("each file validated alone (the headline):", by_source)
     together = table("each folder's files validated together (as `kubectl apply -f DIR/`):",
                      by_folder)  # fmt: skip
+    if args.plan:
+        _print_plans(folders, alone)
     if args.json:
         args.json.write_text(json.dumps(to_json(by_source, by_folder), indent=1) + "\n")
     if args.compare:

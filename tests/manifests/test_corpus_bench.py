@@ -80,3 +80,14 @@ def test_compare_lists_files_whose_verdict_changed(tmp_path: Path) -> None:
         "  now refused:  s/a.yaml: code: f: why",
     ]
     assert corpus_bench.changes(saved, {"s": earlier}) == []
+
+
+def test_plan_alone_names_what_cannot_run(tmp_path: Path) -> None:
+    (tmp_path / "ok.yaml").write_text(POD.format(name="web", extra=""))
+    (tmp_path / "far.yaml").write_text(
+        POD.format(name="far", extra="").replace("spec:\n", "spec:\n  nodeSelector: {zone: x}\n")
+    )
+    assert corpus_bench.plan_alone(tmp_path / "ok.yaml") == []
+    assert corpus_bench.plan_alone(tmp_path / "far.yaml") == [
+        "unschedulable: 0/3 hosts: 3 didn't match Pod's node affinity/selector"
+    ]
