@@ -71,8 +71,10 @@ def host_yaml(host: hostsetup.Host) -> str:
     return manifests.host_yaml(host.name, host.address, host.user, cpu="16", memory="32Gi")
 
 
-def deployment_yaml(name: str, replicas: int, image: str, command: list[str]) -> str:
-    main = manifests.container(image, command)
+def deployment_yaml(
+    name: str, replicas: int, image: str, command: list[str] | None = None
+) -> str:
+    main = manifests.container(image, COMMAND if command is None else command)
     return manifests.deployment_yaml(name, NAMESPACE, replicas, main, grace_seconds=1)
 
 
@@ -149,9 +151,9 @@ class Daemon(daemonproc.DaemonProcess):
 
 
 class Hosts:
-    def __init__(self, lab: labmod.Lab, command: list[str]) -> None:
+    def __init__(self, lab: labmod.Lab, command: list[str] | None = None) -> None:
         self.lab = lab
-        self.command = command
+        self.command = COMMAND if command is None else command
         self.hosts = lab.hosts()
         self.conns: list[asyncssh.SSHClientConnection] = []
 
