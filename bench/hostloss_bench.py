@@ -106,6 +106,9 @@ class Results:
     drained_pods: int = 0
     drain: float = 0.0
     load: list[str] = field(default_factory=list)
+    rest: dict[str, float] = field(default_factory=dict)
+    noop: list[float] = field(default_factory=list)
+    noop_floor: list[float] = field(default_factory=list)
 
 
 def loadavg() -> str:
@@ -171,6 +174,9 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
         until(web_where, f"{replicas} web pods running", 120, slow)
         out.deploy = time.monotonic() - started
         log(f"{replicas} web pods running {out.deploy:.1f}s after the daemon started")
+        if args.rest_window:
+            at_rest(daemon, watcher, args.rest_window, out)
+            log(f"at rest: {out.rest}, no-op resyncs {out.noop}, floors {out.noop_floor}")
         for rep in range(args.reps):
             where = web_where() or {}
             holding = sorted(set(where.values()), key=lambda n: int(n[1:]))
@@ -226,6 +232,50 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
         podwatch.clear(lab.hosts())  # in parallel: the lab's teardown is one host at a time
         lab.down()
     return out
+
+
+def at_rest(
+    daemon: daemonproc.DaemonProcess, watcher: podwatch.Watcher, window: float, out: Results
+) -> None:
+    """The daemon at rest with the fleet running: its VmRSS, threads and CPU from /proc over
+    `window` seconds, and the duration of each periodic resync that changed nothing (from
+    /status), each against the same round's floor: every host's pods listed once over its
+    Podman socket, hosts in parallel (`podwatch`, no SSH: a floor below the daemon's path)."""
+    assert daemon.process is not None
+    pid = daemon.process.pid
+
+    def sample() -> tuple[int, int, float]:
+        fields = dict(line.split(":", 1) for line in
+                      Path(f"/proc/{pid}/status").read_text().splitlines())  # fmt: skip
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = stat[stat.rindex(")") + 2 :].split()
+        cpu = (int(ticks[11]) + int(ticks[12])) / os.sysconf("SC_CLK_TCK")
+        return int(fields["VmRSS"].split()[0]) * 1024, int(fields["Threads"]), cpu
+
+    started = time.monotonic()
+    rss0, _, cpu0 = sample()
+    rss_max, seen = rss0, ((daemon.status() or {}).get("lastFinishedSync") or {}).get("id", 0)
+    while time.monotonic() - started < window:
+        begun = time.monotonic()
+        watcher.poll()
+        floor = time.monotonic() - begun
+        last = (daemon.status() or {}).get("lastFinishedSync") or {}
+        if last.get("id", 0) > seen:
+            seen = last["id"]
+            changed = sum(last.get("counts", {}).get(k, 0) for k in ("create", "replace", "delete"))
+            if (
+                last.get("trigger") == "resync"
+                and last.get("result") == "Succeeded"
+                and not changed
+            ):
+                out.noop.append(float(last["durationSeconds"]))
+                out.noop_floor.append(floor)
+        rss_max = max(rss_max, sample()[0])
+        time.sleep(1.0)
+    rss, threads, cpu = sample()
+    minutes = (time.monotonic() - started) / 60
+    out.rest = {"rss_end": rss, "rss_max": max(rss_max, rss), "threads": threads,
+                "cpu_per_min": (cpu - cpu0) / minutes, "seconds": minutes * 60}  # fmt: skip
 
 
 def drain(args: argparse.Namespace, lab: labmod.Lab, work: gitserver.WorkTree,
@@ -312,10 +362,10 @@ return: {_list(out.fenced)}). {report.machine()}.
 |---|---:|---:|
 {table}
 
-Target (loss ▶ running at most 15 s): {"met" if lost <= TARGET else "not met"}. For comparison,
-Kubernetes re-places a lost node's pods after about 5 min 40 s by default (40 s grace, then a
-300 s toleration), Nomad after 20 to 30 s. Load average (1/5/15 min): {"; ".join(out.load)}
-(start; after each run).
+{rest_text(out)}Target (loss ▶ running at most 15 s): {"met" if lost <= TARGET else "not met"}.
+For comparison, Kubernetes re-places a lost node's pods after about 5 min 40 s by default (40 s
+grace, then a 300 s toleration), Nomad after 20 to 30 s. Load average (1/5/15 min):
+{"; ".join(out.load)} (start; after each run).
 """
 
 
@@ -326,6 +376,7 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--drain-pods", type=int, default=20, help="per host; 0: no drain")
     parser.add_argument("--connect-timeout", type=float, default=3.0)
+    parser.add_argument("--rest-window", type=float, default=0.0, help="seconds; 0: not measured")
     parser.add_argument("--poll", type=float, default=0.1, help="seconds between two reads")
     parser.add_argument("--step", type=int, default=0, help="grow the fleet by N pods a push")
     parser.add_argument("--no-write", action="store_true")
@@ -342,6 +393,36 @@ def main() -> None:
     print(body)
     if not args.no_write:
         report.write_section(section_title(out), body)
+
+
+RSS_TARGET = 150e6  # issue 15: the daemon at rest at 50 x 10
+NOOP_TARGET = 1.0  # issue 15: a no-op at 50 x 10, seconds
+
+
+def rest_text(out: Results) -> str:
+    """The daemon at rest with the fleet running (`--rest-window`), or nothing."""
+    if not out.rest:
+        return ""
+    rest = out.rest
+    text = (
+        f"The daemon at rest with the {out.hosts * out.pods_per_host} pods running, before the "
+        f"first loss ({rest['seconds']:.0f} s window, resync every 4 s): VmRSS "
+        f"{rest['rss_end'] / 1e6:.1f} MB (max {rest['rss_max'] / 1e6:.1f} MB), "
+        f"{rest['threads']:.0f} threads, {rest['cpu_per_min']:.1f} CPU s/min; target ≤ 150 MB "
+        f"at 50 x 10: {'met' if rest['rss_max'] <= RSS_TARGET else 'NOT met'}. "
+    )
+    if out.noop:
+        noop, floor = statistics.median(out.noop), statistics.median(out.noop_floor)
+        text += (
+            f"Its periodic resyncs that changed nothing ({len(out.noop)}): median {noop:.2f} s "
+            f"({_list(out.noop)}), {noop / floor:.2f}x the floor of the same rounds (every "
+            f"host's pods listed once on its Podman socket, hosts in parallel, no SSH: "
+            f"median {floor:.2f} s); target no-op ≤ 1 s at 50 x 10: "
+            f"{'met' if noop <= NOOP_TARGET else 'NOT met'}. "
+        )
+    else:
+        text += "No periodic resync in the window changed nothing and succeeded. "
+    return text + "\n\n"
 
 
 def _list(values: list[float]) -> str:
