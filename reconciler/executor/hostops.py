@@ -22,6 +22,7 @@ from reconciler.executor import (
     hookrun,
     hostsession,
     initrun,
+    nonroot,
     observed,
     podevents,
     podmanspec,
@@ -154,6 +155,7 @@ def create(
         podmanspec.validate(run)
         check_host_paths(session, run)
         pull_images(session, run)
+        nonroot.check(session.api, run)
     pod = run.podman_name
     with _pod_context(run.host, pod):
         existing = session.api.inspect_pod(pod)
@@ -372,6 +374,7 @@ def replace(
     podmanspec.validate(run)
     check_host_paths(session, run)
     pull_images(session, run)
+    nonroot.check(session.api, run)  # refused: the old pod keeps running
     delete(session, old)
     report = create(session, run, prepared=True)
     return report.replace("created and started", "replaced and started", 1)

@@ -144,6 +144,11 @@ class PodmanAPI:
         path = f"/images/{_quote(image)}/exists"
         return self._call("get", path, "check image", ok_missing=True) is not None
 
+    def inspect_image(self, image: str) -> dict[str, Any] | None:
+        path = f"/images/{_quote(image)}/json"
+        response = self._call("get", path, "inspect image", ok_missing=True)
+        return None if response is None else dict(response.json())
+
     def inspect_volume(self, name: str) -> dict[str, Any] | None:
         path = f"/volumes/{_quote(name)}/json"
         response = self._call("get", path, "inspect volume", ok_missing=True)

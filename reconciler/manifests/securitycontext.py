@@ -45,14 +45,6 @@ def check(
             "runAsGroup needs runAsUser here: Podman sets the group only together with a user",
             "add runAsUser (in the container's or the pod's securityContext)",
         )
-    if non_root is True and uid is None:
-        checker.error(
-            path,
-            dg.Code.INVALID_VALUE,
-            "runAsNonRoot: true needs runAsUser here: reconciler does not read the image's USER "
-            "to check it",
-            "add runAsUser with a non-zero uid",
-        )
     if non_root is True and uid == 0:
         checker.error(
             (*path, "runAsUser") if "runAsUser" in own else path,

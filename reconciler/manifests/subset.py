@@ -100,8 +100,8 @@ _RUN_AS = (
     F("runAsUser", T.INTEGER, "`--user UID` (a uid inside the container's user namespace)",
       minimum=0),
     F("runAsGroup", T.INTEGER, "`--user UID:GID`; needs runAsUser", minimum=0),
-    F("runAsNonRoot", T.BOOLEAN, "`true` needs a non-zero runAsUser (the image's USER is not "
-      "read)"),
+    F("runAsNonRoot", T.BOOLEAN, "`true`: a non-zero runAsUser, or else the image's USER is "
+      "checked on the host before the create (as the kubelet does)"),
 )
 _SECCOMP = F("seccompProfile", T.OBJECT, "", (
     F("type", T.STRING, "only `RuntimeDefault`: Podman's default seccomp profile",

@@ -33,6 +33,9 @@ class Effective:
     no_new_privileges: bool = False
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
+    verify_non_root: bool = False
+    """runAsNonRoot without a user: the image's USER is checked on the host before the create
+    (as the kubelet does; `executor.nonroot.check`)."""
 
 
 def effective(pod: SecurityContext | None, container: SecurityContext | None) -> Effective:
@@ -44,8 +47,10 @@ def effective(pod: SecurityContext | None, container: SecurityContext | None) ->
     user = ""
     if uid is not None:
         user = f"{uid}:{gid}" if gid is not None else str(uid)
+    non_root = own.run_as_non_root if own.run_as_non_root is not None else pod.run_as_non_root
     return Effective(
         user=user,
+        verify_non_root=bool(non_root) and uid is None,
         read_only_root=bool(own.read_only_root_filesystem),
         no_new_privileges=own.allow_privilege_escalation is False,
         cap_add=tuple(_cap(name) for name in own.capabilities_add),

@@ -113,7 +113,6 @@ def test_security_context_is_built_into_the_effective_settings(tmp_path: Path) -
     ("context", "path", "words"),
     [
         ("{privileged: true}", "spec.containers[0].securityContext.privileged", "rootless"),
-        ("{runAsNonRoot: true}", "spec.containers[0].securityContext", "needs runAsUser"),
         ("{runAsNonRoot: true, runAsUser: 0}", "spec.containers[0].securityContext.runAsUser",
          "contradicts"),
         ("{runAsGroup: 5}", "spec.containers[0].securityContext.runAsGroup", "needs runAsUser"),
@@ -130,6 +129,21 @@ def test_security_context_refusals_say_why(
     assert [(d.path, words in d.message) for d in result.errors] == [(path, True)], [
         d.format() for d in result.diagnostics
     ]
+
+
+def test_run_as_non_root_without_a_user_is_checked_against_the_image(tmp_path: Path) -> None:
+    """Accepted (the kubelet's meaning): the host checks the image's USER before the create."""
+    result = _load(tmp_path, POD.format(extra="") + "      securityContext: {runAsNonRoot: true}\n")
+    assert result.ok, [d.format() for d in result.diagnostics]
+    (pod,) = result.state.pods
+    (container,) = pod.spec.containers
+    settings = security.effective(pod.spec.security_context, container.security_context)
+    assert settings.verify_non_root and settings.user == ""
+    with_user = security.effective(None, security.SecurityContext(run_as_user=5,
+                                                                 run_as_non_root=True))
+    assert not with_user.verify_non_root and with_user.user == "5"
+    from_pod = security.effective(security.SecurityContext(run_as_non_root=True), None)
+    assert from_pod.verify_non_root
 
 
 NETWORK = """\
