@@ -239,7 +239,7 @@ def at_rest(
 ) -> None:
     """The daemon at rest with the fleet running: its VmRSS, threads and CPU from /proc over
     `window` seconds, and the duration of each periodic resync that changed nothing (from
-    /status), each against the same round's floor: every host's pods listed once over its
+    /status), each against a floor read right after it: every host's pods listed once over its
     Podman socket, hosts in parallel (`podwatch`, no SSH: a floor below the daemon's path)."""
     assert daemon.process is not None
     pid = daemon.process.pid
@@ -256,9 +256,6 @@ def at_rest(
     rss0, _, cpu0 = sample()
     rss_max, seen = rss0, ((daemon.status() or {}).get("lastFinishedSync") or {}).get("id", 0)
     while time.monotonic() - started < window:
-        begun = time.monotonic()
-        watcher.poll()
-        floor = time.monotonic() - begun
         last = (daemon.status() or {}).get("lastFinishedSync") or {}
         if last.get("id", 0) > seen:
             seen = last["id"]
@@ -268,8 +265,10 @@ def at_rest(
                 and last.get("result") == "Succeeded"
                 and not changed
             ):
+                begun = time.monotonic()  # the floor, right after that resync
+                watcher.poll()
+                out.noop_floor.append(time.monotonic() - begun)
                 out.noop.append(float(last["durationSeconds"]))
-                out.noop_floor.append(floor)
         rss_max = max(rss_max, sample()[0])
         time.sleep(1.0)
     rss, threads, cpu = sample()
