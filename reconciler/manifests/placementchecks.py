@@ -1,7 +1,8 @@
-"""A pod spec's `topologySpreadConstraints` and `affinity.podAffinity` / `podAntiAffinity`:
-`check` (per document, from `podchecks`: selectors that cannot be parsed, duplicate
-constraints), `build` (from `build.pod_spec`), and `across` (from `loader`, once every document
-is built: a topologyKey that no Host carries). Findings carry file:line.
+"""A pod spec's `topologySpreadConstraints` and `affinity.podAffinity` / `podAntiAffinity`
+(and `nodeAffinity`, through `nodechecks`): `check` (per document, from `podchecks`: selectors
+that cannot be parsed, duplicate constraints), `build` (from `build.pod_spec`), and `across`
+(from `loader`, once every document is built: a topologyKey that no Host carries, an error; a
+node affinity key no Host carries, a warning). Findings carry file:line.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from reconciler.manifests import checking, yamldocs
+from reconciler.manifests import checking, nodechecks, yamldocs
 from reconciler.manifests import positions as pos
 from reconciler.model import base, cronjobs, jobs, objects, podaffinity, workloads
 from reconciler.model import diagnostics as dg
@@ -39,6 +40,7 @@ def _terms(spec: Doc) -> Iterable[tuple[pos.Path, Doc]]:
 def check(checker: checking.Checker, path: pos.Path, spec: Doc) -> None:
     """Selectors that cannot be parsed, an empty topologyKey, duplicate spread constraints (the
     schema already bounds maxSkew, weight and minDomains)."""
+    nodechecks.check(checker, path, spec)
     for tpath, term in _terms(spec):
         _key(checker, (*path, *tpath, "topologyKey"), term["topologyKey"])
         _selector(checker, (*path, *tpath, "labelSelector"), term.get("labelSelector"))
@@ -117,6 +119,7 @@ def build(spec: Doc) -> podaffinity.Placement:
         spread=tuple(_constraint(c) for c in spec.get("topologySpreadConstraints") or []),
         affinity=_affinity(affinity.get("podAffinity")),
         anti_affinity=_affinity(affinity.get("podAntiAffinity")),
+        node=nodechecks.build(spec),
     )
 
 
@@ -182,15 +185,16 @@ def _spec_path(obj: objects.Object) -> tuple[workloads.PodSpec, pos.Path] | None
 
 def across(placed: Iterable[tuple[objects.Object, yamldocs.Document]]) -> list[dg.Diagnostic]:
     """A topologyKey no Host of the repository carries (other than the hostname key): such a
-    constraint could never be met, or would never mean anything. Without any Host, nothing is
-    known to check against."""
+    constraint could never be met, or would never mean anything. A node affinity key no Host
+    carries: a warning (a term may still match through another of its alternatives). Without
+    any Host, nothing is known to check against."""
     placed = list(placed)
     hosts = [obj for obj, _ in placed if isinstance(obj, objects.Host)]
     if not hosts:
         return []
     carried = {podaffinity.HOSTNAME_KEY}
     for host in hosts:
-        carried.update(host.meta.labels)
+        carried.update(host.node_labels)
     found: list[dg.Diagnostic] = []
     for obj, document in placed:
         spec_path = _spec_path(obj)
@@ -207,6 +211,16 @@ def across(placed: Iterable[tuple[objects.Object, yamldocs.Document]]) -> list[d
                 document.file, line, column, pos.format_path(full),
                 f"topologyKey {key!r} is a label no Host carries",
                 f"label your Hosts with it, or use one of: {known}", dg.Code.INVALID_VALUE,
+            ))  # fmt: skip
+        for path, key, operator in nodechecks.keys(spec):
+            if key in carried:
+                continue
+            full = (*spec_path[1], *path)
+            line, column = document.at(full)
+            message, hint = nodechecks.uncarried(key, operator, ", ".join(sorted(carried)))
+            found.append(dg.Diagnostic(
+                document.file, line, column, pos.format_path(full), message, hint,
+                dg.Code.INVALID_VALUE, dg.Severity.WARNING,
             ))  # fmt: skip
     return found
 

@@ -126,6 +126,22 @@ _AFFINITY_TERM = (
 )
 
 
+_NODE_TERM = (
+    F("matchExpressions", T.LIST, "every expression holds (Host labels)", (
+        F("key", T.STRING, "label key", required=True),
+        F("operator", T.STRING, "`In`/`NotIn` need `values`, `Exists`/`DoesNotExist` take none, "
+          "`Gt`/`Lt` one integer", required=True,
+          enum=("In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt")),
+        F("values", T.LIST, "label values"),
+    )),
+    F("matchFields", T.LIST, "every field holds", (
+        F("key", T.STRING, "only `metadata.name` (the Host's name)", required=True),
+        F("operator", T.STRING, "one value", required=True, enum=("In", "NotIn")),
+        F("values", T.LIST, "one Host name"),
+    )),
+)
+
+
 def _pod_affinity(name: str, meaning: str) -> F:
     return F(name, T.OBJECT, meaning, (
         F("requiredDuringSchedulingIgnoredDuringExecution", T.LIST, "scheduler filter, every "
@@ -318,8 +334,17 @@ POD_SPEC_FIELDS = (
         F("effect", T.STRING, "taint effect (empty: all)",
           enum=("", "NoSchedule", "PreferNoSchedule", "NoExecute")),
     )),
-    F("affinity", T.OBJECT, "scheduler: pod (anti-)affinity (`nodeAffinity` is not built: use "
-      "nodeSelector)", (
+    F("affinity", T.OBJECT, "scheduler: node affinity and pod (anti-)affinity", (
+        F("nodeAffinity", T.OBJECT, "on Host labels (and `kubernetes.io/hostname`)", (
+            F("requiredDuringSchedulingIgnoredDuringExecution", T.OBJECT, "scheduler filter",
+              (F("nodeSelectorTerms", T.LIST, "at least one; any one term must hold",
+                 _NODE_TERM, required=True),)),
+            F("preferredDuringSchedulingIgnoredDuringExecution", T.LIST, "scheduler "
+              "preference: weight for a host matching the term", (
+                F("weight", T.INTEGER, "1-100", required=True, minimum=1, maximum=100),
+                F("preference", T.OBJECT, "", _NODE_TERM, required=True),
+            )),
+        )),
         _pod_affinity("podAffinity", "near pods matching the terms"),
         _pod_affinity("podAntiAffinity", "away from pods matching the terms"),
     )),

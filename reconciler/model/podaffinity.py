@@ -1,14 +1,15 @@
 """Where a pod goes relative to other pods, as the manifests say it: `topologySpreadConstraints`
-and `affinity.podAffinity` / `podAntiAffinity`. Built by `manifests.placementchecks`, carried on
-`workloads.PodSpec.placement`, mapped onto the scheduler's own values by `plan.podrules`.
+and `affinity.podAffinity` / `podAntiAffinity` (and, relative to hosts, `nodeAffinity`). Built
+by `manifests.placementchecks`, carried on `workloads.PodSpec.placement`, mapped onto the
+scheduler's own values by `plan.podrules`.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from reconciler.model import base
+from reconciler.model import base, nodeaffinity
 
 HOSTNAME_KEY = "kubernetes.io/hostname"
 """The topology key every host carries (its name), as every Kubernetes node does."""
@@ -71,15 +72,23 @@ class SpreadConstraint:
 
 @dataclass(frozen=True)
 class Placement:
-    """Everything a pod spec says about other pods; empty by default."""
+    """Everything a pod spec says about other pods, and its node affinity; empty by default."""
 
     spread: tuple[SpreadConstraint, ...] = ()
     affinity: PodAffinity = PodAffinity()
     anti_affinity: PodAffinity = PodAffinity()
+    node: nodeaffinity.NodeAffinity = field(default_factory=nodeaffinity.NodeAffinity)
 
     @property
     def empty(self) -> bool:
         return self == Placement()
+
+    @property
+    def about_pods(self) -> bool:
+        """Says something about other pods (spread or pod (anti-)affinity)."""
+        return self.spread != () or self.affinity != PodAffinity() or (
+            self.anti_affinity != PodAffinity()
+        )
 
     def topology_keys(self) -> tuple[str, ...]:
         terms = [*self.affinity.required, *self.anti_affinity.required]

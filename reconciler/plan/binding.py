@@ -34,7 +34,7 @@ def host_info(host: objects.Host, ready: bool) -> inputs.HostInfo:
         ready=ready,
         cpu_millis=_quantity(host.cpu_capacity),
         memory_bytes=_quantity(host.memory_capacity),
-        labels=dict(host.meta.labels),
+        labels=host.node_labels,
         taints=tuple(
             inputs.Taint(taint.key, taint.value, inputs.TaintEffect(taint.effect.value))
             for taint in host.taints
@@ -67,6 +67,7 @@ def pod_request(pod: expand.DesiredPod, bound_host: str | None) -> inputs.PodReq
         ephemeral_storage=_quantity(spec.ephemeral_storage_request),
         labels=dict(pod.labels),
         rules=podrules.rules(spec.placement),
+        node_affinity=podrules.node_affinity(spec.placement),
     )
 
 

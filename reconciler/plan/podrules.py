@@ -1,5 +1,6 @@
 """Maps a pod spec's topology spread constraints and pod (anti-)affinity (`podaffinity`) onto
-the scheduler's `topology.Rules`. Called by `binding.pod_request` for every desired pod.
+the scheduler's `topology.Rules`, and its node affinity onto `nodeterms.NodeAffinity`. Called by
+`binding.pod_request` for every desired pod.
 
 The manifests were validated already; a value the scheduler still refuses raises ValueError,
 which `binding` reports as a pod that cannot be scheduled.
@@ -7,13 +8,13 @@ which `binding` reports as a pod that cannot be scheduled.
 
 from __future__ import annotations
 
-from reconciler.model import podaffinity
-from reconciler.scheduler import topology
+from reconciler.model import nodeaffinity, podaffinity
+from reconciler.scheduler import nodeterms, topology
 
 
 def rules(placement: podaffinity.Placement) -> topology.Rules | None:
     """None when the pod says nothing about other pods (the scheduler's fast path)."""
-    if placement.empty:
+    if not placement.about_pods:
         return None
     return topology.Rules(
         spread=tuple(_constraint(c) for c in placement.spread),
@@ -52,3 +53,27 @@ def _constraint(c: podaffinity.SpreadConstraint) -> topology.SpreadConstraint:
         selector=_selector(c.selector),
         min_domains=c.min_domains,
     )
+
+
+def node_affinity(placement: podaffinity.Placement) -> nodeterms.NodeAffinity | None:
+    """None when the pod has no node affinity."""
+    node = placement.node
+    if node.empty:
+        return None
+    return nodeterms.NodeAffinity(
+        required=None if node.required is None else tuple(_node_term(t) for t in node.required),
+        preferred=tuple(
+            nodeterms.Preferred(p.weight, _node_term(p.preference)) for p in node.preferred
+        ),
+    )
+
+
+def _node_term(term: nodeaffinity.NodeSelectorTerm) -> nodeterms.Term:
+    expressions = (_node_requirement(r, field=False) for r in term.match_expressions)
+    fields = (_node_requirement(r, field=True) for r in term.match_fields)
+    return nodeterms.Term((*expressions, *fields))
+
+
+def _node_requirement(r: nodeaffinity.NodeRequirement, field: bool) -> nodeterms.Requirement:
+    operator = nodeterms.NodeOperator(r.operator.value)
+    return nodeterms.Requirement(r.key, operator, r.values, field=field)

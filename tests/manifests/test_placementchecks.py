@@ -1,7 +1,7 @@
 """topologySpreadConstraints and pod (anti-)affinity in manifests: accepted and built into the
 model and the scheduler's rules; bad input refused by `validate` with file:line (a topologyKey
 no Host carries, maxSkew < 1, a selector that cannot parse, weight outside 1..100, fields not
-built such as nodeAffinity and matchLabelKeys)."""
+built such as matchLabelKeys)."""
 
 from __future__ import annotations
 
@@ -128,7 +128,7 @@ def test_topology_key_no_host_carries(tmp_path: Path) -> None:
     assert _errors(result) == [
         ("web.yaml", 16, "topologyKey 'rack' is a label no Host carries"),
     ]
-    assert "kubernetes.io/hostname, zone" in result.errors[0].hint
+    assert "kubernetes.io/hostname, kubernetes.io/os, zone" in result.errors[0].hint
 
 
 def test_topology_key_not_checked_without_hosts(tmp_path: Path) -> None:
@@ -187,7 +187,6 @@ def test_weight_outside_1_to_100(tmp_path: Path, weight: int) -> None:
 @pytest.mark.parametrize(
     "placement",
     [
-        "      affinity:\n        nodeAffinity: {}\n",
         "      topologySpreadConstraints:\n      - {maxSkew: 1, topologyKey: zone, "
         "whenUnsatisfiable: DoNotSchedule, matchLabelKeys: [app]}\n",
         "      topologySpreadConstraints:\n      - {maxSkew: 1, topologyKey: zone, "
