@@ -118,6 +118,19 @@ class Host:
     def key(self) -> base.ObjectKey:
         return base.ObjectKey(base.Kind.HOST, "", self.meta.name)
 
+    @property
+    def node_labels(self) -> dict[str, str]:
+        """Its labels as the scheduler matches them: the well-known labels every Kubernetes
+        node carries (`WELL_KNOWN_LABELS`) unless the Host sets them itself, then its own."""
+        return {**WELL_KNOWN_LABELS, **self.meta.labels}
+
+
+WELL_KNOWN_LABELS = {"kubernetes.io/os": "linux", "beta.kubernetes.io/os": "linux"}
+"""Labels every host carries, as the kubelet sets them on every node (rootless Podman runs on
+Linux only): `nodeSelector: {kubernetes.io/os: linux}` in real manifests matches every host.
+`kubernetes.io/hostname` is implicit too (`scheduler.topology.host_label`). The architecture
+is not guessed: a Host that should match `kubernetes.io/arch` declares it in its labels."""
+
 
 Object = (
     Namespace | ConfigMap | Secret | Service | Host | workloads.Pod | workloads.Deployment

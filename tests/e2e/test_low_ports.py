@@ -3,7 +3,8 @@ hosts let unprivileged users bind from 80 on, as scripts/bootstrap-host.sh sets 
 host that does not allow it serves the Service's other ports and the other Services, and
 `apply` names the port, the host and the fix; once the host allows it, the next apply binds it.
 
-Namespace `lowport-e2e`, removed at the end.
+Its Deployment also says `nodeSelector: {kubernetes.io/os: linux}`, as many real manifests do:
+every host carries that label. Namespace `lowport-e2e`, removed at the end.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ spec:
       labels:
         app: web
     spec:
+      nodeSelector: {{kubernetes.io/os: linux}}  # as real manifests say: every host has it
       terminationGracePeriodSeconds: 1
       containers:
         - name: httpd

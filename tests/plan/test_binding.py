@@ -44,10 +44,20 @@ def test_host_info_from_host_object() -> None:
         ready=False,
         cpu_millis=2000,
         memory_bytes=1 << 31,
-        labels={"zone": "a"},
+        labels={"kubernetes.io/os": "linux", "beta.kubernetes.io/os": "linux", "zone": "a"},
         taints=(inputs.Taint("gpu", "yes", inputs.TaintEffect.NO_SCHEDULE),),
         pod_ports=3000,
     )
+
+
+def test_every_host_carries_the_os_label_unless_it_says_otherwise() -> None:
+    """`nodeSelector: {kubernetes.io/os: linux}`, common in real manifests, matches every host
+    (as every Kubernetes node carries it); a Host's own value wins."""
+    plain = binding.host_info(b.host("h1"), ready=True)
+    assert plain.labels["kubernetes.io/os"] == "linux"
+    own = binding.host_info(b.host("h2", labels={"kubernetes.io/os": "other"}), ready=True)
+    assert own.labels["kubernetes.io/os"] == "other"
+    assert "kubernetes.io/arch" not in plain.labels  # not guessed
 
 
 def test_pod_request_carries_requests_selector_tolerations_ports_owner() -> None:
