@@ -116,7 +116,7 @@ def test_security_context_is_built_into_the_effective_settings(tmp_path: Path) -
         ("{runAsNonRoot: true, runAsUser: 0}", "spec.containers[0].securityContext.runAsUser",
          "contradicts"),
         ("{runAsGroup: 5}", "spec.containers[0].securityContext.runAsGroup", "needs runAsUser"),
-        ("{capabilities: {add: [net_admin]}}",
+        ("{capabilities: {add: [net-admin]}}",
          "spec.containers[0].securityContext.capabilities.add[0]", "not a capability"),
         ("{seccompProfile: {type: Unconfined}}",
          "spec.containers[0].securityContext.seccompProfile.type", "only RuntimeDefault"),
@@ -240,3 +240,16 @@ def test_empty_dir_limits_podman_cannot_honour_are_refused(tmp_path: Path) -> No
     assert [d.path for d in disk.errors] == ["spec.volumes[0].emptyDir.sizeLimit"]
     shared = _empty_dir(tmp_path / "shared", "{medium: Memory}", mounts=2)
     assert [d.path for d in shared.errors] == ["spec.volumes[0].emptyDir.medium"]
+
+
+def test_capability_names_in_any_case_are_read_in_capitals(tmp_path: Path) -> None:
+    """`drop: [all]` and `add: [net_bind_service]` (sock-shop and others): containerd and
+    Podman read them in any case, so does reconciler."""
+    context = "{capabilities: {add: [net_bind_service, Cap_Chown], drop: [all]}}"
+    result = _load(tmp_path, POD.format(extra="") + f"      securityContext: {context}\n")
+    assert result.ok, [d.format() for d in result.diagnostics]
+    (pod,) = result.state.pods
+    (container,) = pod.spec.containers
+    settings = security.effective(pod.spec.security_context, container.security_context)
+    assert settings.cap_add == ("CAP_NET_BIND_SERVICE", "CAP_CHOWN")
+    assert settings.cap_drop == ("ALL",)
