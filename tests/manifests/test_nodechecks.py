@@ -234,7 +234,7 @@ def test_key_no_host_carries_is_a_warning(tmp_path: Path) -> None:
         "'rack' is a label no Host carries: operator In on it matches no host" in (warnings[0][2])
     )
     assert "operator DoesNotExist on it matches every host" in warnings[1][2]
-    assert "kubernetes.io/hostname, zone" in _warnings(result)[0].hint
+    assert "kubernetes.io/hostname, kubernetes.io/os, zone" in _warnings(result)[0].hint
 
 
 def test_keys_not_checked_without_hosts(tmp_path: Path) -> None:
