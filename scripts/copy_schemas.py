@@ -108,6 +108,7 @@ _JSON_TYPES: dict[subset.T, Any] = {
     subset.T.BOOLEAN: "boolean",
     subset.T.OBJECT: "object",
     subset.T.LIST: "array",
+    subset.T.INT_LIST: "array",
     subset.T.MAP: "object",
     subset.T.QUANTITY: ["string", "number"],
     subset.T.INT_OR_STRING: ["integer", "string"],
@@ -131,6 +132,11 @@ def restriction(field: subset.F, typed: bool) -> dict[str, Any]:
         items = {"type": "object", **_object(field.fields, typed)} if field.fields else {
             "type": "string"}
         schema["items"] = items
+    if field.type is subset.T.INT_LIST:  # the bounds are the items'
+        schema["items"] = {"type": "integer", **restriction(
+            subset.F(field.name, subset.T.INTEGER, "", minimum=field.minimum,
+                     maximum=field.maximum), False)}
+        return schema
     if field.enum:
         schema["enum"] = list(field.enum)
     if field.minimum is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from reconciler.executor import errors, hostsession, observed
+from reconciler.executor import errors, hostsession, observed, podmanspec
 from reconciler.model import base, claims, hoststate
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,8 @@ def prepare(session: hostsession.HostSession, run: hoststate.PodRun) -> None:
                                           volume.volume)  # fmt: skip
             continue
         try:
-            session.api.create_volume({"Name": volume.volume, "Label": dict(volume.labels)})
+            spec = {"Name": volume.volume, "Label": dict(volume.labels)}
+            session.api.create_volume({**spec, **podmanspec.volume_owner(run)})  # fsGroup
         except errors.OperationFailed as exc:  # another pod of the claim made it meanwhile
             again = session.api.inspect_volume(volume.volume)
             if again is None or not _ours(again, volume):

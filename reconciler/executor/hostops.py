@@ -27,6 +27,7 @@ from reconciler.executor import (
     podevents,
     podmanspec,
     pullauth,
+    volumegroups,
 )
 from reconciler.model import hoststate
 
@@ -236,6 +237,7 @@ def _assemble(session: hostsession.HostSession, run: hoststate.PodRun) -> str:
             for spec in initrun.create_specs(run, state_dir, timeout):  # initContainers
                 _, found = session.api.create_container(spec)
                 warnings.extend(w for w in found if w not in warnings)
+            volumegroups.apply(session.api, run)  # fsGroup: before the containers start
         with _pod_context(run.host, pod):
             try:
                 started = initrun.start_pod(session, run)  # init containers, postStart hooks

@@ -92,6 +92,7 @@ class PodmanAPI:
         stream: bool = False,
         ok_missing: bool = False,
         headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
     ) -> Any:
         """One HTTP request; returns the response (None for a 404 when `ok_missing`)."""
         if mutation is None:
@@ -102,6 +103,8 @@ class PodmanAPI:
         if body is not None:
             kwargs["data"] = json.dumps(body)
             kwargs["headers"] = {"content-type": "application/json"}
+        if content is not None:  # a raw body (a tar archive)
+            kwargs["data"] = content
         if stream:
             kwargs["stream"] = True
         if headers:
@@ -340,6 +343,19 @@ class PodmanAPI:
             mutation=protocol.Mutation.VOLUME_REMOVE,
             params={"force": "true"},
             ok_missing=True,
+        )
+
+    def put_archive(self, container_id: str, path: str, archive: bytes) -> None:
+        """Unpack a tar `archive` at `path` of a container (running or only created) with the
+        owners and modes its entries carry (`copyUIDGID=false`: not the container's user)."""
+        self._call(
+            "put",
+            f"/containers/{_quote(container_id)}/archive",
+            "put archive",
+            mutation=protocol.Mutation.FILE_WRITE,
+            params={"path": path, "copyUIDGID": "false"},
+            headers={"content-type": "application/x-tar"},
+            content=archive,
         )
 
     def start_container(self, container_id: str) -> None:

@@ -309,12 +309,23 @@ def _security(settings: security.Effective) -> dict[str, Any]:
         spec["cap_add"] = list(settings.cap_add)
     if settings.cap_drop:
         spec["cap_drop"] = list(settings.cap_drop)
+    if settings.groups:  # fsGroup, supplementalGroups: `--group-add`
+        spec["groups"] = [str(gid) for gid in settings.groups]
     return spec
 
 
 def volume_spec(run: hoststate.PodRun, volume: str) -> dict[str, Any]:
     """Body of POST /libpod/volumes/create for one emptyDir volume of the pod."""
-    return {"Name": volume, "Label": volume_labels(run)}
+    return {"Name": volume, "Label": volume_labels(run), **volume_owner(run)}
+
+
+def volume_owner(run: hoststate.PodRun) -> dict[str, Any]:
+    """Volume create options giving a new volume to the pod's fsGroup (owner the container's
+    root), which also keeps Podman from handing it to the first container's user at its first
+    start; `executor.volumegroups` then makes it group-writable and setgid. {} without one."""
+    if run.fs_group is None:
+        return {}
+    return {"Options": {"o": f"uid=0,gid={int(run.fs_group)}"}}
 
 
 def images(run: hoststate.PodRun) -> list[tuple[str, str]]:

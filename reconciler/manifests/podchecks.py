@@ -17,6 +17,7 @@ from reconciler.manifests import (
     initchecks,
     noeffect,
     placementchecks,
+    podgroups,
     podnetwork,
     probechecks,
     securitycontext,
@@ -71,6 +72,7 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
             where = (*path, "imagePullSecrets", index, "name")
             checker.refer(where, base.Kind.SECRET, pull["name"])
     emptydir.check(checker, path, spec)
+    podgroups.check(checker, path, spec)  # fsGroup, supplementalGroups
     initchecks.check(checker, path, spec, volume_names)  # initContainers, lifecycle hooks
     noeffect.pod_spec(checker, path, spec)  # service account, termination message: warnings
     for index, toleration in enumerate(spec.get("tolerations") or []):

@@ -85,4 +85,6 @@ def build(context: Doc | None) -> security.SecurityContext | None:
         allow_privilege_escalation=context.get("allowPrivilegeEscalation"),
         capabilities_add=tuple(capabilities.get("add") or ()),
         capabilities_drop=tuple(capabilities.get("drop") or ()),
+        fs_group=context.get("fsGroup"),  # pod only (`podgroups`)
+        supplemental_groups=tuple(context.get("supplementalGroups") or ()),
     )

@@ -20,6 +20,7 @@ class T(enum.StrEnum):
     BOOLEAN = "boolean"
     OBJECT = "object"
     LIST = "list"  # a list of objects (`fields`) or of strings (no `fields`)
+    INT_LIST = "list of integers"  # `minimum`/`maximum` bound each item
     MAP = "map"  # string keys to string values
     QUANTITY = "quantity"
     INT_OR_STRING = "int-or-string"
@@ -390,8 +391,16 @@ POD_SPEC_FIELDS = (
         )),
     )),
     F("terminationGracePeriodSeconds", T.INTEGER, "`podman stop --time`", minimum=0),
-    F("securityContext", T.OBJECT, "defaults for every container's `securityContext`",
-      (*_RUN_AS, _SECCOMP)),
+    F("securityContext", T.OBJECT, "defaults for every container's `securityContext`", (
+        *_RUN_AS, _SECCOMP,
+        F("fsGroup", T.INTEGER, "a supplementary group of every container (`--group-add`); "
+          "the pod's emptyDir and claim volumes are given to it (group rw, setgid), 0-65535",
+          minimum=0),
+        F("fsGroupChangePolicy", T.STRING, "both: only a volume's top directory is given to "
+          "the group (files created there inherit it)", enum=("Always", "OnRootMismatch")),
+        F("supplementalGroups", T.INT_LIST, "more supplementary groups of every container "
+          "(`--group-add`), 0-65535", minimum=0),
+    )),
     F("hostAliases", T.LIST, "extra lines of the pod's /etc/hosts (Podman `--add-host`)", (
         F("ip", T.STRING, "an IP address", required=True),
         F("hostnames", T.LIST, "names for it (DNS subdomains)"),

@@ -172,6 +172,10 @@ class PodRun:
     pull_credentials: tuple[registryauth.RegistryCredential, ...] = field(default=(), repr=False)
     """Registry logins from the pod's `imagePullSecrets`, for the executor's pulls. Not hashed
     (a changed login recreates no pod, as in Kubernetes) and never shown."""
+    fs_group: int | None = None
+    """The pod's `securityContext.fsGroup`: its emptyDir and claim volumes are made group-owned
+    by it, group-writable and setgid (`executor.volumegroups`). Hashed through every container's
+    `security.groups`, which hold it."""
 
     @property
     def podman_name(self) -> str:

@@ -20,6 +20,10 @@ class SecurityContext:
     allow_privilege_escalation: bool | None = None
     capabilities_add: tuple[str, ...] = ()
     capabilities_drop: tuple[str, ...] = ()
+    fs_group: int | None = None
+    """Pod only: a supplementary group of every container, owning the pod's writable volumes."""
+    supplemental_groups: tuple[int, ...] = ()
+    """Pod only: more supplementary groups of every container."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,9 @@ class Effective:
     no_new_privileges: bool = False
     cap_add: tuple[str, ...] = ()
     cap_drop: tuple[str, ...] = ()
+    groups: tuple[int, ...] = ()
+    """Supplementary groups (`groups` of the SpecGenerator): the pod's fsGroup, then its
+    supplementalGroups, each once."""
     verify_non_root: bool = False
     """runAsNonRoot without a user: the image's USER is checked on the host before the create
     (as the kubelet does; `executor.nonroot.check`)."""
@@ -55,7 +62,16 @@ def effective(pod: SecurityContext | None, container: SecurityContext | None) ->
         no_new_privileges=own.allow_privilege_escalation is False,
         cap_add=tuple(_cap(name) for name in own.capabilities_add),
         cap_drop=tuple(_cap(name) for name in own.capabilities_drop),
+        groups=groups(pod),
     )
+
+
+def groups(pod: SecurityContext | None) -> tuple[int, ...]:
+    """The pod's supplementary groups: fsGroup first, then supplementalGroups, without repeats."""
+    if pod is None:
+        return ()
+    listed = (pod.fs_group,) if pod.fs_group is not None else ()
+    return tuple(dict.fromkeys((*listed, *pod.supplemental_groups)))
 
 
 def _cap(name: str) -> str:

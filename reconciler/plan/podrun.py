@@ -57,6 +57,7 @@ def build(
         host_aliases=pod.spec.host_aliases,
         init_containers=podfields.attach_host(resolved.init_containers, host, where),
         pull_credentials=resolved.pull_credentials,
+        fs_group=pod.spec.security_context.fs_group if pod.spec.security_context else None,
     )
     parts = spec_parts(run)
     digest = spec_hash(parts)
