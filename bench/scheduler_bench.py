@@ -4,7 +4,8 @@ Times `placement.schedule()` and two baselines measured in the same run on the s
 the plain-Python reference scheduler, and one plain-Python pass of just the cpu/memory fit
 check over all hosts per pod (the least any full-scan scheduler written in Python must do).
 Twice: the plain pods, then the same pods with a share of the owners using topology spread
-constraints and pod (anti-)affinity (`--rules-share`, default 30%).
+constraints and pod (anti-)affinity (`--rules-share`, default 30%) and a share of the owners
+using node affinity (`--node-affinity-share`, default 20%; 0 gives the run without it).
 Usage: python -m bench.scheduler_bench [--pods N] [--hosts N] [--update-readme]
 """
 
@@ -18,7 +19,7 @@ import time
 from collections.abc import Callable
 
 from bench import report
-from reconciler.scheduler import placement, reference, topology
+from reconciler.scheduler import nodeterms, placement, reference, topology
 from reconciler.scheduler.inputs import (
     HostInfo,
     HostPort,
@@ -79,14 +80,44 @@ def owner_rules(app: str, rng: random.Random, share: float) -> topology.Rules | 
     )
 
 
+def owner_node_affinity(rng: random.Random, share: float) -> nodeterms.NodeAffinity | None:
+    """For `share` of the owners, node affinity on the hosts' labels: half required (zone In two
+    of three zones, or disk In ssd OR zone NotIn c), every one a preferred zone (weight 1-100)."""
+    if rng.random() >= share:
+        return None
+    op = nodeterms.NodeOperator
+    zone = nodeterms.Requirement("zone", op.IN, tuple(sorted(rng.sample("abc", 2))))
+    preferred = (
+        nodeterms.Preferred(
+            rng.randint(1, 100),
+            nodeterms.Term((nodeterms.Requirement("zone", op.IN, (rng.choice("abc"),)),)),
+        ),
+    )
+    roll = rng.random()
+    if roll < 0.25:
+        return nodeterms.NodeAffinity(required=(nodeterms.Term((zone,)),), preferred=preferred)
+    if roll < 0.5:
+        ssd = nodeterms.Requirement("disk", op.IN, ("ssd",))
+        not_c = nodeterms.Requirement("zone", op.NOT_IN, ("c",))
+        terms = (nodeterms.Term((ssd,)), nodeterms.Term((not_c,)))
+        return nodeterms.NodeAffinity(required=terms, preferred=preferred)
+    return nodeterms.NodeAffinity(preferred=preferred)
+
+
 def make_pods(
-    count: int, rng: random.Random, rules_share: float = 0.0, rules_seed: int = 0
+    count: int,
+    rng: random.Random,
+    rules_share: float = 0.0,
+    rules_seed: int = 0,
+    node_share: float = 0.0,
 ) -> list[PodRequest]:
     """Owners with 1-30 replicas; ~15% with a nodeSelector, ~6% tolerating the gpu taint,
     ~5% publishing a host port, ~0.5% too big for any host, a few bare pods without owner.
     Every pod has the label app=<owner>; `rules_share` of the owners have rules (drawn from
-    their own random stream, so the pods are otherwise the same)."""
+    their own random stream, so the pods are otherwise the same), `node_share` node affinity
+    (from a third stream)."""
     rules_rng = random.Random(rules_seed)
+    node_rng = random.Random(rules_seed + 1)
     pods: list[PodRequest] = []
     owner = 0
     while len(pods) < count:
@@ -113,6 +144,7 @@ def make_pods(
         if rng.random() < 0.005:
             memory = 256 * GI  # larger than any host: unschedulable, with reasons
         rules = owner_rules(f"app{owner}", rules_rng, rules_share)
+        node_affinity = owner_node_affinity(node_rng, node_share)
         for r in range(replicas):
             pods.append(
                 PodRequest(
@@ -125,6 +157,7 @@ def make_pods(
                     host_ports=ports,
                     labels={"app": f"app{owner}"},
                     rules=rules,
+                    node_affinity=node_affinity,
                 )
             )
     return pods
@@ -189,6 +222,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--rules-share", type=float, default=0.3)
+    parser.add_argument("--node-affinity-share", type=float, default=0.2)
     parser.add_argument("--update-readme", action="store_true")
     args = parser.parse_args()
 
@@ -197,8 +231,9 @@ def main() -> None:
     state = rng.getstate()
     pods = make_pods(args.pods, rng)
     rng.setstate(state)
-    ruled = make_pods(args.pods, rng, args.rules_share, args.seed + 1)
+    ruled = make_pods(args.pods, rng, args.rules_share, args.seed + 1, args.node_affinity_share)
     with_rules = sum(1 for pod in ruled if pod.rules is not None)
+    with_node = sum(1 for pod in ruled if pod.node_affinity is not None)
 
     plain = measure(hosts, pods, args.baseline_pods, args.repeat)
     rules = measure(hosts, ruled, args.baseline_pods, args.repeat)
@@ -214,7 +249,10 @@ def main() -> None:
         f"({with_rules:,} pods) using rules over their own pods: a third topology spread "
         "DoNotSchedule over zones (maxSkew 1), a third required pod anti-affinity on "
         "kubernetes.io/hostname, the rest ScheduleAnyway spread on the hostname plus preferred "
-        "anti-affinity over zones. Both baselines run in the same process on the same hosts, "
+        f"anti-affinity over zones; and {args.node_affinity_share:.0%} of the owners "
+        f"({with_node:,} pods) with node affinity (half required: zone In two zones, or disk "
+        "In ssd OR zone NotIn c; every one a preferred zone). Both baselines run in the same "
+        "process on the same hosts, "
         f"with the first {args.baseline_pods} pods; their cost per pod is a full pass over the "
         "hosts, so it does not depend on how many pods came before. Ratios are to the plain "
         "baselines."
