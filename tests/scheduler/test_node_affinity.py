@@ -311,3 +311,14 @@ def test_fast_equals_reference_with_node_affinity(
         host = fast.bindings.get(pod.key)
         if host is not None and pod.bound_host != host:
             assert predicates.node_affinity_allows(by_name[host], pod)
+
+
+@settings(max_examples=150, deadline=None)
+@given(cluster=_cluster(), seed=st.integers(0, 3))
+def test_fast_equals_reference_without_pod_rules(
+    cluster: tuple[list[HostInfo], list[PodRequest]], seed: int
+) -> None:
+    """Pods with node affinity and no pod rules take the path without topology columns."""
+    hosts, pods = cluster
+    pods = [dataclasses.replace(pod, rules=None, bound_host=None) for pod in pods[seed:]]
+    assert placement.schedule(hosts, pods) == reference.schedule(hosts, pods)
