@@ -291,14 +291,22 @@ def _selection(
         path: pos.Path = ("spec", "ports", index, "targetPort" if "targetPort" in
                           _raw_port(document, index) else "port")  # fmt: skip
         tline, tcolumn = document.at(path)
-        what = f"port name {target!r}" if isinstance(target, str) else f"containerPort {target}"
+        if isinstance(target, int):  # published anyway (plan.impliedports), as in Kubernetes
+            found.append(dg.Diagnostic(
+                document.file, tline, tcolumn, pos.format_path(path),
+                f"targetPort {target} is not declared by the pods of "
+                f"{', '.join(sorted(lacking))}: it is published for this Service on pods "
+                "created from now on; pods already running get it when they are next replaced",
+                f"declare it under the container's ports (containerPort: {target}) to say so",
+                dg.Code.MISSING_REFERENCE, dg.Severity.WARNING,
+            ))  # fmt: skip
+            continue
         severity = dg.Severity.ERROR if len(lacking) == len(selected) else dg.Severity.WARNING
         found.append(dg.Diagnostic(
             document.file, tline, tcolumn, pos.format_path(path),
-            f"targetPort: the pods of {', '.join(sorted(lacking))} declare no TCP {what}: "
-            "only declared container ports are published on the hosts",
-            f"declare it under the container's ports (containerPort: {target})"
-            if isinstance(target, int) else f"name one of the container's ports {target!r}",
+            f"targetPort: the pods of {', '.join(sorted(lacking))} declare no TCP port name "
+            f"{target!r}: a named targetPort must name a declared container port",
+            f"name one of the container's ports {target!r}",
             dg.Code.MISSING_REFERENCE, severity,
         ))  # fmt: skip
     return found

@@ -548,8 +548,8 @@ KINDS: tuple[KindSubset, ...] = (
                 F("port", T.INTEGER, "listening port on every host "
                   "(below 1024: where the host allows it)",
                   required=True, minimum=1, maximum=65535),
-                F("targetPort", T.INT_OR_STRING, "a declared container port (number or port "
-                  "name); default `port`"),
+                F("targetPort", T.INT_OR_STRING, "a container port number (published even if "
+                  "undeclared) or a declared port name; default `port`"),
                 F("protocol", T.STRING, "`TCP`; `UDP` is refused (not built)",
                   enum=("TCP", "UDP")),
                 F("name", T.STRING, "a DNS label; `http`/`http-*` balance each HTTP request"),

@@ -22,6 +22,7 @@ from reconciler.plan import (
     diff,
     discovery,
     expand,
+    impliedports,
     podports,
     podrun,
     probeports,
@@ -95,7 +96,9 @@ def build_plan(
         else:
             runs.append(podrun.build(item, host, revision, hosts.get(host)))
 
-    specs = {item.pod.key: item.pod.spec for item in resolved}
+    specs = {  # with the ports its Services target, declared or not (as in Kubernetes)
+        item.pod.key: impliedports.with_targeted(item.pod, desired.services) for item in resolved
+    }
     runs = list(podports.allocate(runs, specs, observations))  # declared ports, for Services
     runs = list(probeports.allocate(runs, observations))  # where probes reach their ports
     runs = list(discovery.attach(runs, desired))  # Service variables and names (not hashed)

@@ -23,6 +23,7 @@ from tests.harness import lab as labmod
 pytestmark = pytest.mark.e2e
 NAMESPACE = "lowport-e2e"
 HIGH = 28181  # Service "plain", beside port 80 of Service "web"
+BARE = 28182  # Service "bare": targetPort 8080 of pods that declare no ports (as in Kubernetes)
 SERVE = "hostname > /tmp/index.html && exec httpd -f -p 8080 -h /tmp"
 MANIFESTS = f"""\
 apiVersion: v1
@@ -80,6 +81,40 @@ spec:
   ports:
     - port: {HIGH}
       targetPort: 8080
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: bare
+  namespace: {NAMESPACE}
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: bare
+  template:
+    metadata:
+      labels:
+        app: bare
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+        - name: httpd
+          image: 198.18.0.1:5000/demo/busybox:latest
+          imagePullPolicy: IfNotPresent
+          command: ["sh", "-c", "{SERVE}"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: bare
+  namespace: {NAMESPACE}
+spec:
+  selector:
+    app: bare
+  ports:
+    - port: {BARE}
+      targetPort: 8080
 """
 
 
@@ -104,9 +139,9 @@ def port_start(host: labmod.Host, value: int | None = None) -> int:
     return int(proc.run([*netns, "-n", labmod.PORT_SYSCTL]).stdout)
 
 
-def answers(address: str, port: int) -> bool:
+def answers(address: str, port: int, app: str = "web") -> bool:
     reply = loadgen.get(address, port, timeout=2)
-    return reply.ok and reply.body.strip().startswith("web-")
+    return reply.ok and reply.body.strip().startswith(f"{app}-")
 
 
 @pytest.fixture
@@ -144,3 +179,13 @@ def test_port_80_is_served_where_the_host_allows_it(lab: labmod.Lab, repo: Path)
     assert "is not served on this host" not in second.stdout + second.stderr
     proc.wait_for(lambda: answers(h3.address, 80), "port 80 on h3 once allowed", 60)
     assert answers(h3.address, HIGH)
+
+
+def test_a_target_port_the_pods_do_not_declare_is_served(lab: labmod.Lab, repo: Path) -> None:
+    """Deployment `bare` declares no ports; Service `bare` targets 8080 by number, which a
+    Kubernetes Service reaches too: the port is published for it (with a validate warning)."""
+    validated = reconciler(lab, "validate", str(repo))
+    assert "targetPort 8080 is not declared" in validated.stdout + validated.stderr
+    apply(lab, repo)
+    h1 = lab.get("h1")
+    proc.wait_for(lambda: answers(h1.address, BARE, "bare"), f"port {BARE} on h1", 60)

@@ -114,24 +114,31 @@ def test_a_selector_matching_nothing_is_a_warning(tmp_path: Path) -> None:
     assert "matches no Pod or Deployment template" in warning.message
 
 
-@pytest.mark.parametrize(
-    ("target", "wanted"),
-    [("metrics", "declare no TCP port name 'metrics'"),
-     (9999, "declare no TCP containerPort 9999")],
-)
-def test_target_ports_the_pods_do_not_declare(
-    tmp_path: Path, target: object, wanted: str
-) -> None:
-    result = load(tmp_path, web=deployment() + "---\n" + service(target=target))
+def test_a_target_port_name_the_pods_do_not_declare_is_an_error(tmp_path: Path) -> None:
+    result = load(tmp_path, web=deployment() + "---\n" + service(target="metrics"))
     (error,) = result.errors
-    assert error.path == "spec.ports[0].targetPort" and wanted in error.message
+    assert error.path == "spec.ports[0].targetPort"
+    assert "declare no TCP port name 'metrics'" in error.message
+
+
+def test_an_undeclared_target_port_number_is_published_with_a_warning(tmp_path: Path) -> None:
+    """As in Kubernetes (ports are informational); the warning says running pods get it only
+    when replaced."""
+    result = load(tmp_path, web=deployment() + "---\n" + service(target=9999))
+    assert result.ok, lines(result)
+    (warning,) = [d for d in result.diagnostics if d.code is dg.Code.MISSING_REFERENCE]
+    assert warning.severity is dg.Severity.WARNING
+    assert warning.path == "spec.ports[0].targetPort"
+    assert "targetPort 9999 is not declared" in warning.message
+    assert "next replaced" in warning.message
 
 
 def test_a_default_target_port_is_the_port(tmp_path: Path) -> None:
     text = service().replace('      targetPort: "http"\n', "")
     result = load(tmp_path, web=deployment() + "---\n" + text)
-    assert [d.path for d in result.errors] == ["spec.ports[0].port"]
-    assert "containerPort 8000" in result.errors[0].message
+    assert result.ok, lines(result)
+    (warning,) = [d for d in result.diagnostics if d.code is dg.Code.MISSING_REFERENCE]
+    assert warning.path == "spec.ports[0].port" and "targetPort 8000" in warning.message
 
 
 def test_a_target_port_only_some_selected_pods_declare_is_a_warning(tmp_path: Path) -> None:

@@ -114,10 +114,28 @@ def test_target_port_by_number_and_tcp_mode_and_node_port() -> None:
     assert len(listener.servers) == 3
 
 
-def test_a_target_port_that_is_not_published_gives_no_endpoint() -> None:
+def test_an_undeclared_numeric_target_port_is_published_a_name_is_not() -> None:
+    """As in Kubernetes, where `ports` is informational: the Service's numeric targetPort is
+    published on the pods it selects (plan.impliedports); an unknown port name reaches nothing."""
     state = desired(service("x", "shop", None, objects.ServicePort(9000, 9999, name="a"),
                             objects.ServicePort(9001, "nope", name="b")))  # fmt: skip
-    assert all(p.endpoints == () for p in endpoints.endpoints(state, running(state, ready=True)))
+    found = {p.port_name: p for p in endpoints.endpoints(state, running(state, ready=True))}
+    assert len(found["a"].endpoints) == 3 and found["b"].endpoints == ()
+    assert all(e.port in range(42000, 45000) for e in found["a"].endpoints)
+
+
+def test_pods_running_before_the_service_get_its_port_only_when_replaced() -> None:
+    """Published ports are not hashed: a Service added later finds the running pods without
+    its undeclared port (validate warns), and nothing is recreated for it."""
+    before = desired()
+    observations = running(before, ready=True)
+    later = desired(service("x", "shop", None, objects.ServicePort(9000, 9999, name="a")))
+    plan = pipeline.build_plan(later, observations, "rev2").plan
+    assert plan.actions == () or all(
+        a.kind is not hoststate.ActionKind.REPLACE for a in plan.actions
+    )
+    (port,) = endpoints.endpoints(later, observations)
+    assert port.endpoints == ()
 
 
 @pytest.mark.parametrize(
