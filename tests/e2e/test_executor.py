@@ -218,7 +218,7 @@ def test_pod_lifecycle_files_secrets_volume_ports_noop_replace_delete(
         ports=(hoststate.PortMapping(port, 8080),),
         files=(
             hoststate.HostFile(f"{pod_dir}/config/app.conf", b"mode=fast\n"),
-            hoststate.HostFile(f"{pod_dir}/secret/token", b"t0ken-s3cret", secret=True),
+            hoststate.HostFile(f"{pod_dir}/secret/token", b"t0ken-s3cret", 0o600, secret=True),
         ),
         volumes=(volume,),
         owner="Deployment/web",

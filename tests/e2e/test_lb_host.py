@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import http.client
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -31,6 +33,7 @@ pytestmark = pytest.mark.e2e
 PORT = 18801
 EXTRA_PORT = 18802
 TCP_PORT = 18803
+BUSY_PORT = 18804  # held by another process on h1 (test_refused_start_and_reload_are_errors)
 BACKEND_PORT = 18810  # hostPort of the web pods on h2 and h3
 LISTENER = "lbtest.web.http"
 
@@ -262,17 +265,37 @@ def test_drained_server_keeps_its_connection_and_counts_it(setup: Setup) -> None
     apply(setup, config(listener(*setup.servers)))
 
 
-def test_refused_start_and_reload_are_errors(setup: Setup) -> None:
-    """Port 81 needs root: a first start fails with HAProxy's words; a reload fails and the
-    running process keeps serving its old listeners, and the next good apply needs no reload."""
+@pytest.fixture
+def busy_port(lab: labmod.Lab) -> Iterator[int]:
+    """A port of h1 held by another user's socket (root's, without SO_REUSEPORT): HAProxy's
+    bind of it is refused, as for any port something else on the host already uses."""
+    holder = subprocess.Popen(
+        ["nsenter", f"--net=/run/netns/{lab.get('h1').netns}", sys.executable, "-c",
+         "import socket, time; s = socket.socket(); "
+         f"s.bind(('0.0.0.0', {BUSY_PORT})); s.listen(); print('ok', flush=True); "
+         "time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ok"
+        yield BUSY_PORT
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_refused_start_and_reload_are_errors(setup: Setup, busy_port: int) -> None:
+    """A port in use on the host: a first start fails with HAProxy's words; a reload fails and
+    the running process keeps serving its old listeners, and the next good apply needs no
+    reload."""
     setup.executor.lb_apply([setup.h1], {})
-    privileged = listener(*setup.servers, ports=(PORT, 81))
-    refused = setup.executor.lb_apply([setup.h1], config(privileged))["h1"]
+    taken = listener(*setup.servers, ports=(PORT, busy_port))
+    refused = setup.executor.lb_apply([setup.h1], config(taken))["h1"]
     assert not refused.running and "start failed" in refused.error, refused
-    assert ":81" in refused.error or "81" in refused.error
+    assert str(busy_port) in refused.error
     good = apply(setup, config(listener(*setup.servers)))
     assert good.started
-    failed = setup.executor.lb_apply([setup.h1], config(privileged))["h1"]
+    failed = setup.executor.lb_apply([setup.h1], config(taken))["h1"]
     assert failed.running and "reload failed" in failed.error and failed.pid == good.pid
     assert wait_answers() in ("web-h2", "web-h3")
     again = apply(setup, config(listener(*setup.servers)))
