@@ -12,8 +12,6 @@ import datetime
 import json
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -78,11 +76,7 @@ spec:
 """
 
 
-def reconciler(lab: labmod.Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
-        env=gitdaemon.cli_env(lab), timeout=300, check=False,
-    )  # fmt: skip
+reconciler = gitdaemon.run_cli  # `reconciler ARGS...` against the lab
 
 
 @pytest.fixture(scope="module")

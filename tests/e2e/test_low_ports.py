@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -118,11 +117,7 @@ spec:
 """
 
 
-def reconciler(lab: labmod.Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
-        env=gitdaemon.cli_env(lab), timeout=300, check=False,
-    )  # fmt: skip
+reconciler = gitdaemon.run_cli  # `reconciler ARGS...` against the lab
 
 
 def apply(lab: labmod.Lab, repo: Path) -> subprocess.CompletedProcess[str]:

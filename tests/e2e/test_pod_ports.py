@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -86,11 +84,7 @@ spec:
 """
 
 
-def reconciler(lab: labmod.Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
-        env=gitdaemon.cli_env(lab), timeout=300, check=False,
-    )  # fmt: skip
+reconciler = gitdaemon.run_cli  # `reconciler ARGS...` against the lab
 
 
 @pytest.fixture(scope="module")

@@ -67,11 +67,7 @@ spec:
     return text
 
 
-def reconciler(lab: labmod.Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
-        env=gitdaemon.cli_env(lab), timeout=300, check=False,
-    )  # fmt: skip
+reconciler = gitdaemon.run_cli  # `reconciler ARGS...` against the lab
 
 
 @pytest.fixture(scope="module")

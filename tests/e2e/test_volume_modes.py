@@ -10,8 +10,6 @@ Namespace `volmode-e2e`; every managed pod is pruned at the end (hosts-only repo
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -90,11 +88,7 @@ spec:
 """
 
 
-def reconciler(lab: labmod.Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
-        env=gitdaemon.cli_env(lab), timeout=300, check=False,
-    )  # fmt: skip
+reconciler = gitdaemon.run_cli  # `reconciler ARGS...` against the lab
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +26,15 @@ def cli_env(lab: labmod.Lab) -> dict[str, str]:
         "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts),
         "RECONCILER_CONFIG": "/dev/null",
     }
+
+
+def run_cli(lab: labmod.Lab, *args: str) -> subprocess.CompletedProcess[str]:
+    """`reconciler ARGS...` against `lab` in a new process (its key and known_hosts), output
+    captured, never raising on a non-zero exit (the tests read the code)."""
+    return subprocess.run(
+        [sys.executable, "-m", "reconciler", *args], capture_output=True, text=True,
+        env=cli_env(lab), timeout=300, check=False,
+    )  # fmt: skip
 
 
 def remove_namespace_pods(lab: labmod.Lab, namespace: str) -> None:
