@@ -3,26 +3,34 @@
 A port below 1024 binds only where the host lowered `net.ipv4.ip_unprivileged_port_start`
 (scripts/bootstrap-host.sh does, to 80 by default). `haproxy_supervisor.apply` serves what the host
 allows and reports the rest in the status' `error`: one Service on port 80 never stops the others.
-The host's value is read only when some listener asks for a port below 1024.
+The host's value is read only when some listener asks for a port below 1024, and at most once
+per `REREAD` seconds on one connection (the daemon applies every pass).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import time
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from reconciler.model import loadbalancer
+
+
+class Runner(Protocol):
+    async def run_argv(self, argv: Sequence[str], timeout: float) -> tuple[int, str]: ...
+
 
 PRIVILEGED = 1024
 """Linux's default `ip_unprivileged_port_start`: every port from here on binds without it."""
 SYSCTL = "net.ipv4.ip_unprivileged_port_start"
 READ = ("sh", "-c", "cat /proc/sys/net/ipv4/ip_unprivileged_port_start >&2")
 """A fixed command (no user data): the value on stderr, the one stream `run_argv` returns."""
-
-
-class Runner(Protocol):
-    async def run_argv(self, argv: Sequence[str], timeout: float) -> tuple[int, str]: ...
+REREAD = 30.0
+"""Seconds a value read on one connection is used before it is read again (a reconnect reads
+it at once): an administrator's change is seen within that."""
+_READ: weakref.WeakKeyDictionary[Runner, tuple[float, int]] = weakref.WeakKeyDictionary()
 
 
 def lowest(config: loadbalancer.Config) -> int:
@@ -39,9 +47,18 @@ def parse(status: int, text: str) -> int:
     return int(value)
 
 
-async def first_unprivileged(connection: Runner, timeout: float) -> int:
+async def first_unprivileged(
+    connection: Runner, timeout: float, clock: Callable[[], float] = time.monotonic
+) -> int:
+    """The host's value, read on `connection` at most once per REREAD seconds."""
+    now = clock()
+    known = _READ.get(connection)
+    if known is not None and now - known[0] < REREAD:
+        return known[1]
     status, text = await connection.run_argv(READ, timeout)
-    return parse(status, text)
+    value = parse(status, text)
+    _READ[connection] = (now, value)
+    return value
 
 
 def split(config: loadbalancer.Config, floor: int) -> tuple[loadbalancer.Config, tuple[str, ...]]:

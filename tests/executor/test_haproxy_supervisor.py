@@ -310,3 +310,26 @@ def test_a_listener_left_with_no_port_is_left_out_whole() -> None:
     kept, refused = lbports.split(lb.Config((API, dataclasses.replace(L, ports=(80,)))), 1024)
     assert [item.name for item in kept.listeners] == ["shop.api.http"]
     assert len(refused) == 1
+
+
+def test_the_setting_is_read_once_per_connection_within_reread() -> None:
+    """The daemon applies every pass: one read per REREAD seconds on a connection, a new
+    connection (a reconnect) reads at once."""
+    host = SimHost()
+    host.port_start = "80"
+    clock = [100.0]
+
+    def reads(link: SimHost) -> int:
+        return sum(tuple(a) == lbports.READ for a in link.argvs)
+
+    async def floor(link: SimHost) -> int:
+        return await lbports.first_unprivileged(link, 5, lambda: clock[0])
+
+    assert asyncio.run(floor(host)) == 80
+    host.port_start = "1024"
+    clock[0] += lbports.REREAD - 1
+    assert asyncio.run(floor(host)) == 80 and reads(host) == 1
+    clock[0] += 1
+    assert asyncio.run(floor(host)) == 1024 and reads(host) == 2
+    other = SimHost()
+    assert asyncio.run(floor(other)) == 1024 and reads(other) == 1
