@@ -80,9 +80,22 @@ def warn(checker: checking.Checker, path: pos.Path, doc: Doc, fields: tuple[NoEf
         )
 
 
+POD_SECURITY: tuple[NoEffect, ...] = (
+    NoEffect(
+        "fsGroupChangePolicy",
+        "whatever it says, only a volume's top directory is given to the fsGroup here (files "
+        "created there inherit the group; files already in a claim keep theirs)",
+        "remove it",
+    ),
+)
+
+
 def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc) -> None:
     """The pod spec at `path` and its containers and init containers."""
     warn(checker, path, spec, POD)
+    context = spec.get("securityContext")
+    if isinstance(context, dict):
+        warn(checker, (*path, "securityContext"), context, POD_SECURITY)
     for group in ("initContainers", "containers"):
         for index, container in enumerate(spec.get(group) or []):
             if isinstance(container, dict):

@@ -115,5 +115,28 @@ def test_a_wrong_value_of_a_field_without_effect_is_still_an_error(tmp_path: Pat
 def test_every_field_without_effect_is_in_the_subset() -> None:
     names = {path.rsplit(".", 1)[-1] for kind in subset.KINDS for path, _ in
              subset.walk(kind.fields)}  # fmt: skip
-    for item in (*noeffect.POD, *noeffect.CONTAINER, *noeffect.DEPLOYMENT):
+    for item in (*noeffect.POD, *noeffect.POD_SECURITY, *noeffect.CONTAINER,
+                 *noeffect.DEPLOYMENT):
         assert item.field in names
+
+
+def test_fs_group_change_policy_is_a_warning_at_its_line(tmp_path: Path) -> None:
+    """Only a volume's top directory is given to the group, whatever the policy says."""
+    text = """\
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+spec:
+  securityContext:
+    runAsUser: 1000
+    fsGroup: 2000
+    fsGroupChangePolicy: OnRootMismatch
+  containers:
+    - name: app
+      image: registry.example:5000/app:1
+"""
+    result = _load(tmp_path, text)
+    assert not result.errors, [d.format() for d in result.diagnostics]
+    assert ("app.yaml", 9, "spec.securityContext.fsGroupChangePolicy",
+            "ignored-field") in _warnings(result)  # fmt: skip
