@@ -104,7 +104,10 @@ async def status(ctx: Context) -> loadbalancer.Status:
     ctx.stats.count_read()
     if pid is None:
         return loadbalancer.Status(ctx.host, running=False)
-    found = await api.servers()
+    try:
+        found = await api.servers()
+    except haproxy_runtime.NotRunning:  # it stopped between the two reads
+        return loadbalancer.Status(ctx.host, running=False)
     ctx.stats.count_read(2)
     return loadbalancer.Status(ctx.host, running=True, servers=found, pid=pid)
 
@@ -160,7 +163,7 @@ async def _converge(
     ctx: Context, config: loadbalancer.Config
 ) -> tuple[str, loadbalancer.Status | None]:
     """"started", "reloaded", "stopped", "updated" (runtime API) or "unchanged", and the status
-    when "unchanged" (what was read is still true)."""
+    when "unchanged" (what was read is still true) or "stopped" (not read back)."""
     paths = ctx.paths
     api = ctx.api()
     text = haproxy_config.render(config, paths)  # before any change: a bad value changes nothing
@@ -173,7 +176,9 @@ async def _converge(
             return "unchanged", loadbalancer.Status(ctx.host, running=False)
         await _run(ctx, ["kill", "-USR1", str(pid)], "stop")
         ctx.stats.count(protocol.Mutation.LB_STOP)
-        return "stopped", None
+        # not read back: a soft-stopping HAProxy may still answer `show info` and then close
+        # its socket before `show stat`
+        return "stopped", loadbalancer.Status(ctx.host, running=False)
     old_text = old.decode(errors="replace") if old is not None else ""
     changed = "unchanged"
     if pid is None:
