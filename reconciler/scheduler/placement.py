@@ -15,7 +15,14 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
-from reconciler.scheduler import interpodcols, nodecols, nodeterms, predicates, topology
+from reconciler.scheduler import (
+    hostfit,
+    interpodcols,
+    nodecols,
+    nodeterms,
+    predicates,
+    topology,
+)
 from reconciler.scheduler.inputs import HostInfo, HostPort, PodRequest, Taint, Toleration
 from reconciler.scheduler.result import FILTER_ORDER, Placement, Reason, Unschedulable
 
@@ -41,6 +48,8 @@ class _Shape:
     codes: Codes
     penalty: Ints | None  # untolerated PreferNoSchedule taints; None when zero on every host
     penalty_base: int  # one more than the largest penalty
+    penalized: NDArray[np.intp]  # the hosts with a penalty
+    number: int  # tells shapes apart in the cache of `hostfit` columns
     selected: Bools  # passes nodeSelector and node affinity (eligible for topology spread)
     node_score: Floats | None  # preferred node affinity weights; None without preferred terms
 
@@ -75,6 +84,8 @@ class _Cluster:
         self.taint_sets = list(groups)
         self._labels: dict[str, tuple[NDArray[np.int32], dict[str, int]]] = {}
         self._shapes: dict[_ShapeKey, _Shape] = {}
+        self._evicted = 0
+        self.fits = hostfit.Cache(self)
 
     # -- host-only filters ------------------------------------------------------------------
 
@@ -109,6 +120,7 @@ class _Cluster:
         if cached is not None:
             return cached
         if len(self._shapes) >= _SHAPE_CACHE:
+            self._evicted += len(self._shapes)
             self._shapes.clear()  # pathological inputs only: keeps memory bounded
         tolerated = np.array(
             [predicates.hard_taints_tolerated(t, pod.tolerations) for t in self.taint_sets],
@@ -137,6 +149,8 @@ class _Cluster:
             codes=codes,
             penalty=penalty,
             penalty_base=base,
+            penalized=np.flatnonzero(penalty) if penalty is not None else np.empty(0, np.intp),
+            number=len(self._shapes) + self._evicted,
             selected=selected,
             node_score=node_score,
         )
@@ -166,18 +180,13 @@ class _Cluster:
         self.free_pod_ports[host] -= pod.pod_ports
         self.free_ephemeral[host] -= pod.ephemeral_storage
         self.reserve_ports(pod.host_ports, host)
+        self.fits.placed(host)
 
-    def fitting(self, pod: PodRequest, shape: _Shape) -> Bools:
-        fit: Bools = shape.ok & (self.free_cpu >= pod.cpu_millis)
-        fit &= self.free_memory >= pod.memory_bytes
-        if pod.pod_ports:
-            fit &= self.free_pod_ports >= pod.pod_ports
-        if pod.ephemeral_storage:
-            fit &= self.free_ephemeral >= pod.ephemeral_storage
-        conflict = self.port_conflicts(pod)
-        if conflict is not None:
-            fit &= ~conflict
-        return fit
+    def column(self, pod: PodRequest, shape: _Shape) -> hostfit.Column:
+        """Which hosts fit the pod (host-only filters, ports, resources) and their free score."""
+        key = (shape.number, pod.cpu_millis, pod.memory_bytes, pod.pod_ports, pod.ephemeral_storage,
+               pod.host_ports)  # fmt: skip
+        return self.fits.column(key, pod, shape.ok)
 
     def failures(
         self, pod: PodRequest, shape: _Shape, rules: Codes | None = None
@@ -203,25 +212,42 @@ class _Cluster:
         counts = np.bincount(codes, minlength=len(FILTER_ORDER) + 1)
         return {reason: int(counts[_CODE[reason]]) for reason in FILTER_ORDER}
 
-    def best(self, pod: PodRequest, fit: Bools, spread: Ints | None, shape: _Shape) -> int:
-        """The winning host among those that fit: fewest replicas of the pod's owner, then
-        fewest untolerated PreferNoSchedule taints, then most free capacity, then name."""
-        candidates = fit
+    def best(
+        self,
+        column: hostfit.Column,
+        fit: Bools | None,
+        spread: Ints | None,
+        spread_hosts: list[int],
+        shape: _Shape,
+    ) -> int:
+        """The winning host among those that fit (`fit`, or the column's own): fewest replicas
+        of the pod's owner, then fewest untolerated PreferNoSchedule taints, then most free
+        capacity, then name."""
+        masked = column.masked if fit is None else np.where(fit, column.free, -np.inf)
+        if spread is None and shape.penalty is None:
+            return int(masked.argmax())
+        # Most often some fitting host has neither a replica nor a penalty: the best of those.
+        zero = masked.copy() if fit is None else masked
+        zero[spread_hosts] = -np.inf
+        zero[shape.penalized] = -np.inf
+        host = int(zero.argmax())
+        if zero[host] > -np.inf:
+            return host
         # Spread and penalty as one integer key: spread * (max penalty + 1) + penalty orders
         # hosts exactly as the pair (spread, penalty) does.
         key = spread
         if shape.penalty is not None:
             key = shape.penalty if key is None else key * shape.penalty_base + shape.penalty
-        if key is not None:
-            masked = np.where(fit, key, _NEVER)
-            candidates = masked == masked.min()
-        free = (self.free_cpu - pod.cpu_millis) / self.cpu_scale
-        free += (self.free_memory - pod.memory_bytes) / self.memory_scale
-        return int(np.argmax(np.where(candidates, free, -np.inf)))
+        assert key is not None
+        fitting = column.fit if fit is None else fit
+        keyed = np.where(fitting, key, _NEVER)
+        candidates = keyed == keyed.min()
+        return int(np.argmax(np.where(candidates, column.free, -np.inf)))
 
 
 class _Spread:
-    """Replicas per owner per host, kept dense only while the owner has pods still to place."""
+    """Replicas per owner per host, kept dense only while the owner has pods still to place,
+    with the hosts that have one."""
 
     def __init__(
         self, hosts: int, bound: dict[str, Counter[int]], pending: list[PodRequest]
@@ -229,18 +255,22 @@ class _Spread:
         self._hosts = hosts
         self._bound = bound
         self._remaining = Counter(pod.owner for pod in pending if pod.owner is not None)
-        self._dense: dict[str, Ints] = {}
+        self._dense: dict[str, tuple[Ints, list[int]]] = {}
 
-    def counts(self, owner: str | None) -> Ints | None:
-        """Current counts for the owner's next pod, or None if they are all zero."""
+    def counts(self, owner: str | None) -> tuple[Ints | None, list[int]]:
+        """Current counts for the owner's next pod (None if they are all zero), and the hosts
+        where they are not zero."""
         if owner is None:
-            return None
-        dense = self._dense.get(owner)
-        if dense is None and owner in self._bound:
-            dense = self._dense[owner] = np.zeros(self._hosts, dtype=np.int64)
+            return None, []
+        found = self._dense.get(owner)
+        if found is None and owner in self._bound:
+            dense = np.zeros(self._hosts, dtype=np.int64)
+            hosts = []
             for host, n in self._bound.pop(owner).items():
                 dense[host] = n
-        return dense
+                hosts.append(host)
+            found = self._dense[owner] = (dense, hosts)
+        return found if found is not None else (None, [])
 
     def placed(self, owner: str | None, host: int | None) -> None:
         """Record the outcome of the owner's next pod (host None: unschedulable)."""
@@ -251,9 +281,12 @@ class _Spread:
             self._dense.pop(owner, None)
             return
         if host is not None:
-            dense = self._dense.get(owner)
-            if dense is None:
-                dense = self._dense[owner] = np.zeros(self._hosts, dtype=np.int64)
+            found = self._dense.get(owner)
+            if found is None:
+                found = self._dense[owner] = (np.zeros(self._hosts, dtype=np.int64), [])
+            dense, hosts = found
+            if not dense[host]:
+                hosts.append(host)
             dense[host] += 1
 
 
@@ -296,22 +329,25 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
     unschedulable: list[Unschedulable] = []
     for pod in pending:
         shape = cluster.shape(pod)
-        fit = cluster.fitting(pod, shape)
+        column = cluster.column(pod, shape)
+        fit: Bools | None = None  # the column's own unless rules narrow it
         rules = None
         if columns is not None and columns.involved(pod):
             rules = columns.failures(pod, shape.selected)
-            fit &= rules == 0
-        if not fit.any():
+            fit = column.fit & (rules == 0)
+        if not (column.fit if fit is None else fit).any():
             failures = cluster.failures(pod, shape, rules)
             unschedulable.append(Unschedulable.from_counts(pod.key, len(cluster.names), failures))
             spread.placed(pod.owner, None)
             continue
         if rules is not None and columns is not None:
-            fit = columns.preferred(pod, fit, shape.selected, shape.node_score)
+            fit = columns.preferred(pod, column.fit if fit is None else fit, shape.selected,
+                                    shape.node_score)  # fmt: skip
         elif shape.node_score is not None:
-            masked = np.where(fit, shape.node_score, -np.inf)
-            fit = fit & (masked == masked.max())
-        host = cluster.best(pod, fit, spread.counts(pod.owner), shape)
+            masked = np.where(column.fit, shape.node_score, -np.inf)
+            fit = column.fit & (masked == masked.max())
+        counts, counted = spread.counts(pod.owner)
+        host = cluster.best(column, fit, counts, counted, shape)
         cluster.place(pod, host)
         if columns is not None:
             columns.place(pod, host)
