@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from reconciler.scheduler import topology
+from reconciler.scheduler import domainsums, topology
 from reconciler.scheduler.inputs import HostInfo, PodRequest
 from reconciler.scheduler.result import FILTER_ORDER, Reason
 
@@ -30,6 +30,7 @@ _Matcher = tuple[_Clause, ...]
 # A held term: (namespaces, selector, topology key, score weight, filters).
 _Held = tuple[frozenset[str], topology.LabelSelector, str, int, bool]
 _PodKey = tuple[str, tuple[tuple[str, str], ...]]
+_NONE = np.iinfo(np.int64).max  # a total no host has
 
 
 def _pod_key(pod: PodRequest) -> _PodKey:
@@ -98,14 +99,21 @@ class Columns:
         self.hosts = hosts
         self.ready = ready
         self.size = len(hosts)
-        self._domains: dict[str, tuple[NDArray[np.intp], int, Bools, bool]] = {}
+        self.domains = domainsums.Domains(hosts)
+        self._zeros: Ints = np.zeros(self.size, dtype=np.int64)  # never added to
         self._counts: dict[_Matcher, Ints] = {}
         self._held: dict[_Held, Ints] = {}
+        seen: set[tuple[str, int]] = set()
         for pod in pods:
+            if pod.rules is None or (pod.namespace, id(pod.rules)) in seen:
+                continue  # the replicas of one owner usually share their rules
+            seen.add((pod.namespace, id(pod.rules)))
             for matcher in self._matchers(pod):
                 self._counts.setdefault(matcher, np.zeros(self.size, dtype=np.int64))
             for held in _held(pod):
                 self._held.setdefault(held, np.zeros(self.size, dtype=np.int64))
+        self._everywhere: dict[tuple[str, ...], Bools | None] = {}
+        self._present: dict[tuple[str, tuple[str, ...]], Bools] = {}
         self._count_cache: dict[_PodKey, list[Ints]] = {}
         self._held_cache: dict[_PodKey, list[tuple[_Held, Ints]]] = {}
         self._count_items = list(self._counts.items())
@@ -142,8 +150,10 @@ class Columns:
             counts = self._count_cache[key] = [
                 array for matcher, array in items if _matches(matcher, key[0], pod.labels)
             ]
+        added = self.domains.added
         for array in counts:
             array[host] += 1
+            added(array, host)
         if pod.rules is not None:
             holds = self._holds.get((key[0], id(pod.rules)))
             if holds is None:
@@ -151,6 +161,7 @@ class Columns:
                 self._holds[key[0], id(pod.rules)] = holds
             for array in holds:
                 array[host] += 1
+                added(array, host)
 
     def held_about(self, pod: PodRequest) -> list[tuple[_Held, Ints]]:
         """Terms that other pods hold and that match this pod, with their holders per host."""
@@ -178,53 +189,56 @@ class Columns:
         return pod.rules is not None or bool(self.held_about(pod))
 
     # -- domains ------------------------------------------------------------------------------
+    # A pod is only ever counted on a ready host (kept on a ready host or placed where it fits),
+    # so every count column is 0 on the hosts that are not ready: counting over the ready hosts
+    # of a domain is counting over all of them.
 
-    def domains(self, key: str) -> tuple[NDArray[np.intp], int, Bools, bool]:
-        """(value code per host, -1 without the key; number of values; has the key; every
-        host its own value)."""
-        found = self._domains.get(key)
-        if found is None:
-            values: dict[str, int] = {}
-            codes = np.array(
-                [
-                    -1 if (v := topology.host_label(h.labels, h.name, key)) is None
-                    else values.setdefault(v, len(values))
-                    for h in self.hosts
-                ],
-                dtype=np.intp,
-            )  # fmt: skip
-            identity = len(values) == self.size and bool((codes == np.arange(self.size)).all())
-            found = self._domains[key] = (codes, len(values), codes >= 0, identity)
-        return found
-
-    def _sum(self, values: Ints, key: str, contributors: Bools | None = None) -> Floats:
-        """Per host: the sum of `values` over the contributing hosts of its domain (0 for a
-        host without the key). Per-domain arrays have one spare slot, which code -1 reads."""
-        codes, count, has, identity = self.domains(key)
-        if identity and contributors is None:
-            return values.astype(np.float64)  # every host has the key: its own domain
-        use = has if contributors is None else has & contributors
-        if identity:
-            return np.where(use, values, 0).astype(np.float64)
-        per_domain = np.bincount(codes[use], weights=values[use], minlength=count + 1)
-        return np.where(has, per_domain[codes], 0.0)
+    def _sum(self, values: Ints, key: str, eligible: Bools | None = None) -> Ints:
+        """Per host: the sum of `values` over the `eligible` hosts of its domain (None: every
+        host), 0 for a host without the key. Read only: it may be `values` itself."""
+        if eligible is None:
+            return self.domains.per_host(values, key)
+        domain = self.domains.of(key)
+        use = domain.has & eligible
+        if domain.identity:
+            return np.where(use, values, 0)
+        codes = domain.codes
+        per_domain = np.bincount(codes[use], weights=values[use], minlength=domain.count + 1)
+        result: Ints = np.where(domain.has, per_domain[codes], 0.0).astype(np.int64)
+        return result
 
     def _count(self, matcher: _Matcher | None) -> Ints:
-        if matcher is None:
-            return np.zeros(self.size, dtype=np.int64)
-        return self._counts[matcher]
+        return self._zeros if matcher is None else self._counts[matcher]
 
-    def _has_all(self, constraints: tuple[topology.SpreadConstraint, ...]) -> Bools:
-        has = np.ones(self.size, dtype=np.bool_)
-        for c in constraints:
-            has &= self.domains(c.topology_key)[2]
-        return has
+    def _has_all(self, keys: tuple[str, ...]) -> Bools | None:
+        """The hosts carrying every key; None when each host carrying the first carries all
+        (then the first key's domains alone say who is eligible)."""
+        if keys not in self._everywhere:
+            has = np.ones(self.size, dtype=np.bool_)
+            for key in keys:
+                has &= self.domains.of(key).has
+            same = all(bool((self.domains.of(key).has == has).all()) for key in keys)
+            self._everywhere[keys] = None if same else has
+        return self._everywhere[keys]
+
+    def _eligible(
+        self, constraints: tuple[topology.SpreadConstraint, ...], selected: Bools | None
+    ) -> Bools | None:
+        """The hosts whose pods a spread constraint counts (ready, selected by the pod's node
+        selector and affinity, carrying every key); None when that is every host carrying
+        each constraint's own key (as far as counts go: see above)."""
+        keys = tuple(c.topology_key for c in constraints)
+        has_all = self._has_all(keys)
+        if selected is None and has_all is None:
+            return None
+        eligible = self.ready & (self.domains.of(keys[0]).has if has_all is None else has_all)
+        return eligible if selected is None else eligible & selected
 
     # -- filter -------------------------------------------------------------------------------
 
-    def failures(self, pod: PodRequest, selected: Bools) -> Codes:
+    def failures(self, pod: PodRequest, selected: Bools | None) -> Codes:
         """Per host the first failing rule's filter code (0: passes); `selected` are the hosts
-        passing the pod's nodeSelector."""
+        passing the pod's nodeSelector and node affinity (None: every host)."""
         rules = pod.rules or topology.Rules()
         result = np.zeros(self.size, dtype=np.int8)
         for held, holders in self.held_about(pod):
@@ -238,33 +252,55 @@ class Columns:
             result[~self._affinity_ok(pod, rules.affinity)] = _CODE[Reason.POD_AFFINITY]
         hard = rules.hard_spread
         if hard:
-            eligible = self.ready & selected & self._has_all(hard)
+            keys = tuple(c.topology_key for c in hard)
+            eligible = self._eligible(hard, selected)
             for c in reversed(hard):
-                result[self._skew_fails(pod, c, eligible)] = _CODE[Reason.SPREAD_SKEW]
-                result[~self.domains(c.topology_key)[2]] = _CODE[Reason.SPREAD_MISSING_LABEL]
+                result[self._skew_fails(pod, c, keys, eligible)] = _CODE[Reason.SPREAD_SKEW]
+                domain = self.domains.of(c.topology_key)
+                if not domain.everyone:
+                    result[~domain.has] = _CODE[Reason.SPREAD_MISSING_LABEL]
         return result
 
     def _skew_fails(
-        self, pod: PodRequest, c: topology.SpreadConstraint, eligible: Bools
+        self,
+        pod: PodRequest,
+        c: topology.SpreadConstraint,
+        keys: tuple[str, ...],
+        eligible: Bools | None,
     ) -> Bools:
-        codes, count, has, identity = self.domains(c.topology_key)
+        domain = self.domains.of(c.topology_key)
+        codes, has = domain.codes, domain.has
         counts = self._count(_spread_matcher(pod, c))
-        if identity:
-            present = eligible
-            per_domain = np.where(eligible, counts, 0)
+        if domain.identity:
+            present = self.ready if eligible is None else eligible
+            per_domain = counts if eligible is None else np.where(eligible, counts, 0)
+        elif eligible is None:
+            present = self._present_domains(c.topology_key, keys)
+            per_domain = self.domains.sums(counts, c.topology_key)
         else:
-            present = np.bincount(codes[eligible], minlength=count + 1) > 0
+            present = np.bincount(codes[eligible], minlength=domain.count + 1) > 0
             per_domain = np.bincount(
-                codes[eligible], weights=counts[eligible], minlength=count + 1
-            )
-        domains = int(present.sum())
-        minimum = float(per_domain[present].min()) if domains else 0.0
+                codes[eligible], weights=counts[eligible], minlength=domain.count + 1
+            ).astype(np.int64)
+        domains = int(np.count_nonzero(present))
+        minimum = int(per_domain[present].min()) if domains else 0
         if c.min_domains is not None and domains < c.min_domains:
-            minimum = 0.0
+            minimum = 0
         selected = c.selector is not None and c.selector.matches(pod.labels)
-        per_host = np.where(has, per_domain[codes], 0)
-        failed: Bools = has & (per_host + int(selected) - minimum > c.max_skew)
-        return failed
+        over: Bools = per_domain + int(selected) - minimum > c.max_skew
+        failed: Bools = over if domain.identity else over[codes]
+        return failed if domain.everyone else has & failed
+
+    def _present_domains(self, key: str, keys: tuple[str, ...]) -> Bools:
+        """Per domain of `key` (plus the spare slot): has a ready host carrying `keys`."""
+        found = self._present.get((key, keys))
+        if found is None:
+            domain = self.domains.of(key)
+            has_all = self._has_all(keys)
+            eligible = self.ready & (domain.has if has_all is None else has_all)
+            found = np.bincount(domain.codes[eligible], minlength=domain.count + 1) > 0
+            self._present[key, keys] = found
+        return found
 
     def _affinity_ok(self, pod: PodRequest, terms: tuple[topology.Term, ...]) -> Bools:
         counts = self._count(_affinity_matcher(pod, terms))
@@ -272,7 +308,7 @@ class Columns:
         has_all = np.ones(self.size, dtype=np.bool_)
         any_pair = False
         for term in terms:
-            has = self.domains(term.topology_key)[2]
+            has = self.domains.of(term.topology_key).has
             ok &= self._sum(counts, term.topology_key) > 0
             has_all &= has
             any_pair = any_pair or bool((counts[has] > 0).any())
@@ -284,13 +320,17 @@ class Columns:
     # -- preference ---------------------------------------------------------------------------
 
     def preferred(
-        self, pod: PodRequest, fit: Bools, selected: Bools, node_score: Floats | None = None
+        self,
+        pod: PodRequest,
+        fit: Bools,
+        selected: Bools | None,
+        node_score: Floats | None = None,
     ) -> Bools:
         """The hosts of `fit` best by the pod's preferences: highest affinity score (plus the
         preferred node affinity `node_score`), then carrying every ScheduleAnyway key, then
         fewest matching pods in those domains."""
         rules = pod.rules or topology.Rules()
-        score: Floats | None = node_score
+        score: Floats | Ints | None = node_score
         weighted = [(w.weight, w.term) for w in rules.preferred_affinity]
         weighted += [(-w.weight, w.term) for w in rules.preferred_anti_affinity]
         for weight, term in weighted:
@@ -307,13 +347,19 @@ class Columns:
             candidates = candidates & (masked == masked.max())
         soft = rules.soft_spread
         if soft:
-            has_all = self._has_all(soft)
-            eligible = self.ready & selected & has_all
-            total = np.zeros(self.size, dtype=np.float64)
+            keys = tuple(c.topology_key for c in soft)
+            eligible = self._eligible(soft, selected)
+            total: Ints | None = None
             for c in soft:
                 counts = self._count(_spread_matcher(pod, c))
-                total += self._sum(counts, c.topology_key, eligible)
-            key = np.where(has_all, total, np.inf)
-            masked = np.where(candidates, key, np.inf)
-            candidates = candidates & (masked == masked.min())
+                part = self._sum(counts, c.topology_key, eligible)
+                total = part if total is None else total + part
+            assert total is not None
+            has_all = self._has_all(keys)
+            carrying = self.domains.of(keys[0]).has if has_all is None else has_all
+            # A host missing a key ranks after every host carrying them all.
+            keyed = np.where(candidates & carrying, total, _NONE)
+            least = keyed.min()
+            if least != _NONE:
+                candidates = candidates & (keyed == least)
         return candidates

@@ -51,6 +51,7 @@ class _Shape:
     penalized: NDArray[np.intp]  # the hosts with a penalty
     number: int  # tells shapes apart in the cache of `hostfit` columns
     selected: Bools  # passes nodeSelector and node affinity (eligible for topology spread)
+    narrowed: Bools | None  # `selected`, or None when that is every host
     node_score: Floats | None  # preferred node affinity weights; None without preferred terms
 
 
@@ -152,6 +153,7 @@ class _Cluster:
             penalized=np.flatnonzero(penalty) if penalty is not None else np.empty(0, np.intp),
             number=len(self._shapes) + self._evicted,
             selected=selected,
+            narrowed=None if selected.all() else selected,
             node_score=node_score,
         )
         self._shapes[key] = shape
@@ -333,7 +335,7 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
         fit: Bools | None = None  # the column's own unless rules narrow it
         rules = None
         if columns is not None and columns.involved(pod):
-            rules = columns.failures(pod, shape.selected)
+            rules = columns.failures(pod, shape.narrowed)
             fit = column.fit & (rules == 0)
         if not (column.fit if fit is None else fit).any():
             failures = cluster.failures(pod, shape, rules)
@@ -341,7 +343,7 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
             spread.placed(pod.owner, None)
             continue
         if rules is not None and columns is not None:
-            fit = columns.preferred(pod, column.fit if fit is None else fit, shape.selected,
+            fit = columns.preferred(pod, column.fit if fit is None else fit, shape.narrowed,
                                     shape.node_score)  # fmt: skip
         elif shape.node_score is not None:
             masked = np.where(column.fit, shape.node_score, -np.inf)
