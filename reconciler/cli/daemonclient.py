@@ -251,6 +251,12 @@ class DaemonExecutor:
               ) -> list[hoststate.ActionResult]:  # fmt: skip
         return self.direct().apply(plan, targets, progress)
 
+    def ping(self, target: hoststate.HostTarget) -> str | None:
+        return self.direct().ping(target)
+
+    def answer_age(self, host: str) -> float | None:
+        return self._direct.answer_age(host) if self._direct is not None else None
+
     def events(self, target: hoststate.HostTarget, pod: hoststate.ObservedPod,
                since_seconds: int) -> list[hoststate.PodEvent]:  # fmt: skip
         return self.direct().events(target, pod, since_seconds)

@@ -1,7 +1,8 @@
 """Host health, as Kubernetes' node lifecycle controller: each host's condition (Ready, Unknown,
-NotReady) with the time it changed. `Monitor` checks every host on a short period from its own
-threads and keeps the conditions (in the state database through `save`); `judge` and `tick` are
-its pure core. The reconcile uses them in the steps of `hostpass` (hold, fence).
+NotReady) with the time it changed. `Monitor` pings every host on a short period from its own
+threads, counts any answer on a host's connection as its heartbeat (as a kubelet's lease), and
+keeps the conditions (in the state database through `save`); `judge` and `tick` are its pure
+core. The reconcile uses them in the steps of `hostpass` (hold, fence).
 
 A host that stops answering is `Unknown` at once (HostNotResponding); its pods are unknown, never
 deleted, and nothing of theirs is re-placed. Only after `grace` seconds without an answer is it
@@ -33,7 +34,11 @@ log = logging.getLogger(__name__)
 GRACE_SECONDS = 10.0
 """Default seconds without an answer before a host is NotReady and its pods move."""
 CHECK_PERIOD = 1.0
-"""Seconds between two checks of one host."""
+"""Seconds between two checks (pings) of one host."""
+STARVED_AFTER = 1.0
+"""The monitor's ticker waking this many seconds later than its period asked means this
+process was starved of CPU: that delay is not counted as any host's silence (the hosts may
+have answered; this process could not hear them)."""
 SILENT_AFTER = 3.0
 """A Ready host whose check has not answered for this long is Unknown (a cut link never
 refuses: the check just hangs until its timeout)."""
@@ -126,10 +131,12 @@ def judge(previous: Condition | None, host: str, error: str | None, now: float) 
     return dataclasses.replace(previous, message=error)
 
 
-def tick(condition: Condition, now: float, grace: float) -> Condition:
+def tick(condition: Condition, now: float, grace: float, excused: float = 0.0) -> Condition:
     """The condition after time passed without a finished check: silent past SILENT_AFTER is
-    Unknown, without an answer for `grace` seconds NotReady (since the grace ran out)."""
-    silent = now - condition.last_ok
+    Unknown, without an answer for `grace` seconds NotReady (since the grace ran out).
+    `excused`: seconds since its last answer during which this process was starved, not
+    counted as silence."""
+    silent = now - condition.last_ok - max(0.0, excused)
     if condition.status is Status.READY and silent >= SILENT_AFTER:
         message = f"no answer for {silent:.0f}s"
         return Condition(condition.host, Status.UNKNOWN, Reason.NOT_RESPONDING, message, now,
@@ -139,7 +146,7 @@ def tick(condition: Condition, now: float, grace: float) -> Condition:
         if condition.message:
             message += f"; last error: {condition.message}"
         return Condition(condition.host, Status.NOT_READY, Reason.LOST, message,
-                         condition.last_ok + grace, condition.last_ok)  # fmt: skip
+                         now - silent + grace, condition.last_ok)  # fmt: skip
     return condition
 
 
@@ -188,6 +195,8 @@ class Monitor:
         self._ticker: threading.Thread | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._checked: set[str] = set()  # hosts with a finished check in this process
+        self._starved = 0.0  # seconds this process was starved (late ticks), summed
+        self._starved_at_ok: dict[str, float] = {}  # host -> `_starved` at its last heartbeat
         self.shrunk: dict[tuple[str, str], int] = {}
         self.empty: set[str] = set()  # hosts that answered without a usable Podman: asked again
         """(namespace, owner) -> the replicas a Deployment is reconciled for while a host whose
@@ -195,23 +204,44 @@ class Monitor:
 
     # ----- the pure core, applied under the lock ---------------------------------------------
 
-    def heard(self, host: str, error: str | None, pods: Sequence[hoststate.ObservedPod] = ()
-              ) -> None:  # fmt: skip
-        """A check of `host` finished: `error` None when it answered (with `pods`)."""
+    def heard(self, host: str, error: str | None,
+              pods: Sequence[hoststate.ObservedPod] | None = None) -> None:  # fmt: skip
+        """A check of `host` finished: `error` None when it answered (with `pods` when it was
+        an observe; a ping leaves the pods last observed)."""
         with self._lock:
             self._checked.add(host)
-            if error is None:
+            if error is None and pods is not None:
                 self._pods[host] = tuple(pods)
             self._update(host, judge(self._conditions.get(host), host, error, self._clock()))
 
-    def tick(self) -> None:
-        """Time passed: silent hosts go Unknown, then NotReady. A host whose first check has not
-        finished in this process is left as it is (its heartbeat says nothing about it yet)."""
+    def tick(self, late: float = 0.0) -> None:
+        """Time passed: a host whose connection answered anything since its last heartbeat
+        gets a new one; silent hosts go Unknown, then NotReady. `late`: seconds the caller's
+        loop woke later than asked; past STARVED_AFTER, this process was starved and that
+        time counts against no host. A host whose first check has not finished in this process
+        is left as it is (its heartbeat says nothing about it yet)."""
+        ages = {}
+        if self._executor is not None:
+            for host in self.targets_checked():
+                ages[host] = self._executor.answer_age(host)
         with self._lock:
             now = self._clock()
-            for host, condition in list(self._conditions.items()):
-                if host in self._checked:
-                    self._update(host, tick(condition, now, self.grace))
+            if late > STARVED_AFTER:
+                self._starved += late
+                log.info("host health: this process was starved for %.1fs: not counted as "
+                         "silence of any host", late)  # fmt: skip
+            for host in [h for h in self._conditions if h in self._checked]:
+                age = ages.get(host)
+                if age is not None and now - age > self._conditions[host].last_ok:
+                    # its connection answered another call (its pod work): a heartbeat
+                    self._update(host, judge(self._conditions[host], host, None, now - age))
+                excused = self._starved - self._starved_at_ok.get(host, self._starved)
+                self._update(host, tick(self._conditions[host], now, self.grace, excused))
+
+    def targets_checked(self) -> list[str]:
+        """The hosts with a finished check in this process."""
+        with self._lock:
+            return [host for host in self._conditions if host in self._checked]
 
     def fenced(self, host: str) -> None:
         with self._lock:
@@ -224,6 +254,8 @@ class Monitor:
         if old == new:
             return
         self._conditions[host] = new
+        if old is None or new.last_ok > old.last_ok:
+            self._starved_at_ok[host] = self._starved
         if old is None or (old.status, old.reason) != (new.status, new.reason):
             # a one-shot command names a host that did not answer itself, once, at its end
             quiet = new.status is Status.READY or self._executor is None
@@ -285,6 +317,8 @@ class Monitor:
                 self._ticker.start()
 
     def _check_loop(self, name: str) -> None:
+        """Ping the host every period: one round trip on its open connection (the reconcile's
+        observe reads its pods; a whole observe here cost 4 API calls a host a second)."""
         assert self._executor is not None
         while not self._stop.is_set():
             with self._lock:
@@ -293,17 +327,20 @@ class Monitor:
                 return
             started = time.monotonic()
             try:
-                seen = self._executor.observe([target])[name]
+                error = self._executor.ping(target)
             except Exception as exc:  # the executor's own trouble: the host is not known well
                 log.exception("host check of %s failed", name)
-                self.heard(name, f"host {name}: check failed: {exc}")
-            else:
-                self.heard(name, None if seen.reachable else seen.error, seen.pods)
+                error = f"host {name}: check failed: {exc}"
+            self.heard(name, error)
             self._stop.wait(max(0.05, self._period - (time.monotonic() - started)))
 
     def _tick_loop(self) -> None:
-        while not self._stop.wait(self._period / 4):
-            self.tick()
+        step = self._period / 4
+        last = time.monotonic()
+        while not self._stop.wait(step):
+            now = time.monotonic()
+            late, last = now - last - step, now
+            self.tick(late)
 
     @property
     def checking(self) -> bool:
@@ -315,7 +352,8 @@ class Monitor:
     ) -> dict[str, hoststate.HostObservation]:
         """Each host read on its own, at most OBSERVE_DEADLINE seconds waited for (a host not
         checked yet: FIRST_OBSERVE_DEADLINE): a host that has not answered by then is
-        unreachable for this reconcile (and Unknown at once)."""
+        unreachable for this reconcile, and Unknown at once unless its connection answered
+        another call meanwhile (then its heartbeat judges it)."""
         with self._lock:
             if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
@@ -344,7 +382,11 @@ class Monitor:
             name = jobs[job]
             waited = FIRST_OBSERVE_DEADLINE if name in unchecked else OBSERVE_DEADLINE
             error = f"host {name}: no answer within {waited:g}s"
-            self.heard(name, error)
+            age = executor.answer_age(name)
+            if age is not None and age < waited:  # busy, not silent: not judged by this read
+                error += " (its connection answered other calls meanwhile: a busy host)"
+            else:
+                self.heard(name, error)
             found[name] = hoststate.HostObservation(name, reachable=False, error=error)
         return found
 

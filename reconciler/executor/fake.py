@@ -10,6 +10,7 @@ pod and container events as Podman would (create, start, died, remove).
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import threading
@@ -50,6 +51,8 @@ class FakeExecutor:
         self._metrics_time = 0.0
         self._cpu_seconds: dict[str, float] = {}  # podman id -> cumulative
         self.lb = haproxy_fake.FakeBalancers(self._stats)  # the hosts' load balancers
+        self.answered: dict[str, float] = {}  # host -> time.monotonic() of its last answer
+        self.pings: collections.Counter[str] = collections.Counter()  # host -> pings made
 
     @property
     def stats(self) -> protocol.ExecutorStats:
@@ -153,6 +156,21 @@ class FakeExecutor:
 
     # ----- HostExecutor ----------------------------------------------------------------------
 
+    def ping(self, target: hoststate.HostTarget) -> str | None:
+        with self._lock:
+            self.pings[target.name] += 1
+            self._stats.count_read()
+            why = self.unreachable.get(target.name)
+            if why is not None:
+                return str(errors.HostUnreachable(target.name, target.address, why))
+            self.answered[target.name] = time.monotonic()
+            return None
+
+    def answer_age(self, host: str) -> float | None:
+        with self._lock:
+            at = self.answered.get(host)
+            return None if at is None else time.monotonic() - at
+
     def observe(
         self, targets: Iterable[hoststate.HostTarget], *, detail: bool = False
     ) -> dict[str, hoststate.HostObservation]:
@@ -168,6 +186,7 @@ class FakeExecutor:
                         target.name, False, error=str(error)
                     )
                     continue
+                self.answered[target.name] = time.monotonic()
                 pods = self.pods.setdefault(target.name, {})
                 found = tuple(sorted(pods.values(), key=lambda p: p.key))
                 if detail:  # one inspect per container, as the real executor makes
@@ -311,6 +330,7 @@ class FakeExecutor:
         if why is not None:
             message = str(errors.HostUnreachable(action.host, action.host, why))
             return hoststate.ActionResult(action, hoststate.Outcome.SKIPPED, message)
+        self.answered[action.host] = time.monotonic()
         try:
             failure = self.failures.pop((action.host, action.namespace, action.name), None)
             if failure is not None:

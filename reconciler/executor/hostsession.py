@@ -85,7 +85,7 @@ class HostSession:
         connection = runner.run(sshconn.HostConnection.open(target, options.ssh, local_socket))
         session = cls(target, options, runner, connection, stats)
         try:
-            session.api.ping()
+            session.ping()
         except BaseException:
             session.close()
             raise
@@ -95,10 +95,33 @@ class HostSession:
     def alive(self) -> bool:
         return not self.broken and not self.connection.closed
 
-    def _transport_error(self, operation: str, exc: BaseException) -> errors.HostError:
-        """A podman call failed below HTTP: a dead host, a lost connection or a dead service."""
-        self.broken = True
+    def ping(self) -> None:
+        """One round trip to Podman's `/_ping` on this connection (within connect_timeout).
+        Raises a `HostError`; one that timed out while other calls here answered leaves the
+        session usable (`broken` stays False): the host is busy, not lost."""
+        self.api.ping()
+
+    def answered_within(self, seconds: float) -> bool:
+        """Podman answered a call on this connection in the last `seconds`."""
+        age = self.api.answer_age()
+        return self.alive and age is not None and age <= seconds
+
+    def _transport_error(
+        self, operation: str, exc: BaseException, started: float
+    ) -> errors.HostError:
+        """A podman call (begun at `started`, time.monotonic()) failed below HTTP: a dead host,
+        a lost connection or a dead service. A call that only timed out while other calls on
+        the same connection were answered meanwhile does not break the session: dropping it
+        would abort every call in flight on a host that is merely busy."""
         address = f"{self.target.user}@{self.target.address}:{self.target.port}"
+        if (isinstance(exc, requests.Timeout) and not self.connection.closed
+                and self.api.answered_since(started)):  # fmt: skip
+            return errors.HostUnreachable(
+                self.target.name, address,
+                f"{operation}: no answer in time, though other calls on its connection were "
+                "answered meanwhile (a busy host)", timed_out=True,
+            )  # fmt: skip
+        self.broken = True
         if isinstance(exc, requests.Timeout):
             return errors.HostUnreachable(
                 self.target.name, address, f"{operation}: no answer in time", timed_out=True

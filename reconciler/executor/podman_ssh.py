@@ -42,6 +42,10 @@ from reconciler.model import metrics as usage
 log = logging.getLogger(__name__)
 
 Indexed = tuple[int, hoststate.Action]
+FRESH_ANSWER = 1.0
+"""A session whose Podman answered within this many seconds is used without a ping first
+(the host-health check pings every host every second: the reconcile's observe then needs
+no ping of its own)."""
 
 
 class PodmanSSHExecutor:
@@ -136,21 +140,57 @@ class PodmanSSHExecutor:
             session.close()
 
     def _live_session(self, target: hoststate.HostTarget) -> hostsession.HostSession:
-        """A session that just answered a ping: a reused one that fails is replaced once,
-        unless the host simply did not answer (then it is unreachable, no second wait)."""
+        """A session that just answered (a ping, or any call within FRESH_ANSWER seconds): a
+        reused one that fails is replaced once, unless the host simply did not answer (then it
+        is unreachable, no second wait). A ping that timed out while other calls on the
+        session were answered meanwhile keeps it (a busy host: dropping the session would
+        abort its calls in flight)."""
         session, fresh = self._session(target)
-        if fresh:
+        if fresh or session.answered_within(FRESH_ANSWER):
             return session
         try:
-            session.api.ping()
+            session.ping()
             return session
         except errors.HostError as exc:
+            if not session.broken:  # timed out, but its connection answers other calls
+                return session
             with self._host_lock(target.name):
                 if self._sessions.get(target.name) is session:
                     self._drop(target.name)
             if isinstance(exc, errors.HostUnreachable) and exc.timed_out:
                 raise
         return self._session(target)[0]
+
+    # ----- health --------------------------------------------------------------------------
+
+    def ping(self, target: hoststate.HostTarget) -> str | None:
+        """None when the host's Podman API answers: one `/_ping` on its open connection (the
+        connection is opened first when there is none), or none at all when another call
+        there was answered within FRESH_ANSWER seconds or while the ping waited."""
+        try:
+            self._check_open()
+            session, fresh = self._session(target)
+            if fresh or session.answered_within(FRESH_ANSWER):
+                return None
+            try:
+                session.ping()
+            except errors.HostError as exc:
+                if not session.broken:  # timed out while other calls there were answered
+                    log.debug("ping: %s", exc)
+                    return None
+                raise
+        except errors.ExecutorError as exc:
+            return str(exc)
+        except RuntimeError as exc:  # a pool or the loop was shut down by close()
+            return f"host {target.name}: executor closed: {exc}"
+        return None
+
+    def answer_age(self, host: str) -> float | None:
+        """Seconds since Podman last answered any call on `host`'s live connection."""
+        session = self._sessions.get(host)
+        if session is None or not session.alive:
+            return None
+        return session.api.answer_age()
 
     # ----- observe -------------------------------------------------------------------------
 

@@ -57,7 +57,7 @@ class PodmanAPI:
         local_socket: str,
         stats: protocol.ExecutorStats,
         *,
-        transport_error: Callable[[str, BaseException], errors.HostError],
+        transport_error: Callable[[str, BaseException, float], errors.HostError],
         timeout: float,
         pull_timeout: float,
         ping_timeout: float,
@@ -69,6 +69,7 @@ class PodmanAPI:
         self._timeout = timeout
         self._pull_timeout = pull_timeout
         self._ping_timeout = ping_timeout
+        self._answered_at = 0.0  # time.monotonic() of Podman's last answer here (0: none yet)
         self._client = podman.PodmanClient(
             base_url=f"unix://{local_socket}", timeout=timeout, max_pool_size=pool_size
         )
@@ -76,6 +77,16 @@ class PodmanAPI:
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
+
+    def answer_age(self) -> float | None:
+        """Seconds since Podman last answered any call here (a 4xx status is an answer too,
+        a 5xx is not); None before the first. The host's heartbeat, apart from its health checks."""
+        at = self._answered_at
+        return None if at == 0.0 else max(0.0, time.monotonic() - at)
+
+    def answered_since(self, started: float) -> bool:
+        """Whether any call here was answered after `started` (time.monotonic())."""
+        return self._answered_at > started
 
     # ----- plumbing ----------------------------------------------------------------------
 
@@ -109,11 +120,14 @@ class PodmanAPI:
             kwargs["stream"] = True
         if headers:
             kwargs["headers"] = {**kwargs.get("headers", {}), **headers}
+        started = time.monotonic()
         try:
             response = getattr(self._api, method)(path, **kwargs)
         except (podman.errors.APIError, requests.RequestException, OSError) as exc:
             cause = exc.__cause__ if isinstance(exc, podman.errors.APIError) else exc
-            raise self._transport_error(operation, cause or exc) from exc
+            raise self._transport_error(operation, cause or exc, started) from exc
+        if response.status_code < 500:  # the API works (a 404 is an answer; a 500 is trouble)
+            self._answered_at = time.monotonic()
         if ok_missing and response.status_code == 404:
             return None
         if response.status_code >= 400:
@@ -193,7 +207,8 @@ class PodmanAPI:
         """Start the exec session attached and wait for it to end, discarding its output; False
         when it did not end within `timeout` seconds (it keeps running in the container; the
         connection stays usable: a slow command is not a lost host)."""
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         path = f"/exec/{_quote(exec_id)}/start"
         self._stats.count_read()
         try:
@@ -209,7 +224,8 @@ class PodmanAPI:
         except (podman.errors.APIError, requests.RequestException, OSError) as exc:
             if _timed_out(exc):
                 return False
-            raise self._transport_error("start exec", exc.__cause__ or exc) from exc
+            raise self._transport_error("start exec", exc.__cause__ or exc, started) from exc
+        self._answered_at = time.monotonic()
         try:
             if response.status_code >= 400:
                 raise errors.OperationFailed("start exec", _message(response), response.status_code)
@@ -219,7 +235,7 @@ class PodmanAPI:
         except (requests.RequestException, OSError) as exc:
             if _timed_out(exc):
                 return False
-            raise self._transport_error("start exec", exc) from exc
+            raise self._transport_error("start exec", exc, started) from exc
         finally:
             response.close()
         return True
@@ -249,6 +265,7 @@ class PodmanAPI:
         )
         image_id = ""
         problem = ""
+        started = time.monotonic()
         try:
             for line in response.iter_lines():
                 if not line:
@@ -261,7 +278,7 @@ class PodmanAPI:
                     problem = str(item["error"]).strip()
                 image_id = str(item.get("id") or image_id)
         except (requests.RequestException, OSError) as exc:
-            raise self._transport_error("pull", exc) from exc
+            raise self._transport_error("pull", exc, started) from exc
         finally:
             response.close()
         if problem or not image_id:

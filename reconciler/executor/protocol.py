@@ -98,6 +98,19 @@ class HostExecutor(Protocol):
         """
         ...
 
+    def ping(self, target: hoststate.HostTarget) -> str | None:
+        """The host-health check: the cheapest round trip that proves the host's Podman API
+        answers (on its open connection, opened first when there is none). None when it
+        answered (an answer to another call on the connection meanwhile counts), else what is
+        wrong. Never raises for a host problem."""
+        ...
+
+    def answer_age(self, host: str) -> float | None:
+        """Seconds since the host's Podman last answered any call (observe, create, ping...) on
+        its live connection: its heartbeat, renewed by its pod work as a kubelet's lease is.
+        None when there is no live connection or no answer yet. Cheap: no I/O."""
+        ...
+
     def apply(
         self,
         plan: hoststate.Plan,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -256,6 +256,11 @@ class _Hanging(fake.FakeExecutor):
             self.release.wait(10)
         return super().observe(wanted, detail=detail)
 
+    def ping(self, target: hoststate.HostTarget) -> str | None:
+        if target.name == "h2":
+            self.release.wait(10)
+        return super().ping(target)
+
 
 def test_a_reconcile_does_not_wait_for_a_host_that_just_went_silent(
     monkeypatch: pytest.MonkeyPatch,
@@ -459,3 +464,131 @@ def test_hosts_returning_from_a_disruption_keep_their_pods(tmp_path: Path) -> No
                        for a in prepared.result.plan.actions)  # fmt: skip
     assert _where(executor) == before
     assert all(c.status is H.READY for c in monitor.conditions().values())
+
+
+# ----- checks that cost one ping; heartbeats from any answer; a starved daemon ---------------
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "not reached in time"
+        time.sleep(0.01)
+
+
+def test_the_periodic_check_is_a_ping_alone_and_keeps_the_pods_last_observed() -> None:
+    """A whole observe every second (4 Podman calls a host) took half of 2 cores at 50 hosts:
+    the check pings; the pods a host runs are read by the reconcile's observe only."""
+    executor = fake.FakeExecutor(["h1"])
+    monitor = hosthealth.Monitor(executor, 10.0, period=0.02)
+    target = hoststate.HostTarget("h1", "198.18.0.11")
+    pod = hoststate.ObservedPod("h1", "hh", "solo", "", "", "running", ())
+    monitor.heard("h1", None, [pod])  # what the reconcile's observe saw
+    try:
+        monitor.watch([target])
+        _wait_for(lambda: executor.pings["h1"] >= 3)
+    finally:
+        monitor.stop()
+    assert not [call for call in executor.calls if call.startswith("observe")]
+    assert monitor.conditions()["h1"].status is H.READY
+    assert monitor.last_pods("h1") == (pod,)
+
+
+class _Busy(fake.FakeExecutor):
+    """Hosts whose connection answered other calls `ages[host]` seconds ago (their pod work),
+    whatever their pings do."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(names)
+        self.ages: dict[str, float] = {}
+
+    def answer_age(self, host: str) -> float | None:
+        return self.ages.get(host)
+
+
+def test_any_answer_on_a_hosts_connection_is_a_heartbeat() -> None:
+    """A host busy creating pods answers those calls while its ping waits: it stays Ready
+    (a kubelet's lease is renewed apart from its pod work); once nothing answers any more, it
+    is Unknown after SILENT_AFTER and NotReady after the grace period, as before."""
+    clock = Clock()
+    executor = _Busy(["h1", "h2"])
+    monitor = hosthealth.Monitor(executor, 10.0, clock=clock)  # no watch: no threads
+    monitor.heard("h1", None)
+    monitor.heard("h2", None)
+    for _ in range(30):  # 30 s without a finished check: h1's creates answer, h2 is silent
+        clock.now += 1
+        executor.ages["h1"] = 0.5
+        monitor.tick()
+        assert monitor.conditions()["h1"].status is H.READY
+    assert monitor.conditions()["h1"].last_ok == clock.now - 0.5
+    assert monitor.conditions()["h2"].status is H.NOT_READY
+    del executor.ages["h1"]  # nothing answers on h1 any more
+    clock.now += hosthealth.SILENT_AFTER
+    monitor.tick()
+    assert monitor.conditions()["h1"].status is H.UNKNOWN
+    executor.ages["h1"] = 0.2  # an answer again, within the grace period: Ready
+    monitor.tick()
+    assert monitor.conditions()["h1"].status is H.READY
+    executor.ages["h1"] = 0.2 + 11  # stale: the same answer, as time passes
+    clock.now += 11
+    monitor.tick()
+    assert monitor.conditions()["h1"].status is H.UNKNOWN
+    monitor.tick()
+    assert monitor.conditions()["h1"].status is H.NOT_READY
+
+
+def test_a_late_observe_of_a_host_whose_connection_answers_does_not_make_it_unknown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The reconcile's observe of a busy host misses its deadline while the host's connection
+    answers other calls: unreachable for this reconcile, but not judged Unknown by it."""
+    monkeypatch.setattr(hosthealth, "OBSERVE_DEADLINE", 0.3)
+    executor = _Hanging()
+    executor.answer_age = lambda host: 0.1 if host == "h2" else None  # type: ignore[method-assign]
+    statuses: list[str] = []
+    monitor = hosthealth.Monitor(
+        executor, 10.0,
+        save=lambda rows: statuses.extend(r["status"] for r in rows if r["host"] == "h2"),
+    )  # fmt: skip
+    controllers = sync.Controllers(hosts=monitor)
+    targets = [hoststate.HostTarget(h, "198.18.0.1") for h in ("h1", "h2")]
+    monitor.heard("h2", None)
+    try:
+        seen = hosthealth.observe(executor, targets, controllers)
+        assert not seen["h2"].reachable and "a busy host" in seen["h2"].error
+        assert str(H.UNKNOWN) not in statuses
+        assert monitor.conditions()["h2"].status is H.READY
+    finally:
+        executor.release.set()
+        monitor.stop()
+
+
+def test_time_the_daemon_was_starved_counts_against_no_host() -> None:
+    """The monitor's ticker woke 8 s late (this process starved of CPU): those 8 s are no
+    host's silence; a delay below STARVED_AFTER is an ordinary one and counts."""
+    ready = hosthealth.judge(None, "h1", None, 100.0)
+    assert hosthealth.tick(ready, 109.0, 10.0, excused=8.0).status is H.READY
+    unknown = hosthealth.tick(ready, 112.0, 10.0, excused=8.0)
+    assert unknown.status is H.UNKNOWN
+    lost = hosthealth.tick(unknown, 118.5, 10.0, excused=8.0)
+    assert (lost.status, lost.since) == (H.NOT_READY, 118.0)
+
+    clock = Clock()
+    monitor = hosthealth.Monitor(None, 10.0, clock=clock)
+    monitor.heard("h1", None)
+    clock.now += 8
+    monitor.tick(late=8.0)
+    clock.now += 2
+    monitor.tick(late=0.5)  # not starved: 0.5 s late is counted
+    assert monitor.conditions()["h1"].status is H.READY  # silent 2 s, not 10
+    clock.now += 1
+    monitor.tick()
+    assert monitor.conditions()["h1"].status is H.UNKNOWN  # silent 3 s
+    clock.now += 7
+    monitor.tick()
+    condition = monitor.conditions()["h1"]
+    assert (condition.status, condition.since) == (H.NOT_READY, 1000.0 + 8 + 10)
+    monitor.heard("h1", None)  # it answers again: what was excused before is forgotten
+    clock.now += 3
+    monitor.tick(late=0.9)
+    assert monitor.conditions()["h1"].reason is R.FENCING

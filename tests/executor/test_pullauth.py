@@ -118,7 +118,7 @@ class _Response:
 def test_the_api_client_sends_the_header_and_nothing_else_carries_the_login() -> None:
     api = podmanapi.PodmanAPI(
         "h1", "/nonexistent.sock", protocol.ExecutorStats(),
-        transport_error=lambda op, exc: errors.HostError("h1", op),
+        transport_error=lambda op, exc, started: errors.HostError("h1", op),
         timeout=5, pull_timeout=5, ping_timeout=5, pool_size=1,
     )  # fmt: skip
     seen: list[tuple[str, dict[str, Any]]] = []
