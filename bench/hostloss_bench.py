@@ -351,7 +351,7 @@ def write(out: Results) -> str:
     )
     return f"""`{command}`
 (root): its own lab of {out.hosts} hosts and daemon (`host_grace_seconds: {GRACE:g}`,
-`connect_timeout: {out.connect_timeout:g}`, hosts checked every second); Deployment `web` of
+`connect_timeout: {out.connect_timeout:g}`, hosts pinged every second); Deployment `web` of
 {fleet} pods ({out.pods_per_host} a host; all running {out.deploy:.0f} s after the daemon
 started{grown}); a host's link goes down, then comes back. Podman read directly on every host
 (its API socket) every {out.poll:g} s; medians of {len(out.lost)} runs (loss: {_list(out.lost)};
