@@ -48,11 +48,14 @@ class Hosts(Protocol):
 @dataclass
 class Column:
     """For one request: `fit` per host, `free` (the least-allocated score after placing) per
-    host, and `masked` (free where it fits, -inf elsewhere). Read only outside this module."""
+    host, `masked` (free where it fits, -inf elsewhere) and `top` (the same, also -inf outside
+    `Cache.column`'s `top` hosts; None without). Read only outside this module."""
 
     fit: Bools
     free: Floats
     masked: Floats
+    top: Floats | None
+    top_hosts: Bools | None
     seen: int  # how many placements of the log it reflects
 
 
@@ -93,6 +96,8 @@ def _update(hosts: Hosts, pod: PodRequest, ok: Bools, column: Column, host: int)
     column.fit[host] = fits
     column.free[host] = free
     column.masked[host] = free if fits else -np.inf
+    if column.top is not None and column.top_hosts is not None:
+        column.top[host] = free if fits and column.top_hosts[host] else -np.inf
 
 
 class Cache:
@@ -106,9 +111,11 @@ class Cache:
     def placed(self, host: int) -> None:
         self.log.append(host)
 
-    def column(self, key: Hashable, pod: PodRequest, ok: Bools) -> Column:
+    def column(
+        self, key: Hashable, pod: PodRequest, ok: Bools, top: Bools | None = None
+    ) -> Column:
         """The up-to-date column for `pod`'s request; `key` identifies the request (with the
-        host-only filters `ok` it was computed against)."""
+        host-only filters `ok` and the `top` hosts it was computed against)."""
         column = self._columns.get(key)
         now = len(self.log)
         if column is not None and now - column.seen <= _STALE:
@@ -118,5 +125,8 @@ class Cache:
             return column
         if len(self._columns) >= _ENTRIES:
             self._columns.clear()
-        column = self._columns[key] = Column(*_full(self._hosts, pod, ok), seen=now)
+        fit, free, masked = _full(self._hosts, pod, ok)
+        top_masked = None if top is None else np.where(top, masked, -np.inf)
+        column = Column(fit, free, masked, top_masked, top, seen=now)
+        self._columns[key] = column
         return column

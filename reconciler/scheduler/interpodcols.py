@@ -1,6 +1,7 @@
 """Topology spread and pod (anti-)affinity as numpy columns, for `placement`: per host, how
 many placed pods match each selector in use and how many pods hold each term, kept up to date
-as pods are placed; a pod's filter and preference are a few bincounts over topology domains.
+as pods are placed, with their sums per topology domain (`domainsums`); `interpodrules`
+evaluates a pod's filter and preference from them.
 
 Built only when some pod has `rules`; the semantics are those of `interpod` (the reference),
 which tests check this against.
@@ -9,20 +10,18 @@ which tests check this against.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from reconciler.scheduler import domainsums, topology
 from reconciler.scheduler.inputs import HostInfo, PodRequest
-from reconciler.scheduler.result import FILTER_ORDER, Reason
 
 Bools = NDArray[np.bool_]
 Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
-Codes = NDArray[np.int8]
 
-_CODE = {reason: number for number, reason in enumerate(FILTER_ORDER, start=1)}
 # A matcher is a conjunction of (namespaces, selector) clauses: a pod matches when it is in
 # every clause's namespaces and matches every selector.
 _Clause = tuple[frozenset[str], topology.LabelSelector]
@@ -30,7 +29,7 @@ _Matcher = tuple[_Clause, ...]
 # A held term: (namespaces, selector, topology key, score weight, filters).
 _Held = tuple[frozenset[str], topology.LabelSelector, str, int, bool]
 _PodKey = tuple[str, tuple[tuple[str, str], ...]]
-_NONE = np.iinfo(np.int64).max  # a total no host has
+_NO_RULES = topology.Rules()
 
 
 def _pod_key(pod: PodRequest) -> _PodKey:
@@ -82,6 +81,21 @@ class _Index:
         return sorted(found)
 
 
+@dataclass(frozen=True)
+class Resolved:
+    """A pod's own rules with their count columns: anti-affinity (counts, key); the
+    conjunction of its affinity terms; DoNotSchedule and ScheduleAnyway constraints with their
+    keys; preferred terms (signed weight, counts, key)."""
+
+    anti: tuple[tuple[Ints, str], ...]
+    affinity: Ints
+    hard: tuple[tuple[topology.SpreadConstraint, Ints], ...]
+    hard_keys: tuple[str, ...]
+    soft: tuple[tuple[topology.SpreadConstraint, Ints], ...]
+    soft_keys: tuple[str, ...]
+    weighted: tuple[tuple[int, Ints, str], ...]
+
+
 def _held(pod: PodRequest) -> list[_Held]:
     if pod.rules is None:
         return []
@@ -126,6 +140,8 @@ class Columns:
             self._held_index.add(number, _index_pair(((held[0], held[1]),)))
         self._keys: dict[str, _PodKey] = {}
         self._holds: dict[tuple[str, int], list[Ints]] = {}
+        self._resolved: dict[tuple[str, int], Resolved] = {}
+        self._keep_rules: list[topology.Rules] = []
 
     def _matchers(self, pod: PodRequest) -> list[_Matcher]:
         rules = pod.rules
@@ -188,12 +204,43 @@ class Columns:
     def involved(self, pod: PodRequest) -> bool:
         return pod.rules is not None or bool(self.held_about(pod))
 
+    def resolved(self, pod: PodRequest) -> Resolved:
+        """The count columns of the pod's own rules (found once per namespace and rules)."""
+        rules = pod.rules or _NO_RULES
+        key = (pod.namespace, id(rules))
+        found = self._resolved.get(key)
+        if found is None:
+            ns = pod.namespace
+            weighted = [(w.weight, w.term) for w in rules.preferred_affinity]
+            weighted += [(-w.weight, w.term) for w in rules.preferred_anti_affinity]
+            found = self._resolved[key] = Resolved(
+                anti=tuple(
+                    (self.count(_term_matcher(t, ns)), t.topology_key) for t in rules.anti_affinity
+                ),
+                affinity=self.count(_affinity_matcher(pod, rules.affinity))
+                if rules.affinity
+                else self._zeros,
+                hard=tuple((c, self.count(_spread_matcher(pod, c))) for c in rules.hard_spread),
+                hard_keys=tuple(c.topology_key for c in rules.hard_spread),
+                soft=tuple((c, self.count(_spread_matcher(pod, c))) for c in rules.soft_spread),
+                soft_keys=tuple(c.topology_key for c in rules.soft_spread),
+                weighted=tuple(
+                    (weight, self.count(_term_matcher(term, ns)), term.topology_key)
+                    for weight, term in weighted
+                ),
+            )
+            self._keep_rules.append(rules)  # its id must stay its own
+        return found
+
+    def count(self, matcher: _Matcher | None) -> Ints:
+        return self._zeros if matcher is None else self._counts[matcher]
+
     # -- domains ------------------------------------------------------------------------------
     # A pod is only ever counted on a ready host (kept on a ready host or placed where it fits),
     # so every count column is 0 on the hosts that are not ready: counting over the ready hosts
     # of a domain is counting over all of them.
 
-    def _sum(self, values: Ints, key: str, eligible: Bools | None = None) -> Ints:
+    def sum(self, values: Ints, key: str, eligible: Bools | None = None) -> Ints:
         """Per host: the sum of `values` over the `eligible` hosts of its domain (None: every
         host), 0 for a host without the key. Read only: it may be `values` itself."""
         if eligible is None:
@@ -207,10 +254,7 @@ class Columns:
         result: Ints = np.where(domain.has, per_domain[codes], 0.0).astype(np.int64)
         return result
 
-    def _count(self, matcher: _Matcher | None) -> Ints:
-        return self._zeros if matcher is None else self._counts[matcher]
-
-    def _has_all(self, keys: tuple[str, ...]) -> Bools | None:
+    def has_all(self, keys: tuple[str, ...]) -> Bools | None:
         """The hosts carrying every key; None when each host carrying the first carries all
         (then the first key's domains alone say who is eligible)."""
         if keys not in self._everywhere:
@@ -221,145 +265,26 @@ class Columns:
             self._everywhere[keys] = None if same else has
         return self._everywhere[keys]
 
-    def _eligible(
-        self, constraints: tuple[topology.SpreadConstraint, ...], selected: Bools | None
-    ) -> Bools | None:
-        """The hosts whose pods a spread constraint counts (ready, selected by the pod's node
-        selector and affinity, carrying every key); None when that is every host carrying
-        each constraint's own key (as far as counts go: see above)."""
-        keys = tuple(c.topology_key for c in constraints)
-        has_all = self._has_all(keys)
-        if selected is None and has_all is None:
+    def carrying(self, keys: tuple[str, ...]) -> Bools:
+        """The hosts carrying every key."""
+        has_all = self.has_all(keys)
+        return self.domains.of(keys[0]).has if has_all is None else has_all
+
+    def eligible(self, keys: tuple[str, ...], selected: Bools | None) -> Bools | None:
+        """The hosts whose pods a spread constraint over `keys` counts (ready, selected by the
+        pod's node selector and affinity, carrying every key); None when that is every host
+        carrying each constraint's own key (as far as counts go: see above)."""
+        if selected is None and self.has_all(keys) is None:
             return None
-        eligible = self.ready & (self.domains.of(keys[0]).has if has_all is None else has_all)
+        eligible = self.ready & self.carrying(keys)
         return eligible if selected is None else eligible & selected
 
-    # -- filter -------------------------------------------------------------------------------
-
-    def failures(self, pod: PodRequest, selected: Bools | None) -> Codes:
-        """Per host the first failing rule's filter code (0: passes); `selected` are the hosts
-        passing the pod's nodeSelector and node affinity (None: every host)."""
-        rules = pod.rules or topology.Rules()
-        result = np.zeros(self.size, dtype=np.int8)
-        for held, holders in self.held_about(pod):
-            if held[4]:
-                blocked = self._sum(holders, held[2]) > 0
-                result[blocked] = _CODE[Reason.EXISTING_ANTI_AFFINITY]
-        for term in reversed(rules.anti_affinity):
-            counts = self._count(_term_matcher(term, pod.namespace))
-            result[self._sum(counts, term.topology_key) > 0] = _CODE[Reason.POD_ANTI_AFFINITY]
-        if rules.affinity:
-            result[~self._affinity_ok(pod, rules.affinity)] = _CODE[Reason.POD_AFFINITY]
-        hard = rules.hard_spread
-        if hard:
-            keys = tuple(c.topology_key for c in hard)
-            eligible = self._eligible(hard, selected)
-            for c in reversed(hard):
-                result[self._skew_fails(pod, c, keys, eligible)] = _CODE[Reason.SPREAD_SKEW]
-                domain = self.domains.of(c.topology_key)
-                if not domain.everyone:
-                    result[~domain.has] = _CODE[Reason.SPREAD_MISSING_LABEL]
-        return result
-
-    def _skew_fails(
-        self,
-        pod: PodRequest,
-        c: topology.SpreadConstraint,
-        keys: tuple[str, ...],
-        eligible: Bools | None,
-    ) -> Bools:
-        domain = self.domains.of(c.topology_key)
-        codes, has = domain.codes, domain.has
-        counts = self._count(_spread_matcher(pod, c))
-        if domain.identity:
-            present = self.ready if eligible is None else eligible
-            per_domain = counts if eligible is None else np.where(eligible, counts, 0)
-        elif eligible is None:
-            present = self._present_domains(c.topology_key, keys)
-            per_domain = self.domains.sums(counts, c.topology_key)
-        else:
-            present = np.bincount(codes[eligible], minlength=domain.count + 1) > 0
-            per_domain = np.bincount(
-                codes[eligible], weights=counts[eligible], minlength=domain.count + 1
-            ).astype(np.int64)
-        domains = int(np.count_nonzero(present))
-        minimum = int(per_domain[present].min()) if domains else 0
-        if c.min_domains is not None and domains < c.min_domains:
-            minimum = 0
-        selected = c.selector is not None and c.selector.matches(pod.labels)
-        over: Bools = per_domain + int(selected) - minimum > c.max_skew
-        failed: Bools = over if domain.identity else over[codes]
-        return failed if domain.everyone else has & failed
-
-    def _present_domains(self, key: str, keys: tuple[str, ...]) -> Bools:
+    def present_domains(self, key: str, keys: tuple[str, ...]) -> Bools:
         """Per domain of `key` (plus the spare slot): has a ready host carrying `keys`."""
         found = self._present.get((key, keys))
         if found is None:
             domain = self.domains.of(key)
-            has_all = self._has_all(keys)
-            eligible = self.ready & (domain.has if has_all is None else has_all)
+            eligible = self.ready & self.carrying(keys)
             found = np.bincount(domain.codes[eligible], minlength=domain.count + 1) > 0
             self._present[key, keys] = found
         return found
-
-    def _affinity_ok(self, pod: PodRequest, terms: tuple[topology.Term, ...]) -> Bools:
-        counts = self._count(_affinity_matcher(pod, terms))
-        ok = np.ones(self.size, dtype=np.bool_)
-        has_all = np.ones(self.size, dtype=np.bool_)
-        any_pair = False
-        for term in terms:
-            has = self.domains.of(term.topology_key).has
-            ok &= self._sum(counts, term.topology_key) > 0
-            has_all &= has
-            any_pair = any_pair or bool((counts[has] > 0).any())
-        first = all(t.matches(pod.namespace, pod.namespace, pod.labels) for t in terms)
-        if not any_pair and first:
-            return has_all
-        return ok
-
-    # -- preference ---------------------------------------------------------------------------
-
-    def preferred(
-        self,
-        pod: PodRequest,
-        fit: Bools,
-        selected: Bools | None,
-        node_score: Floats | None = None,
-    ) -> Bools:
-        """The hosts of `fit` best by the pod's preferences: highest affinity score (plus the
-        preferred node affinity `node_score`), then carrying every ScheduleAnyway key, then
-        fewest matching pods in those domains."""
-        rules = pod.rules or topology.Rules()
-        score: Floats | Ints | None = node_score
-        weighted = [(w.weight, w.term) for w in rules.preferred_affinity]
-        weighted += [(-w.weight, w.term) for w in rules.preferred_anti_affinity]
-        for weight, term in weighted:
-            counts = self._count(_term_matcher(term, pod.namespace))
-            part = weight * self._sum(counts, term.topology_key)
-            score = part if score is None else score + part
-        for held, holders in self.held_about(pod):
-            if held[3]:
-                part = held[3] * self._sum(holders, held[2])
-                score = part if score is None else score + part
-        candidates = fit
-        if score is not None:
-            masked = np.where(candidates, score, -np.inf)
-            candidates = candidates & (masked == masked.max())
-        soft = rules.soft_spread
-        if soft:
-            keys = tuple(c.topology_key for c in soft)
-            eligible = self._eligible(soft, selected)
-            total: Ints | None = None
-            for c in soft:
-                counts = self._count(_spread_matcher(pod, c))
-                part = self._sum(counts, c.topology_key, eligible)
-                total = part if total is None else total + part
-            assert total is not None
-            has_all = self._has_all(keys)
-            carrying = self.domains.of(keys[0]).has if has_all is None else has_all
-            # A host missing a key ranks after every host carrying them all.
-            keyed = np.where(candidates & carrying, total, _NONE)
-            least = keyed.min()
-            if least != _NONE:
-                candidates = candidates & (keyed == least)
-        return candidates

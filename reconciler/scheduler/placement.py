@@ -2,7 +2,8 @@
 
 Called by the reconcile loop after controllers expand desired pods and before the plan is
 computed; pure, no I/O. Every host is evaluated for every pod, as numpy vector operations over
-host columns sorted by name, so the first maximum found is also the lowest host name.
+host columns sorted by name, so the first maximum found is also the lowest host name; columns
+that depend on what is placed are brought up to date host by host (`hostfit`, `domainsums`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from numpy.typing import NDArray
 from reconciler.scheduler import (
     hostfit,
     interpodcols,
+    interpodrules,
     nodecols,
     nodeterms,
     predicates,
+    ranking,
     topology,
 )
 from reconciler.scheduler.inputs import HostInfo, HostPort, PodRequest, Taint, Toleration
@@ -33,7 +36,6 @@ Codes = NDArray[np.int8]
 
 # A host's first failing filter as a small integer: 0 passes, then FILTER_ORDER from 1.
 _CODE = {reason: number for number, reason in enumerate(FILTER_ORDER, start=1)}
-_NEVER = np.iinfo(np.int64).max  # a key no fitting host has
 _SHAPE_CACHE = 256  # distinct (nodeSelector, tolerations, nodeAffinity) kept; real inputs: a few
 _ShapeKey = tuple[
     tuple[tuple[str, str], ...], tuple[Toleration, ...], nodeterms.NodeAffinity | None
@@ -46,13 +48,12 @@ class _Shape:
 
     ok: Bools
     codes: Codes
-    penalty: Ints | None  # untolerated PreferNoSchedule taints; None when zero on every host
-    penalty_base: int  # one more than the largest penalty
-    penalized: NDArray[np.intp]  # the hosts with a penalty
+    penalty: ranking.Penalty  # untolerated PreferNoSchedule taints
     number: int  # tells shapes apart in the cache of `hostfit` columns
     selected: Bools  # passes nodeSelector and node affinity (eligible for topology spread)
     narrowed: Bools | None  # `selected`, or None when that is every host
     node_score: Floats | None  # preferred node affinity weights; None without preferred terms
+    top: Bools | None  # the hosts with the highest node_score; None without preferred terms
 
 
 class _Cluster:
@@ -148,13 +149,14 @@ class _Cluster:
         shape = _Shape(
             ok=codes == 0,
             codes=codes,
-            penalty=penalty,
-            penalty_base=base,
-            penalized=np.flatnonzero(penalty) if penalty is not None else np.empty(0, np.intp),
+            penalty=ranking.Penalty(
+                penalty, base, np.flatnonzero(penalties[self.taint_group])
+            ),
             number=len(self._shapes) + self._evicted,
             selected=selected,
             narrowed=None if selected.all() else selected,
             node_score=node_score,
+            top=None if node_score is None else node_score == node_score.max(),
         )
         self._shapes[key] = shape
         return shape
@@ -188,7 +190,7 @@ class _Cluster:
         """Which hosts fit the pod (host-only filters, ports, resources) and their free score."""
         key = (shape.number, pod.cpu_millis, pod.memory_bytes, pod.pod_ports, pod.ephemeral_storage,
                pod.host_ports)  # fmt: skip
-        return self.fits.column(key, pod, shape.ok)
+        return self.fits.column(key, pod, shape.ok, shape.top)
 
     def failures(
         self, pod: PodRequest, shape: _Shape, rules: Codes | None = None
@@ -214,83 +216,6 @@ class _Cluster:
         counts = np.bincount(codes, minlength=len(FILTER_ORDER) + 1)
         return {reason: int(counts[_CODE[reason]]) for reason in FILTER_ORDER}
 
-    def best(
-        self,
-        column: hostfit.Column,
-        fit: Bools | None,
-        spread: Ints | None,
-        spread_hosts: list[int],
-        shape: _Shape,
-    ) -> int:
-        """The winning host among those that fit (`fit`, or the column's own): fewest replicas
-        of the pod's owner, then fewest untolerated PreferNoSchedule taints, then most free
-        capacity, then name."""
-        masked = column.masked if fit is None else np.where(fit, column.free, -np.inf)
-        if spread is None and shape.penalty is None:
-            return int(masked.argmax())
-        # Most often some fitting host has neither a replica nor a penalty: the best of those.
-        zero = masked.copy() if fit is None else masked
-        zero[spread_hosts] = -np.inf
-        zero[shape.penalized] = -np.inf
-        host = int(zero.argmax())
-        if zero[host] > -np.inf:
-            return host
-        # Spread and penalty as one integer key: spread * (max penalty + 1) + penalty orders
-        # hosts exactly as the pair (spread, penalty) does.
-        key = spread
-        if shape.penalty is not None:
-            key = shape.penalty if key is None else key * shape.penalty_base + shape.penalty
-        assert key is not None
-        fitting = column.fit if fit is None else fit
-        keyed = np.where(fitting, key, _NEVER)
-        candidates = keyed == keyed.min()
-        return int(np.argmax(np.where(candidates, column.free, -np.inf)))
-
-
-class _Spread:
-    """Replicas per owner per host, kept dense only while the owner has pods still to place,
-    with the hosts that have one."""
-
-    def __init__(
-        self, hosts: int, bound: dict[str, Counter[int]], pending: list[PodRequest]
-    ) -> None:
-        self._hosts = hosts
-        self._bound = bound
-        self._remaining = Counter(pod.owner for pod in pending if pod.owner is not None)
-        self._dense: dict[str, tuple[Ints, list[int]]] = {}
-
-    def counts(self, owner: str | None) -> tuple[Ints | None, list[int]]:
-        """Current counts for the owner's next pod (None if they are all zero), and the hosts
-        where they are not zero."""
-        if owner is None:
-            return None, []
-        found = self._dense.get(owner)
-        if found is None and owner in self._bound:
-            dense = np.zeros(self._hosts, dtype=np.int64)
-            hosts = []
-            for host, n in self._bound.pop(owner).items():
-                dense[host] = n
-                hosts.append(host)
-            found = self._dense[owner] = (dense, hosts)
-        return found if found is not None else (None, [])
-
-    def placed(self, owner: str | None, host: int | None) -> None:
-        """Record the outcome of the owner's next pod (host None: unschedulable)."""
-        if owner is None:
-            return
-        self._remaining[owner] -= 1
-        if self._remaining[owner] == 0:
-            self._dense.pop(owner, None)
-            return
-        if host is not None:
-            found = self._dense.get(owner)
-            if found is None:
-                found = self._dense[owner] = (np.zeros(self._hosts, dtype=np.int64), [])
-            dense, hosts = found
-            if not dense[host]:
-                hosts.append(host)
-            dense[host] += 1
-
 
 def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement:
     """Bind every pod to a host, or report it unschedulable with per-host reasons.
@@ -303,6 +228,49 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
     by_name = predicates.unique_hosts(list(hosts))
     cluster = _Cluster(sorted(by_name.values(), key=lambda host: host.name))
     ordered = predicates.pods_in_order(list(pods))
+    bindings, pending, bound_owners = _keep_bound(cluster, ordered)
+    spread = ranking.Spread(len(cluster.names), bound_owners, pending)
+    columns = _columns(cluster, ordered, bindings)
+    unschedulable: list[Unschedulable] = []
+    if not cluster.names:  # no hosts: nothing to evaluate
+        unschedulable = [Unschedulable.from_counts(pod.key, 0, {}) for pod in pending]
+        pending = []
+    for pod in pending:
+        shape = cluster.shape(pod)
+        column = cluster.column(pod, shape)
+        if columns is not None and columns.involved(pod):
+            masked, owned = _with_rules(columns, pod, shape, column)
+        elif column.top is not None:
+            masked, owned = _with_node_score(column, shape)
+        else:
+            masked, owned = column.masked, False
+        counts, counted = spread.counts(pod.owner)
+        host = ranking.best(masked, owned, counts, counted, shape.penalty)
+        if host is None:
+            rules = None
+            if columns is not None and columns.involved(pod):
+                rules = interpodrules.failures(columns, pod, shape.narrowed)
+            failures = cluster.failures(pod, shape, rules)
+            unschedulable.append(Unschedulable.from_counts(pod.key, len(cluster.names), failures))
+            spread.placed(pod.owner, None)
+            continue
+        cluster.place(pod, host)
+        if columns is not None:
+            columns.place(pod, host)
+        spread.placed(pod.owner, host)
+        bindings[pod.key] = cluster.names[host]
+
+    return Placement(
+        bindings=MappingProxyType(dict(sorted(bindings.items()))),
+        unschedulable=tuple(unschedulable),
+    )
+
+
+def _keep_bound(
+    cluster: _Cluster, ordered: list[PodRequest]
+) -> tuple[dict[str, str], list[PodRequest], dict[str, Counter[int]]]:
+    """Keep each pod bound to a ready host there, counting what it uses; return those
+    bindings, the other pods (in order) and the kept replicas per owner per host."""
     bindings: dict[str, str] = {}
     pending: list[PodRequest] = []
     used: dict[int, list[int]] = {}
@@ -325,41 +293,7 @@ def schedule(hosts: Iterable[HostInfo], pods: Iterable[PodRequest]) -> Placement
         # Summed in Python ints; an overcommitted host only needs to stay negative (fits nothing).
         cluster.free_cpu[host] = max(int(cluster.cpu_capacity[host]) - cpu, -1)
         cluster.free_memory[host] = max(int(cluster.memory_capacity[host]) - memory, -1)
-
-    spread = _Spread(len(cluster.names), bound_owners, pending)
-    columns = _columns(cluster, ordered, bindings)
-    unschedulable: list[Unschedulable] = []
-    for pod in pending:
-        shape = cluster.shape(pod)
-        column = cluster.column(pod, shape)
-        fit: Bools | None = None  # the column's own unless rules narrow it
-        rules = None
-        if columns is not None and columns.involved(pod):
-            rules = columns.failures(pod, shape.narrowed)
-            fit = column.fit & (rules == 0)
-        if not (column.fit if fit is None else fit).any():
-            failures = cluster.failures(pod, shape, rules)
-            unschedulable.append(Unschedulable.from_counts(pod.key, len(cluster.names), failures))
-            spread.placed(pod.owner, None)
-            continue
-        if rules is not None and columns is not None:
-            fit = columns.preferred(pod, column.fit if fit is None else fit, shape.narrowed,
-                                    shape.node_score)  # fmt: skip
-        elif shape.node_score is not None:
-            masked = np.where(column.fit, shape.node_score, -np.inf)
-            fit = column.fit & (masked == masked.max())
-        counts, counted = spread.counts(pod.owner)
-        host = cluster.best(column, fit, counts, counted, shape)
-        cluster.place(pod, host)
-        if columns is not None:
-            columns.place(pod, host)
-        spread.placed(pod.owner, host)
-        bindings[pod.key] = cluster.names[host]
-
-    return Placement(
-        bindings=MappingProxyType(dict(sorted(bindings.items()))),
-        unschedulable=tuple(unschedulable),
-    )
+    return bindings, pending, bound_owners
 
 
 def _columns(
@@ -375,3 +309,31 @@ def _columns(
         if host is not None:
             columns.place(pod, cluster.index[host])
     return columns
+
+
+def _with_node_score(column: hostfit.Column, shape: _Shape) -> tuple[Floats, bool]:
+    """The free score of the hosts that fit with the highest preferred node affinity score
+    among them, -inf elsewhere; and whether that array is a new one."""
+    if column.top is not None:
+        host = int(column.top.argmax())
+        if column.top[host] > -np.inf:
+            return column.top, False  # some host with the highest score of all fits
+    assert shape.node_score is not None
+    masked = np.where(column.fit, shape.node_score, -np.inf)
+    fit = column.fit & (masked == masked.max())
+    return np.where(fit, column.free, -np.inf), True
+
+
+def _with_rules(
+    columns: interpodcols.Columns, pod: PodRequest, shape: _Shape, column: hostfit.Column
+) -> tuple[Floats, bool]:
+    """The free score of the hosts that fit and pass the pod's rules, narrowed to those its
+    preferences (and preferred node affinity) rank first, -inf elsewhere; and whether that
+    array is a new one."""
+    blocked = interpodrules.blocked(columns, pod, shape.narrowed)
+    masked = column.masked if blocked is None else np.where(blocked, -np.inf, column.masked)
+    if shape.node_score is None and not interpodrules.prefers(columns, pod):
+        return masked, blocked is not None
+    fit = masked > -np.inf
+    best = interpodrules.preferred(columns, pod, fit, shape.narrowed, shape.node_score)
+    return np.where(best, column.free, -np.inf), True
