@@ -24,6 +24,7 @@ from reconciler.controllers import initsteps, manager, pullfailures, sync
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import errors, protocol
 from reconciler.model import hoststate, objects, workloads
+from reconciler.plan import configwait
 from reconciler.state import conditions as cond
 
 Results = Mapping[str, list[tuple[hoststate.ProbeKind, hoststate.ProbeResult, float]]]
@@ -71,6 +72,8 @@ def describe(executor: protocol.HostExecutor, path: Path, name: str, namespace: 
     code = get.warn_unreachable(observations)
     if not matches and _describe_not_pulled(loaded.state, observations, name, namespace):
         return code
+    if not matches and _describe_waiting(loaded.state, observations, name, namespace):
+        return code
     if not matches and unscheduled.describe(loaded.state, observations, name, namespace):
         return code
     if not matches:
@@ -112,6 +115,19 @@ def _describe_not_pulled(
         mine = [e for e in events if e.object == f"Pod/{row['namespace']}/{name}"]
         sys.stdout.write(pullfailures.describe_text(row))
         sys.stdout.write(events_text([], "", time.time(), mine))
+    return bool(rows)
+
+
+def _describe_waiting(
+    desired: objects.DesiredState,
+    observations: dict[str, hoststate.HostObservation],
+    name: str,
+    namespace: str,
+) -> bool:
+    """A desired pod on no host because a ConfigMap, Secret or claim it uses is missing."""
+    rows = [r for r in configwait.rows(desired, observations, namespace) if r["name"] == name]
+    for row in rows:
+        sys.stdout.write(configwait.describe_text(row))
     return bool(rows)
 
 

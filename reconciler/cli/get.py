@@ -29,6 +29,7 @@ from reconciler.controllers import initsteps, lifecycle, pullfailures, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import hoststate, quantity
+from reconciler.plan import configwait
 from reconciler.state import conditions as cond
 from reconciler.state import store as storemod
 
@@ -249,6 +250,7 @@ def get(
                  for p in pods_of(observations, namespace)]  # fmt: skip
         failing = from_daemon(storemod.Store.conditions, list[cond.Condition]())  # ErrImagePull
         items += pullfailures.rows(loaded.state, observations, failing, namespace)
+        items += configwait.rows(loaded.state, observations, namespace)  # a ConfigMap missing
         emit(items, output, POD_WIDE if wide else POD_COLUMNS, "PodList")
     elif resource == "hosts":
         rows = _host_rows(loaded, observations)

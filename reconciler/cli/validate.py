@@ -1,7 +1,8 @@
 """`reconciler validate [PATH]`: load and validate a repository's manifests, report every error.
 
 Compiler-style lines (`file:line:col: error: field: message`, then the hint) or `-o json`.
-Exit status: 0 valid, 1 invalid, 2 usage error (PATH missing or not a directory), 3 the
+Exit status: 0 valid, 1 invalid (or, with `--strict`, any warning: a reference to an object no
+file declares, a field without effect), 2 usage error (PATH missing or not a directory), 3 the
 installation's schemas/ cannot be read. `--verify-commits FILE` also requires PATH's HEAD commit to
 be signed by a key in FILE, as the daemon's `verify_commits` does (exit 1 `SignatureInvalid`).
 """
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
         help="validate the manifests of a repository",
         description="Load every *.yaml/*.yml under PATH (dot-folders skipped), validate it "
         "against the supported Kubernetes subset and report all errors. Exit status: 0 valid, "
-        "1 invalid, 2 usage error.",
+        "1 invalid (or any warning, with --strict), 2 usage error.",
     )
     parser.add_argument(
         "path",
@@ -48,6 +49,13 @@ def register(subparsers: Any) -> None:
         choices=("text", "json"),
         default="text",
         help="output format (default: text)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail (exit 1) on warnings too: a ConfigMap, Secret, claim or Namespace that no "
+        "file declares (accepted otherwise, as the Kubernetes API server does: the pod waits), "
+        "a field without effect",
     )
     parser.add_argument(
         "--verify-commits",
@@ -75,31 +83,38 @@ def run(args: argparse.Namespace) -> int:
         print(f"reconciler validate: broken installation: {exc}", file=sys.stderr)
         return EXIT_BROKEN
     if args.output == "json":
-        print(json.dumps(as_json(result, args.path), indent=2))
+        print(json.dumps(as_json(result, args.path, args.strict), indent=2))
     else:
-        print_text(result, args.path)
-    return EXIT_VALID if result.ok else EXIT_INVALID
+        print_text(result, args.path, args.strict)
+    return EXIT_VALID if passed(result, args.strict) else EXIT_INVALID
 
 
-def print_text(result: loader.LoadResult, prefix: str) -> None:
+def passed(result: loader.LoadResult, strict: bool) -> bool:
+    return result.ok and not (strict and result.diagnostics)
+
+
+def print_text(result: loader.LoadResult, prefix: str, strict: bool = False) -> None:
     for diagnostic in result.diagnostics:
         print(diagnostic.format(prefix))
         if diagnostic.hint:
             print(f"    hint: {diagnostic.hint}")
     errors = len(result.errors)
     files = len({d.file for d in result.errors})
-    summary = (
-        f"{_plural(errors, 'error')} in {_plural(files, 'file')}"
-        if errors
-        else f"valid: {_plural(len(result.state), 'object')} in "
-        f"{_plural(len(result.files), 'file')}"
-    )
-    print(summary, file=sys.stderr if errors else sys.stdout)
+    warnings = len(result.diagnostics) - errors
+    if errors:
+        summary = f"{_plural(errors, 'error')} in {_plural(files, 'file')}"
+    elif strict and warnings:
+        summary = f"{_plural(warnings, 'warning')}, refused by --strict"
+    else:
+        summary = (f"valid: {_plural(len(result.state), 'object')} in "
+                   f"{_plural(len(result.files), 'file')}")  # fmt: skip
+        summary += f" ({_plural(warnings, 'warning')})" if warnings else ""
+    print(summary, file=sys.stdout if passed(result, strict) else sys.stderr)
 
 
-def as_json(result: loader.LoadResult, prefix: str) -> dict[str, object]:
+def as_json(result: loader.LoadResult, prefix: str, strict: bool = False) -> dict[str, object]:
     return {
-        "valid": result.ok,
+        "valid": passed(result, strict),
         "path": prefix,
         "files": len(result.files),
         "documents": result.documents,

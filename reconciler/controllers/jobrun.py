@@ -170,15 +170,12 @@ def step(p: sync.Pass) -> None:
         memory, restarts = recorded_only(), None
     if p.expansion is None:  # dry run: every other object's end state
         p.expansion = expand.Expansion(expand.expand(state, observed))
-    namespaces = expand.declared_namespaces(state)
     blind = any(not seen.reachable for seen in p.observations.values())
     create: list[expand.DesiredPod] = []
     kept: list[hoststate.ObservedPod] = []
     reasons: dict[tuple[str, str], str] = {}
     declared = []
     for job in state.jobs:
-        if job.meta.namespace not in namespaces:
-            continue
         declared.append((job.meta.namespace, job.meta.name))
         mine = [pod for pod in observed
                 if pod.namespace == job.meta.namespace and pod.owner == job.owner]  # fmt: skip

@@ -206,13 +206,10 @@ def expand_workloads(p: Pass) -> None:
     tracker = p.controllers.rollouts
     desired = p.loaded.state
     observed = [pod for seen in p.observations.values() if seen.reachable for pod in seen.pods]
-    namespaces = expand.declared_namespaces(desired)
     pods: list[expand.DesiredPod] = []
     kept: list[hoststate.ObservedPod] = []
     reasons: dict[tuple[str, str], str] = {}
     for deployment in desired.deployments:
-        if deployment.meta.namespace not in namespaces:
-            continue
         owner = expand.owner_of(deployment)
         mine = [
             pod for pod in observed
@@ -228,7 +225,7 @@ def expand_workloads(p: Pass) -> None:
         p.deployments.append(tracker.record(deployment, target, step, p.revision, p.now))
         if not step.complete and not target.stalled:
             p.requeue.append(ROLLOUT_REQUEUE)
-    pods.extend(expand.bare_pod(pod) for pod in desired.pods if pod.meta.namespace in namespaces)
+    pods.extend(expand.bare_pod(pod) for pod in desired.pods)
     p.expansion = expand.Expansion(
         tuple(sorted(pods, key=lambda pod: pod.key)), tuple(kept), base.FrozenMap(reasons)
     )

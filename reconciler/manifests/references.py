@@ -1,7 +1,10 @@
-"""Cross-object checks over the whole repository: duplicate objects, and references to
-ConfigMaps, Secrets (and their keys) and Namespaces that nothing declares.
+"""Cross-object checks over the whole repository: duplicate objects (errors), and references to
+ConfigMaps, Secrets (and their keys), claims, Deployments and Namespaces that nothing declares.
 
-Runs in `loader` after every document was checked on its own.
+A missing object is a warning, not an error: the Kubernetes API server accepts an object that
+refers to one that does not exist yet, and the pod waits (`CreateContainerConfigError`, or
+`Pending` for a claim) until it is declared. Each warning says what waits; `validate --strict`
+fails on it. Runs in `loader` after every document was checked on its own.
 """
 
 from __future__ import annotations
@@ -88,9 +91,10 @@ def _resolve(
             ref.line,
             ref.column,
             ref.path,
-            f"{ref.kind} {_name(key)} does not exist",
+            f"{ref.kind} {_name(key)} does not exist: {consequence(ref)}",
             hint,
             dg.Code.MISSING_REFERENCE,
+            dg.Severity.WARNING,
         )
     if ref.key and target.data_keys is not None and ref.key not in target.data_keys:
         keys = ", ".join(sorted(target.data_keys)) or "none"
@@ -99,11 +103,29 @@ def _resolve(
             ref.line,
             ref.column,
             ref.path,
-            f"{ref.kind} {_name(key)} has no key {ref.key!r}",
+            f"{ref.kind} {_name(key)} has no key {ref.key!r}: "
+            + consequence(ref, "the key is added"),
             f"use one of its keys ({keys}), or mark the reference optional",
             dg.Code.MISSING_REFERENCE,
+            dg.Severity.WARNING,
         )
     return None
+
+
+def consequence(ref: checking.Reference, until: str = "it is declared") -> str:
+    """What happens on the hosts while the object `ref` names is missing (as in Kubernetes)."""
+    if ref.kind is base.Kind.NAMESPACE:
+        return "its objects run in it anyway (a Namespace need not be declared here)"
+    if ref.kind is base.Kind.DEPLOYMENT:
+        return f"the autoscaler does nothing until {until}"
+    if ref.kind is base.Kind.PERSISTENT_VOLUME_CLAIM:
+        return f"the pods that mount it wait (Pending) until {until}"
+    if "imagePullSecrets" in ref.path:
+        return "images are pulled without it, as the kubelet does"
+    return (
+        f"the pods that use it are not created (CreateContainerConfigError) until {until}; "
+        "pods already running keep running"
+    )
 
 
 def _name(key: base.ObjectKey) -> str:

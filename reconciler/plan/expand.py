@@ -16,9 +16,6 @@ from dataclasses import dataclass, field
 from reconciler.model import base, hoststate, objects, workloads
 from reconciler.plan import hashing
 
-IMPLICIT_NAMESPACES = frozenset({base.DEFAULT_NAMESPACE})
-"""Namespaces that exist without a Namespace object, as `default` does in Kubernetes."""
-
 
 @dataclass(frozen=True)
 class DesiredPod:
@@ -67,28 +64,21 @@ def template_hash(template: workloads.PodTemplate) -> str:
     return hashing.digest(template, hashing.TEMPLATE_HASH_LENGTH)
 
 
-def declared_namespaces(desired: objects.DesiredState) -> frozenset[str]:
-    return frozenset(ns.meta.name for ns in desired.namespaces) | IMPLICIT_NAMESPACES
-
-
 def expand(
     desired: objects.DesiredState, observed: Iterable[hoststate.ObservedPod]
 ) -> tuple[DesiredPod, ...]:
-    """Every desired pod, sorted by (namespace, name). Objects in namespaces that are not declared
-    give no pods (the loader reports them). `observed` are the pods seen on reachable hosts."""
-    namespaces = declared_namespaces(desired)
+    """Every desired pod, sorted by (namespace, name), in any namespace (an undeclared one exists
+    implicitly, as with Argo CD's `CreateNamespace=true`; `validate` warns). `observed` are the
+    pods seen on reachable hosts."""
     by_owner: dict[tuple[str, str], list[hoststate.ObservedPod]] = {}
     for seen in observed:
         if seen.owner:
             by_owner.setdefault((seen.namespace, seen.owner), []).append(seen)
     pods: list[DesiredPod] = []
     for deployment in desired.deployments:
-        if deployment.meta.namespace in namespaces:
-            mine = by_owner.get((deployment.meta.namespace, owner_of(deployment)), [])
-            pods.extend(expand_deployment(deployment, mine))
-    for pod in desired.pods:
-        if pod.meta.namespace in namespaces:
-            pods.append(bare_pod(pod))
+        mine = by_owner.get((deployment.meta.namespace, owner_of(deployment)), [])
+        pods.extend(expand_deployment(deployment, mine))
+    pods.extend(bare_pod(pod) for pod in desired.pods)
     return tuple(sorted(pods, key=lambda pod: pod.key))
 
 

@@ -15,7 +15,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.model import base, hoststate, objects
-from reconciler.plan import expand
 
 DEFAULT_PERCENT = 50.0
 OVERRIDE_FILE = ".reconciler/allow-prune"
@@ -81,11 +80,10 @@ def object_of(pod: hoststate.ObservedPod) -> str:
 
 def declared(desired: objects.DesiredState) -> frozenset[str]:
     """The objects whose pods a revision keeps (`Kind/namespace/name`): Deployments, Pods and
-    Jobs in declared namespaces."""
-    namespaces = expand.declared_namespaces(desired)
+    Jobs."""
     keys = [d.key for d in desired.deployments] + [p.key for p in desired.pods]
     keys += [j.key for j in desired.jobs]
-    return frozenset(str(key) for key in keys if key.namespace in namespaces)
+    return frozenset(str(key) for key in keys)
 
 
 def judge(

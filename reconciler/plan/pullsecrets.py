@@ -11,7 +11,7 @@ import binascii
 import json
 from typing import Any
 
-from reconciler.model import diagnostics, objects, registryauth
+from reconciler.model import objects, registryauth
 from reconciler.plan import refs
 
 DOCKER_CONFIG_JSON = "kubernetes.io/dockerconfigjson"
@@ -23,19 +23,15 @@ KEYS = {DOCKER_CONFIG_JSON: ".dockerconfigjson", DOCKER_CFG: ".dockercfg"}
 def credentials(
     names: tuple[str, ...], sources: refs.Sources, prefix: str
 ) -> tuple[registryauth.RegistryCredential, ...]:
-    """Every login of the named Secrets, in their order. Raises `refs.ResolveError` at
-    `{prefix}.imagePullSecrets[i]` for a missing Secret, a wrong type or unreadable content."""
+    """Every login of the named Secrets, in their order; a Secret that does not exist is left
+    out, as the kubelet pulls without it (`validate` warns). Raises `refs.ResolveError` at
+    `{prefix}.imagePullSecrets[i]` for a wrong type or unreadable content."""
     found: list[registryauth.RegistryCredential] = []
     for index, name in enumerate(names):
         path = f"{prefix}.imagePullSecrets[{index}]"
         secret = sources.secret(name)
         if secret is None:
-            raise refs.ResolveError(
-                f"{path}.name",
-                f"Secret {name!r} not found in namespace {sources.namespace!r}",
-                "declare the Secret (type kubernetes.io/dockerconfigjson) in the repository",
-                diagnostics.Code.MISSING_REFERENCE,
-            )
+            continue
         found.extend(secret_credentials(secret, path))
     return tuple(found)
 

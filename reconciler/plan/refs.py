@@ -42,6 +42,10 @@ class Sources:
         found = self.desired.get(base.ObjectKey(base.Kind.SECRET, self.namespace, name))
         return found if isinstance(found, objects.Secret) else None
 
+    def has_claim(self, name: str) -> bool:
+        key = base.ObjectKey(base.Kind.PERSISTENT_VOLUME_CLAIM, self.namespace, name)
+        return self.desired.get(key) is not None
+
     def missing(self, path: str, kind: base.Kind, name: str) -> ResolveError:
         return ResolveError(
             path,

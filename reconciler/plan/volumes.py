@@ -69,6 +69,11 @@ def pod_volumes(
             size = "" if volume.size_limit is None else str(volume.size_limit)
             by_name[volume.name] = VolumeSource(hoststate.MountKind.TMPFS, size)
         elif volume.type is workloads.VolumeType.PERSISTENT_VOLUME_CLAIM:
+            if not sources.has_claim(volume.source):  # waits, as a Pending pod does
+                raise sources.missing(
+                    f"{path}.persistentVolumeClaim.claimName",
+                    base.Kind.PERSISTENT_VOLUME_CLAIM, volume.source,
+                )  # fmt: skip
             claim = claims.volume_name(pod.namespace, volume.source)
             by_name[volume.name] = VolumeSource(hoststate.MountKind.CLAIM, claim, volume.read_only)
         elif volume.type is workloads.VolumeType.EMPTY_DIR:

@@ -86,7 +86,6 @@ def test_metrics_and_behavior(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("docs", "expected"),
     [
-        ((HPA,), "all.yaml:5:"),  # no such Deployment
         ((DEPLOYMENT, HPA.replace("kind: Deployment, name", "kind: StatefulSet, name")),
          "reconciler scales only Deployments"),
         ((DEPLOYMENT, HPA + "  minReplicas: 7\n"), "minReplicas (7) is more than maxReplicas (5)"),
@@ -111,3 +110,11 @@ def test_bad_input(tmp_path: Path, docs: tuple[str, ...], expected: str) -> None
     assert not result.ok
     assert any(expected in line for line in found), found
     assert all(line.startswith("all.yaml:") for line in found), found
+
+
+def test_a_target_no_file_declares_is_a_warning(tmp_path: Path) -> None:
+    """As the Kubernetes API server accepts it (the HPA reports FailedGetScale)."""
+    result = load(tmp_path, HPA)
+    [warning] = result.diagnostics
+    assert result.ok and warning.location().startswith("all.yaml:5:")
+    assert "Deployment default/web does not exist: the autoscaler does nothing" in warning.message

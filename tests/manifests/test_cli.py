@@ -37,22 +37,39 @@ def test_invalid_repository_exits_1_with_compiler_style_lines(
 
 
 def test_json_output(capsys: pytest.CaptureFixture[str]) -> None:
-    case = CASES / "missing-configmap"
+    case = CASES / "unknown-volume"
     assert cli.main(["validate", "-o", "json", str(case)]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report["valid"] is False
     assert report["errors"] == 1
+    [diagnostic] = report["diagnostics"]
+    first = (case / "expected.txt").read_text().splitlines()
+    assert f"{diagnostic['file']}:{diagnostic['line']}:{diagnostic['column']}: error: " \
+        f"{diagnostic['path']}: {diagnostic['message']}" == first[0]
+    assert (diagnostic["severity"], diagnostic["code"]) == ("error", "missing-reference")
+    assert first[1] == f"    hint: {diagnostic['hint']}"
+
+
+def test_json_output_of_a_warning_and_strict(capsys: pytest.CaptureFixture[str]) -> None:
+    case = CASES.parent / "warnings" / "missing-configmap"
+    assert cli.main(["validate", "-o", "json", str(case)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["valid"], report["errors"]) == (True, 0)
     [diagnostic] = report["diagnostics"]
     assert diagnostic == {
         "file": "web.yaml",
         "line": 20,
         "column": 21,
         "path": "spec.template.spec.containers[0].envFrom[0].configMapRef.name",
-        "severity": "error",
+        "severity": "warning",
         "code": "missing-reference",
-        "message": "ConfigMap default/web-config does not exist",
+        "message": "ConfigMap default/web-config does not exist: the pods that use it are not "
+        "created (CreateContainerConfigError) until it is declared; pods already running keep "
+        "running",
         "hint": "declare the ConfigMap in namespace default, or fix the name",
     }
+    assert cli.main(["validate", "--strict", "-o", "json", str(case)]) == 1
+    assert json.loads(capsys.readouterr().out)["valid"] is False
 
 
 def test_json_output_valid(capsys: pytest.CaptureFixture[str]) -> None:

@@ -49,15 +49,16 @@ def test_bare_pod_keeps_its_name() -> None:
     assert pods[0].object_key == base.ObjectKey(base.Kind.POD, "default", "solo")
 
 
-def test_undeclared_namespace_gives_no_pods_but_default_is_implicit() -> None:
+def test_an_undeclared_namespace_exists_implicitly() -> None:
+    """As with Argo CD's CreateNamespace=true (`validate` warns): its objects give pods."""
     desired = b.state(
         b.deployment("web", namespace="shop"),
-        b.pod("lost", namespace="shop"),
+        b.pod("lone", namespace="shop"),
         b.pod("here"),
     )
-    assert _names(expand.expand(desired, ())) == ["here"]
-    declared = b.state(b.namespace("shop"), *desired)
-    assert len(expand.expand(declared, ())) == 4
+    undeclared = expand.expand(desired, ())
+    assert len(undeclared) == 4 and "lone" in _names(undeclared)
+    assert expand.expand(b.state(b.namespace("shop"), *desired), ()) == undeclared
 
 
 def test_template_change_gives_new_names() -> None:

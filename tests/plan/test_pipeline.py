@@ -115,14 +115,15 @@ def test_scale_up_then_down_keeps_names() -> None:
     assert sorted(n for k, _, n in _kinds(down) if k == "delete") == names_four[1:]
 
 
-def test_deleting_a_namespace_prunes_its_pods() -> None:
+def test_deleting_a_namespace_keeps_the_pods_of_objects_still_in_git() -> None:
     app = b.deployment("api", replicas=2, namespace="shop")
     with_ns = _desired(b.namespace("shop"), app)
     observed = _converged(with_ns)
     assert sum(len(s.pods) for s in observed.values()) == 5
-    without = _desired(app)  # the Namespace is gone (the loader would flag the Deployment)
-    result = pipeline.build_plan(without, observed, "r2")
-    deleted = [(a.namespace, a.reason) for a in result.plan.actions]
+    without = _desired(app)  # the Namespace is gone, its Deployment stays (validate warns)
+    assert pipeline.build_plan(without, observed, "r2").plan.empty
+    gone = pipeline.build_plan(_desired(), observed, "r2")  # the Deployment goes too
+    deleted = [(a.namespace, a.reason) for a in gone.plan.actions]
     assert deleted == [("shop", "not desired")] * 2
 
 

@@ -70,12 +70,13 @@ def test_rollouts_and_scale_down_inside_kept_deployments_are_not_prunes() -> Non
     assert verdict.pruned == 0 and not verdict.blocked
 
 
-def test_a_removed_namespace_prunes_its_objects() -> None:
+def test_a_removed_namespace_prunes_nothing_its_objects_still_declare() -> None:
     shop = (b.namespace("shop"), b.deployment("a", namespace="shop"),
             b.deployment("b", namespace="shop"))  # fmt: skip
     pods = _running(*shop)
     verdict = _judge(pods, *shop[1:])  # the Namespace is gone, its Deployments stay in git
-    assert verdict.blocked and verdict.pruned == verdict.managed == 4
+    assert not verdict.blocked and verdict.pruned == 0 and verdict.managed == 4
+    assert _judge(pods).blocked  # the whole namespace's objects gone: held
 
 
 def test_the_override_lifts_the_hold_and_says_so() -> None:

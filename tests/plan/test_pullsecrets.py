@@ -168,11 +168,10 @@ def test_resolved_pod_carries_the_logins_of_its_secrets_in_order() -> None:
     assert PASSWORD not in repr(resolved)
 
 
-def test_a_missing_pull_secret_names_the_field() -> None:
-    with pytest.raises(refs.ResolveError) as caught:
-        _resolve(("pull", "absent"), _pull_secret())
-    assert caught.value.path == "spec.imagePullSecrets[1].name"
-    assert "Secret 'absent' not found in namespace 'default'" in caught.value.message
+def test_a_missing_pull_secret_is_left_out_as_the_kubelet_does() -> None:
+    with_absent = _resolve(("absent", "pull"), _pull_secret()).pull_credentials
+    assert with_absent == _resolve(("pull",), _pull_secret()).pull_credentials
+    assert [c.secret for c in with_absent] == ["pull"]
 
 
 def test_logins_are_on_the_pod_run_but_not_in_its_hash_or_repr() -> None:
@@ -195,9 +194,10 @@ def test_validate_reports_a_missing_pull_secret_at_its_line(tmp_path: Path) -> N
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  imagePullSecrets:\n"
         "    - name: regcred\n  containers:\n    - name: app\n      image: reg.io/app:1\n"
     )
-    (error,) = loader.load_repository(tmp_path).errors
-    assert (error.line, error.path) == (7, "spec.imagePullSecrets[0].name")
-    assert "Secret default/regcred does not exist" in error.message
+    loaded = loader.load_repository(tmp_path)
+    (warning,) = loaded.diagnostics
+    assert loaded.ok and (warning.line, warning.path) == (7, "spec.imagePullSecrets[0].name")
+    assert "Secret default/regcred does not exist: images are pulled without it" in warning.message
 
 
 def test_the_log_redactor_hides_the_password_inside_a_pull_secret() -> None:
