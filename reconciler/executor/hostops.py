@@ -27,6 +27,7 @@ from reconciler.executor import (
     podevents,
     podmanspec,
     pullauth,
+    subpathdirs,
     volumegroups,
 )
 from reconciler.model import hoststate
@@ -225,16 +226,17 @@ def _assemble(session: hostsession.HostSession, run: hoststate.PodRun) -> str:
             claimvolumes.prepare(session, run)  # kept with their data: never emptied
         _prepare_volumes(session, run)
         with _pod_context(run.host, pod):
+            mounted = subpathdirs.bind(session.api.inspect_volume, session.make_subpath, run)
             session.api.create_pod(podmanspec.pod_spec(run))
             created_pod = True
-            for container in run.containers:
+            for container in mounted.containers:  # subPaths of volumes bound from the host
                 spec = podmanspec.container_spec(
-                    run, container, session.connection.state_dir, session.options.stop_timeout
+                    mounted, container, session.connection.state_dir, session.options.stop_timeout
                 )
                 _, found = session.api.create_container(spec)
                 warnings.extend(w for w in found if w not in warnings)
             state_dir, timeout = session.connection.state_dir, session.options.stop_timeout
-            for spec in initrun.create_specs(run, state_dir, timeout):  # initContainers
+            for spec in initrun.create_specs(mounted, state_dir, timeout):  # initContainers
                 _, found = session.api.create_container(spec)
                 warnings.extend(w for w in found if w not in warnings)
             volumegroups.apply(session.api, run)  # fsGroup: before the containers start

@@ -155,6 +155,10 @@ class HostSession:
     def realpath(self, path: str) -> str | None:
         return self._runner.run(self.connection.realpath(path))
 
+    def make_subpath(self, base: str, relative: str, mode: int | None) -> str:
+        """A volume's subPath made below its mount point `base` (`subpathdirs.make`)."""
+        return self._runner.run(self.connection.make_subpath(base, relative, mode))
+
     def run_async(self, coroutine: Coroutine[Any, Any, T]) -> T:
         """Run a coroutine on the connection's loop (a hook's httpGet through the SSH
         connection); it bounds its own time."""

@@ -35,6 +35,11 @@ CPU_PERIOD_US = 100_000
 PODMAN_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]*")
 HOSTNAME_MAX = 63
 HOST_ALIAS = re.compile(r"[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?")
+DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+CLUSTER_DOMAIN = "cluster.local"
+POD_ADDRESS = "10.0.2.100"
+"""A rootless pod's own address under slirp4netns (Podman 4's default network for rootless
+containers): where its hostname resolves inside the pod."""
 
 
 def _invalid(run: hoststate.PodRun, message: str) -> errors.InvalidRun:
@@ -84,6 +89,9 @@ def validate(run: hoststate.PodRun) -> None:
         if not HOST_ALIAS.fullmatch(alias) or not _is_ip(address):
             raise _invalid(run, f"host alias {alias!r} -> {address!r} is not a DNS name and "
                            "an IP address")  # fmt: skip
+    for label in (run.hostname, run.subdomain):
+        if label and not DNS_LABEL.fullmatch(label):
+            raise _invalid(run, f"hostname or subdomain {label!r} is not a DNS label")
     for file in run.files:
         if "/" not in relative_path(run, file.path, "file path"):
             raise _invalid(run, f"file {file.path!r} must be in a directory of the pod's own "
@@ -94,6 +102,8 @@ def validate(run: hoststate.PodRun) -> None:
             raise _invalid(run, f"container {container.name}: imagePullPolicy "
                            f"{container.pull_policy!r} is not one of {allowed}")  # fmt: skip
         for mount in container.mounts:
+            if mount.sub_path:  # made on the host, then bound (`subpathdirs`)
+                relative_path(run, mount.sub_path, f"container {container.name}: subPath")
             if mount.kind is hoststate.MountKind.BIND:
                 relative_path(run, mount.source, f"container {container.name}: mount source")
             elif mount.kind is hoststate.MountKind.TMPFS:
@@ -179,7 +189,22 @@ def has_infra(run: hoststate.PodRun) -> bool:
 
 
 def _hostname(run: hoststate.PodRun) -> str:
+    if run.hostname:  # spec.hostname
+        return run.hostname
     return run.name[:HOSTNAME_MAX].rstrip("-.")  # as Kubernetes truncates it
+
+
+def own_hosts_line(run: hoststate.PodRun) -> str:
+    """The pod's own /etc/hosts entry with `spec.subdomain`, as the kubelet writes it
+    (`ADDRESS FQDN HOSTNAME`, so that `hostname -f` prints the FQDN), as a `hostadd` item;
+    "" without a subdomain. Podman 4 takes the names part as written (it splits at the first
+    ':'); the address is the pod's own under rootless Podman's slirp4netns, the one Podman
+    writes for the hostname itself."""
+    if not run.subdomain:
+        return ""
+    hostname = _hostname(run)
+    fqdn = f"{hostname}.{run.subdomain}.{run.namespace}.svc.{CLUSTER_DOMAIN}"
+    return f"{fqdn} {hostname}:{POD_ADDRESS}"
 
 
 def _portmappings(run: hoststate.PodRun) -> list[dict[str, Any]]:
@@ -199,8 +224,12 @@ def _network(run: hoststate.PodRun) -> dict[str, Any]:
     network: dict[str, Any] = {"hostname": _hostname(run)}
     if run.ports or run.published_ports or run.probe_ports:
         network["portmappings"] = _portmappings(run)
-    if run.host_aliases:  # Service names (plan.discovery), one /etc/hosts line each
-        network["hostadd"] = [f"{name}:{address}" for name, address in run.host_aliases]
+    hostadd = [f"{name}:{address}" for name, address in run.host_aliases]
+    own = own_hosts_line(run)
+    if own:  # first, as the kubelet's line comes before the hostAliases
+        hostadd.insert(0, own)
+    if hostadd:  # hostAliases and Service names (plan.discovery), one /etc/hosts line each
+        network["hostadd"] = hostadd
     return network
 
 
@@ -279,6 +308,10 @@ def container_spec(
         spec["command"] = list(container.args)
     if container.working_dir:
         spec["work_dir"] = container.working_dir
+    unmade = next((m for m in container.mounts if m.sub_path), None)
+    if unmade is not None:  # never the whole volume instead: `subpathdirs.bind` comes first
+        raise _invalid(run, f"container {container.name}: subPath {unmade.sub_path!r} of "
+                       f"volume {unmade.source} was not made on the host")  # fmt: skip
     mounts, volumes = _mount_specs(container, state_dir)
     if mounts:
         spec["mounts"] = mounts

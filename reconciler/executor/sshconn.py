@@ -19,7 +19,7 @@ from pathlib import Path
 
 import asyncssh
 
-from reconciler.executor import errors, podmanspec
+from reconciler.executor import errors, podmanspec, subpathdirs
 from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
@@ -338,6 +338,11 @@ class HostConnection:
             self._state_dir_ready = True
         readable = asyncssh.SFTPAttrs(permissions=0o755)
         await self._sftp.makedirs(directory, attrs=readable, exist_ok=True)
+
+    async def make_subpath(self, base: str, relative: str, mode: int | None) -> str:
+        """`subpathdirs.make` on this host: a volume's subPath made below its mount point."""
+        async with self._files(f"making subPath {relative}"):
+            return await subpathdirs.make(self._sftp, base, relative, mode)
 
     async def read_proc_stats(self) -> str:
         """The output of `PROC_STATS` (see `hostmetrics.parse_proc`)."""

@@ -168,6 +168,8 @@ def pod_spec(spec: Doc) -> workloads.PodSpec:
         host_aliases=podnetwork.host_aliases(spec),
         init_containers=tuple(_container(c) for c in spec.get("initContainers") or []),
         image_pull_secrets=tuple(str(s["name"]) for s in spec.get("imagePullSecrets") or []),
+        hostname=spec.get("hostname") or "",
+        subdomain=spec.get("subdomain") or "",
     )
 
 
@@ -193,7 +195,13 @@ def _container(c: Doc) -> workloads.Container:
         ),
         resources=_resources(c.get("resources") or {}),
         volume_mounts=tuple(
-            workloads.VolumeMount(m["name"], m["mountPath"], bool(m.get("readOnly")))
+            workloads.VolumeMount(
+                m["name"],
+                m["mountPath"],
+                bool(m.get("readOnly")),
+                m.get("subPath") or "",
+                m.get("subPathExpr") or "",
+            )
             for m in c.get("volumeMounts") or []
         ),
         # None when unset: the planner applies Kubernetes' default for the image's tag

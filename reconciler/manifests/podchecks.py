@@ -18,10 +18,12 @@ from reconciler.manifests import (
     noeffect,
     placementchecks,
     podgroups,
+    podhostname,
     podnetwork,
     probechecks,
     securitycontext,
     servicechecks,
+    subpathchecks,
 )
 from reconciler.manifests import positions as pos
 from reconciler.model import base, quantity
@@ -67,6 +69,8 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
     for index, volume in enumerate(volumes):
         check_volume(checker, (*path, "volumes", index), volume)
     podnetwork.check(checker, path, spec)
+    podhostname.check(checker, path, spec)  # hostname, subdomain
+    subpathchecks.check_sources(checker, path, spec)  # subPath into configMap, secret
     for index, pull in enumerate(spec.get("imagePullSecrets") or []):  # registry logins
         if isinstance(pull, dict) and isinstance(pull.get("name"), str):
             where = (*path, "imagePullSecrets", index, "name")
@@ -237,6 +241,7 @@ def check_mounts(
                 "mountPath must be an absolute path",
                 "start it with '/'",
             )
+        subpathchecks.check(checker, path, mount)  # subPath, subPathExpr
 
 
 def check_volume(checker: checking.Checker, path: pos.Path, volume: Doc) -> None:

@@ -285,6 +285,9 @@ CONTAINER = F("containers", T.LIST, "containers of the podman pod", (
         F("name", T.STRING, "a volume of the pod", required=True),
         F("mountPath", T.STRING, "absolute path in the container", required=True),
         F("readOnly", T.BOOLEAN, "`:ro` (configMap and secret volumes are always read-only)"),
+        F("subPath", T.STRING, "mount only this file or directory of the volume (relative, no "
+          "`..`); made as a directory in an emptyDir or claim volume if missing"),
+        F("subPathExpr", T.STRING, "a subPath with `$(VAR)` taken from the container's env"),
     )),
     _probe("livenessProbe", "failing: the container is restarted"),
     _probe("readinessProbe", "failing: the pod is not Ready (not available to a rollout)"),
@@ -405,6 +408,9 @@ POD_SPEC_FIELDS = (
         F("ip", T.STRING, "an IP address", required=True),
         F("hostnames", T.LIST, "names for it (DNS subdomains)"),
     )),
+    F("hostname", T.STRING, "the pod's hostname (a DNS label; default: the pod's name)"),
+    F("subdomain", T.STRING, "the pod's own /etc/hosts names it `HOSTNAME.SUBDOMAIN.NAMESPACE"
+      ".svc.cluster.local` (`hostname -f`); no other pod resolves it (a warning)"),
     F("dnsPolicy", T.STRING, "`ClusterFirst` (default), `ClusterFirstWithHostNet` and `Default` "
       "mean the same here: names resolve through the host's resolver, Service names through "
       "the pod's /etc/hosts; `None` is refused (dnsConfig is not implemented)"),

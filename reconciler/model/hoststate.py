@@ -94,6 +94,9 @@ class Mount:
     source: str
     target: str
     read_only: bool = False
+    sub_path: str = ""
+    """VOLUME and CLAIM only: mount this relative path of the volume (`subPath`), made as a
+    directory if missing (`executor.subpaths`); the other kinds carry it in `source`."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,11 @@ class PodRun:
     pull_credentials: tuple[registryauth.RegistryCredential, ...] = field(default=(), repr=False)
     """Registry logins from the pod's `imagePullSecrets`, for the executor's pulls. Not hashed
     (a changed login recreates no pod, as in Kubernetes) and never shown."""
+    hostname: str = ""
+    """The pod's hostname (`spec.hostname`); "" : its name, truncated as Kubernetes does."""
+    subdomain: str = ""
+    """`spec.subdomain`: the pod's own /etc/hosts names it `<hostname>.<subdomain>.<namespace>
+    .svc.cluster.local` (`podmanspec`); no other pod resolves that name."""
     fs_group: int | None = None
     """The pod's `securityContext.fsGroup`: its emptyDir and claim volumes are made group-owned
     by it, group-writable and setgid (`executor.volumegroups`). Hashed through every container's

@@ -116,6 +116,10 @@ class VolumeMount:
     name: str
     mount_path: str
     read_only: bool = False
+    sub_path: str = ""
+    """`subPath`: mount only this file or directory of the volume (relative, no `..`)."""
+    sub_path_expr: str = ""
+    """`subPathExpr`: a subPath with `$(VAR)` expanded from the container's env (`plan`)."""
 
 
 class ProbeHandler(enum.StrEnum):
@@ -220,6 +224,10 @@ class PodSpec:
     """Run to completion, one at a time, in order, before the containers (`executor.initrun`)."""
     image_pull_secrets: tuple[str, ...] = ()
     """Names of the Secrets (same namespace) holding registry logins (`imagePullSecrets`)."""
+    hostname: str = ""
+    """`spec.hostname`: the pod's hostname ("" : the pod's name, as today)."""
+    subdomain: str = ""
+    """`spec.subdomain`: with it the pod's /etc/hosts names it `hostname.subdomain.<ns>.svc...`."""
 
     @property
     def cpu_request(self) -> int:

@@ -58,6 +58,8 @@ def build(
         init_containers=podfields.attach_host(resolved.init_containers, host, where),
         pull_credentials=resolved.pull_credentials,
         fs_group=pod.spec.security_context.fs_group if pod.spec.security_context else None,
+        hostname=pod.spec.hostname,
+        subdomain=pod.spec.subdomain,
     )
     parts = spec_parts(run)
     digest = spec_hash(parts)
@@ -82,6 +84,10 @@ def spec_parts(run: hoststate.PodRun) -> dict[str, str]:
     }
     if run.host_aliases:  # the manifest's hostAliases (Service names are attached after this)
         pod["host_aliases"] = run.host_aliases
+    if run.hostname:  # only when set: pods without them keep their hashes
+        pod["hostname"] = run.hostname
+    if run.subdomain:
+        pod["subdomain"] = run.subdomain
     parts = {"pod": hashing.digest(pod, hashing.PART_HASH_LENGTH)}
     for container in run.containers:
         parts[f"container/{container.name}"] = hashing.digest(container, hashing.PART_HASH_LENGTH)

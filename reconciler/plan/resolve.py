@@ -100,7 +100,7 @@ def _container(
         args=tuple(env.expand_references(arg, defined) for arg in container.args),
         working_dir=container.working_dir,
         env=values,
-        mounts=volumes.container_mounts(container, pod_volumes, path),
+        mounts=volumes.container_mounts(container, pod_volumes, path, defined),
         cpu_limit_millis=container.resources.cpu_limit,
         memory_limit_bytes=container.resources.memory_limit,
         probes=container_probes(container),

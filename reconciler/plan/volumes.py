@@ -4,7 +4,8 @@ state directory) bind-mounted read-only, with the volume's `defaultMode` or item
 0644, or 0600 for a Secret; the container sees these bits, its root owning the files);
 emptyDir a podman volume `<namespace>_<pod>_<volume>`; hostPath a bind mount of the host path,
 only under an allow-list; persistentVolumeClaim the claim's podman volume
-(`model.claims.volume_name`), which outlives the pod.
+(`model.claims.volume_name`), which outlives the pod. A mount's `subPath` is resolved by
+`subpaths`.
 
 The allow-list check is lexical (the path must be normalized and under an allowed prefix): the
 executor, which can see the host, should also refuse a path whose real path leaves the prefix.
@@ -13,10 +14,11 @@ executor, which can see the host, should also refuse a path whose real path leav
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reconciler.model import base, claims, hoststate, workloads
-from reconciler.plan import expand, refs
+from reconciler.plan import expand, refs, subpaths
 
 CONFIG_MAP_FILE_MODE = 0o644
 SECRET_FILE_MODE = 0o600
@@ -87,18 +89,30 @@ def pod_volumes(
 
 
 def container_mounts(
-    container: workloads.Container, volumes: PodVolumes, path: str
+    container: workloads.Container,
+    volumes: PodVolumes,
+    path: str,
+    env: Mapping[str, str] | None = None,
 ) -> tuple[hoststate.Mount, ...]:
+    """The container's mounts; `env` (its resolved variables) expands `subPathExpr`."""
     mounts = []
     for index, mount in enumerate(container.volume_mounts):
+        where = f"{path}.volumeMounts[{index}]"
         source = volumes.by_name.get(mount.name)
         if source is None:
             raise refs.ResolveError(
-                f"{path}.volumeMounts[{index}].name",
+                f"{where}.name",
                 f"no volume named {mount.name!r} in the pod",
                 "add it to spec.volumes, or fix the name",
             )
         read_only = source.always_read_only or mount.read_only
+        sub_path = subpaths.relative(mount, env or {}, where)
+        if sub_path:
+            mounts.append(subpaths.mount(
+                source.kind, source.source, sub_path, target=mount.mount_path,
+                read_only=read_only, files=volumes.files, path=where,
+            ))  # fmt: skip
+            continue
         mounts.append(hoststate.Mount(source.kind, source.source, mount.mount_path, read_only))
     return tuple(mounts)
 
