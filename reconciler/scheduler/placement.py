@@ -87,6 +87,7 @@ class _Cluster:
         self._labels: dict[str, tuple[NDArray[np.int32], dict[str, int]]] = {}
         self._shapes: dict[_ShapeKey, _Shape] = {}
         self._evicted = 0
+        self._by_ids: dict[tuple[int, int, int], _Shape] = {}
         self.fits = hostfit.Cache(self)
 
     # -- host-only filters ------------------------------------------------------------------
@@ -115,6 +116,15 @@ class _Cluster:
         return codes, list(values)  # dicts keep insertion order: the values by code
 
     def shape(self, pod: PodRequest) -> _Shape:
+        # Replicas of one owner usually share these very objects: found by identity first (the
+        # pods, held by `schedule`, keep the objects and so their ids alive).
+        ids = (id(pod.node_selector), id(pod.tolerations), id(pod.node_affinity))
+        found = self._by_ids.get(ids)
+        if found is None:
+            found = self._by_ids[ids] = self._shape(pod)
+        return found
+
+    def _shape(self, pod: PodRequest) -> _Shape:
         key: _ShapeKey = (
             tuple(sorted(pod.node_selector.items())), pod.tolerations, pod.node_affinity
         )
@@ -123,7 +133,8 @@ class _Cluster:
             return cached
         if len(self._shapes) >= _SHAPE_CACHE:
             self._evicted += len(self._shapes)
-            self._shapes.clear()  # pathological inputs only: keeps memory bounded
+            self._shapes.clear()
+            self._by_ids.clear()  # pathological inputs only: keeps memory bounded
         tolerated = np.array(
             [predicates.hard_taints_tolerated(t, pod.tolerations) for t in self.taint_sets],
             dtype=np.bool_,
