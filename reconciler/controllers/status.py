@@ -6,7 +6,8 @@ writes them to the store, so the CLI, `/status`, metrics and logs share the word
 from __future__ import annotations
 
 from reconciler.controllers import jobrun, lifecycle, sync
-from reconciler.model import hoststate
+from reconciler.model import diagnostics, hoststate
+from reconciler.plan import configwait
 from reconciler.state import conditions as cond
 
 
@@ -17,6 +18,21 @@ def back_off_events(prepared: sync.Prepared) -> list[tuple[cond.EventKind, str, 
          w.message)
         for w in prepared.waiting
     ]  # fmt: skip
+
+
+def wait_events(prepared: sync.Prepared) -> list[tuple[cond.EventKind, str, str, str]]:
+    """A Warning event per object whose pods wait for a ConfigMap, Secret or claim nothing
+    declares: `CreateContainerConfigError`, or `FailedScheduling` for a claim (the kubelet's and
+    the scheduler's reasons)."""
+    out = []
+    for error in prepared.result.errors:
+        if error.code is not diagnostics.Code.MISSING_REFERENCE:
+            continue
+        obj, _, message = error.message.partition(": ")
+        claim = configwait.CLAIM_FIELD in error.path
+        reason = "FailedScheduling" if claim else configwait.CONFIG_ERROR
+        out.append((cond.EventKind.WARNING, obj, reason, f"{error.path}: {message}"))
+    return out
 
 
 def event(action: hoststate.Action, drift: bool) -> tuple[cond.EventKind, str, str, str]:

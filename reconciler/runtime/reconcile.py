@@ -264,9 +264,10 @@ class Reconciler:
         told = set()
         for kind, obj, reason, message in self.pulls.events(done.results):  # ErrImagePull
             self.store.record_event(kind, obj, reason, message)
-        for kind, obj, reason, message in status.back_off_events(prepared):
+        for kind, obj, reason, message in [*status.back_off_events(prepared),
+                                           *status.wait_events(prepared)]:  # fmt: skip
             told.add((obj, message))
-            if (obj, message) not in self._backoffs_told:  # once per back-off, not per sync
+            if (obj, message) not in self._backoffs_told:  # once per back-off or wait, not per sync
                 self.store.record_event(kind, obj, reason, message)
         self._backoffs_told = told
         self.metrics.balancers.update(prepared.load.state, self.controllers.balancers)
