@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -109,6 +110,7 @@ class Results:
     rest: dict[str, float] = field(default_factory=dict)
     noop: list[float] = field(default_factory=list)
     noop_floor: list[float] = field(default_factory=list)
+    conditions: dict[str, int] = field(default_factory=dict)  # the daemon's log, whole run
 
 
 def loadavg() -> str:
@@ -227,11 +229,36 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
             watcher.close()
         if daemon is not None and daemon.running:
             daemon.stop()
+        if daemon is not None and daemon.log.exists():
+            out.conditions = conditions(daemon.log)
+            if args.keep_log:
+                shutil.copy(daemon.log, args.keep_log)
         if server is not None:
             gitserver.stop(server)
         podwatch.clear(lab.hosts())  # in parallel: the lab's teardown is one host at a time
         lab.down()
     return out
+
+
+def conditions(log_file: Path) -> dict[str, int]:
+    """Host condition changes and syncs by result, as the daemon's JSON log reports them."""
+    counts: dict[str, int] = {}
+    for line in log_file.read_text(errors="replace").splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        message = str(entry.get("message", ""))
+        for word, key in (
+            ("(HostNotResponding)", "host Unknown"), ("(HostLost)", "host NotReady"),
+            ("(Fencing)", "host Fencing"), ("was starved", "daemon starved"),
+        ):  # fmt: skip
+            if word in message:
+                counts[key] = counts.get(key, 0) + 1
+        if entry.get("result"):
+            key = f"sync {entry['result']}"
+            counts[key] = counts.get(key, 0) + 1
+    return counts
 
 
 def at_rest(
@@ -378,6 +405,7 @@ def main() -> None:
     parser.add_argument("--rest-window", type=float, default=0.0, help="seconds; 0: not measured")
     parser.add_argument("--poll", type=float, default=0.1, help="seconds between two reads")
     parser.add_argument("--step", type=int, default=0, help="grow the fleet by N pods a push")
+    parser.add_argument("--keep-log", type=Path, help="copy the daemon's log here at the end")
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--results", type=Path, help="rewrite the section from this JSON output")
     args = parser.parse_args()
