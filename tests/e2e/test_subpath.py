@@ -2,7 +2,8 @@
 apply`): a Deployment mounts two subdirectories of one PersistentVolumeClaim, one key of a
 ConfigMap as a single file and a subdirectory of an emptyDir named by `subPathExpr`; the container
 sees exactly those, the volumes hold the subdirectories, the pod has its hostname and FQDN, and
-data written through a subPath is read by the replacing pod.
+data written through a subPath is read by the replacing pod. A pod's fsGroup gets its emptyDir
+subdirectory.
 
 Namespace `subpath-e2e`; its pods are pruned and its claim volume removed at the end. Run under
 `flock /tmp/e2e.lock` (an apply prunes every other repository's pods).
@@ -87,6 +88,23 @@ spec:
           configMap: {{name: conf}}
         - name: scratch
           emptyDir: {{}}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: grouped
+  namespace: {NAMESPACE}
+spec:
+  terminationGracePeriodSeconds: 1
+  securityContext: {{fsGroup: 2000}}
+  containers:
+    - name: app
+      image: {IMAGE}
+      command: ["sleep", "3600"]
+      securityContext: {{runAsUser: 1000}}
+      volumeMounts: [{{name: g, mountPath: /g, subPath: sub}}]
+  volumes:
+    - {{name: g, emptyDir: {{}}}}
 """
 
 
@@ -99,11 +117,11 @@ def _write(repo: Path, edition: str) -> None:
     (repo / "app.yaml").write_text(MANIFESTS.replace("EDITION", edition))
 
 
-def _pod(lab: labmod.Lab, repo: Path) -> dict[str, Any]:
+def _pod(lab: labmod.Lab, repo: Path, owner: str = "Deployment/store") -> dict[str, Any]:
     result = gitdaemon.run_cli(lab, "get", "pods", "--direct", "-f", str(repo), "-n", NAMESPACE,
                                "-o", "json")  # fmt: skip
     assert result.returncode == 0, result.stderr
-    (pod,) = json.loads(result.stdout)["items"]
+    (pod,) = [p for p in json.loads(result.stdout)["items"] if p["owner"] == owner]
     return dict(pod)
 
 
@@ -177,3 +195,11 @@ def test_data_written_through_a_subpath_survives_pod_replacement(
     assert after["name"] != before["name"] and after["host"] == before["host"]
     assert _exec(lab, after, "cat", "/var/lib/db/first") == before["name"]  # the old pod's
     assert _exec(lab, after, "ls", "/scratch") == after["name"]  # a new emptyDir
+
+
+def test_fs_group_gets_the_subdirectory(lab: labmod.Lab, repo: Path) -> None:
+    pod = _pod(lab, repo, owner="")
+    fields = _exec(lab, pod, "ls", "-ldn", "/g").split()
+    assert (fields[0], fields[2], fields[3]) == ("drwxrwsr-x", "0", "2000")
+    _exec(lab, pod, "touch", "/g/by-1000")  # the pod's user 1000 writes through the group
+    assert _exec(lab, pod, "ls", "-ln", "/g/by-1000").split()[2:4] == ["1000", "2000"]
