@@ -14,7 +14,7 @@ from typing import Any
 import asyncssh
 import pytest
 
-from reconciler.executor import errors, podmanspec, subpathdirs
+from reconciler.executor import errors, podmanspec, subpathdirs, volumegroups
 from reconciler.model import base, hoststate
 
 K = hoststate.MountKind
@@ -116,6 +116,13 @@ def test_bind_makes_each_volume_subpath_once_and_binds_its_host_path() -> None:
     mounts = podmanspec.container_spec(bound, bound.containers[0], "/state", 10)["mounts"]
     assert {"type": "bind", "source": "/v/claimvol/mysql", "destination": "/db",
             "options": ["rbind", "ro"]} in mounts  # fmt: skip
+
+
+def test_fs_group_goes_to_the_subpath_directory_at_its_mount_path() -> None:
+    run = _run(hoststate.Mount(K.VOLUME, "ns_web_scratch", "/cache", sub_path="cache"),
+               fs_group=2000)  # fmt: skip
+    # `hostops` hands volumegroups the run before `bind`: the archive lands on the bound path
+    assert volumegroups.targets(run) == (("ns_web_setup", "/cache"),)
 
 
 def test_bind_without_subpaths_is_the_run_itself_and_a_volume_without_mount_point_fails() -> None:
