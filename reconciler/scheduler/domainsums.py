@@ -51,11 +51,11 @@ class Domains:
     def __init__(self, hosts: Sequence[HostInfo]) -> None:
         self._hosts = hosts
         self._by_key: dict[str, Domain] = {}
-        # (id of a count column, key) -> its sums per domain, with a last spare slot that stays
-        # 0 (code -1 reads it). Columns live as long as this object, so their ids stay theirs.
-        self._sums: dict[tuple[int, str], Ints] = {}
-        self._watch: dict[int, list[tuple[Codes, Ints]]] = {}
-        self._keep: list[Ints] = []
+        # (id of a count column, key, id of the hosts counted or of None) -> its sums per
+        # domain, with a last spare slot that stays 0 (code -1 reads it).
+        self._sums: dict[tuple[int, str, int], Ints] = {}
+        self._watch: dict[int, list[tuple[Codes, Ints, Bools | None]]] = {}
+        self._keep: list[tuple[Ints, Bools | None]] = []
 
     def of(self, key: str) -> Domain:
         found = self._by_key.get(key)
@@ -63,18 +63,19 @@ class Domains:
             found = self._by_key[key] = Domain(self._hosts, key)
         return found
 
-    def sums(self, values: Ints, key: str) -> Ints:
-        """Per domain of `key` (plus the spare slot): the sum of `values` over its hosts."""
-        found = self._sums.get((id(values), key))
+    def sums(self, values: Ints, key: str, over: Bools | None = None) -> Ints:
+        """Per domain of `key` (plus the spare slot): the sum of `values` over its hosts (only
+        those of `over`, if given: an array that must not change while this object lives)."""
+        found = self._sums.get((id(values), key, id(over)))
         if found is None:
             domain = self.of(key)
-            has = domain.has
+            use = domain.has if over is None else domain.has & over
             found = np.bincount(
-                domain.codes[has], weights=values[has], minlength=domain.count + 1
+                domain.codes[use], weights=values[use], minlength=domain.count + 1
             ).astype(np.int64)
-            self._sums[id(values), key] = found
-            self._watch.setdefault(id(values), []).append((domain.codes, found))
-            self._keep.append(values)  # its id must not be reused while it is watched
+            self._sums[id(values), key, id(over)] = found
+            self._watch.setdefault(id(values), []).append((domain.codes, found, over))
+            self._keep.append((values, over))  # their ids must not be reused while watched
         return found
 
     def per_host(self, values: Ints, key: str) -> Ints:
@@ -88,7 +89,7 @@ class Domains:
 
     def added(self, values: Ints, host: int) -> None:
         """`values[host]` has just gone up by one."""
-        for codes, sums in self._watch.get(id(values), ()):
+        for codes, sums, over in self._watch.get(id(values), ()):
             code = codes[host]
-            if code >= 0:
+            if code >= 0 and (over is None or over[host]):
                 sums[code] += 1

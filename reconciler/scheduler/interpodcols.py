@@ -127,7 +127,9 @@ class Columns:
             for held in _held(pod):
                 self._held.setdefault(held, np.zeros(self.size, dtype=np.int64))
         self._everywhere: dict[tuple[str, ...], Bools | None] = {}
-        self._present: dict[tuple[str, tuple[str, ...]], Bools] = {}
+        self._present: dict[tuple[str, tuple[str, ...], int], Bools] = {}
+        self._eligible: dict[tuple[tuple[str, ...], int], Bools] = {}
+        self._keep_selected: list[Bools | None] = []
         self._count_cache: dict[_PodKey, list[Ints]] = {}
         self._held_cache: dict[_PodKey, list[tuple[_Held, Ints]]] = {}
         self._count_items = list(self._counts.items())
@@ -138,7 +140,7 @@ class Columns:
         self._held_index = _Index()
         for number, (held, _) in enumerate(self._held_items):
             self._held_index.add(number, _index_pair(((held[0], held[1]),)))
-        self._keys: dict[str, _PodKey] = {}
+        self._last: tuple[PodRequest | None, _PodKey] = (None, ("", ()))
         self._holds: dict[tuple[str, int], list[Ints]] = {}
         self._resolved: dict[tuple[str, int], Resolved] = {}
         self._keep_rules: list[topology.Rules] = []
@@ -195,10 +197,14 @@ class Columns:
         return found
 
     def _key(self, pod: PodRequest) -> _PodKey:
-        """(namespace, sorted labels), built once per pod (asked when filtering and placing)."""
-        key = self._keys.get(pod.key)
-        if key is None:
-            key = self._keys[pod.key] = _pod_key(pod)
+        """(namespace, sorted labels); the last pod's again when this one has the same (asked
+        when filtering and placing, and replicas come one after another)."""
+        last, key = self._last
+        if last is not pod and (
+            last is None or pod.labels != last.labels or pod.namespace != last.namespace
+        ):
+            key = _pod_key(pod)
+        self._last = (pod, key)
         return key
 
     def involved(self, pod: PodRequest) -> bool:
@@ -242,16 +248,14 @@ class Columns:
 
     def sum(self, values: Ints, key: str, eligible: Bools | None = None) -> Ints:
         """Per host: the sum of `values` over the `eligible` hosts of its domain (None: every
-        host), 0 for a host without the key. Read only: it may be `values` itself."""
+        host; else an array of `eligible`), 0 for a host without the key. Read only: it may
+        be `values` itself."""
         if eligible is None:
             return self.domains.per_host(values, key)
         domain = self.domains.of(key)
-        use = domain.has & eligible
         if domain.identity:
-            return np.where(use, values, 0)
-        codes = domain.codes
-        per_domain = np.bincount(codes[use], weights=values[use], minlength=domain.count + 1)
-        result: Ints = np.where(domain.has, per_domain[codes], 0.0).astype(np.int64)
+            return np.where(eligible, values, 0)
+        result: Ints = self.domains.sums(values, key, eligible)[domain.codes]
         return result
 
     def has_all(self, keys: tuple[str, ...]) -> Bools | None:
@@ -273,18 +277,25 @@ class Columns:
     def eligible(self, keys: tuple[str, ...], selected: Bools | None) -> Bools | None:
         """The hosts whose pods a spread constraint over `keys` counts (ready, selected by the
         pod's node selector and affinity, carrying every key); None when that is every host
-        carrying each constraint's own key (as far as counts go: see above)."""
+        carrying each constraint's own key (as far as counts go: see above). The same array
+        for the same arguments, so that sums over it can be kept."""
         if selected is None and self.has_all(keys) is None:
             return None
-        eligible = self.ready & self.carrying(keys)
-        return eligible if selected is None else eligible & selected
+        found = self._eligible.get((keys, id(selected)))
+        if found is None:
+            eligible = self.ready & self.carrying(keys)
+            found = eligible if selected is None else eligible & selected
+            self._eligible[keys, id(selected)] = found
+            self._keep_selected.append(selected)  # its id must stay its own
+        return found
 
-    def present_domains(self, key: str, keys: tuple[str, ...]) -> Bools:
-        """Per domain of `key` (plus the spare slot): has a ready host carrying `keys`."""
-        found = self._present.get((key, keys))
+    def present_domains(self, key: str, keys: tuple[str, ...], eligible: Bools | None) -> Bools:
+        """Per domain of `key` (plus the spare slot): has a ready host carrying `keys` (and in
+        `eligible`, an array of `eligible`, if given)."""
+        found = self._present.get((key, keys, id(eligible)))
         if found is None:
             domain = self.domains.of(key)
-            eligible = self.ready & self.carrying(keys)
-            found = np.bincount(domain.codes[eligible], minlength=domain.count + 1) > 0
-            self._present[key, keys] = found
+            hosts = self.ready & self.carrying(keys) if eligible is None else eligible
+            found = np.bincount(domain.codes[hosts], minlength=domain.count + 1) > 0
+            self._present[key, keys, id(eligible)] = found
         return found

@@ -88,25 +88,19 @@ def _skew_fails(
     eligible: Bools | None,
 ) -> Bools:
     domain = cols.domains.of(c.topology_key)
-    codes = domain.codes
     if domain.identity:
         present = cols.ready if eligible is None else eligible
         per_domain = counts if eligible is None else np.where(eligible, counts, 0)
-    elif eligible is None:
-        present = cols.present_domains(c.topology_key, keys)
-        per_domain = cols.domains.sums(counts, c.topology_key)
     else:
-        present = np.bincount(codes[eligible], minlength=domain.count + 1) > 0
-        per_domain = np.bincount(
-            codes[eligible], weights=counts[eligible], minlength=domain.count + 1
-        ).astype(np.int64)
+        present = cols.present_domains(c.topology_key, keys, eligible)
+        per_domain = cols.domains.sums(counts, c.topology_key, eligible)
     domains = int(np.count_nonzero(present))
     minimum = int(per_domain[present].min()) if domains else 0
     if c.min_domains is not None and domains < c.min_domains:
         minimum = 0
     selected = c.selector is not None and c.selector.matches(pod.labels)
     over: Bools = per_domain + int(selected) - minimum > c.max_skew
-    failed: Bools = over if domain.identity else over[codes]
+    failed: Bools = over if domain.identity else over[domain.codes]
     return failed if domain.everyone else domain.has & failed
 
 
