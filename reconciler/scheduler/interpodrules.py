@@ -142,14 +142,20 @@ def preferred(
     preferred node affinity `node_score`), then carrying every ScheduleAnyway key, then
     fewest matching pods in those domains."""
     own = cols.resolved(pod)
+    # Weighted counts summed per domain of each key first, then read per host once per key.
+    by_key: dict[str, Ints] = {}
+    weighted = [*own.weighted]
+    weighted += [(held[3], holders, held[2]) for held, holders in cols.held_about(pod) if held[3]]
+    for weight, counts, key in weighted:
+        domain = cols.domains.of(key)
+        part = weight * (counts if domain.identity else cols.domains.sums(counts, key))
+        found = by_key.get(key)
+        by_key[key] = part if found is None else found + part
     score: Floats | Ints | None = node_score
-    for weight, counts, key in own.weighted:
-        part = weight * cols.sum(counts, key)
+    for key, sums in by_key.items():
+        domain = cols.domains.of(key)
+        part = sums if domain.identity else sums[domain.codes]
         score = part if score is None else score + part
-    for held, holders in cols.held_about(pod):
-        if held[3]:
-            part = held[3] * cols.sum(holders, held[2])
-            score = part if score is None else score + part
     candidates = fit
     if score is not None:
         masked = np.where(candidates, score, -np.inf)
