@@ -93,6 +93,7 @@ def listeners_digest(config: loadbalancer.Config) -> str:
     shape = [
         [loadbalancer.token(item.name), [port(p) for p in item.ports], str(item.mode)]
         + (["source"] if item.affinity else [])  # the balance algorithm: a reload changes it
+        + ([[_bind(item, p) for p in item.ports]] if item.address_ports else [])
         for item in config.listeners
     ]
     return hashlib.sha256(json.dumps(shape).encode()).hexdigest()
@@ -121,12 +122,22 @@ def render(config: loadbalancer.Config, paths: Paths) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _bind(item: loadbalancer.Listener, number: int) -> str:
+    """`:PORT` (every address of the host), or `ADDRESS:PORT` for a port bound on the
+    Service's cluster IP only."""
+    where = item.bind(number)
+    if not where:
+        return f":{port(number)}"
+    checked = loadbalancer.address(where)
+    return f"[{checked}]:{port(number)}" if ":" in checked else f"{checked}:{port(number)}"
+
+
 def _listener(item: loadbalancer.Listener) -> list[str]:
     mode = loadbalancer.Mode(item.mode)
     if not item.ports:
         raise loadbalancer.UnsafeTokenError(f"listener {item.name!r} has no port")
     out = [f"listen {loadbalancer.token(item.name)}"]
-    out += [f"    bind :{port(p)}" for p in item.ports]
+    out += [f"    bind {_bind(item, p)}" for p in item.ports]
     # sessionAffinity ClientIP: a consistent hash of the client address (dynamic servers need a
     # consistent hash); otherwise round robin.
     balance = ["    balance source", "    hash-type consistent"] if item.affinity else [

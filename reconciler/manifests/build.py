@@ -117,6 +117,7 @@ def _service(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects
         spec.get("type") or "ClusterIP",
         source=source,
         session_affinity=spec.get("sessionAffinity") or "None",
+        cluster_ip=spec.get("clusterIP") or "",  # pinned; else the loader allocates one
     )
 
 

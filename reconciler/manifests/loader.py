@@ -28,7 +28,7 @@ from reconciler.manifests import (
     sopsformat,
     yamldocs,
 )
-from reconciler.model import base, errors, objects
+from reconciler.model import base, clusterips, errors, objects
 from reconciler.model import diagnostics as dg
 
 Limits = yamldocs.Limits
@@ -63,16 +63,22 @@ def load_repository(
     limits: yamldocs.Limits = DEFAULT_LIMITS,
     schema_set: schemas.SchemaSet | None = None,
     age_key_file: Path | None = None,
+    service_cidr: str = clusterips.DEFAULT_CIDR,
 ) -> LoadResult:
     """Load and validate every manifest under `root`. Problems in the manifests are returned as
     diagnostics, never raised; only an unusable `root` raises `RepositoryError`. SOPS-encrypted
-    Secrets are decrypted with `age_key_file`, else $SOPS_AGE_KEY_FILE (read when first needed)."""
+    Secrets are decrypted with `age_key_file`, else $SOPS_AGE_KEY_FILE (read when first needed).
+    Services get their cluster IPs from `service_cidr` (a bad CIDR raises RepositoryError)."""
     given = Path(root)
     if not given.exists():
         raise RepositoryError(f"{given}: no such directory")
     if not given.is_dir():
         raise RepositoryError(f"{given}: not a directory")
-    run = _Run(given.resolve(), limits, schema_set or schemas.load())
+    try:
+        cidr = clusterips.network(service_cidr)
+    except clusterips.CidrError as exc:
+        raise RepositoryError(str(exc)) from exc
+    run = _Run(given.resolve(), limits, schema_set or schemas.load(), cidr)
     run.age_key_file = sops.key_file(age_key_file)
     return run.load()
 
@@ -82,6 +88,7 @@ class _Run:
     root: Path
     limits: yamldocs.Limits
     schemas: schemas.SchemaSet
+    cidr: clusterips.Network
     diagnostics: list[dg.Diagnostic] = field(default_factory=list)
     objects: list[objects.Object] = field(default_factory=list)
     declared: list[references.Declared] = field(default_factory=list)
@@ -114,12 +121,12 @@ class _Run:
         self.diagnostics += hpadocs.across(self.objects)
         self.diagnostics += claimchecks.across(self.objects)
         if complete:
-            self.diagnostics += servicechecks.check(self.placed)
+            self.diagnostics += servicechecks.check(self.placed, self.cidr)
             self.diagnostics += placementchecks.across(self.placed)
         self.diagnostics.sort(key=lambda d: (d.file, d.line, d.column, d.path, d.message))
         return LoadResult(
             root=self.root,
-            state=objects.DesiredState.of(self.objects),
+            state=objects.DesiredState.of(clusterips.assign(self.objects, self.cidr)),
             diagnostics=tuple(self.diagnostics),
             files=tuple(f.rel for f in files),
             documents=self.documents,

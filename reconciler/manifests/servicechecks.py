@@ -6,13 +6,14 @@ selected pods do not declare. Findings carry file:line and the field path of bot
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from reconciler.manifests import checking, yamldocs
 from reconciler.manifests import positions as pos
-from reconciler.model import base, objects, workloads
+from reconciler.model import base, clusterips, objects, workloads
 from reconciler.model import diagnostics as dg
 
 UNPRIVILEGED = 1024
@@ -51,27 +52,29 @@ def fields(checker: checking.Checker) -> None:
 
 
 def _cluster_ip(checker: checking.Checker, value: str | None) -> None:
-    """`clusterIP`: unset or "" (allocated: here every host's own address); not "None"
-    (headless) and not an address of one's choosing (there are no virtual IPs)."""
+    """`clusterIP`: unset or "" (allocated from the service CIDR), or an IP address (pinned; the
+    repository-wide check says whether it lies in the CIDR); not "None" (headless)."""
     if not value:
         return
     if value == "None":
         checker.error(
             ("spec", "clusterIP"),
             dg.Code.NOT_BUILT,
-            "headless Services (clusterIP: None) are not built: every Service answers on each "
-            "host's own address through its load balancer, and pod ports are published on "
-            "allocated host ports, not on pod addresses",
-            "remove clusterIP (the Service is then balanced on every host)",
+            "headless Services (clusterIP: None) are not built: every Service is balanced by "
+            "the hosts' load balancers, and pod ports are published on allocated host ports, "
+            "not on pod addresses",
+            "remove clusterIP (the Service then gets a cluster IP and is balanced on every host)",
         )
         return
-    checker.error(
-        ("spec", "clusterIP"),
-        dg.Code.NOT_BUILT,
-        f"clusterIP {value!r} cannot be honoured: there are no virtual IPs here; a Service "
-        "answers on every host's own address",
-        "remove clusterIP",
-    )
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        checker.error(
+            ("spec", "clusterIP"),
+            dg.Code.INVALID_VALUE,
+            f"clusterIP {value!r} is not an IP address",
+            "remove clusterIP (one is allocated from the service CIDR) or write an address in it",
+        )
 
 
 def _port_fields(checker: checking.Checker, path: pos.Path, port: checking.Doc, kind: str) -> None:
@@ -144,7 +147,8 @@ def _port_fields(checker: checking.Checker, path: pos.Path, port: checking.Doc, 
 
 @dataclass(frozen=True)
 class _Claim:
-    """A port some object binds on every host's addresses."""
+    """A port some object binds: on every host's addresses (`wide`), or, for a Service `port`
+    that other Services share, on the Service's cluster IP only."""
 
     port: int
     owner: str  # "Service shop/web"
@@ -152,6 +156,7 @@ class _Claim:
     line: int
     column: int
     path: str
+    wide: bool = True
 
     @property
     def where(self) -> str:
@@ -170,17 +175,53 @@ class _Workload:
     spec_path: pos.Path
 
 
-def check(placed: Iterable[Placed]) -> list[dg.Diagnostic]:
-    """Cross-object findings; `placed` are the built objects with their documents. Run only
-    when every file could be read (otherwise a missing pod may just be unread)."""
+def check(
+    placed: Iterable[Placed], cidr: clusterips.Network | None = None
+) -> list[dg.Diagnostic]:
+    """Cross-object findings; `placed` are the built objects with their documents, `cidr` the
+    service CIDR (default `clusterips.DEFAULT_CIDR`). Run only when every file could be read
+    (otherwise a missing pod may just be unread)."""
     placed = list(placed)
+    network = cidr if cidr is not None else clusterips.network(clusterips.DEFAULT_CIDR)
     services = [(o, d) for o, d in placed if isinstance(o, objects.Service)]
     pods = [_workload(o, d) for o, d in placed]
     workload_list = [w for w in pods if w is not None]
     found: list[dg.Diagnostic] = []
+    found += _pinned(services, network)
     found += _port_clashes(services, workload_list)
     for service, document in services:
         found += _selection(service, document, workload_list)
+    return found
+
+
+def _pinned(
+    services: list[tuple[objects.Service, yamldocs.Document]], cidr: clusterips.Network
+) -> list[dg.Diagnostic]:
+    """A `spec.clusterIP` outside the service CIDR, or one that another Service pins too."""
+    found: list[dg.Diagnostic] = []
+    first: dict[str, _Claim] = {}
+    for service, document in services:
+        value = service.cluster_ip
+        if not value:
+            continue
+        owner = f"Service {service.meta.namespace}/{service.meta.name}"
+        here = _claim(0, owner, document, ("spec", "clusterIP"))
+        if not clusterips.contains(cidr, value):
+            found.append(_error(
+                here, dg.Code.INVALID_VALUE,
+                f"clusterIP {value} is not an address of the service CIDR {cidr} (its network "
+                "and broadcast addresses excluded)",
+                "remove clusterIP (one is allocated) or choose an address in the service CIDR "
+                "(the service_cidr setting)",
+            ))  # fmt: skip
+            continue
+        earlier = first.setdefault(value, here)
+        if earlier is not here:
+            found.append(_error(
+                here, dg.Code.INVALID_VALUE,
+                f"clusterIP {value} is also the clusterIP of {earlier.where}",
+                "give each Service its own clusterIP, or remove it (one is allocated)",
+            ))  # fmt: skip
     return found
 
 
@@ -206,34 +247,73 @@ def _workload(obj: objects.Object, document: yamldocs.Document) -> _Workload | N
     return None
 
 
-def _claim(port: int, owner: str, document: yamldocs.Document, path: pos.Path) -> _Claim:
+def _claim(
+    port: int, owner: str, document: yamldocs.Document, path: pos.Path, wide: bool = True
+) -> _Claim:
     line, column = document.at(path)
-    return _Claim(port, owner, document.file, line, column, pos.format_path(path))
+    return _Claim(port, owner, document.file, line, column, pos.format_path(path), wide)
+
+
+def _service_claims(services: list[tuple[objects.Service, yamldocs.Document]]) -> list[_Claim]:
+    claims: list[_Claim] = []
+    for service, document in services:
+        owner = f"Service {service.meta.namespace}/{service.meta.name}"
+        wide = clusterips.binding(service).host_wide
+        for index, port in enumerate(service.ports):
+            path: pos.Path = ("spec", "ports", index)
+            claims.append(_claim(port.port, owner, document, (*path, "port"), port.port in wide))
+            if port.node_port is not None:
+                claims.append(_claim(port.node_port, owner, document, (*path, "nodePort")))
+    claims.sort(key=lambda c: (c.file, c.line, c.column))
+    return claims
+
+
+def _clash(claim: _Claim, earlier: list[_Claim]) -> _Claim | None:
+    """The first earlier claim `claim` cannot share its port with: a port bound host-wide on
+    either side (a nodePort, or the port of a NodePort/LoadBalancer without one), or the same
+    object's port twice. Service ports otherwise share: each binds on its own cluster IP."""
+    for other in earlier:
+        if claim.wide or other.wide or claim.owner == other.owner:
+            return other
+    return None
 
 
 def _port_clashes(
     services: list[tuple[objects.Service, yamldocs.Document]], pods: list[_Workload]
 ) -> list[dg.Diagnostic]:
-    claims: list[_Claim] = []
-    for service, document in services:
-        owner = f"Service {service.meta.namespace}/{service.meta.name}"
-        for index, port in enumerate(service.ports):
-            path: pos.Path = ("spec", "ports", index)
-            claims.append(_claim(port.port, owner, document, (*path, "port")))
-            if port.node_port is not None:
-                claims.append(_claim(port.node_port, owner, document, (*path, "nodePort")))
-    claims.sort(key=lambda c: (c.file, c.line, c.column))
     found: list[dg.Diagnostic] = []
-    first: dict[int, _Claim] = {}
-    for claim in claims:
-        earlier = first.setdefault(claim.port, claim)
-        if earlier is not claim:
-            found.append(_error(
-                claim, dg.Code.HOST_PORT_CLASH,
-                f"port {claim.port} is also bound by {earlier.where}: both listen on every "
-                "host's addresses",
-                "give each Service port (and nodePort) its own number",
-            ))  # fmt: skip
+    by_port: dict[int, list[_Claim]] = {}
+    for claim in _service_claims(services):
+        by_port.setdefault(claim.port, []).append(claim)
+    first = {port: claims[0] for port, claims in by_port.items()}
+    for claims in by_port.values():
+        sharing: list[_Claim] = []
+        for index, claim in enumerate(claims):
+            clash = _clash(claim, claims[:index])
+            if clash is not None:
+                found.append(_error(
+                    claim, dg.Code.HOST_PORT_CLASH,
+                    f"port {claim.port} is also bound by {clash.where}: "
+                    + ("both listen on every host's addresses" if clash.wide and claim.wide
+                       else "one of them listens on it on every host's addresses (a nodePort, "
+                       "or the port of a NodePort/LoadBalancer Service without nodePort)"),
+                    "give each Service port (and nodePort) its own number, or add a nodePort "
+                    "to the NodePort/LoadBalancer Service",
+                ))  # fmt: skip
+            else:
+                sharing.append(claim)
+        if len({c.owner for c in sharing}) > 1:
+            for claim in sharing:
+                other = next(c for c in sharing if c.owner != claim.owner)
+                found.append(dg.Diagnostic(
+                    claim.file, claim.line, claim.column, claim.path,
+                    f"port {claim.port} is shared with {other.where}: each Service listens on "
+                    "it on its own cluster IP only, reachable from pods and hosts (every host "
+                    "needs the route of the service CIDR), not from outside",
+                    "give the Service a port of its own, or make it a NodePort with a nodePort, "
+                    "to reach it from outside",
+                    dg.Code.SHARED_PORT, dg.Severity.WARNING,
+                ))  # fmt: skip
     for pod in pods:
         for ci, container in enumerate(pod.spec.containers):
             for pi, cport in enumerate(container.ports):
@@ -253,8 +333,8 @@ def _port_clashes(
                 if bound is not None:
                     found.append(_error(
                         hp, dg.Code.HOST_PORT_CLASH,
-                        f"hostPort {cport.host_port} is the port of {bound.where}: both bind "
-                        "every host's address",
+                        f"hostPort {cport.host_port} is the port of {bound.where}: a hostPort "
+                        "binds every host's address",
                         "remove the hostPort (a Service reaches the pod without it) or change "
                         "one of the ports",
                     ))  # fmt: skip

@@ -543,8 +543,9 @@ KINDS: tuple[KindSubset, ...] = (
               "`NodePort`: also `nodePort`; `LoadBalancer`: as `NodePort` (every host's "
               "address is an external address; `nodePort` optional)",
               enum=("ClusterIP", "NodePort", "LoadBalancer")),
-            F("clusterIP", T.STRING, "unset or empty only: a Service answers on every host's "
-              "address; `None` (headless) is refused (not built)"),
+            F("clusterIP", T.STRING, "the Service's virtual IP, in the service CIDR "
+              "(`service_cidr`); unset or empty: one derived from a hash of its namespace/name; "
+              "`None` (headless) is refused (not built)"),
             F("sessionAffinity", T.STRING, "`ClientIP`: a client's connections go to one pod "
               "(HAProxy `balance source`); `None` (default): round robin",
               enum=("None", "ClientIP")),

@@ -55,6 +55,7 @@ class Code(enum.StrEnum):
     IGNORED_FIELD = "ignored-field"  # a warning: accepted and ignored (as Kubernetes does)
     IMMUTABLE_FIELD = "immutable-field"  # a warning: a change here has no effect once applied
     PRIVILEGED_PORT = "privileged-port"  # a warning: bound only where the host allows it
+    SHARED_PORT = "shared-service-port"  # a warning: bound on each cluster IP only
 
 
 @dataclass(frozen=True, order=True)

@@ -60,7 +60,8 @@ class Server:
 @dataclass(frozen=True)
 class Listener:
     """One Service port: HAProxy binds `ports` (the Service port, and the nodePort for a
-    NodePort Service) on every address of the host and balances over `servers`."""
+    NodePort Service) on every address of the host, those in `address_ports` on `address` (the
+    Service's cluster IP) only, and balances over `servers`."""
 
     name: str  # token, unique per host: "<namespace>.<service>.<port>"
     namespace: str
@@ -70,6 +71,13 @@ class Listener:
     mode: Mode = Mode.TCP
     servers: tuple[Server, ...] = ()
     affinity: bool = False  # sessionAffinity ClientIP: balance by a hash of the client address
+    address: str = ""  # the Service's cluster IP (model.clusterips)
+    address_ports: tuple[int, ...] = ()  # the ports bound on `address` only (shared ports)
+
+    def bind(self, port: int) -> str:
+        """Where `port` is bound: "ADDRESS" for a port of `address_ports`, else "" (every
+        address of the host)."""
+        return self.address if self.address and port in self.address_ports else ""
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,7 @@ class Service:
     type: str = "ClusterIP"
     source: base.SourceRef | None = field(default=None, compare=False)
     session_affinity: str = "None"  # "ClientIP": a client's connections stay on one pod
+    cluster_ip: str = ""  # its virtual IP (model.clusterips): spec.clusterIP, else allocated
 
     @property
     def key(self) -> base.ObjectKey:

@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconciler.model import hoststate, loadbalancer, objects
+from reconciler.model import clusterips, hoststate, loadbalancer, objects
 from reconciler.plan import podports
 
 HTTP_APP_PROTOCOLS = frozenset({"http", "kubernetes.io/h2c"})
@@ -152,8 +152,13 @@ def endpoints(
     return tuple(out)
 
 
-def listener(service: objects.Service, port: objects.ServicePort) -> loadbalancer.Listener:
-    """The listener of one Service port, without servers."""
+def listener(
+    service: objects.Service,
+    port: objects.ServicePort,
+    cluster_only: frozenset[int] = frozenset(),
+) -> loadbalancer.Listener:
+    """The listener of one Service port, without servers; bound on the Service's cluster IP
+    only when its port is in `cluster_only` (a port other Services share)."""
     label = port.name or str(port.port)
     ports: tuple[int, ...] = (port.port,)
     if service.type in ("NodePort", "LoadBalancer") and port.node_port is not None:
@@ -166,6 +171,8 @@ def listener(service: objects.Service, port: objects.ServicePort) -> loadbalance
         ports=ports,
         mode=mode(port),
         affinity=service.session_affinity == "ClientIP",
+        address=loadbalancer.address(service.cluster_ip) if service.cluster_ip else "",
+        address_ports=(port.port,) if port.port in cluster_only and service.cluster_ip else (),
     )
 
 
@@ -194,11 +201,14 @@ def configs(
     found = endpoints(state, observations, draining=draining)
     by_port = {(e.namespace, e.service, e.port): e for e in found}
     listeners = []
+    shared = clusterips.cluster_only_of(state.services)
     for service in state.services:
+        only = shared.get((service.meta.namespace, service.meta.name), frozenset())
         for port in service.ports:
             items = by_port[(service.meta.namespace, service.meta.name, port.port)].endpoints
             servers = sorted((_server(e) for e in items if e.draining or e.ready),
                              key=lambda s: s.name)  # fmt: skip
-            listeners.append(dataclasses.replace(listener(service, port), servers=tuple(servers)))
+            item = listener(service, port, only)
+            listeners.append(dataclasses.replace(item, servers=tuple(servers)))
     config = loadbalancer.Config(tuple(sorted(listeners, key=lambda li: li.name)))
     return {host.meta.name: config for host in state.hosts}

@@ -1,5 +1,6 @@
 """Service checks in `validate`: ports two objects would both bind on every host (with both
-files and lines), selectors matching nothing (a warning), target ports the pods do not declare,
+files and lines), ports Services share on their cluster IPs, pinned cluster IPs, selectors
+matching nothing (a warning), target ports the pods do not declare,
 rootless ports, types and protocols that are not built, and hostile values in every field that
 reaches the load balancer."""
 
@@ -73,14 +74,72 @@ def test_a_service_that_selects_declared_ports_is_valid_without_warnings(tmp_pat
     assert lines(result) == []
 
 
-def test_two_services_on_one_port_name_both_files_and_lines(tmp_path: Path) -> None:
+def test_two_services_on_one_port_share_it_on_their_cluster_ips(tmp_path: Path) -> None:
     result = load(tmp_path, a=deployment() + "---\n" + service(),
                   b=service("other", 8000))  # fmt: skip
+    assert result.ok, lines(result)
+    shared = [d for d in result.diagnostics if d.code is dg.Code.SHARED_PORT]
+    assert [(d.file, d.path) for d in shared] == [
+        ("a.yaml", "spec.ports[0].port"), ("b.yaml", "spec.ports[0].port")]  # fmt: skip
+    assert all(d.severity is dg.Severity.WARNING for d in shared)
+    assert "shared with Service shop/other (b.yaml:11" in shared[0].message
+    assert "on its own cluster IP only" in shared[0].message
+    assert "not from outside" in shared[0].message
+
+
+def test_a_port_shared_with_a_host_wide_load_balancer_is_refused(tmp_path: Path) -> None:
+    wide = service("lb", 8000).replace("spec:\n", "spec:\n  type: LoadBalancer\n", 1)
+    result = load(tmp_path, a=deployment() + "---\n" + service(), b=wide)
     (error,) = result.errors
     assert error.format() == (
-        "b.yaml:11:13: error: spec.ports[0].port: port 8000 is also bound by Service shop/web "
-        "(a.yaml:31, spec.ports[0].port): both listen on every host's addresses"
+        "b.yaml:12:13: error: spec.ports[0].port: port 8000 is also bound by Service shop/web "
+        "(a.yaml:31, spec.ports[0].port): one of them listens on it on every host's addresses "
+        "(a nodePort, or the port of a NodePort/LoadBalancer Service without nodePort)"
     )
+
+
+def test_a_node_port_service_with_a_node_port_shares_its_port(tmp_path: Path) -> None:
+    text = service("np", 8000, extra="      nodePort: 30080\n").replace(
+        "spec:\n", "spec:\n  type: NodePort\n", 1)  # fmt: skip
+    result = load(tmp_path, a=deployment() + "---\n" + service(), b=text)
+    assert result.ok, lines(result)
+
+
+def test_one_service_twice_on_one_port_is_refused(tmp_path: Path) -> None:
+    text = service().replace("  ports:\n", "  ports:\n    - {name: b, port: 8000}\n", 1)
+    result = load(tmp_path, a=deployment() + "---\n" + text)
+    assert not result.ok
+
+
+def test_a_pinned_cluster_ip_in_the_cidr_is_kept(tmp_path: Path) -> None:
+    text = service().replace("spec:\n", "spec:\n  clusterIP: 10.96.7.7\n", 1)
+    result = load(tmp_path, a=deployment() + "---\n" + text, b=service("other", 9000))
+    assert result.ok, lines(result)
+    ips = {s.meta.name: s.cluster_ip for s in result.state.services}
+    assert ips["web"] == "10.96.7.7"
+    assert ips["other"].startswith("10.96.") and ips["other"] != "10.96.7.7"
+
+
+def test_two_services_pinning_one_cluster_ip_are_refused(tmp_path: Path) -> None:
+    pin = "spec:\n  clusterIP: 10.96.7.7\n"
+    result = load(tmp_path, a=deployment() + "---\n" + service().replace("spec:\n", pin, 1),
+                  b=service("other", 9000).replace("spec:\n", pin, 1))  # fmt: skip
+    (error,) = result.errors
+    assert error.path == "spec.clusterIP" and error.file == "b.yaml"
+    assert "also the clusterIP of Service shop/web" in error.message
+
+
+def test_the_service_cidr_is_a_load_setting(tmp_path: Path) -> None:
+    (tmp_path / "ns.yaml").write_text(NAMESPACE)
+    (tmp_path / "a.yaml").write_text(
+        service().replace("spec:\n", "spec:\n  clusterIP: 10.96.7.7\n", 1)
+    )
+    result = loader.load_repository(tmp_path, service_cidr="198.19.128.0/17")
+    (error,) = result.errors
+    assert error.path == "spec.clusterIP" and error.line == 7
+    assert "not an address of the service CIDR 198.19.128.0/17" in error.message
+    with pytest.raises(loader.RepositoryError, match="service_cidr"):
+        loader.load_repository(tmp_path, service_cidr="10.96.0.1/16")
 
 
 def test_a_node_port_clashing_with_another_services_port(tmp_path: Path) -> None:
@@ -157,7 +216,9 @@ def test_a_target_port_only_some_selected_pods_declare_is_a_warning(tmp_path: Pa
         (service().replace("spec:\n", "spec:\n  clusterIP: None\n", 1),
          "headless Services (clusterIP: None) are not built"),
         (service().replace("spec:\n", "spec:\n  clusterIP: 10.0.0.9\n", 1),
-         "there are no virtual IPs here"),
+         "clusterIP 10.0.0.9 is not an address of the service CIDR 10.96.0.0/16"),
+        (service().replace("spec:\n", "spec:\n  clusterIP: web\n", 1),
+         "clusterIP 'web' is not an IP address"),
         (service(extra="      nodePort: 8080\n").replace("spec:\n", "spec:\n  type: NodePort\n"),
          "nodePort 8080 is outside 30000-32767"),
         (service(extra="      protocol: UDP\n"), "protocol UDP is not built"),
