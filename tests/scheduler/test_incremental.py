@@ -31,6 +31,7 @@ from reconciler.scheduler.topology import (
 GI = 1 << 30
 HOSTNAME = topology.HOSTNAME
 KEYS = ["zone", "rack", HOSTNAME]
+SHARED = LabelSelector.of({"tier": "web"})
 
 
 def _hosts(rng: random.Random, count: int) -> list[HostInfo]:
@@ -72,7 +73,7 @@ def _rules(rng: random.Random, app: str, previous: str) -> Rules | None:
             rng.choice([1, 1, 2]),
             key,
             when,
-            mine,
+            rng.choice([mine, SHARED]),  # SHARED: pods of owners placed on other hosts too
             min_domains=rng.choice([None, 2, 5]) if when is Unsatisfiable.DO_NOT_SCHEDULE else None,
         )
         for key in rng.sample(KEYS, rng.choice([0, 1, 1, 2]))
@@ -111,18 +112,19 @@ def _pods(rng: random.Random, hosts: list[HostInfo], owners: int) -> list[PodReq
         cpu = rng.choice([100, 250, 500])
         memory = rng.choice([256, 512, 1024]) << 20
         namespace = rng.choice(["ns0", "ns1"])
+        labels = {"app": app, "tier": "web"} if rng.random() < 0.5 else {"app": app}
         for r in range(rng.randint(1, 12)):
             bound = rng.choice(hosts).name if rng.random() < 0.08 else None
             pods.append(PodRequest(
                 key=f"{namespace}/{app}-{r:02d}", owner=f"{namespace}/{app}", cpu_millis=cpu,
                 memory_bytes=memory, node_selector=selector, tolerations=tolerations,
-                host_ports=ports, labels={"app": app}, rules=rules, node_affinity=affinity,
+                host_ports=ports, labels=labels, rules=rules, node_affinity=affinity,
                 bound_host=bound,
             ))  # fmt: skip
     return pods
 
 
-@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("seed", range(16))
 def test_deployments_with_rules_equal_reference(seed: int) -> None:
     rng = random.Random(seed)
     hosts = _hosts(rng, 40)
