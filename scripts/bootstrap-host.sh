@@ -2,7 +2,8 @@
 # Prepare a real host (Debian/Ubuntu with systemd) for the reconciler. Run as root ON the host:
 #
 #   bootstrap-host.sh [--user NAME] [--host NAME] [--install-packages]
-#                     [--unprivileged-port-start N|keep] AUTHORIZED_KEY_FILE
+#                     [--unprivileged-port-start N|keep] [--service-cidr CIDR|none]
+#                     AUTHORIZED_KEY_FILE
 #
 # AUTHORIZED_KEY_FILE is the reconciler's public key (the .pub of the daemon's ssh_key).
 # Idempotent: every step checks first and says what it found. It
@@ -18,7 +19,11 @@
 #      /etc/sysctl.d/60-reconciler-ports.conf; --unprivileged-port-start N for another floor, or
 #      "keep" to leave it): Services on port 80 and 443 are bound by the user's rootless HAProxy
 #      and hostPorts by rootless Podman. It never raises a value an administrator set lower;
-#   7. prints the host key fingerprints and known_hosts lines to pin on the reconciler's machine.
+#   7. routes the service CIDR (default 10.96.0.0/16, the daemon's service_cidr; "none" to skip)
+#      to lo (ip route replace local CIDR dev lo), now and at every boot (the oneshot unit
+#      reconciler-service-cidr.service): the rootless HAProxy binds Services that share a port on
+#      their cluster IPs in it;
+#   8. prints the host key fingerprints and known_hosts lines to pin on the reconciler's machine.
 # It also checks for /usr/sbin/haproxy (package haproxy): the reconciler starts its own HAProxy as
 # the user, over SSH (the per-host load balancer of Services); the system haproxy.service is unused.
 # Nothing the reconciler later does on this host runs as root.
@@ -28,12 +33,13 @@ USER_NAME=reconciler
 HOST_NAME=""
 INSTALL_PACKAGES=0
 PORT_START=80
+SERVICE_CIDR=10.96.0.0/16
 KEY_FILE=""
 MIN_SUBIDS=65536
 PACKAGES=(podman uidmap slirp4netns fuse-overlayfs haproxy)
 
 usage() {
-  sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
@@ -46,6 +52,7 @@ while [ "$#" -gt 0 ]; do
     --host) [ "$#" -ge 2 ] || usage; HOST_NAME="$2"; shift 2 ;;
     --install-packages) INSTALL_PACKAGES=1; shift ;;
     --unprivileged-port-start) [ "$#" -ge 2 ] || usage; PORT_START="$2"; shift 2 ;;
+    --service-cidr) [ "$#" -ge 2 ] || usage; SERVICE_CIDR="$2"; shift 2 ;;
     -h|--help) usage ;;
     -*) echo "bootstrap-host: unknown option $1" >&2; usage ;;
     *) [ -z "$KEY_FILE" ] || usage; KEY_FILE="$1"; shift ;;
@@ -59,6 +66,8 @@ case "$PORT_START" in
   ''|*[!0-9]*) die "--unprivileged-port-start takes a port from 0 to 1024, or keep: $PORT_START" ;;
   *) [ "$PORT_START" -le 1024 ] || die "--unprivileged-port-start takes a port from 0 to 1024" ;;
 esac
+[ "$SERVICE_CIDR" = none ] || [[ "$SERVICE_CIDR" =~ ^[0-9a-fA-F.:]+/[0-9]{1,3}$ ]] \
+  || die "--service-cidr takes a network such as 10.96.0.0/16, or none: $SERVICE_CIDR"
 [ -r "$KEY_FILE" ] || die "cannot read the public key file $KEY_FILE"
 ssh-keygen -l -f "$KEY_FILE" >/dev/null 2>&1 || die "$KEY_FILE is not an SSH public key"
 KEY_LINE="$(grep -m1 -E '^(ssh-|ecdsa-|sk-)' "$KEY_FILE")" || die "$KEY_FILE has no key line"
@@ -194,7 +203,33 @@ else
   fi
 fi
 
-# 7. the host key to pin -------------------------------------------------------------------------
+# 7. the service CIDR ---------------------------------------------------------------------------
+CIDR_UNIT=/etc/systemd/system/reconciler-service-cidr.service
+if [ "$SERVICE_CIDR" = none ]; then
+  say "service CIDR: none (Services that share a port cannot be bound on this host)"
+else
+  IP_TOOL="$(command -v ip)" || die "ip not found (install iproute2)"
+  "$IP_TOOL" route replace local "$SERVICE_CIDR" dev lo \
+    || die "ip route replace local $SERVICE_CIDR dev lo failed: is it a network (host bits zero)?"
+  cat >"$CIDR_UNIT" <<UNIT
+[Unit]
+Description=Route the reconciler's Service cluster IPs ($SERVICE_CIDR) to lo
+After=network.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=$IP_TOOL route replace local $SERVICE_CIDR dev lo
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+  systemctl daemon-reload
+  systemctl enable reconciler-service-cidr.service
+  say "service CIDR $SERVICE_CIDR: routed to lo (at boot: $CIDR_UNIT)"
+fi
+
+# 8. the host key to pin -------------------------------------------------------------------------
 [ -n "$HOST_NAME" ] || HOST_NAME="$(hostname -f 2>/dev/null || hostname)"
 say "host key fingerprints (compare with what ssh-keyscan shows on the reconciler's machine):"
 shopt -s nullglob

@@ -51,6 +51,7 @@ def executor_for(args: argparse.Namespace) -> Iterator[protocol.HostExecutor]:
     settings.check_files(resolved)
     if resolved.age_key_file is not None:  # where the loader looks for it (this process only)
         os.environ["SOPS_AGE_KEY_FILE"] = str(resolved.age_key_file)
+    os.environ[loader.SERVICE_CIDR_ENV] = resolved.service_cidr  # the same: cluster IPs
     from reconciler.executor import podman_ssh  # noqa: PLC0415 (asyncssh: only when dialling)
 
     executor = podman_ssh.PodmanSSHExecutor(
@@ -77,6 +78,7 @@ def daemon_or_direct(args: argparse.Namespace, command: str) -> Iterator[protoco
     resolved = settings.resolve(args)
     if resolved.age_key_file is not None:  # the manifests are still read here
         os.environ["SOPS_AGE_KEY_FILE"] = str(resolved.age_key_file)
+    os.environ[loader.SERVICE_CIDR_ENV] = resolved.service_cidr
     with contextlib.ExitStack() as stack:
         yield daemonclient.DaemonExecutor(
             where, lambda: stack.enter_context(executor_for(args)),

@@ -9,14 +9,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from reconciler.executor import protocol
-from reconciler.model import hoststate, loadbalancer, objects
+from reconciler.model import clusterips, hoststate, loadbalancer, objects
 from reconciler.plan import endpoints
 
 Observations = Mapping[str, hoststate.HostObservation]
 SHOWN = 3  # endpoints listed in a table cell before "+ N more..." (as kubectl)
 
 SERVICE_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "TYPE": "type",
-                   "PORT(S)": "ports", "ENDPOINTS": "endpointsShort"}  # fmt: skip
+                   "CLUSTER-IP": "clusterIP", "PORT(S)": "ports",
+                   "ENDPOINTS": "endpointsShort"}  # fmt: skip
 SERVICE_WIDE = {**SERVICE_COLUMNS, "SELECTOR": "selector"}
 ENDPOINT_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "ENDPOINTS": "endpointsShort"}
 ENDPOINT_WIDE = {**ENDPOINT_COLUMNS, "NOT READY": "notReady"}
@@ -40,7 +41,9 @@ def _short(items: Sequence[str]) -> str:
 def rows(
     state: objects.DesiredState, observations: Observations, namespace: str
 ) -> list[dict[str, Any]]:
-    """One row per Service: type, ports, selector, the endpoints in rotation and not."""
+    """One row per Service: type, cluster IP, ports, selector, the endpoints in rotation and
+    not; `clusterIPOnly`: the ports bound on the cluster IP only (shared with other Services)."""
+    only = clusterips.cluster_only_of(state.services)
     by_service: dict[tuple[str, str], list[endpoints.PortEndpoints]] = {}
     for item in endpoints.endpoints(state, observations):
         by_service.setdefault((item.namespace, item.service), []).append(item)
@@ -56,6 +59,8 @@ def rows(
             "namespace": key[0],
             "name": key[1],
             "type": service.type,
+            "clusterIP": service.cluster_ip or "<none>",
+            "clusterIPOnly": sorted(only.get(key, ())),
             "ports": port_text(service),
             "selector": [f"{k}={v}" for k, v in sorted(service.selector.items())],
             "ready": ready,
@@ -101,7 +106,12 @@ def describe_text(
     labels = ",".join(f"{k}={v}" for k, v in sorted(service.meta.labels.items())) or "<none>"
     selector = ",".join(f"{k}={v}" for k, v in sorted(service.selector.items())) or "<none>"
     lines = [f"{'Name:':<19}{name}", f"{'Namespace:':<19}{ns}", f"{'Labels:':<19}{labels}",
-             f"{'Selector:':<19}{selector}", f"{'Type:':<19}{service.type}"]  # fmt: skip
+             f"{'Selector:':<19}{selector}", f"{'Type:':<19}{service.type}",
+             f"{'IP:':<19}{service.cluster_ip or '<none>'}"]  # fmt: skip
+    shared = sorted(clusterips.cluster_only_of(state.services).get((ns, name), ()))
+    if shared:
+        lines.append(f"{'Cluster IP only:':<19}port(s) {', '.join(map(str, shared))} (shared with "
+                     "other Services: reachable from pods and hosts, not from outside)")
     listeners: set[str] = set()
     for item in endpoints.endpoints(state, observations):
         if (item.namespace, item.service) != (ns, name):

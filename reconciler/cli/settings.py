@@ -25,6 +25,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from reconciler.model import clusterips
 from reconciler.runtime import config as configmod
 
 CONFIG_PATHS = (Path("~/.config/reconciler/config.yaml"), Path("/etc/reconciler/config.yaml"))
@@ -34,6 +35,7 @@ FIELDS = {
     "connect_timeout": "RECONCILER_CONNECT_TIMEOUT",
     "command_timeout": "RECONCILER_COMMAND_TIMEOUT",
     "age_key_file": "SOPS_AGE_KEY_FILE",
+    "service_cidr": "RECONCILER_SERVICE_CIDR",
 }
 
 
@@ -54,6 +56,7 @@ class Settings:
     age_key_file: Path | None = None
     prune_guard_percent: float = configmod.DEFAULTS["prune_guard_percent"]
     allow_mass_prune: bool = False  # the config file's `allow_mass_prune`
+    service_cidr: str = clusterips.DEFAULT_CIDR  # the Services' cluster IPs (as the daemon's)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,6 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--command-timeout", metavar="SECONDS", type=float)
     group.add_argument("--age-key-file", metavar="FILE",
                        help="age identities for SOPS-encrypted Secrets")  # fmt: skip
+    group.add_argument("--service-cidr", metavar="CIDR",
+                       help="the network of the Services' cluster IPs (default "
+                       f"{clusterips.DEFAULT_CIDR}; as the daemon's service_cidr)")  # fmt: skip
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -104,6 +110,7 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> S
         raise SettingsError(f"{config_path}: config file not found")
     from_file = _read_config(config_path) if config_path else {}
     daemon = "repository" in from_file  # the daemon's config: its defaults for what it omits
+    cidr = cidr_setting(args, env, from_file)
     values: dict[str, Any] = {
         key: configmod.DEFAULTS[key] for key in ("ssh_key", "known_hosts") if daemon
     }
@@ -129,9 +136,36 @@ def resolve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> S
                 from_file.get("prune_guard_percent", Settings.prune_guard_percent)
             ),
             allow_mass_prune=from_file.get("allow_mass_prune") is True,
+            service_cidr=cidr,
         )
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"a timeout setting is not a number: {exc}") from exc
+
+
+def cidr_setting(
+    args: argparse.Namespace, env: Mapping[str, str], from_file: Mapping[str, Any]
+) -> str:
+    """The service CIDR: --service-cidr, $RECONCILER_SERVICE_CIDR, the config file's
+    `service_cidr`, else the default; checked (SettingsError names where it came from)."""
+    flag = getattr(args, "service_cidr", None)
+    chosen = [
+        ("--service-cidr", flag),
+        (FIELDS["service_cidr"], env.get(FIELDS["service_cidr"])),
+        ("the config file's service_cidr", from_file.get("service_cidr")),
+    ]
+    where, value = next(((w, v) for w, v in chosen if v), ("", clusterips.DEFAULT_CIDR))
+    try:
+        return str(clusterips.network(str(value)))
+    except clusterips.CidrError as exc:
+        raise SettingsError(f"{where}: {exc}") from None
+
+
+def service_cidr(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> str:
+    """The service CIDR alone (for `validate`, which reaches no host)."""
+    env = os.environ if env is None else env
+    config_path = _config_file(getattr(args, "config", None), env)
+    from_file = _read_config(config_path) if config_path and config_path.exists() else {}
+    return cidr_setting(args, env, from_file)
 
 
 def check_files(settings: Settings) -> None:

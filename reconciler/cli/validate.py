@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from reconciler.cli import settings
 from reconciler.manifests import loader, schemas
 from reconciler.source import errors as source_errors
 from reconciler.source import gitrun, signatures
@@ -65,6 +66,12 @@ def register(subparsers: Any) -> None:
         "allowed-signers file, or a binary OpenPGP keyring (gpg --export); what the daemon's "
         "verify_commits setting requires (uncommitted changes are not covered)",
     )
+    parser.add_argument(
+        "--service-cidr",
+        metavar="CIDR",
+        help="the network pinned clusterIPs must lie in (default: $RECONCILER_SERVICE_CIDR, "
+        "the config file's service_cidr, else 10.96.0.0/16)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -75,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"reconciler validate: {refused}", file=sys.stderr)
             return EXIT_INVALID if refused.startswith("SignatureInvalid:") else EXIT_USAGE
     try:
-        result = loader.load_repository(args.path)
-    except loader.RepositoryError as exc:
+        result = loader.load_repository(args.path, service_cidr=settings.service_cidr(args))
+    except (loader.RepositoryError, settings.SettingsError) as exc:
         print(f"reconciler validate: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except schemas.SchemaError as exc:

@@ -8,6 +8,7 @@ The daemon applies a revision only when `LoadResult.ok`; `reconciler validate` p
 from __future__ import annotations
 
 import difflib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from reconciler.model import base, clusterips, errors, objects
 from reconciler.model import diagnostics as dg
 
 Limits = yamldocs.Limits
+SERVICE_CIDR_ENV = "RECONCILER_SERVICE_CIDR"  # the CLI sets it from its settings
 DEFAULT_LIMITS = yamldocs.DEFAULT_LIMITS
 
 
@@ -63,19 +65,22 @@ def load_repository(
     limits: yamldocs.Limits = DEFAULT_LIMITS,
     schema_set: schemas.SchemaSet | None = None,
     age_key_file: Path | None = None,
-    service_cidr: str = clusterips.DEFAULT_CIDR,
+    service_cidr: str | None = None,
 ) -> LoadResult:
     """Load and validate every manifest under `root`. Problems in the manifests are returned as
     diagnostics, never raised; only an unusable `root` raises `RepositoryError`. SOPS-encrypted
     Secrets are decrypted with `age_key_file`, else $SOPS_AGE_KEY_FILE (read when first needed).
-    Services get their cluster IPs from `service_cidr` (a bad CIDR raises RepositoryError)."""
+    Services get their cluster IPs from `service_cidr`, else $RECONCILER_SERVICE_CIDR, else
+    `clusterips.DEFAULT_CIDR` (a bad CIDR raises RepositoryError)."""
     given = Path(root)
     if not given.exists():
         raise RepositoryError(f"{given}: no such directory")
     if not given.is_dir():
         raise RepositoryError(f"{given}: not a directory")
     try:
-        cidr = clusterips.network(service_cidr)
+        cidr = clusterips.network(
+            service_cidr or os.environ.get(SERVICE_CIDR_ENV) or clusterips.DEFAULT_CIDR
+        )
     except clusterips.CidrError as exc:
         raise RepositoryError(str(exc)) from exc
     run = _Run(given.resolve(), limits, schema_set or schemas.load(), cidr)

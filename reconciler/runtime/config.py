@@ -11,6 +11,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from reconciler.model import clusterips
 from reconciler.source import errors as source_errors
 from reconciler.source import signatures
 from reconciler.web.ui import auth
@@ -35,6 +36,7 @@ DEFAULTS: dict[str, Any] = {
     "autoscale_period": 15.0,  # seconds between HorizontalPodAutoscaler evaluations
     "http_token_file": None,  # bearer token for /ui/ and /status; required off loopback
     "metrics_require_token": False,  # /metrics needs the token too
+    "service_cidr": clusterips.DEFAULT_CIDR,  # the Services' cluster IPs (routed to lo on hosts)
 }
 REQUIRED = ("repository",)
 NUMBERS = ("resync_interval", "poll_interval", "git_timeout", "connect_timeout", "command_timeout",
@@ -75,6 +77,8 @@ class DaemonConfig:
     """The bearer token the dashboard, /status (and /metrics if asked) require; None: no token
     (allowed only on a loopback `listen` address)."""
     metrics_require_token: bool = False
+    service_cidr: str = clusterips.DEFAULT_CIDR
+    """The network the Services' cluster IPs come from (every host routes it to lo)."""
 
     @property
     def is_remote(self) -> bool:
@@ -147,6 +151,10 @@ def load(path: Path) -> DaemonConfig:
         raise ConfigError(f"{path}: prune_guard_percent must be a number from 0 to 100")
     if not isinstance(allow, bool):
         raise ConfigError(f"{path}: allow_mass_prune must be true or false")
+    try:
+        service_cidr = str(clusterips.network(str(values["service_cidr"])))
+    except clusterips.CidrError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     token_file, metrics_token = values["http_token_file"], values["metrics_require_token"]
     if not isinstance(metrics_token, bool):
         raise ConfigError(f"{path}: metrics_require_token must be true or false")
@@ -177,6 +185,7 @@ def load(path: Path) -> DaemonConfig:
         autoscale_period=values["autoscale_period"],
         http_token_file=Path(str(token_file)) if token_file else None,
         metrics_require_token=metrics_token,
+        service_cidr=service_cidr,
     )
 
 

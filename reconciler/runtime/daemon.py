@@ -60,6 +60,7 @@ class Daemon:
         self.metrics = metricsmod.ReconcilerMetrics(self.registry, __version__)
         self.reconciler = reconcile.Reconciler(self.source, self.executor, self.store, self.metrics)
         self.reconciler.age_key_file = self.cfg.age_key_file
+        self.reconciler.service_cidr = self.cfg.service_cidr
         self.reconciler.prune_guard = pruneguard.Policy(
             self.cfg.prune_guard_percent, self.cfg.allow_mass_prune
         )

@@ -14,7 +14,7 @@ from pathlib import Path
 from reconciler.controllers import pullfailures, status, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
-from reconciler.model import errors, hooks, hoststate, workloads
+from reconciler.model import clusterips, errors, hooks, hoststate, workloads
 from reconciler.plan import pruneguard, pullsecrets
 from reconciler.runtime import logs, notify
 from reconciler.source import errors as source_errors
@@ -45,6 +45,7 @@ class Reconciler:
     refused: str | None = None  # the newest revision, when it failed validation
     refused_errors: tuple[str, ...] = ()
     age_key_file: Path | None = None  # SOPS-encrypted Secrets (None: $SOPS_AGE_KEY_FILE)
+    service_cidr: str = clusterips.DEFAULT_CIDR  # the daemon config's: the Services' cluster IPs
     requeue_after: float | None = None  # the last reconcile wants the next one this soon
     announced: str | None = None
     """The commit the last push webhook announced, until the next sync compares it to the head."""
@@ -79,7 +80,9 @@ class Reconciler:
 
     def _load(self, revision: str) -> loader.LoadResult:
         checkout = self.source.checkout(revision)
-        return loader.load_repository(checkout, age_key_file=self.age_key_file)
+        return loader.load_repository(
+            checkout, age_key_file=self.age_key_file, service_cidr=self.service_cidr
+        )
 
     def _read_template(
         self, revision: str, namespace: str, name: str

@@ -71,3 +71,18 @@ def test_age_key_file_from_flag_env_or_config(tmp_path: Path) -> None:
     flagged = settings.resolve(_args("--age-key-file", "/flag/age.key"), env)
     assert flagged.age_key_file == Path("/flag/age.key")
     assert settings.resolve(_args(), {"RECONCILER_CONFIG": "/dev/null"}).age_key_file is None
+
+
+def test_service_cidr_from_flag_env_or_config_and_checked(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("service_cidr: 198.19.128.0/17\n")
+    env = {"RECONCILER_CONFIG": str(config)}
+    assert settings.resolve(_args(), {}).service_cidr == "10.96.0.0/16"
+    assert settings.resolve(_args(), env).service_cidr == "198.19.128.0/17"
+    from_env = {**env, "RECONCILER_SERVICE_CIDR": "10.97.0.0/16"}
+    assert settings.resolve(_args(), from_env).service_cidr == "10.97.0.0/16"
+    flagged = settings.resolve(_args("--service-cidr", "10.98.0.0/24"), from_env)
+    assert flagged.service_cidr == "10.98.0.0/24"
+    assert settings.service_cidr(argparse.Namespace(), env) == "198.19.128.0/17"
+    with pytest.raises(settings.SettingsError, match="--service-cidr: service_cidr"):
+        settings.resolve(_args("--service-cidr", "10.96.0.1/16"), env)

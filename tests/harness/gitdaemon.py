@@ -25,6 +25,7 @@ def cli_env(lab: labmod.Lab) -> dict[str, str]:
         "RECONCILER_SSH_KEY": str(lab.config.key_file),
         "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts),
         "RECONCILER_CONFIG": "/dev/null",
+        "RECONCILER_SERVICE_CIDR": labmod.SERVICE_CIDR,
     }
 
 
@@ -71,7 +72,7 @@ def daemon_on_git(
             f"repository: {server.repository}\nbranch: main\nstate_dir: {base / 'state'}\n"
             f"resync_interval: 4\nssh_key: {lab.config.key_file}\n"
             f"known_hosts: {lab.config.known_hosts}\nlisten: 127.0.0.1:{port}\n"
-            f"connect_timeout: 3\n{extra_config}"
+            f"connect_timeout: 3\nservice_cidr: {labmod.SERVICE_CIDR}\n{extra_config}"
         )
         work = gitserver.WorkTree(base / "work", server)
         if prepare is not None:

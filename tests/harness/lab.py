@@ -32,6 +32,9 @@ MAX_HOSTS = 50
 PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
 UNPRIVILEGED_PORT_START = 80
 """What scripts/bootstrap-host.sh sets on a real host: Services on port 80 and up bind rootless."""
+SERVICE_CIDR = "198.19.128.0/17"
+"""The lab's Service cluster IPs (inside the reserved test range), routed to lo in every host
+netns as scripts/bootstrap-host.sh --service-cidr does; the lab's CLI and daemons use it."""
 IMAGE_REPOSITORY = "demo/busybox"
 IMAGE_TAG = "latest"
 REQUIRED = {  # binary -> Debian package
@@ -322,6 +325,10 @@ class Lab:
         # as scripts/bootstrap-host.sh sets it on a real host (a per-namespace setting)
         proc.run(["nsenter", f"--net=/run/netns/{host.netns}", "sysctl", "-q", "-w",
                   f"{PORT_SYSCTL}={UNPRIVILEGED_PORT_START}"])  # fmt: skip
+        local = proc.run(["ip", "-n", host.netns, "route", "show", "table", "local",
+                          SERVICE_CIDR]).stdout  # fmt: skip
+        if not local.strip():  # cluster IPs: any address of the CIDR is the host's own
+            proc.run(["ip", "-n", host.netns, "route", "add", "local", SERVICE_CIDR, "dev", "lo"])
 
     def _configure_host(self, host: Host) -> None:
         public_key = self.config.key_file.with_suffix(".pub").read_text()

@@ -17,6 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "bootstrap-host.sh"
+CIDR_UNIT = Path("/etc/systemd/system/reconciler-service-cidr.service")
 STUB = """#!/bin/sh
 echo "$(basename "$0") $*" >> {log}
 case "$(basename "$0") $*" in
@@ -61,6 +62,9 @@ def test_usage_errors(tmp_path: Path) -> None:
     for bad in ("x", "1025", "-1", ""):
         refused = _run("--unprivileged-port-start", bad, str(tmp_path / "k.pub"))
         assert refused.returncode == 1 and "takes a port from 0 to 1024" in refused.stderr
+    for bad in ("x", "10.96.0.0", "10.0.0.0/8;rm", ""):
+        refused = _run("--service-cidr", bad, str(tmp_path / "k.pub"))
+        assert refused.returncode == 1 and "--service-cidr takes a network" in refused.stderr
 
 
 @pytest.fixture
@@ -78,13 +82,14 @@ def stubs() -> Iterator[Path]:
     log = directory / "calls.log"
     log.touch()
     log.chmod(0o666)
-    for tool in ("loginctl", "systemctl", "podman", "sysctl"):
+    for tool in ("loginctl", "systemctl", "podman", "sysctl", "ip"):
         stub = directory / tool
         stub.write_text(STUB.format(log=log))
         stub.chmod(0o755)
     yield directory
     shutil.rmtree(directory)
     Path("/etc/sysctl.d/60-reconciler-ports.conf").unlink(missing_ok=True)  # the script wrote it
+    CIDR_UNIT.unlink(missing_ok=True)
 
 
 def _subids(user: str, path: str) -> list[tuple[int, int]]:
@@ -147,6 +152,11 @@ def test_a_real_run_twice(user: str, stubs: Path, tmp_path: Path) -> None:
     assert "net.ipv4.ip_unprivileged_port_start: 1024 -> 80" in first.stdout
     conf = Path("/etc/sysctl.d/60-reconciler-ports.conf")
     assert "net.ipv4.ip_unprivileged_port_start = 80" in conf.read_text()
+    # the service CIDR routed to lo now (ip is a stub here) and at boot by a oneshot unit
+    assert "ip route replace local 10.96.0.0/16 dev lo" in calls
+    assert "systemctl enable reconciler-service-cidr.service" in calls
+    assert f"ExecStart={stubs}/ip route replace local 10.96.0.0/16 dev lo" in CIDR_UNIT.read_text()
+    assert "service CIDR 10.96.0.0/16: routed to lo" in first.stdout
 
     # lose the subuid range, run again: everything is found, the range comes back, key stays once
     (start, count), = _subids(user, "/etc/subuid")  # fmt: skip
