@@ -168,7 +168,10 @@ def preferred(
             total = part if total is None else total + part
         assert total is not None
         # A host missing a key ranks after every host carrying them all.
-        keyed = np.where(candidates & cols.carrying(own.soft_keys), total, _NONE)
+        keys = own.soft_keys
+        everyone = cols.has_all(keys) is None and cols.domains.of(keys[0]).everyone
+        ranked = candidates if everyone else candidates & cols.carrying(keys)
+        keyed = np.where(ranked, total, _NONE)
         least = keyed.min()
         if least != _NONE:
             candidates = candidates & (keyed == least)

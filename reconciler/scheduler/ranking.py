@@ -42,14 +42,14 @@ def best(
         return host if masked[host] > -np.inf else None
     # Most often some candidate has neither a replica nor a penalty: the best of those.
     zero = masked if owned else masked.copy()
-    kept = zero[spread_hosts], zero[penalty.hosts]  # copies, to put back
+    kept = (zero[spread_hosts], zero[penalty.hosts]) if owned else None  # copies, to put back
     zero[spread_hosts] = -np.inf
     zero[penalty.hosts] = -np.inf
     host = int(zero.argmax())
     if zero[host] > -np.inf:
         return host
-    zero[spread_hosts], zero[penalty.hosts] = kept
-    masked = zero
+    if kept is not None:
+        zero[spread_hosts], zero[penalty.hosts] = kept
     candidates = masked > -np.inf
     if not candidates.any():
         return None
