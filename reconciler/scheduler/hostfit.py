@@ -23,7 +23,7 @@ Ints = NDArray[np.int64]
 Floats = NDArray[np.float64]
 
 _STALE = 24  # placements since a column was brought up to date above which it is recomputed
-_ENTRIES = 512  # columns kept; more distinct requests than this only clears the cache
+_ENTRIES = 64  # columns kept (4 host arrays each); then the stale ones are dropped
 
 
 class Hosts(Protocol):
@@ -124,7 +124,11 @@ class Cache:
             column.seen = now
             return column
         if len(self._columns) >= _ENTRIES:
-            self._columns.clear()
+            # A column more than _STALE placements old is recomputed whole anyway.
+            for stale in [k for k, c in self._columns.items() if now - c.seen > _STALE]:
+                del self._columns[stale]
+            if len(self._columns) >= _ENTRIES:
+                self._columns.clear()
         fit, free, masked = _full(self._hosts, pod, ok)
         top_masked = None if top is None else np.where(top, masked, -np.inf)
         column = Column(fit, free, masked, top_masked, top, seen=now)
