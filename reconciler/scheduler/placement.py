@@ -207,7 +207,7 @@ class _Cluster:
         self, pod: PodRequest, shape: _Shape, rules: Codes | None = None
     ) -> dict[Reason, int]:
         """Hosts per first failing filter, for a pod that fits nowhere (`rules`: the codes of
-        `interpodcols.Columns.failures`, filters after all of these)."""
+        `interpodrules.failures`, filters after all of these)."""
         codes = shape.codes.copy()
         conflict = self.port_conflicts(pod)
         ports_short = self.free_pod_ports < pod.pod_ports if pod.pod_ports else None
