@@ -4,12 +4,15 @@ A port below 1024 binds only where the host lowered `net.ipv4.ip_unprivileged_po
 (scripts/bootstrap-host.sh does, to 80 by default). `haproxy_supervisor.apply` serves what the host
 allows and reports the rest in the status' `error`: one Service on port 80 never stops the others.
 The host's value is read only when some listener asks for a port below 1024, and at most once
-per `REREAD` seconds on one connection (the daemon applies every pass).
+per `REREAD` seconds on one connection (the daemon applies every pass). Likewise a port bound on
+a Service's cluster IP only binds where that address is local (the host routes the service CIDR
+to lo: scripts/bootstrap-host.sh --service-cidr); the local routes are read only then.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import time
 import weakref
 from collections.abc import Callable, Sequence
@@ -31,6 +34,13 @@ REREAD = 30.0
 """Seconds a value read on one connection is used before it is read again (a reconnect reads
 it at once): an administrator's change is seen within that."""
 _READ: weakref.WeakKeyDictionary[Runner, tuple[float, int]] = weakref.WeakKeyDictionary()
+ROUTES = ("sh", "-c", "PATH=$PATH:/usr/sbin:/sbin; "
+          "{ ip -o route show table local; ip -o -6 route show table local; } >&2 2>&1; true")
+"""A fixed command: the host's local routes (`local 10.96.0.0/16 dev lo ...`), on stderr."""
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_ROUTES: weakref.WeakKeyDictionary[Runner, tuple[float, tuple[Network, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def lowest(config: loadbalancer.Config) -> int:
@@ -85,10 +95,78 @@ def refusal(item: loadbalancer.Listener, port: int, floor: int) -> str:
     )
 
 
+def local_networks(status: int, text: str) -> tuple[Network, ...]:
+    """The networks of `ROUTES`' answer that are the host's own addresses (none when it fails)."""
+    if status != 0:
+        return ()
+    found: list[Network] = []
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "local":
+            try:
+                found.append(ipaddress.ip_network(parts[1], strict=False))
+            except ValueError:
+                continue
+    return tuple(found)
+
+
+async def routed(
+    connection: Runner, timeout: float, clock: Callable[[], float] = time.monotonic
+) -> tuple[Network, ...]:
+    """The host's local networks, read on `connection` at most once per REREAD seconds."""
+    now = clock()
+    known = _ROUTES.get(connection)
+    if known is not None and now - known[0] < REREAD:
+        return known[1]
+    status, text = await connection.run_argv(ROUTES, timeout)
+    value = local_networks(status, text)
+    _ROUTES[connection] = (now, value)
+    return value
+
+
+def is_local(address: str, networks: tuple[Network, ...]) -> bool:
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(parsed in network for network in networks)
+
+
+def split_unrouted(
+    config: loadbalancer.Config, networks: tuple[Network, ...]
+) -> tuple[loadbalancer.Config, tuple[str, ...]]:
+    """`config` without the ports bound on a cluster IP that is not one of `networks` (HAProxy
+    could not bind it, and would refuse the whole configuration), and one sentence per port."""
+    kept: list[loadbalancer.Listener] = []
+    refused: list[str] = []
+    for item in config.listeners:
+        if not item.address_ports or is_local(item.address, networks):
+            kept.append(item)
+            continue
+        ports = tuple(p for p in item.ports if p not in item.address_ports)
+        refused += [unrouted(item, p) for p in item.ports if p in item.address_ports]
+        if ports:
+            kept.append(dataclasses.replace(item, ports=ports, address_ports=()))
+    return loadbalancer.Config(tuple(kept)), tuple(refused)
+
+
+def unrouted(item: loadbalancer.Listener, port: int) -> str:
+    return (
+        f"Service {item.namespace}/{item.service} port {port} is not served on this host: it "
+        f"is shared with other Services, so it binds on the cluster IP {item.address} only, "
+        "which is not a local address here (as root on the host: scripts/bootstrap-host.sh "
+        "--service-cidr CIDR with the daemon's service_cidr, or ip route add local CIDR dev lo)"
+    )
+
+
 async def bindable(
     connection: Runner, config: loadbalancer.Config, timeout: float
 ) -> tuple[loadbalancer.Config, tuple[str, ...]]:
-    """What of `config` the host can bind, and what it cannot (see `split`)."""
-    if lowest(config) >= PRIVILEGED:
-        return config, ()
-    return split(config, await first_unprivileged(connection, timeout))
+    """What of `config` the host can bind, and what it cannot (see `split`, `split_unrouted`)."""
+    refused: tuple[str, ...] = ()
+    if lowest(config) < PRIVILEGED:
+        config, refused = split(config, await first_unprivileged(connection, timeout))
+    if any(item.address_ports for item in config.listeners):
+        config, more = split_unrouted(config, await routed(connection, timeout))
+        refused += more
+    return config, refused

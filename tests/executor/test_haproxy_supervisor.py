@@ -46,6 +46,7 @@ class SimHost:
         self.refuse_start = ""
         self.refuse: dict[str, str] = {}  # command prefix -> HAProxy's reply
         self.port_start = "1024"  # /proc/sys/net/ipv4/ip_unprivileged_port_start
+        self.local_routes = "local 127.0.0.0/8 dev lo\nlocal 198.19.128.0/17 dev lo scope host\n"
         self.soft_stop = False  # after the stop signal, one more socket open still answers
         self.opens_left: int | None = None
 
@@ -67,6 +68,8 @@ class SimHost:
         self.argvs.append(list(argv))
         if tuple(argv) == lbports.READ:
             return (0, self.port_start + "\n") if self.port_start else (1, "cat: no such file")
+        if tuple(argv) == lbports.ROUTES:
+            return 0, self.local_routes
         if argv[0] == "kill":
             assert argv[1:] == ["-USR1", str(self.pid)]
             if self.soft_stop:
@@ -359,3 +362,37 @@ def test_the_setting_is_read_once_per_connection_within_reread() -> None:
     assert asyncio.run(floor(host)) == 1024 and reads(host) == 2
     other = SimHost()
     assert asyncio.run(floor(other)) == 1024 and reads(other) == 1
+
+
+SHARED_A = lb.Listener("shop.a.http", "shop", "a", "http", (8080,), lb.Mode.HTTP, (B,),
+                       address="198.19.200.1", address_ports=(8080,))  # fmt: skip
+SHARED_B = dataclasses.replace(SHARED_A, name="shop.b.http", service="b", address="198.19.200.2")
+
+
+def test_ports_shared_on_cluster_ips_bind_where_the_cidr_is_local() -> None:
+    host = SimHost()
+    status = apply(host, lb.Config((API, SHARED_A, SHARED_B)))
+    assert status.running and status.error == ""
+    text = host.files["lb/haproxy.cfg"].decode()
+    assert "bind 198.19.200.1:8080\n" in text and "bind 198.19.200.2:8080\n" in text
+    assert [a for a in host.argvs if tuple(a) == lbports.ROUTES]
+
+
+def test_a_cluster_ip_the_host_does_not_route_is_left_out_and_reported() -> None:
+    host = SimHost()
+    host.local_routes = "local 127.0.0.0/8 dev lo\n"
+    status = apply(host, lb.Config((API, SHARED_A, SHARED_B)))
+    assert status.running and status.started
+    text = host.files["lb/haproxy.cfg"].decode()
+    assert "bind :8001" in text and "198.19.200" not in text
+    assert "Service shop/a port 8080 is not served on this host" in status.error
+    assert "cluster IP 198.19.200.1 only" in status.error
+    assert "bootstrap-host.sh --service-cidr" in status.error
+
+
+def test_the_routes_are_not_read_without_a_cluster_ip_bind() -> None:
+    host = SimHost()
+    apply(host, lb.Config((API,)))
+    assert not [a for a in host.argvs if tuple(a) == lbports.ROUTES]
+    assert lbports.local_networks(1, "local 10.0.0.0/8 dev lo") == ()
+    assert lbports.local_networks(0, "broadcast 10.255.255.255 dev lo\nlocal x dev lo\n") == ()
