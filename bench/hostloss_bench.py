@@ -26,6 +26,7 @@ import argparse
 import json
 import math
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -253,7 +254,8 @@ def run(args: argparse.Namespace, tmp: Path) -> Results:
 
 
 def conditions(log_file: Path) -> dict[str, int]:
-    """Host condition changes and syncs by result, as the daemon's JSON log reports them."""
+    """Host condition changes (`host h3: Unknown (HostNotResponding): ...`, one line each),
+    starved ticks and syncs by result, as the daemon's JSON log reports them."""
     counts: dict[str, int] = {}
     for line in log_file.read_text(errors="replace").splitlines():
         try:
@@ -261,12 +263,11 @@ def conditions(log_file: Path) -> dict[str, int]:
         except ValueError:
             continue
         message = str(entry.get("message", ""))
-        for word, key in (
-            ("(HostNotResponding)", "host Unknown"), ("(HostLost)", "host NotReady"),
-            ("(Fencing)", "host Fencing"), ("was starved", "daemon starved"),
-        ):  # fmt: skip
-            if word in message:
-                counts[key] = counts.get(key, 0) + 1
+        change = re.match(r"host \S+: (Ready|Unknown|NotReady) \((\w+)\)", message)
+        key = f"host {change[1]} ({change[2]})" if change else ""
+        key = "daemon starved" if "this process was starved" in message else key
+        if key:
+            counts[key] = counts.get(key, 0) + 1
         if entry.get("result"):
             key = f"sync {entry['result']}"
             counts[key] = counts.get(key, 0) + 1
