@@ -220,10 +220,12 @@ class Monitor:
         loop woke later than asked; past STARVED_AFTER, this process was starved and that
         time counts against no host. A host whose first check has not finished in this process
         is left as it is (its heartbeat says nothing about it yet)."""
-        ages = {}
+        answered: dict[str, float] = {}  # host -> when its connection last answered
         if self._executor is not None:
             for host in self.targets_checked():
-                ages[host] = self._executor.answer_age(host)
+                age = self._executor.answer_age(host)
+                if age is not None:  # made a time at once: a stall before the lock must not
+                    answered[host] = self._clock() - age  # make an old answer look recent
         with self._lock:
             now = self._clock()
             if late > STARVED_AFTER:
@@ -231,10 +233,10 @@ class Monitor:
                 log.info("host health: this process was starved for %.1fs: not counted as "
                          "silence of any host", late)  # fmt: skip
             for host in [h for h in self._conditions if h in self._checked]:
-                age = ages.get(host)
-                if age is not None and now - age > self._conditions[host].last_ok:
+                at = answered.get(host)
+                if at is not None and at > self._conditions[host].last_ok:
                     # its connection answered another call (its pod work): a heartbeat
-                    self._update(host, judge(self._conditions[host], host, None, now - age))
+                    self._update(host, judge(self._conditions[host], host, None, at))
                 excused = self._starved - self._starved_at_ok.get(host, self._starved)
                 self._update(host, tick(self._conditions[host], now, self.grace, excused))
 

@@ -537,6 +537,30 @@ def test_any_answer_on_a_hosts_connection_is_a_heartbeat() -> None:
     assert monitor.conditions()["h1"].status is H.NOT_READY
 
 
+def test_a_stall_after_reading_an_answers_age_does_not_make_it_recent() -> None:
+    """The age of a host's last answer is made a time when it is read: a daemon stalled
+    between that read and the judging (50 hosts on a loaded machine: a host cut off a moment
+    before went Ready again for 0.1 s) must not date an old answer to after the stall."""
+    clock = Clock()
+
+    class Stalling(_Busy):
+        def answer_age(self, host: str) -> float | None:
+            if host == "h2":
+                clock.now += 2.0  # the daemon stalls after reading h1's age, before judging
+            return super().answer_age(host)
+
+    executor = Stalling(["h1", "h2"])
+    monitor = hosthealth.Monitor(executor, 10.0, clock=clock)
+    monitor.heard("h1", None)
+    monitor.heard("h2", None)
+    clock.now += 3.5
+    executor.ages["h1"] = 3.0  # its connection last answered 0.5 s after the check
+    monitor.tick()
+    condition = monitor.conditions()["h1"]
+    assert condition.last_ok == 1000.5
+    assert condition.status is H.UNKNOWN  # silent 5 s when judged
+
+
 def test_a_late_observe_of_a_host_whose_connection_answers_does_not_make_it_unknown(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
