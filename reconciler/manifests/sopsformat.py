@@ -118,6 +118,14 @@ def metadata(block: object) -> Metadata:
         if not isinstance(value, str):
             raise FormatError(f"sops {key} must be a string", path=(*at, key))
         strings[key] = value
+        if key.endswith("_regex") and value:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise FormatError(
+                    f"sops {key} is not a valid regular expression ({exc})",
+                    "encrypt the file again with sops", path=(*at, key),
+                ) from exc  # fmt: skip
     for key in ("lastmodified", "mac"):
         if not strings[key]:
             raise FormatError(

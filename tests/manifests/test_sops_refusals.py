@@ -195,6 +195,8 @@ def test_a_reference_to_a_refused_secret_adds_no_noise(tmp_path: Path) -> None:
         ("lastmodified", [1, 2]),
         ("mac", {"a": 1}),
         ("encrypted_regex", 7),
+        ("encrypted_regex", "^(data|"),  # found by the text fuzz test: re.error escaped
+        ("unencrypted_regex", "*"),
     ],
 )
 def test_mangled_sops_metadata_is_refused_never_a_crash(
