@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler.cli import main as cli
 from reconciler.cli import services
 from reconciler.model import base, clusterips, objects
 from reconciler.runtime import config as configmod
@@ -53,3 +54,21 @@ def test_the_daemon_config_checks_its_service_cidr(tmp_path: Path) -> None:
     path.write_text("repository: /srv/repo\nservice_cidr: 10.96.0.1/16\n")
     with pytest.raises(configmod.ConfigError, match=r"service_cidr '10\.96\.0\.1/16'"):
         configmod.load(path)
+
+
+def test_validate_checks_pinned_cluster_ips_against_its_service_cidr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECONCILER_CONFIG", "/dev/null")
+    monkeypatch.delenv("RECONCILER_SERVICE_CIDR", raising=False)
+    (tmp_path / "svc.yaml").write_text(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP: 198.19.200.1\n"
+        "  selector:\n    app: web\n  ports:\n    - port: 8080\n"
+    )
+    assert cli.main(["validate", str(tmp_path)]) == 1  # outside 10.96.0.0/16
+    assert "not an address of the service CIDR 10.96.0.0/16" in capsys.readouterr().out
+    assert cli.main(["validate", "--service-cidr", "198.19.128.0/17", str(tmp_path)]) == 0
+    monkeypatch.setenv("RECONCILER_SERVICE_CIDR", "198.19.128.0/17")
+    assert cli.main(["validate", str(tmp_path)]) == 0
+    assert cli.main(["validate", "--service-cidr", "bad", str(tmp_path)]) == 2
+    assert "--service-cidr: service_cidr 'bad'" in capsys.readouterr().err
