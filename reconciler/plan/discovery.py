@@ -90,16 +90,22 @@ def host_aliases(
     services: Iterable[objects.Service], namespace: str, address: str
 ) -> tuple[tuple[str, str], ...]:
     """(name, address) for the /etc/hosts of a pod of `namespace` on the host at `address` (a
-    Service bound on its cluster IP only: that IP); () when `address` is a DNS name (/etc/hosts
-    needs an IP address)."""
+    Service bound on its cluster IP only: that IP). /etc/hosts needs IP addresses: when
+    `address` is a DNS name, only the Services bound on their cluster IPs are listed."""
     try:
         ipaddress.ip_address(address)
+        usable = True
     except ValueError:
-        return ()
+        usable = False
     items = [s for s in services if s.ports]
     where = addresses(items, address)
     found = sorted(
-        {(n, where[(s.meta.namespace, s.meta.name)]) for s in items for n in names(s, namespace)}
+        {
+            (n, where[(s.meta.namespace, s.meta.name)])
+            for s in items
+            if usable or where[(s.meta.namespace, s.meta.name)] != address
+            for n in names(s, namespace)
+        }
     )
     return tuple(found)
 

@@ -140,3 +140,10 @@ def test_discovery_points_a_cluster_ip_only_service_at_its_cluster_ip() -> None:
     assert aliases["a"] == a.cluster_ip and aliases["b.shop.svc.cluster.local"] == b.cluster_ip
     assert aliases["c"] == "198.18.0.11"
     assert a.cluster_ip != b.cluster_ip
+
+
+def test_a_host_named_by_dns_still_resolves_services_on_cluster_ips() -> None:
+    a, b, c = assigned(service("a", 8080), service("b", 8080), service("c", 7000))
+    aliases = dict(discovery.host_aliases([a, b, c], "shop", "web1.example.net"))
+    assert aliases["a"] == a.cluster_ip and aliases["b.shop"] == b.cluster_ip
+    assert "c" not in aliases and "c.shop" not in aliases
