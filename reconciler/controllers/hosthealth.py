@@ -286,9 +286,18 @@ class Monitor:
             return tuple(self._targets.values())
 
     def last_pods(self, host: str) -> tuple[hoststate.ObservedPod, ...] | None:
-        """The pods `host` ran when it last answered a check (None: never heard this run)."""
+        """The pods `host` ran when a reconcile last observed it (None: not known, never
+        observed this run or changed since)."""
         with self._lock:
             return self._pods.get(host)
+
+    def changing(self, hosts: Iterable[str]) -> None:
+        """A plan is about to change these hosts' pods: what they last answered is not what
+        they run until observed again (a host lost before that is judged blind, so that the
+        pods it just got are not created again elsewhere within the grace period)."""
+        with self._lock:
+            for host in hosts:
+                self._pods.pop(host, None)
 
     # ----- the checking threads -------------------------------------------------------------
 

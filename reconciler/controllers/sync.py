@@ -307,6 +307,8 @@ def converge(
     reachable = [t for t in prepared.targets if _reachable(prepared.observations, t.name)]
     if controllers is not None:
         controllers.balancers.before(state, prepared.observations, plan, reachable, executor)
+    if controllers is not None and controllers.hosts is not None:  # unknown until observed
+        controllers.hosts.changing({action.host for action in plan.actions})
     results = executor.apply(plan, prepared.targets, progress)
     if controllers is not None:
         controllers.balancers.after(state, prepared.observations, results, reachable, executor)
