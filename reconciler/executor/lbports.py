@@ -16,9 +16,11 @@ import ipaddress
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from reconciler.model import loadbalancer
+
+T = TypeVar("T")
 
 
 class Runner(Protocol):
@@ -61,14 +63,7 @@ async def first_unprivileged(
     connection: Runner, timeout: float, clock: Callable[[], float] = time.monotonic
 ) -> int:
     """The host's value, read on `connection` at most once per REREAD seconds."""
-    now = clock()
-    known = _READ.get(connection)
-    if known is not None and now - known[0] < REREAD:
-        return known[1]
-    status, text = await connection.run_argv(READ, timeout)
-    value = parse(status, text)
-    _READ[connection] = (now, value)
-    return value
+    return await _cached(_READ, connection, READ, parse, timeout, clock=clock)
 
 
 def split(config: loadbalancer.Config, floor: int) -> tuple[loadbalancer.Config, tuple[str, ...]]:
@@ -114,13 +109,26 @@ async def routed(
     connection: Runner, timeout: float, clock: Callable[[], float] = time.monotonic
 ) -> tuple[Network, ...]:
     """The host's local networks, read on `connection` at most once per REREAD seconds."""
+    return await _cached(_ROUTES, connection, ROUTES, local_networks, timeout, clock=clock)
+
+
+async def _cached(
+    cache: weakref.WeakKeyDictionary[Runner, tuple[float, T]],
+    connection: Runner,
+    argv: Sequence[str],
+    parse_answer: Callable[[int, str], T],
+    timeout: float,
+    *,
+    clock: Callable[[], float],
+) -> T:
+    """`argv`'s parsed answer on `connection`, run again only after REREAD seconds."""
     now = clock()
-    known = _ROUTES.get(connection)
+    known = cache.get(connection)
     if known is not None and now - known[0] < REREAD:
         return known[1]
-    status, text = await connection.run_argv(ROUTES, timeout)
-    value = local_networks(status, text)
-    _ROUTES[connection] = (now, value)
+    status, text = await connection.run_argv(argv, timeout)
+    value = parse_answer(status, text)
+    cache[connection] = (now, value)
     return value
 
 
