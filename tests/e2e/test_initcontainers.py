@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import json
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,11 +80,7 @@ reconciler = gitdaemon.run_cli  # `reconciler ARGS...` against the lab
 
 @pytest.fixture(scope="module")
 def applied(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    example = labmod.REPO / "examples" / "repo"
-    repo = tmp_path_factory.mktemp("init") / "repo"
-    shutil.copytree(example / "hosts", repo / "hosts")
-    hosts_only = tmp_path_factory.mktemp("init-hosts")
-    shutil.copytree(example / "hosts", hosts_only / "hosts")
+    repo, hosts_only = gitdaemon.hosts_repos(tmp_path_factory.mktemp, "init")
     (repo / "app.yaml").write_text(MANIFESTS)
     result = reconciler(lab, "apply", "--allow-mass-prune", str(repo))
     assert result.returncode == 0, result.stdout + result.stderr

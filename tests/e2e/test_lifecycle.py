@@ -10,7 +10,6 @@ Namespace `hook-e2e`; every managed pod is pruned at the end (hosts-only reposit
 from __future__ import annotations
 
 import http.server
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -143,11 +142,7 @@ def callbacks() -> Iterator[Callbacks]:
 def repo(
     lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory, callbacks: Callbacks
 ) -> Iterator[Path]:
-    example = labmod.REPO / "examples" / "repo"
-    repo = tmp_path_factory.mktemp("hooks") / "repo"
-    shutil.copytree(example / "hosts", repo / "hosts")
-    hosts_only = tmp_path_factory.mktemp("hooks-hosts")
-    shutil.copytree(example / "hosts", hosts_only / "hosts")
+    repo, hosts_only = gitdaemon.hosts_repos(tmp_path_factory.mktemp, "hooks")
     (repo / "app.yaml").write_text(manifests(callbacks.server_address[1], "v1"))
     first = reconciler(lab, "apply", "--allow-mass-prune", str(repo))
     assert first.returncode == 0, first.stdout + first.stderr

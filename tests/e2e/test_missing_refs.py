@@ -11,7 +11,6 @@ Namespace `waitref-e2e` (never declared); every managed pod is pruned at the end
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,11 +102,7 @@ reconciler = gitdaemon.run_cli  # `reconciler ARGS...` against the lab
 
 @pytest.fixture(scope="module")
 def repo(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    example = labmod.REPO / "examples" / "repo"
-    repo = tmp_path_factory.mktemp("waitref") / "repo"
-    shutil.copytree(example / "hosts", repo / "hosts")
-    hosts_only = tmp_path_factory.mktemp("waitref-hosts")
-    shutil.copytree(example / "hosts", hosts_only / "hosts")
+    repo, hosts_only = gitdaemon.hosts_repos(tmp_path_factory.mktemp, "waitref")
     (repo / "web.yaml").write_text(WEB)
     (repo / "pods.yaml").write_text(PODS)
     yield repo

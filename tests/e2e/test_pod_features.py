@@ -9,7 +9,6 @@ Namespace `rw-e2e`; every managed pod is pruned at the end (hosts-only repositor
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -103,11 +102,7 @@ reconciler = gitdaemon.run_cli  # `reconciler ARGS...` against the lab
 
 @pytest.fixture(scope="module")
 def applied(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    example = labmod.REPO / "examples" / "repo"
-    repo = tmp_path_factory.mktemp("rw") / "repo"
-    shutil.copytree(example / "hosts", repo / "hosts")
-    hosts_only = tmp_path_factory.mktemp("rw-hosts")
-    shutil.copytree(example / "hosts", hosts_only / "hosts")
+    repo, hosts_only = gitdaemon.hosts_repos(tmp_path_factory.mktemp, "rw")
     (repo / "app.yaml").write_text(MANIFESTS)
     result = reconciler(lab, "apply", "--allow-mass-prune", str(repo))
     assert result.returncode == 0, result.stdout + result.stderr

@@ -10,7 +10,6 @@ Namespace `podports-e2e`; every managed pod is pruned at the end (hosts-only rep
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -89,11 +88,7 @@ reconciler = gitdaemon.run_cli  # `reconciler ARGS...` against the lab
 
 @pytest.fixture(scope="module")
 def applied(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    example = labmod.REPO / "examples" / "repo"
-    repo = tmp_path_factory.mktemp("podports") / "repo"
-    shutil.copytree(example / "hosts", repo / "hosts")
-    hosts_only = tmp_path_factory.mktemp("podports-hosts")
-    shutil.copytree(example / "hosts", hosts_only / "hosts")
+    repo, hosts_only = gitdaemon.hosts_repos(tmp_path_factory.mktemp, "podports")
     (repo / "app.yaml").write_text(MANIFESTS)
     result = reconciler(lab, "apply", "--allow-mass-prune", str(repo))  # other tests' leftovers
     assert result.returncode == 0, result.stdout + result.stderr

@@ -9,7 +9,6 @@ Namespace `pvc-e2e`; its pods are pruned and its claim volumes removed at the en
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -173,11 +172,7 @@ def _volumes(lab: labmod.Lab) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def repo(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    example = labmod.REPO / "examples" / "repo"
-    path = tmp_path_factory.mktemp("pvc") / "repo"
-    shutil.copytree(example / "hosts", path / "hosts")
-    hosts_only = tmp_path_factory.mktemp("pvc-hosts")
-    shutil.copytree(example / "hosts", hosts_only / "hosts")
+    path, hosts_only = gitdaemon.hosts_repos(tmp_path_factory.mktemp, "pvc")
     for host, names in _volumes(lab).items():  # a volume left by an earlier run starts over
         for name in names:
             lab.ssh(lab.get(host), "podman", "volume", "rm", "-f", name, check=False)

@@ -12,7 +12,6 @@ Namespace `subpath-e2e`; its pods are pruned and its claim volume removed at the
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -146,11 +145,7 @@ def _remove_claim_volume(lab: labmod.Lab) -> None:
 
 @pytest.fixture(scope="module")
 def repo(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    example = labmod.REPO / "examples" / "repo"
-    path = tmp_path_factory.mktemp("subpath") / "repo"
-    shutil.copytree(example / "hosts", path / "hosts")
-    hosts_only = tmp_path_factory.mktemp("subpath-hosts")
-    shutil.copytree(example / "hosts", hosts_only / "hosts")
+    path, hosts_only = gitdaemon.hosts_repos(tmp_path_factory.mktemp, "subpath")
     _remove_claim_volume(lab)  # a volume left by an earlier run starts over
     _write(path, "1")
     _apply(lab, path)

@@ -9,7 +9,6 @@ Namespace `volmode-e2e`; every managed pod is pruned at the end (hosts-only repo
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,11 +92,7 @@ reconciler = gitdaemon.run_cli  # `reconciler ARGS...` against the lab
 
 @pytest.fixture(scope="module")
 def applied(lab: labmod.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    example = labmod.REPO / "examples" / "repo"
-    repo = tmp_path_factory.mktemp("volmode") / "repo"
-    shutil.copytree(example / "hosts", repo / "hosts")
-    hosts_only = tmp_path_factory.mktemp("volmode-hosts")
-    shutil.copytree(example / "hosts", hosts_only / "hosts")
+    repo, hosts_only = gitdaemon.hosts_repos(tmp_path_factory.mktemp, "volmode")
     (repo / "app.yaml").write_text(MANIFESTS)
     validated = reconciler(lab, "validate", str(repo))
     assert validated.returncode == 0, validated.stdout + validated.stderr

@@ -29,6 +29,16 @@ def cli_env(lab: labmod.Lab) -> dict[str, str]:
     }
 
 
+def hosts_repos(new_dir: Callable[[str], Path], name: str) -> tuple[Path, Path]:
+    """Two new repositories holding the example Hosts: one for the test's manifests, and one
+    with the Hosts only, whose apply prunes the test's pods at the end. `new_dir` is
+    `tmp_path_factory.mktemp`."""
+    repo, hosts_only = new_dir(name) / "repo", new_dir(f"{name}-hosts")
+    shutil.copytree(EXAMPLE / "hosts", repo / "hosts")
+    shutil.copytree(EXAMPLE / "hosts", hosts_only / "hosts")
+    return repo, hosts_only
+
+
 def run_cli(lab: labmod.Lab, *args: str) -> subprocess.CompletedProcess[str]:
     """`reconciler ARGS...` against `lab` in a new process (its key and known_hosts), output
     captured, never raising on a non-zero exit (the tests read the code)."""
