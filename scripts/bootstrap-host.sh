@@ -19,7 +19,7 @@
 #      /etc/sysctl.d/60-reconciler-ports.conf; --unprivileged-port-start N for another floor, or
 #      "keep" to leave it): Services on port 80 and 443 are bound by the user's rootless HAProxy
 #      and hostPorts by rootless Podman. It never raises a value an administrator set lower;
-#   7. routes the service CIDR (default 10.96.0.0/16, the daemon's service_cidr; "none" to skip)
+#   7. routes the service CIDR (default 10.96.0.0/12, the daemon's service_cidr; "none" to skip)
 #      to lo (ip route replace local CIDR dev lo), now and at every boot (the oneshot unit
 #      reconciler-service-cidr.service): the rootless HAProxy binds Services that share a port on
 #      their cluster IPs in it;
@@ -33,7 +33,7 @@ USER_NAME=reconciler
 HOST_NAME=""
 INSTALL_PACKAGES=0
 PORT_START=80
-SERVICE_CIDR=10.96.0.0/16
+SERVICE_CIDR=10.96.0.0/12
 KEY_FILE=""
 MIN_SUBIDS=65536
 PACKAGES=(podman uidmap slirp4netns fuse-overlayfs haproxy)
@@ -67,7 +67,7 @@ case "$PORT_START" in
   *) [ "$PORT_START" -le 1024 ] || die "--unprivileged-port-start takes a port from 0 to 1024" ;;
 esac
 [ "$SERVICE_CIDR" = none ] || [[ "$SERVICE_CIDR" =~ ^[0-9a-fA-F.:]+/[0-9]{1,3}$ ]] \
-  || die "--service-cidr takes a network such as 10.96.0.0/16, or none: $SERVICE_CIDR"
+  || die "--service-cidr takes a network such as 10.96.0.0/12, or none: $SERVICE_CIDR"
 [ -r "$KEY_FILE" ] || die "cannot read the public key file $KEY_FILE"
 ssh-keygen -l -f "$KEY_FILE" >/dev/null 2>&1 || die "$KEY_FILE is not an SSH public key"
 KEY_LINE="$(grep -m1 -E '^(ssh-|ecdsa-|sk-)' "$KEY_FILE")" || die "$KEY_FILE has no key line"

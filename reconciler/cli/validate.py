@@ -70,7 +70,7 @@ def register(subparsers: Any) -> None:
         "--service-cidr",
         metavar="CIDR",
         help="the network pinned clusterIPs must lie in (default: $RECONCILER_SERVICE_CIDR, "
-        "the config file's service_cidr, else 10.96.0.0/16)",
+        "the config file's service_cidr, else 10.96.0.0/12)",
     )
     parser.set_defaults(handler=run)
 

@@ -38,7 +38,7 @@ it at once): an administrator's change is seen within that."""
 _READ: weakref.WeakKeyDictionary[Runner, tuple[float, int]] = weakref.WeakKeyDictionary()
 ROUTES = ("sh", "-c", "PATH=$PATH:/usr/sbin:/sbin; "
           "{ ip -o route show table local; ip -o -6 route show table local; } >&2 2>&1; true")
-"""A fixed command: the host's local routes (`local 10.96.0.0/16 dev lo ...`), on stderr."""
+"""A fixed command: the host's local routes (`local 10.96.0.0/12 dev lo ...`), on stderr."""
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _ROUTES: weakref.WeakKeyDictionary[Runner, tuple[float, tuple[Network, ...]]] = (
     weakref.WeakKeyDictionary()

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from reconciler.model import objects
 
-DEFAULT_CIDR = "10.96.0.0/16"  # Kubernetes' default service range
+DEFAULT_CIDR = "10.96.0.0/12"  # Kubernetes' default service range
 HOST_WIDE_TYPES = frozenset({"NodePort", "LoadBalancer"})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -32,7 +32,7 @@ def network(text: str) -> Network:
     try:
         parsed = ipaddress.ip_network(text, strict=True)
     except ValueError as exc:
-        raise CidrError(f"service_cidr {text!r} is not a network such as 10.96.0.0/16: {exc}") \
+        raise CidrError(f"service_cidr {text!r} is not a network such as 10.96.0.0/12: {exc}") \
             from exc  # fmt: skip
     if parsed.num_addresses < 4:
         raise CidrError(f"service_cidr {text!r} is too small: give it at least 4 addresses")

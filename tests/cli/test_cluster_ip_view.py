@@ -48,7 +48,7 @@ def test_describe_names_the_ip_and_the_shared_port() -> None:
 def test_the_daemon_config_checks_its_service_cidr(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("repository: /srv/repo\n")
-    assert configmod.load(path).service_cidr == "10.96.0.0/16"
+    assert configmod.load(path).service_cidr == "10.96.0.0/12"
     path.write_text("repository: /srv/repo\nservice_cidr: 198.19.128.0/17\n")
     assert configmod.load(path).service_cidr == "198.19.128.0/17"
     path.write_text("repository: /srv/repo\nservice_cidr: 10.96.0.1/16\n")
@@ -65,8 +65,8 @@ def test_validate_checks_pinned_cluster_ips_against_its_service_cidr(
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  clusterIP: 198.19.200.1\n"
         "  selector:\n    app: web\n  ports:\n    - port: 8080\n"
     )
-    assert cli.main(["validate", str(tmp_path)]) == 1  # outside 10.96.0.0/16
-    assert "not an address of the service CIDR 10.96.0.0/16" in capsys.readouterr().out
+    assert cli.main(["validate", str(tmp_path)]) == 1  # outside 10.96.0.0/12
+    assert "not an address of the service CIDR 10.96.0.0/12" in capsys.readouterr().out
     assert cli.main(["validate", "--service-cidr", "198.19.128.0/17", str(tmp_path)]) == 0
     monkeypatch.setenv("RECONCILER_SERVICE_CIDR", "198.19.128.0/17")
     assert cli.main(["validate", str(tmp_path)]) == 0

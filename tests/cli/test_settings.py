@@ -77,7 +77,7 @@ def test_service_cidr_from_flag_env_or_config_and_checked(tmp_path: Path) -> Non
     config = tmp_path / "config.yaml"
     config.write_text("service_cidr: 198.19.128.0/17\n")
     env = {"RECONCILER_CONFIG": str(config)}
-    assert settings.resolve(_args(), {}).service_cidr == "10.96.0.0/16"
+    assert settings.resolve(_args(), {}).service_cidr == "10.96.0.0/12"
     assert settings.resolve(_args(), env).service_cidr == "198.19.128.0/17"
     from_env = {**env, "RECONCILER_SERVICE_CIDR": "10.97.0.0/16"}
     assert settings.resolve(_args(), from_env).service_cidr == "10.97.0.0/16"

@@ -29,7 +29,7 @@ def service(
 
 
 def test_the_cidr_must_be_a_network_with_room() -> None:
-    assert str(clusterips.network(clusterips.DEFAULT_CIDR)) == "10.96.0.0/16"
+    assert str(clusterips.network(clusterips.DEFAULT_CIDR)) == "10.96.0.0/12"
     for bad in ("10.96.0.1/16", "nonsense", "10.0.0.0/31", ""):
         with pytest.raises(clusterips.CidrError, match="service_cidr"):
             clusterips.network(bad)

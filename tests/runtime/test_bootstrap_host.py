@@ -153,10 +153,10 @@ def test_a_real_run_twice(user: str, stubs: Path, tmp_path: Path) -> None:
     conf = Path("/etc/sysctl.d/60-reconciler-ports.conf")
     assert "net.ipv4.ip_unprivileged_port_start = 80" in conf.read_text()
     # the service CIDR routed to lo now (ip is a stub here) and at boot by a oneshot unit
-    assert "ip route replace local 10.96.0.0/16 dev lo" in calls
+    assert "ip route replace local 10.96.0.0/12 dev lo" in calls
     assert "systemctl enable reconciler-service-cidr.service" in calls
-    assert f"ExecStart={stubs}/ip route replace local 10.96.0.0/16 dev lo" in CIDR_UNIT.read_text()
-    assert "service CIDR 10.96.0.0/16: routed to lo" in first.stdout
+    assert f"ExecStart={stubs}/ip route replace local 10.96.0.0/12 dev lo" in CIDR_UNIT.read_text()
+    assert "service CIDR 10.96.0.0/12: routed to lo" in first.stdout
 
     # lose the subuid range, run again: everything is found, the range comes back, key stays once
     (start, count), = _subids(user, "/etc/subuid")  # fmt: skip
