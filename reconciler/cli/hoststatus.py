@@ -10,23 +10,23 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from reconciler.controllers import hosthealth
+from reconciler.controllers import hostconditions
 from reconciler.model import cordon, hoststate, objects
 from reconciler.state import store as storemod
 
-Condition = hosthealth.Condition
+Condition = hostconditions.Condition
 
 
-def recorded(store: storemod.Store) -> dict[str, hosthealth.Condition]:
+def recorded(store: storemod.Store) -> dict[str, hostconditions.Condition]:
     """The daemon's host conditions, by host name."""
-    found = (hosthealth.Condition.from_record(raw) for raw in store.host_conditions())
+    found = (hostconditions.Condition.from_record(raw) for raw in store.host_conditions())
     return {c.host: c for c in found if c is not None}
 
 
 def columns(
     host: objects.Host,
     seen: hoststate.HostObservation | None,
-    conditions: dict[str, hosthealth.Condition],
+    conditions: dict[str, hostconditions.Condition],
     now: float | None = None,
 ) -> dict[str, Any]:
     """`status`, `since` (an age, "" when not known) and `reason` of one host's row."""
@@ -36,9 +36,9 @@ def columns(
         status, reason = str(condition.status), str(condition.reason)
         since = _age(now - condition.since)
     elif seen is not None and seen.reachable:
-        status, reason, since = str(hosthealth.Status.READY), "", ""
+        status, reason, since = str(hostconditions.Status.READY), "", ""
     else:
-        status, reason, since = str(hosthealth.Status.UNKNOWN), "", ""
+        status, reason, since = str(hostconditions.Status.UNKNOWN), "", ""
     if not cordon.schedulable(host):
         status += ",SchedulingDisabled"
     if cordon.draining(host.meta) and seen is not None and seen.reachable:

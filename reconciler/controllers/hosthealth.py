@@ -1,8 +1,8 @@
 """Host health, as Kubernetes' node lifecycle controller: each host's condition (Ready, Unknown,
 NotReady) with the time it changed. `Monitor` pings every host on a short period from its own
 threads, counts any answer on a host's connection as its heartbeat (as a kubelet's lease), and
-keeps the conditions (in the state database through `save`); `judge` and `tick` are its pure
-core. The reconcile uses them in the steps of `hostpass` (hold, fence).
+keeps the conditions (in the state database through `save`); `hostconditions.judge` and `tick`
+are its pure core. The reconcile uses them in the steps of `hostpass` (hold, fence).
 
 A host that stops answering is `Unknown` at once (HostNotResponding); its pods are unknown, never
 deleted, and nothing of theirs is re-placed. Only after `grace` seconds without an answer is it
@@ -14,15 +14,13 @@ pods re-placed meanwhile are removed; then it is Ready and may get pods again.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
-import enum
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from reconciler.controllers import hostconditions as hc
 from reconciler.executor import protocol
 from reconciler.model import hoststate
 
@@ -39,9 +37,6 @@ STARVED_AFTER = 1.0
 """The monitor's ticker waking this many seconds later than its period asked means this
 process was starved of CPU: that delay is not counted as any host's silence (the hosts may
 have answered; this process could not hear them)."""
-SILENT_AFTER = 3.0
-"""A Ready host whose check has not answered for this long is Unknown (a cut link never
-refuses: the check just hangs until its timeout)."""
 OBSERVE_DEADLINE = 4.0
 OBSERVE_THREADS = 512
 """Hosts read at once (threads are made on demand, one per host waited for): the deadline must
@@ -56,105 +51,6 @@ the connection, queued behind the other hosts' SSH handshakes (a bounded few at 
 50 hosts on a loaded 2-core machine that took over 4 s and every start began with a Partial
 sync and a dozen hosts flapping Unknown. Such a host is judged by its first check's own
 result (connect_timeout bounds it), never by this deadline or SILENT_AFTER before it."""
-
-
-class Status(enum.StrEnum):
-    READY = "Ready"
-    UNKNOWN = "Unknown"
-    NOT_READY = "NotReady"
-
-
-class Reason(enum.StrEnum):
-    HOST_READY = "HostReady"
-    NOT_RESPONDING = "HostNotResponding"  # Unknown: within the grace period
-    LOST = "HostLost"  # NotReady: past the grace period, its Deployment pods re-placed
-    FENCING = "Fencing"  # NotReady: answers again; its stale copies are being removed
-
-
-@dataclass(frozen=True)
-class Condition:
-    """One host's condition: `since` is its lastTransitionTime (status changed), `last_ok` the
-    last time the host answered (its heartbeat), both epoch seconds by this machine's clock."""
-
-    host: str
-    status: Status
-    reason: Reason
-    message: str
-    since: float
-    last_ok: float
-
-    @property
-    def answering(self) -> bool:
-        """The host answers (Ready, or returned and being fenced): observe it."""
-        return self.status is Status.READY or self.reason is Reason.FENCING
-
-    @property
-    def lost(self) -> bool:
-        """Past the grace period and not yet fenced: its Deployment pods run elsewhere."""
-        return self.status is Status.NOT_READY
-
-    def record(self) -> dict[str, Any]:
-        return {
-            "host": self.host, "status": str(self.status), "reason": str(self.reason),
-            "message": self.message, "since": self.since, "lastHeartbeat": self.last_ok,
-        }  # fmt: skip
-
-    @classmethod
-    def from_record(cls, raw: Mapping[str, Any]) -> Condition | None:
-        """A saved record back; None for one this version cannot read."""
-        try:
-            return cls(
-                host=str(raw["host"]), status=Status(raw["status"]), reason=Reason(raw["reason"]),
-                message=str(raw.get("message", "")), since=float(raw["since"]),
-                last_ok=float(raw["lastHeartbeat"]),
-            )  # fmt: skip
-        except (KeyError, TypeError, ValueError):
-            return None
-
-
-def judge(previous: Condition | None, host: str, error: str | None, now: float) -> Condition:
-    """The condition after a check of `host` finished at `now`: `error` None when it answered."""
-    if error is None:
-        if previous is None or previous.status is Status.UNKNOWN:
-            return Condition(host, Status.READY, Reason.HOST_READY, "", now, now)
-        if previous.status is Status.NOT_READY and previous.reason is Reason.LOST:
-            message = "answers again: its copies of pods that run elsewhere are being removed"
-            return dataclasses.replace(previous, reason=Reason.FENCING, message=message,
-                                       last_ok=now)  # fmt: skip
-        return dataclasses.replace(previous, last_ok=now)
-    if previous is None:
-        return Condition(host, Status.UNKNOWN, Reason.NOT_RESPONDING, error, now, now)
-    if previous.status is Status.READY:
-        return Condition(host, Status.UNKNOWN, Reason.NOT_RESPONDING, error, now, previous.last_ok)
-    if previous.reason is Reason.FENCING:  # lost again before it was fenced
-        return dataclasses.replace(previous, reason=Reason.LOST, message=error)
-    return dataclasses.replace(previous, message=error)
-
-
-def tick(condition: Condition, now: float, grace: float, excused: float = 0.0) -> Condition:
-    """The condition after time passed without a finished check: silent past SILENT_AFTER is
-    Unknown, without an answer for `grace` seconds NotReady (since the grace ran out).
-    `excused`: seconds since its last answer during which this process was starved, not
-    counted as silence."""
-    silent = now - condition.last_ok - max(0.0, excused)
-    if condition.status is Status.READY and silent >= SILENT_AFTER:
-        message = f"no answer for {silent:.0f}s"
-        return Condition(condition.host, Status.UNKNOWN, Reason.NOT_RESPONDING, message, now,
-                         condition.last_ok)  # fmt: skip
-    if condition.status is Status.UNKNOWN and silent >= grace:
-        message = f"no answer for {grace:g}s (grace period): its Deployment pods are re-placed"
-        if condition.message:
-            message += f"; last error: {condition.message}"
-        return Condition(condition.host, Status.NOT_READY, Reason.LOST, message,
-                         now - silent + grace, condition.last_ok)  # fmt: skip
-    return condition
-
-
-def fenced(condition: Condition, now: float) -> Condition:
-    """A fencing host whose stale copies are gone: Ready."""
-    if condition.reason is not Reason.FENCING:
-        return condition
-    return Condition(condition.host, Status.READY, Reason.HOST_READY, "", now, condition.last_ok)
 
 
 Save = Callable[[Sequence[Mapping[str, Any]]], None]
@@ -184,9 +80,9 @@ class Monitor:
         self._period = period
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._conditions: dict[str, Condition] = {}
+        self._conditions: dict[str, hc.Condition] = {}
         for raw in saved:
-            found = Condition.from_record(raw)
+            found = hc.Condition.from_record(raw)
             if found is not None:
                 self._conditions[found.host] = found
         self._pods: dict[str, tuple[hoststate.ObservedPod, ...]] = {}
@@ -212,7 +108,7 @@ class Monitor:
             self._checked.add(host)
             if error is None and pods is not None:
                 self._pods[host] = tuple(pods)
-            self._update(host, judge(self._conditions.get(host), host, error, self._clock()))
+            self._update(host, hc.judge(self._conditions.get(host), host, error, self._clock()))
 
     def tick(self, late: float = 0.0) -> None:
         """Time passed: a host whose connection answered anything since its last heartbeat
@@ -236,9 +132,9 @@ class Monitor:
                 at = answered.get(host)
                 if at is not None and at > self._conditions[host].last_ok:
                     # its connection answered another call (its pod work): a heartbeat
-                    self._update(host, judge(self._conditions[host], host, None, at))
+                    self._update(host, hc.judge(self._conditions[host], host, None, at))
                 excused = self._starved - self._starved_at_ok.get(host, self._starved)
-                self._update(host, tick(self._conditions[host], now, self.grace, excused))
+                self._update(host, hc.tick(self._conditions[host], now, self.grace, excused))
 
     def targets_checked(self) -> list[str]:
         """The hosts with a finished check in this process."""
@@ -249,9 +145,9 @@ class Monitor:
         with self._lock:
             condition = self._conditions.get(host)
             if condition is not None:
-                self._update(host, fenced(condition, self._clock()))
+                self._update(host, hc.fenced(condition, self._clock()))
 
-    def _update(self, host: str, new: Condition) -> None:
+    def _update(self, host: str, new: hc.Condition) -> None:
         old = self._conditions.get(host)
         if old == new:
             return
@@ -260,11 +156,11 @@ class Monitor:
             self._starved_at_ok[host] = self._starved
         if old is None or (old.status, old.reason) != (new.status, new.reason):
             # a one-shot command names a host that did not answer itself, once, at its end
-            quiet = new.status is Status.READY or self._executor is None
+            quiet = new.status is hc.Status.READY or self._executor is None
             log.log(logging.INFO if quiet else logging.WARNING,
                     "host %s: %s (%s)%s", host, new.status, new.reason,
                     f": {new.message}" if new.message else "")  # fmt: skip
-            if self._wake is not None and (new.lost or new.status is Status.READY or
+            if self._wake is not None and (new.lost or new.status is hc.Status.READY or
                                            (old is not None and old.lost)):  # fmt: skip
                 self._wake()
         if self._save is not None and (old is None or old.status != new.status
@@ -276,7 +172,7 @@ class Monitor:
 
     # ----- what the reconcile reads --------------------------------------------------------
 
-    def conditions(self) -> dict[str, Condition]:
+    def conditions(self) -> dict[str, hc.Condition]:
         with self._lock:
             return dict(self._conditions)
 
@@ -311,8 +207,8 @@ class Monitor:
                     del self._conditions[name]
             for name in wanted:
                 self._conditions.setdefault(
-                    name, Condition(name, Status.READY, Reason.HOST_READY, "", self._clock(),
-                                    self._clock()))  # fmt: skip
+                    name, hc.Condition(name, hc.Status.READY, hc.Reason.HOST_READY, "",
+                                       self._clock(), self._clock()))  # fmt: skip
             if self._executor is None or self._stop.is_set():
                 return
             for name in wanted:
@@ -435,14 +331,6 @@ def observe(
     for target in targets:
         answer = found.get(target.name)
         out[target.name] = answer or hoststate.HostObservation(
-            target.name, reachable=False, error=describe(conditions[target.name], monitor.grace)
+            target.name, reachable=False, error=hc.describe(conditions[target.name], monitor.grace)
         )
     return out
-
-
-def describe(condition: Condition, grace: float) -> str:
-    """`host h1: Unknown (HostNotResponding) ...`, for errors and logs."""
-    text = f"host {condition.host}: {condition.status} ({condition.reason})"
-    if condition.status is Status.UNKNOWN:
-        text += f", pods kept for the {grace:g}s grace period"
-    return f"{text}: {condition.message}" if condition.message else text

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from reconciler.controllers import hosthealth
+from reconciler.controllers import hostconditions, hosthealth
 from reconciler.model import base, hoststate, objects, workloads
 from reconciler.plan import diff, expand
 
@@ -80,7 +80,7 @@ def assess(p: sync.Pass) -> None:
     calm = monitor is None or not disrupted(p.observations)
     returning = {name for name, seen in p.observations.items() if seen.reachable
                  and (c := conditions.get(name)) is not None
-                 and c.reason is hosthealth.Reason.FENCING}  # fmt: skip
+                 and c.reason is hostconditions.Reason.FENCING}  # fmt: skip
     elsewhere = _keys_elsewhere(p, returning)
     for name, seen in list(p.observations.items()):
         condition = conditions.get(name)

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from reconciler.controllers import hosthealth, sync
+from reconciler.controllers import hostconditions, hosthealth, sync
 from reconciler.controllers import hostpass as hostpassmod
 from reconciler.executor import fake
 from reconciler.model import hoststate
 
 HELD = ("held until it answers or is NotReady: Deployment hh/web (2 of 3 replicas, on hosts "
         "that answer), Pod hh/solo")
-H = hosthealth.Status
-R = hosthealth.Reason
+H = hostconditions.Status
+R = hostconditions.Reason
 
 REPO = {
     "hosts.yaml": "".join(
@@ -76,38 +76,38 @@ class Clock:
 
 
 def test_a_silent_host_is_unknown_then_not_ready_after_the_grace_period() -> None:
-    ready = hosthealth.judge(None, "h1", None, 100.0)
+    ready = hostconditions.judge(None, "h1", None, 100.0)
     assert (ready.status, ready.reason, ready.since) == (H.READY, R.HOST_READY, 100.0)
-    hung = hosthealth.tick(ready, 100.0 + hosthealth.SILENT_AFTER - 0.1, 10.0)
+    hung = hostconditions.tick(ready, 100.0 + hostconditions.SILENT_AFTER - 0.1, 10.0)
     assert hung.status is H.READY
-    unknown = hosthealth.tick(ready, 100.0 + hosthealth.SILENT_AFTER, 10.0)
+    unknown = hostconditions.tick(ready, 100.0 + hostconditions.SILENT_AFTER, 10.0)
     assert (unknown.status, unknown.reason, unknown.last_ok) == (H.UNKNOWN, R.NOT_RESPONDING, 100)
-    assert hosthealth.tick(unknown, 109.9, 10.0).status is H.UNKNOWN
-    lost = hosthealth.tick(unknown, 110.5, 10.0)
+    assert hostconditions.tick(unknown, 109.9, 10.0).status is H.UNKNOWN
+    lost = hostconditions.tick(unknown, 110.5, 10.0)
     assert (lost.status, lost.reason, lost.since) == (H.NOT_READY, R.LOST, 110.0)
     assert lost.lost and not lost.answering
 
 
 def test_a_refusal_is_unknown_at_once_and_a_return_fences_before_ready() -> None:
-    ready = hosthealth.judge(None, "h1", None, 100.0)
-    refused = hosthealth.judge(ready, "h1", "host h1: connection refused", 101.0)
+    ready = hostconditions.judge(None, "h1", None, 100.0)
+    refused = hostconditions.judge(ready, "h1", "host h1: connection refused", 101.0)
     assert (refused.status, refused.since, refused.message) == (
         H.UNKNOWN, 101.0, "host h1: connection refused")  # fmt: skip
-    assert hosthealth.judge(refused, "h1", None, 102.0).status is H.READY  # within grace
-    lost = hosthealth.tick(refused, 111.0, 10.0)
-    back = hosthealth.judge(lost, "h1", None, 120.0)
+    assert hostconditions.judge(refused, "h1", None, 102.0).status is H.READY  # within grace
+    lost = hostconditions.tick(refused, 111.0, 10.0)
+    back = hostconditions.judge(lost, "h1", None, 120.0)
     assert (back.status, back.reason, back.since) == (H.NOT_READY, R.FENCING, 110.0)
     assert back.answering and back.lost
-    again = hosthealth.judge(back, "h1", "no answer", 121.0)
+    again = hostconditions.judge(back, "h1", "no answer", 121.0)
     assert again.reason is R.LOST  # lost again before it was fenced: fenced on its next return
-    done = hosthealth.fenced(back, 125.0)
+    done = hostconditions.fenced(back, 125.0)
     assert (done.status, done.reason, done.since) == (H.READY, R.HOST_READY, 125.0)
 
 
 def test_a_record_reads_back() -> None:
-    condition = hosthealth.Condition("h1", H.NOT_READY, R.LOST, "gone", 1.5, 0.5)
-    assert hosthealth.Condition.from_record(condition.record()) == condition
-    assert hosthealth.Condition.from_record({"host": "h1", "status": "Sideways"}) is None
+    condition = hostconditions.Condition("h1", H.NOT_READY, R.LOST, "gone", 1.5, 0.5)
+    assert hostconditions.Condition.from_record(condition.record()) == condition
+    assert hostconditions.Condition.from_record({"host": "h1", "status": "Sideways"}) is None
 
 
 def test_a_flapping_host_never_reaches_not_ready() -> None:
@@ -126,7 +126,7 @@ def test_a_flapping_host_never_reaches_not_ready() -> None:
 
 
 def test_the_monitor_remembers_saved_conditions() -> None:
-    condition = hosthealth.Condition("h2", H.NOT_READY, R.LOST, "gone", 5.0, 1.0)
+    condition = hostconditions.Condition("h2", H.NOT_READY, R.LOST, "gone", 5.0, 1.0)
     monitor = hosthealth.Monitor(None, saved=[condition.record(), {"junk": 1}])
     assert monitor.conditions() == {"h2": condition}
 
@@ -332,15 +332,15 @@ def test_time_alone_never_judges_a_host_before_its_first_check() -> None:
     """Neither a fresh host nor one saved Ready by an earlier run (its heartbeat old) goes
     Unknown, let alone NotReady, on the clock alone before a check of this process ends."""
     clock = Clock()
-    saved = hosthealth.Condition("h2", H.READY, R.HOST_READY, "", 100.0, 100.0)
+    saved = hostconditions.Condition("h2", H.READY, R.HOST_READY, "", 100.0, 100.0)
     monitor = hosthealth.Monitor(None, 10.0, clock=clock, saved=[saved.record()])
     monitor.watch([hoststate.HostTarget(h, "198.18.0.1") for h in ("h1", "h2")])
     for _ in range(3):
-        clock.now += 2 * hosthealth.SILENT_AFTER
+        clock.now += 2 * hostconditions.SILENT_AFTER
         monitor.tick()
     assert {c.status for c in monitor.conditions().values()} == {H.READY}
     monitor.heard("h1", None)
-    clock.now += hosthealth.SILENT_AFTER
+    clock.now += hostconditions.SILENT_AFTER
     monitor.tick()
     assert monitor.conditions()["h1"].status is H.UNKNOWN  # checked, then silent: judged
     assert monitor.conditions()["h2"].status is H.READY
@@ -547,7 +547,7 @@ def test_any_answer_on_a_hosts_connection_is_a_heartbeat() -> None:
     assert monitor.conditions()["h1"].last_ok == clock.now - 0.5
     assert monitor.conditions()["h2"].status is H.NOT_READY
     del executor.ages["h1"]  # nothing answers on h1 any more
-    clock.now += hosthealth.SILENT_AFTER
+    clock.now += hostconditions.SILENT_AFTER
     monitor.tick()
     assert monitor.conditions()["h1"].status is H.UNKNOWN
     executor.ages["h1"] = 0.2  # an answer again, within the grace period: Ready
@@ -614,11 +614,11 @@ def test_a_late_observe_of_a_host_whose_connection_answers_does_not_make_it_unkn
 def test_time_the_daemon_was_starved_counts_against_no_host() -> None:
     """The monitor's ticker woke 8 s late (this process starved of CPU): those 8 s are no
     host's silence; a delay below STARVED_AFTER is an ordinary one and counts."""
-    ready = hosthealth.judge(None, "h1", None, 100.0)
-    assert hosthealth.tick(ready, 109.0, 10.0, excused=8.0).status is H.READY
-    unknown = hosthealth.tick(ready, 112.0, 10.0, excused=8.0)
+    ready = hostconditions.judge(None, "h1", None, 100.0)
+    assert hostconditions.tick(ready, 109.0, 10.0, excused=8.0).status is H.READY
+    unknown = hostconditions.tick(ready, 112.0, 10.0, excused=8.0)
     assert unknown.status is H.UNKNOWN
-    lost = hosthealth.tick(unknown, 118.5, 10.0, excused=8.0)
+    lost = hostconditions.tick(unknown, 118.5, 10.0, excused=8.0)
     assert (lost.status, lost.since) == (H.NOT_READY, 118.0)
 
     clock = Clock()

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from reconciler.controllers import autoscale, cronrun, hosthealth, jobs
+from reconciler.controllers import autoscale, cronrun, hostconditions, jobs
 from reconciler.source import git
 from reconciler.state import conditions as cond
 from reconciler.state import status as statusmod
@@ -48,7 +48,7 @@ class View:
     status: Mapping[str, Any] = field(default_factory=dict)  # the /status document
     history: Sequence[Mapping[str, Any]] = ()  # statusmod.sync_json rows, newest first
     events: Sequence[cond.Event] = ()  # newest first
-    host_health: Mapping[str, hosthealth.Condition] = field(default_factory=dict)
+    host_health: Mapping[str, hostconditions.Condition] = field(default_factory=dict)
     autoscalers: Sequence[autoscale.Record] = ()
     jobs: Sequence[jobs.Record] = ()
     cron_jobs: Sequence[cronrun.Record] = ()
@@ -83,13 +83,13 @@ def gather(
             [statusmod.sync_json(s) for s in store.history(HISTORY)] if "history" in need else []
         )
         newest = store.events(events) if "events" in need else []
-        health: dict[str, hosthealth.Condition] = {}
+        health: dict[str, hostconditions.Condition] = {}
         hpas: list[autoscale.Record] = []
         job_rows: list[jobs.Record] = []
         crons: list[cronrun.Record] = []
         if "records" in need:
             for raw in store.host_conditions():
-                condition = hosthealth.Condition.from_record(raw)
+                condition = hostconditions.Condition.from_record(raw)
                 if condition is not None:
                     health[condition.host] = condition
             hpas = [r for r in (autoscale.Record.of(raw) for raw in store.autoscaler_records())
