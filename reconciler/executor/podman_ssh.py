@@ -43,9 +43,9 @@ log = logging.getLogger(__name__)
 
 Indexed = tuple[int, hoststate.Action]
 FRESH_ANSWER = 1.0
-"""A session whose Podman answered within this many seconds is used without a ping first
-(the host-health check pings every host every second: the reconcile's observe then needs
-no ping of its own)."""
+"""A host whose Podman answered within this many seconds needs no health-check ping (`ping`).
+A session taken for work (`_live_session`) is always pinged first: a host cut off a moment
+after its last answer is then found within connect_timeout, not after a call's own timeout."""
 
 
 class PodmanSSHExecutor:
@@ -140,13 +140,12 @@ class PodmanSSHExecutor:
             session.close()
 
     def _live_session(self, target: hoststate.HostTarget) -> hostsession.HostSession:
-        """A session that just answered (a ping, or any call within FRESH_ANSWER seconds): a
-        reused one that fails is replaced once, unless the host simply did not answer (then it
-        is unreachable, no second wait). A ping that timed out while other calls on the
-        session were answered meanwhile keeps it (a busy host: dropping the session would
-        abort its calls in flight)."""
+        """A session that just answered a ping: a reused one that fails is replaced once,
+        unless the host simply did not answer (then it is unreachable, no second wait). A ping
+        that timed out while other calls on the session were answered meanwhile keeps it (a
+        busy host: dropping the session would abort its calls in flight)."""
         session, fresh = self._session(target)
-        if fresh or session.answered_within(FRESH_ANSWER):
+        if fresh:
             return session
         try:
             session.ping()
