@@ -16,6 +16,8 @@ rc() { .venv/bin/reconciler "$@"; }
 export RECONCILER_SSH_KEY="$PWD/.hosts/id_ed25519" RECONCILER_KNOWN_HOSTS="$PWD/.hosts/known_hosts"
 # The TEST-ONLY age key that decrypts examples/repo's SOPS-encrypted Secret (docs/security.md).
 export SOPS_AGE_KEY_FILE="$PWD/tests/harness/age/demo.key"
+# The Services' cluster IPs: the range the test hosts route to their loopback (tests/harness/lab.py).
+export RECONCILER_SERVICE_CIDR=198.19.128.0/17
 
 step "reconciler validate examples/repo"
 rc validate examples/repo
@@ -47,6 +49,7 @@ ssh_key: $RECONCILER_SSH_KEY
 known_hosts: $RECONCILER_KNOWN_HOSTS
 listen: 127.0.0.1:9400
 age_key_file: $SOPS_AGE_KEY_FILE
+service_cidr: $RECONCILER_SERVICE_CIDR
 $verify_yaml
 YAML
 .venv/bin/reconciler daemon --config "$state/config.yaml" --log-format text \
