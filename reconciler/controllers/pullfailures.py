@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from reconciler.model import hoststate, objects
-from reconciler.plan import expand
+from reconciler.plan import configwait, expand
 from reconciler.state import conditions as cond
 
 ERR_IMAGE_PULL = "ErrImagePull"
@@ -123,13 +123,7 @@ def rows(
         pod = pods[key]
         match = _HOST.search(c.message)
         host = match.group(1) if match else ""
-        found.append({
-            "namespace": c.namespace, "name": c.name,
-            "ready": f"0/{len(pod.spec.containers)}", "status": c.reason, "restarts": 0,
-            "host": host, "address": addresses.get(host, ""), "owner": pod.owner,
-            "revision": "", "images": sorted({ct.image for ct in pod.spec.containers}),
-            "created": "", "message": c.message,
-        })  # fmt: skip
+        found.append(configwait.row(pod, c.reason, c.message, host, addresses.get(host, "")))
     return found
 
 

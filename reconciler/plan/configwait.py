@@ -55,16 +55,23 @@ def rows(
     """`get pods` rows of the waiting pods, in the columns of `get.pod_row`."""
     observed = [p for seen in observations.values() for p in seen.pods]
     return [
-        {
-            "namespace": w.pod.namespace, "name": w.pod.name,
-            "ready": f"0/{len(w.pod.spec.containers)}", "status": w.reason, "restarts": 0,
-            "host": "", "address": "", "owner": w.pod.owner, "revision": "",
-            "images": sorted({c.image for c in w.pod.spec.containers}), "created": "",
-            "message": w.message,
-        }
+        row(w.pod, w.reason, w.message)
         for w in waiting(desired, observed)
         if not namespace or w.pod.namespace == namespace
-    ]  # fmt: skip
+    ]
+
+
+def row(
+    pod: expand.DesiredPod, status: str, message: str, host: str = "", address: str = ""
+) -> dict[str, Any]:
+    """The `get pods` row (columns of `get.pod_row`) of a desired pod that runs on no host."""
+    return {
+        "namespace": pod.namespace, "name": pod.name,
+        "ready": f"0/{len(pod.spec.containers)}", "status": status, "restarts": 0,
+        "host": host, "address": address, "owner": pod.owner, "revision": "",
+        "images": sorted({c.image for c in pod.spec.containers}), "created": "",
+        "message": message,
+    }  # fmt: skip
 
 
 def describe_text(row: Mapping[str, Any]) -> str:
