@@ -6,7 +6,7 @@ writes them to the store, so the CLI, `/status`, metrics and logs share the word
 from __future__ import annotations
 
 from reconciler.controllers import jobrun, lifecycle, sync
-from reconciler.model import diagnostics, hoststate
+from reconciler.model import hoststate
 from reconciler.plan import configwait
 from reconciler.state import conditions as cond
 
@@ -25,13 +25,10 @@ def wait_events(prepared: sync.Prepared) -> list[tuple[cond.EventKind, str, str,
     declares: `CreateContainerConfigError`, or `FailedScheduling` for a claim (the kubelet's and
     the scheduler's reasons)."""
     out = []
-    for error in prepared.result.errors:
-        if error.code is not diagnostics.Code.MISSING_REFERENCE:
-            continue
-        obj, _, message = error.message.partition(": ")
-        claim = configwait.CLAIM_FIELD in error.path
+    for obj, path, message in prepared.result.waits:
+        claim = configwait.CLAIM_FIELD in path
         reason = "FailedScheduling" if claim else configwait.CONFIG_ERROR
-        out.append((cond.EventKind.WARNING, obj, reason, f"{error.path}: {message}"))
+        out.append((cond.EventKind.WARNING, obj, reason, f"{path}: {message}"))
     return out
 
 

@@ -45,6 +45,9 @@ class PlanResult:
     errors: tuple[diagnostics.Diagnostic, ...] = ()
     held: tuple[tuple[str, str], ...] = ()
     unreachable: tuple[str, ...] = ()
+    waits: tuple[tuple[str, str, str], ...] = ()
+    """(object, field path, what is missing) per object whose pods wait for a ConfigMap, Secret,
+    key or claim nothing declares (`controllers.status.wait_events`)."""
 
     def unschedulable_messages(self) -> dict[str, str]:
         """Pod key -> Kubernetes-style reason, e.g. `0/3 hosts: 3 insufficient cpu`."""
@@ -75,6 +78,7 @@ def build_plan(
 
     resolved: list[resolve.ResolvedPod] = []
     errors: list[diagnostics.Diagnostic] = []
+    waits: set[tuple[str, str, str]] = set()
     failed: set[tuple[str, str]] = set()
     for pod in pods:
         try:
@@ -82,6 +86,8 @@ def build_plan(
         except refs.ResolveError as exc:
             failed.add(pod.key)
             errors.append(_diagnostic(pod, exc))
+            if exc.code is diagnostics.Code.MISSING_REFERENCE:
+                waits.add((str(pod.object_key), exc.path, exc.message))
 
     bound = claims.schedule(desired, [r.pod for r in resolved], observations, expansion.kept)
     errors.extend(bound.errors)
@@ -120,6 +126,7 @@ def build_plan(
         errors=tuple(sorted(set(errors))),
         held=tuple(sorted((held - kept) & {pod.key for pod in observed})),
         unreachable=tuple(sorted(n for n, seen in observations.items() if not seen.reachable)),
+        waits=tuple(sorted(waits)),
     )
 
 
