@@ -10,11 +10,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from reconciler.controllers import hosthealth, lifecycle, rollouts, sync
+from reconciler.controllers import hosthealth, lifecycle, probestate, rollouts, sync
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
 
-EventSink = Callable[[proberctl.ProbeEvent], None]
+EventSink = Callable[[probestate.ProbeEvent], None]
 
 
 def start(

@@ -12,119 +12,27 @@ restarted container starts afresh.
 
 from __future__ import annotations
 
-import collections
 import concurrent.futures
-import dataclasses
-import datetime
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
-from reconciler.executor import observed as observedmod
+from reconciler.controllers import probestate
 from reconciler.executor import protocol
 from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
 
-Kind = hoststate.ProbeKind
-Key = tuple[str, str]  # (host, podman container id)
+Kind = probestate.Kind
+Key = probestate.Key
 LivenessCallback = Callable[[str, str, str, str, str, str], None]
 """(host, namespace, pod, container name, podman id, message): restart that container."""
 ChangeCallback = Callable[[], None]
-RESULTS_KEPT = 10  # per container, for describe
 MAX_SLEEP = 1.0  # the scheduler looks again at least this often
 
 
-@dataclass(frozen=True)
-class ProbeEvent:
-    """A Kubernetes-style event about a probe (`Unhealthy`: a probe failed)."""
-
-    time: float  # seconds since the epoch
-    host: str
-    namespace: str
-    pod: str
-    container: str
-    podman_id: str
-    kind: hoststate.ProbeKind
-    message: str  # e.g. "Readiness probe failed: HTTP 503"
-    reason: str = "Unhealthy"
-
-
-EventCallback = Callable[[ProbeEvent], None]
-
-
-def parse_time(value: str) -> float | None:
-    """Epoch seconds of an ISO 8601 time as Podman writes it (nanoseconds, `Z`); None if not."""
-    if not value:
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    head, dot, rest = text.partition(".")
-    if dot:
-        digits = len(rest) - len(rest.lstrip("0123456789"))
-        text = f"{head}.{rest[: min(digits, 6)]}{rest[digits:]}"
-    try:
-        parsed = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=datetime.UTC)
-    return parsed.timestamp()
-
-
-class _Probe:
-    """The schedule and counters of one probe of one container."""
-
-    __slots__ = ("due", "failures", "first", "item", "running", "successes")
-
-    def __init__(self, item: hoststate.ContainerProbe, due: float) -> None:
-        self.item = item
-        self.due = due
-        self.first = due  # the end of its initial delay
-        self.successes = 0
-        self.failures = 0
-        self.running = False
-
-
-class _Tracked:
-    """What the prober knows of one container (mutable; guarded by the prober's lock)."""
-
-    def __init__(
-        self,
-        target: hoststate.HostTarget,
-        pod: hoststate.ObservedPod,
-        container: hoststate.ObservedContainer,
-        started: float,
-        started_wall: float,
-    ) -> None:
-        self.target = target
-        self.pod = pod
-        self.container = container
-        self.started_at = container.started_at
-        self.started_wall = started_wall
-        self.generation = 0
-        delay = {p.kind: p.probe.initial_delay_seconds for p in container.probes}
-        self.probes = {p.kind: _Probe(p, started + delay[p.kind]) for p in container.probes}
-        self.started_ok = Kind.STARTUP not in self.probes
-        self.ready = False
-        self.ready_since = 0.0
-        self.results: collections.deque[tuple[Kind, hoststate.ProbeResult, float]] = (
-            collections.deque(maxlen=RESULTS_KEPT)
-        )
-
-    @property
-    def running(self) -> bool:
-        return self.container.state in observedmod.RUNNING_STATES
-
-    def active(self, kind: Kind) -> bool:
-        """Whether `kind` runs now: the startup probe until it passed, the others after."""
-        if not self.running or kind not in self.probes:
-            return False
-        return not self.started_ok if kind is Kind.STARTUP else self.started_ok
-
-
-Job = tuple[Key, int, Kind, _Tracked]
+Job = tuple[Key, int, Kind, probestate.Tracked]
 
 
 class Prober:
@@ -141,13 +49,13 @@ class Prober:
         self._clock = clock
         self._wall = wall_clock
         self._lock = threading.Lock()
-        self._tracked: dict[Key, _Tracked] = {}
+        self._tracked: dict[Key, probestate.Tracked] = {}
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max_workers=max(1, workers), thread_name_prefix="prober"
         )
         self._liveness: list[LivenessCallback] = []
         self._changes: list[ChangeCallback] = []
-        self._events: list[EventCallback] = []
+        self._events: list[probestate.EventCallback] = []
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -161,7 +69,7 @@ class Prober:
         """`callback()` after any container's readiness flips."""
         self._changes.append(callback)
 
-    def on_event(self, callback: EventCallback) -> None:
+    def on_event(self, callback: probestate.EventCallback) -> None:
         """`callback(event)` for every failed probe run (reason `Unhealthy`)."""
         self._events.append(callback)
 
@@ -212,11 +120,11 @@ class Prober:
         fresh = old is None or bool(container.started_at and container.started_at != old.started_at)
         entry = old
         if entry is None or fresh:
-            started_wall = parse_time(container.started_at)
+            started_wall = probestate.parse_time(container.started_at)
             if started_wall is None:
                 started_wall = wall
             started = now - max(0.0, wall - started_wall)
-            entry = _Tracked(target, pod, container, started, started_wall)
+            entry = probestate.Tracked(target, pod, container, started, started_wall)
             entry.generation = old.generation + 1 if old is not None else 0
             self._tracked[key] = entry
         entry.target, entry.pod, entry.container = target, pod, container
@@ -265,53 +173,20 @@ class Prober:
         return len(jobs)
 
     def _record(self, key: Key, generation: int, kind: Kind, result: hoststate.ProbeResult) -> None:
-        wall = self._wall()
-        events: list[ProbeEvent] = []
-        restarts: list[tuple[str, str, str, str, str, str]] = []
+        clocks = (self._clock(), self._wall())
         with self._lock:
             entry = self._tracked.get(key)
             if entry is None or entry.generation != generation:
                 return  # the container went away or was restarted meanwhile
-            state = entry.probes[kind]
-            state.running = False
-            entry.results.append((kind, result, wall))
-            was_ready = entry.ready
-            if result.ok:
-                state.successes, state.failures = state.successes + 1, 0
-            else:
-                state.successes, state.failures = 0, state.failures + 1
-            probe = state.item.probe
-            c, pod = entry.container, entry.pod
-            failed = f"{kind.value.capitalize()} probe failed: {result.message}"
-            if not result.ok:
-                events.append(ProbeEvent(wall, key[0], pod.namespace, pod.name, c.name,
-                                         c.podman_id, kind, failed))  # fmt: skip
-            if result.ok and state.successes >= probe.success_threshold:
-                if kind is Kind.STARTUP and not entry.started_ok:
-                    entry.started_ok = True
-                    now = self._clock()
-                    for other in entry.probes.values():
-                        other.due = max(other.due, now)
-                    if Kind.READINESS not in entry.probes:
-                        entry.ready, entry.ready_since = True, wall
-                elif kind is Kind.READINESS and not entry.ready:
-                    entry.ready, entry.ready_since = True, wall
-            elif not result.ok and state.failures >= probe.failure_threshold:
-                state.failures = 0
-                if kind is Kind.READINESS:
-                    entry.ready = False
-                else:  # liveness, or startup never passing: the container is restarted
-                    entry.ready = False
-                    restarts.append((key[0], pod.namespace, pod.name, c.name, c.podman_id, failed))
-            flipped = entry.ready != was_ready
+            event, restart, flipped = entry.record(key, kind, result, clocks)
         if result.ok:
             log.debug("%s probe of %s passed: %s", kind, key[1][:12], result.message)
-        self._fire(events, restarts, flipped)
+        self._fire([event] if event else [], [restart] if restart else [], flipped)
 
     def _fire(
         self,
-        events: list[ProbeEvent],
-        restarts: list[tuple[str, str, str, str, str, str]],
+        events: list[probestate.ProbeEvent],
+        restarts: list[probestate.Restart],
         flipped: bool,
     ) -> None:
         for event in events:
@@ -394,28 +269,10 @@ class Prober:
         """Copies of `observations` with each container's and pod's readiness filled in (pod
         ready: every container ready; ready since: the latest container's)."""
         with self._lock:
-            return {host: self._annotated(seen) for host, seen in observations.items()}
-
-    def _annotated(self, seen: hoststate.HostObservation) -> hoststate.HostObservation:
-        pods = []
-        for pod in seen.pods:
-            containers = []
-            since = 0.0
-            for c in pod.containers:
-                entry = self._tracked.get((seen.host, c.podman_id))
-                ready = None if entry is None else entry.ready
-                if entry is not None and entry.ready:
-                    since = max(since, entry.ready_since)
-                containers.append(dataclasses.replace(c, ready=ready))
-            states = [c.ready for c in containers]
-            pod_ready: bool | None = None
-            if states and all(states):
-                pod_ready = True
-            elif False in states or not states:
-                pod_ready = False
-            pods.append(dataclasses.replace(pod, containers=tuple(containers), ready=pod_ready,
-                                            ready_since=since if pod_ready else 0.0))  # fmt: skip
-        return dataclasses.replace(seen, pods=tuple(pods))
+            return {
+                host: probestate.annotated(seen, self._tracked)
+                for host, seen in observations.items()
+            }
 
     def probe_once(
         self,
@@ -433,7 +290,7 @@ class Prober:
             future.result()
         return self.annotate(observations)
 
-    def _once(self, key: Key, entry: _Tracked) -> None:
+    def _once(self, key: Key, entry: probestate.Tracked) -> None:
         now, wall = self._clock(), self._wall()
         if not entry.running:
             return

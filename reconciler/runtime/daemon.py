@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from types import FrameType
 
 from reconciler import __version__
-from reconciler.controllers import autoscale, cronrun, hosthealth, jobrun, manager
-from reconciler.controllers import prober as proberctl
+from reconciler.controllers import autoscale, cronrun, hosthealth, jobrun, manager, probestate
 from reconciler.executor import podman_ssh, protocol
 from reconciler.plan import pruneguard
 from reconciler.runtime import config as configmod
@@ -100,7 +99,7 @@ class Daemon:
         self.snapshots = uisnapshot.Holder()  # the dashboard's view of the last applied sync
         self.reconciler.on_synced = self.snapshots.record
 
-    def _probe_event(self, event: proberctl.ProbeEvent) -> None:
+    def _probe_event(self, event: probestate.ProbeEvent) -> None:
         """A failed probe, recorded as Kubernetes' `Unhealthy` event (from a prober thread)."""
         pod = f"Pod/{event.namespace}/{event.pod}"
         message = f"{event.container}: {event.message}"

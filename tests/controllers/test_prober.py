@@ -11,6 +11,7 @@ import time
 import pytest
 
 from reconciler.controllers import prober as probermod
+from reconciler.controllers import probestate as probestatemod
 from reconciler.executor import fake
 from reconciler.model import base, hoststate, workloads
 
@@ -47,7 +48,7 @@ class World:
             self.executor, clock=self.clock.mono, wall_clock=self.clock.wall, workers=2
         )
         self.changes = 0
-        self.events: list[probermod.ProbeEvent] = []
+        self.events: list[probestatemod.ProbeEvent] = []
         self.restarts: list[tuple[str, ...]] = []
         self.prober.on_change(self._changed)
         self.prober.on_event(self.events.append)
@@ -283,7 +284,7 @@ def test_probe_once_honours_initial_delay_and_startup() -> None:
     ],
 )
 def test_parse_time(value: str, expected: float | None) -> None:
-    assert probermod.parse_time(value) == expected
+    assert probestatemod.parse_time(value) == expected
 
 
 def test_background_thread_runs_probes() -> None:

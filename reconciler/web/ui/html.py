@@ -7,12 +7,13 @@ Every value that reaches a page goes through `esc` here; pages only assemble the
 from __future__ import annotations
 
 import base64
-import datetime
 import enum
 import hashlib
 import html
 import time
 from collections.abc import Iterable, Sequence
+
+from reconciler.model import timestamps
 
 REFRESH_SECONDS = 5
 NAV = (("/ui/", "Overview"), ("/ui/hosts", "Hosts"), ("/ui/workloads", "Workloads"),
@@ -76,21 +77,7 @@ def parse_time(value: str | float | None) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value) if value > 0 else None
-    text = value.strip().replace("Z", "+00:00")
-    if text[10:11] == " ":  # podman's Go format: "2024-05-01 12:00:00.123 +0000 UTC"
-        parts = text.split()
-        text = f"{parts[0]}T{parts[1]}{parts[2] if len(parts) > 2 else '+00:00'}"
-    if "." in text:  # Python 3.11 reads at most 6 fraction digits
-        head, _, tail = text.partition(".")
-        digits = tail[: len(tail) - len(tail.lstrip("0123456789"))]
-        text = f"{head}.{digits[:6]}{tail[len(digits) :]}"
-    try:
-        moment = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.UTC)
-    return moment.timestamp()
+    return timestamps.epoch(value)
 
 
 def when(value: str | float | None, now: float, *, suffix: str = " ago") -> str:
