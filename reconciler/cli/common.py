@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from reconciler.cli import daemonclient, settings
+from reconciler.cli import daemonclient, lightsettings, settings
 from reconciler.controllers import sync
 from reconciler.executor import errors, protocol
 from reconciler.manifests import loader
@@ -27,13 +27,7 @@ Body = Callable[[protocol.HostExecutor, Path], int]
 
 
 def add_path_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "path",
-        nargs="?",
-        default=".",
-        metavar="PATH",
-        help="repository directory with the manifests (default: the current directory)",
-    )
+    lightsettings.add_path_argument(parser)  # defined there for the quick `diff`
 
 
 def fail(command: str, message: str, code: int = EXIT_USAGE) -> int:

@@ -1,7 +1,8 @@
 """The one-shot `diff` and `get` ask a daemon running on this machine to read the hosts for them
 (GET /v1/observe, `web.observe`), as kubectl asks the API server: the daemon's SSH connections
-are warm and this process never imports the SSH stack. The plan is still made here, from the
-manifests the user names, so the output is the same as when the hosts are read directly.
+are warm and this process never imports the SSH stack. The plan is made here, from the
+manifests the user names, so the output is the same as when the hosts are read directly. (`diff`
+first asks the daemon to plan it all, `dryrunclient`; this is its way when the daemon cannot.)
 
 Where the daemon listens: `--daemon ADDRESS`, $RECONCILER_DAEMON, the config file's `listen`
 (the file `settings` reads), else 127.0.0.1:9400; its bearer token: $RECONCILER_HTTP_TOKEN, else
@@ -20,20 +21,16 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlencode
 
-from reconciler.cli import settings
+from reconciler.cli import lightsettings, settings
 from reconciler.controllers import manager
 from reconciler.executor import errors, protocol
 from reconciler.model import hoststate, loadbalancer, metrics, observedjson
 
-DEFAULT_ADDRESS = "127.0.0.1:9400"  # runtime.config's `listen` default
 CONNECT_TIMEOUT = 0.5  # seconds: a daemon on this machine answers a connect at once
 ROUTE = "/v1/observe"
-ENV_ADDRESS = "RECONCILER_DAEMON"
-OFF = ("none", "off", "direct")  # $RECONCILER_DAEMON=none: as --direct
-ENV_TOKEN = "RECONCILER_HTTP_TOKEN"  # noqa: S105 (a variable name, not a secret)
+Endpoint = lightsettings.Endpoint
 
 
 class DaemonUnavailable(errors.ExecutorConfigError):
@@ -45,74 +42,35 @@ class DaemonUnavailable(errors.ExecutorConfigError):
         self.answered = answered
 
 
-@dataclass(frozen=True)
-class Endpoint:
-    host: str
-    port: int
-    token: str | None = None
-    forced: bool = False  # --daemon: no fallback to reading the hosts directly
-
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def __repr__(self) -> str:  # never the token
-        shown = "set" if self.token else "none"
-        return f"Endpoint({self.url}, token={shown}, forced={self.forced})"
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("reading the hosts through a daemon on this machine")
-    choice = group.add_mutually_exclusive_group()
-    choice.add_argument("--direct", action="store_true",
-                        help="connect to every host, never ask a running daemon")  # fmt: skip
-    choice.add_argument("--daemon", metavar="ADDRESS",
-                        help="ask the daemon listening at HOST:PORT, never read hosts directly "
-                             f"(default: try ${ENV_ADDRESS}, the config's listen, "
-                             f"{DEFAULT_ADDRESS}, then read hosts directly)")  # fmt: skip
+    lightsettings.add_daemon_arguments(parser)
 
 
 def parse_address(address: str) -> tuple[str, int]:
-    """`host:port`, `[v6]:port`, `:port` or `http://host:port`; a wildcard listen address
-    (`0.0.0.0`, `::`, empty) is asked on loopback."""
-    text = address.strip().removeprefix("http://").rstrip("/")
-    host, sep, port = text.rpartition(":")
-    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise settings.SettingsError(f"daemon address {address!r}: expected HOST:PORT")
-    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if host in ("", "0.0.0.0"):  # noqa: S104 (a listen address, asked on loopback)
-        host = "127.0.0.1"
-    elif host == "::":
-        host = "::1"
-    return host, int(port)
+    """As `lightsettings.parse_address`, raising settings.SettingsError."""
+    try:
+        return lightsettings.parse_address(address)
+    except lightsettings.AddressError as exc:
+        raise settings.SettingsError(str(exc)) from None
 
 
 def endpoint(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Endpoint | None:
     """Where to ask, or None with `--direct`. Raises settings.SettingsError for a bad address
     or an unreadable config file."""
     env = os.environ if env is None else env
-    if getattr(args, "direct", False) or env.get(ENV_ADDRESS, "").lower() in OFF:
+    if getattr(args, "direct", False) or env.get(lightsettings.ENV_ADDRESS, "").lower() in (
+        lightsettings.OFF
+    ):
         return None
     path = settings._config_file(getattr(args, "config", None), env)  # the settings' own file
     from_file = settings._read_config(path) if path is not None and path.exists() else {}
     forced = getattr(args, "daemon", None)
-    address = forced or env.get(ENV_ADDRESS) or str(from_file.get("listen") or DEFAULT_ADDRESS)
-    token = env.get(ENV_TOKEN) or _token_in(from_file.get("http_token_file"))
+    address = (forced or env.get(lightsettings.ENV_ADDRESS)
+               or str(from_file.get("listen") or lightsettings.DEFAULT_ADDRESS))  # fmt: skip
+    token = env.get(lightsettings.ENV_TOKEN) or lightsettings.token_in(
+        from_file.get("http_token_file"))  # fmt: skip
     host, port = parse_address(address)
     return Endpoint(host, port, token or None, forced=bool(forced))
-
-
-def _token_in(path: object) -> str | None:
-    """The daemon's token file's first line; None when there is none or it cannot be read here
-    (the daemon then answers 401 and the hosts are read directly)."""
-    if not path:
-        return None
-    try:
-        lines = Path(str(path)).expanduser().read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return lines[0].strip() or None if lines else None
 
 
 @dataclass(frozen=True)

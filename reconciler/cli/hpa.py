@@ -13,7 +13,7 @@ from typing import Any
 
 from reconciler.controllers import autoscale
 from reconciler.controllers import hpa as hpactl
-from reconciler.model import autoscaling, hoststate, objects, workloads
+from reconciler.model import autoscaling, objects, workloads
 from reconciler.state import conditions as cond
 from reconciler.state import store as storemod
 
@@ -117,22 +117,6 @@ def describe_text(
     for e in sorted(mine, key=lambda e: e.time)[-20:]:
         lines.append(f"  {e.kind:<8} {e.reason:<18} {_ago(e.time, now):<10} {e.message}")
     return "\n".join(lines) + "\n"
-
-
-def diff_notes(
-    state: objects.DesiredState, observations: Mapping[str, hoststate.HostObservation]
-) -> str:
-    """For `diff`: each HPA-targeted Deployment's replicas are the HPA's, not drift from git."""
-    counts = autoscale.observed_counts(state.autoscalers, state, observations)
-    lines = []
-    for h in state.autoscalers:
-        target = state.get(h.target_key)
-        if isinstance(target, workloads.Deployment) and h.target_key in counts:
-            lines.append(f"Deployment {h.meta.namespace}/{h.target_name}: replicas owned by "
-                         f"HorizontalPodAutoscaler {h.meta.name} ({counts[h.target_key]} kept, "
-                         f"min {h.min_replicas}, max {h.max_replicas}; git's "
-                         f"{target.replicas} is only the start): not drift")  # fmt: skip
-    return "".join(f"{line}\n" for line in lines)
 
 
 def describe(state: objects.DesiredState, name: str, namespace: str) -> str | None:

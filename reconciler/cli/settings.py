@@ -25,6 +25,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from reconciler.cli import lightsettings
 from reconciler.model import clusterips
 from reconciler.runtime import config as configmod
 
@@ -60,17 +61,7 @@ class Settings:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("connection settings")
-    group.add_argument("--config", metavar="FILE", help="config file (YAML)")
-    group.add_argument("--ssh-key", metavar="FILE", help="private key for SSH to hosts")
-    group.add_argument("--known-hosts", metavar="FILE", help="known_hosts with pinned host keys")
-    group.add_argument("--connect-timeout", metavar="SECONDS", type=float)
-    group.add_argument("--command-timeout", metavar="SECONDS", type=float)
-    group.add_argument("--age-key-file", metavar="FILE",
-                       help="age identities for SOPS-encrypted Secrets")  # fmt: skip
-    group.add_argument("--service-cidr", metavar="CIDR",
-                       help="the network of the Services' cluster IPs (default "
-                       f"{clusterips.DEFAULT_CIDR}; as the daemon's service_cidr)")  # fmt: skip
+    lightsettings.add_settings_arguments(parser)  # defined there for the quick `diff`
 
 
 def _read_config(path: Path) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from reconciler.source import git, signatures, watch, webhook
 from reconciler.state import conditions as cond
 from reconciler.state import status as statusmod
 from reconciler.state import store as storemod
+from reconciler.web import dryrun as dryrunmod
 from reconciler.web import metrics as metricsmod
 from reconciler.web import observe as observemod
 from reconciler.web import server as servermod
@@ -136,6 +137,15 @@ class Daemon:
             self.store.applied_revision, self.registry,
         )  # fmt: skip
 
+    def _dry_run(self) -> dryrunmod.DryRun:
+        """POST /v1/diff: a one-shot diff's manifests planned here, on the hosts of the last
+        reconcile read now; changes nothing."""
+        monitor = self.reconciler.controllers.hosts
+        return dryrunmod.DryRun(
+            self.executor, monitor.targets if monitor is not None else tuple,
+            self.cfg.age_key_file, self.registry,
+        )  # fmt: skip
+
     def _dashboard(self) -> uiapp.Dashboard:
         """The read-only pages under /ui/ (docs/dashboard.md)."""
         return uiapp.Dashboard(
@@ -155,6 +165,7 @@ class Daemon:
             dashboard=self._dashboard().respond,
             access=self.access,
             observe=self._observer().answer,
+            dryrun=self._dry_run().answer,
         )
         server.start()
         watcher = self._start_watch()

@@ -1,6 +1,7 @@
 """The daemon's HTTP server (standard library, one thread per request, run in a daemon thread):
-GET /healthz, /readyz, /status (JSON), /metrics (Prometheus), the dashboard under /ui/ and POST
-/webhook. With a token (`web.ui.auth.Access`), all but the probes need it (/metrics if asked).
+GET /healthz, /readyz, /status (JSON), /metrics (Prometheus), the dashboard under /ui/, POST
+/webhook, GET /v1/observe and POST /v1/diff (a one-shot CLI's reads and dry runs). With a token
+(`web.ui.auth.Access`), all but the probes need it (/metrics if asked).
 
 The daemon loop builds it with callables so this module knows nothing of the loop: `status()` gives
 the document (state.status.document), `ready()` says whether the first sync is done, `webhook`
@@ -41,6 +42,10 @@ Dashboard = Callable[[str, Mapping[str, str]], uiapp.Response]
 """Answers GET of a path under /ui/ (path and query, request headers with lower-case names)."""
 ObserveSource = Callable[[Mapping[str, list[str]]], tuple[int, Mapping[str, Any]]]
 """GET /v1/observe (web.observe): the query's parameters in, the status and JSON document out."""
+DryRunSource = Callable[[bytes], tuple[int, Mapping[str, Any]]]
+"""POST /v1/diff (web.dryrun): the raw JSON body in, the status and JSON document out."""
+DRY_RUN_ROUTE = "/v1/diff"
+DRY_RUN_MAX_BODY = 16 * 1024 * 1024  # as web.dryrun.MAX_BODY
 
 
 class ServerError(Exception):
@@ -90,6 +95,7 @@ class HttpServer:
         dashboard: Dashboard | None = None,
         access: auth.Access | None = None,
         observe: ObserveSource | None = None,
+        dryrun: DryRunSource | None = None,
     ) -> None:
         self.address = address
         self.status = status
@@ -100,6 +106,7 @@ class HttpServer:
         self.dashboard = dashboard
         self.access = access or auth.Access()
         self.observe = observe
+        self.dryrun = dryrun
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -190,6 +197,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_POST(self) -> None:
+        if self.route == DRY_RUN_ROUTE and self.app.dryrun is not None:
+            self._dry_run(self.app.dryrun)
+            return
         if self.route != "/webhook" or self.app.webhook is None:
             allowed = self.route in PROBES or self.route == "/status"
             if allowed:
@@ -237,25 +247,55 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         self._reply(answer.code, answer.body, answer.content_type, headers=answer.headers)
 
-    def _webhook(self, webhook: Webhook) -> None:
+    def _body(self, limit: int) -> bytes | None:
+        """The request's body of at most `limit` bytes; None when refused (answered here)."""
         length_text = self.headers.get("Content-Length")
         if self.headers.get("Transfer-Encoding") or length_text is None:
             self._reply(411, "send the body with a Content-Length\n", close=True)
-            return
+            return None
         try:
             length = int(length_text)
         except ValueError:
             self._reply(400, "bad Content-Length\n", close=True)
-            return
+            return None
         if length < 0:
             self._reply(400, "bad Content-Length\n", close=True)
-            return
-        if length > self.app.max_body:
-            self._reply(413, f"body larger than {self.app.max_body} bytes\n", close=True)
-            return
+            return None
+        if length > limit:
+            self._reply(413, f"body larger than {limit} bytes\n", close=True)
+            return None
         body = self.rfile.read(length)
         if len(body) != length:
             self._reply(400, "body shorter than its Content-Length\n", close=True)
+            return None
+        return body
+
+    def _dry_run(self, dryrun: DryRunSource) -> None:
+        """POST /v1/diff: with the token where one is set; JSON only (a browser's form cannot
+        send it to another site without asking first)."""
+        if self.app.access.needs_token(DRY_RUN_ROUTE) and not self.app.access.allowed(
+            self._headers()
+        ):
+            self._reply(401, "a bearer token is required (Authorization: Bearer TOKEN)\n",
+                        headers=auth.CHALLENGE, close=True)  # fmt: skip
+            return
+        kind = self.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if kind != "application/json":
+            self._reply(415, "send the request as application/json\n", close=True)
+            return
+        body = self._body(DRY_RUN_MAX_BODY)
+        if body is None:
+            return
+        try:
+            code, document = dryrun(body)
+        except Exception:
+            log.exception("the dry run failed")
+            code, document = 500, {"error": "internal error"}
+        self._reply(code, json.dumps(document) + "\n", "application/json")
+
+    def _webhook(self, webhook: Webhook) -> None:
+        body = self._body(self.app.max_body)
+        if body is None:
             return
         try:
             code, text = webhook(self._headers(), body)

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from reconciler.cli import common, daemonclient, main, settings
+from reconciler.cli import common, daemonclient, lightsettings, main, settings
 from reconciler.controllers import sync
 from reconciler.executor import fake
 from reconciler.manifests import loader
@@ -190,7 +190,7 @@ def test_where_the_daemon_is_looked_for(tmp_path: Path) -> None:
     assert daemonclient.endpoint(args, {}) == daemonclient.Endpoint(
         "127.0.0.1", 9555, "0123456789abcdef0123")  # fmt: skip
     token.chmod(0)  # unreadable here (not as root): no token, the daemon will say 401
-    if daemonclient._token_in(token) is not None:
+    if lightsettings.token_in(token) is not None:
         token.unlink()
     assert daemonclient.endpoint(args, {}) == daemonclient.Endpoint("127.0.0.1", 9555)
     assert daemonclient.endpoint(args, {"RECONCILER_DAEMON": "[::1]:7"}) == (
