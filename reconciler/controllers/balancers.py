@@ -38,6 +38,10 @@ class Balancers:
     restarted: list[str] = field(default_factory=list)  # hosts whose HAProxy had died (events)
     drained: int = 0  # pods drained before they stopped, since start (metrics)
     drain_timeouts: int = 0  # drains cut short by the grace period
+    _rotation: tuple[tuple[loadbalancer.Config, ...],
+                     Mapping[tuple[str, str], tuple[str, ...]]] | None = field(
+        default=None, repr=False
+    )  # fmt: skip
 
     def wanted(self, state: objects.DesiredState) -> bool:
         """Whether any host needs a call: a Service exists, a balancer still runs, or nothing
@@ -107,14 +111,25 @@ class Balancers:
 
     def endpoints(self, namespace: str, service: str) -> list[str]:
         """`address:port` of the Service's servers in rotation, as last applied."""
-        return sorted({
-            f"{server.address}:{server.port}"
-            for config in self.configs.values()
-            for listener in config.listeners
-            if (listener.namespace, listener.service) == (namespace, service)
-            for server in listener.servers
-            if server.state is loadbalancer.ServerState.READY
-        })  # fmt: skip
+        return list(self._in_rotation().get((namespace, service), ()))
+
+    def _in_rotation(self) -> Mapping[tuple[str, str], tuple[str, ...]]:
+        """Every Service's servers in rotation, read once from the configs last applied (the
+        status conditions and the metrics ask for each Service in turn)."""
+        applied = tuple(self.configs.values())  # kept with the answer: their ids stay unique
+        if self._rotation is None or len(applied) != len(self._rotation[0]) or any(
+            a is not b for a, b in zip(applied, self._rotation[0], strict=True)
+        ):
+            found: dict[tuple[str, str], set[str]] = {}
+            for config in applied:
+                for listener in config.listeners:
+                    ready = found.setdefault((listener.namespace, listener.service), set())
+                    ready.update(
+                        f"{server.address}:{server.port}" for server in listener.servers
+                        if server.state is loadbalancer.ServerState.READY
+                    )  # fmt: skip
+            self._rotation = (applied, {key: tuple(sorted(v)) for key, v in found.items()})
+        return self._rotation[1]
 
     def conditions(self, state: objects.DesiredState) -> list[cond.Condition]:
         """LoadBalancerReady of every host that has Services to serve, Ready of every

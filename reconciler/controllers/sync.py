@@ -33,7 +33,7 @@ from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import base, errors, hoststate, objects
-from reconciler.plan import expand, pipeline, pruneguard
+from reconciler.plan import expand, memo, pipeline, pruneguard
 from reconciler.source import worktree
 
 Observations = dict[str, hoststate.HostObservation]
@@ -64,6 +64,7 @@ class Controllers:
     jobs: jobrun.Jobs = field(default_factory=jobrun.Jobs)  # the Job controller's records
     cron: cronrun.Crons = field(default_factory=cronrun.Crons)  # the CronJob controller's
     primed: bool = False  # the prober has read the readiness of what ran at the first pass
+    plans: memo.Memo = field(default_factory=memo.Memo)  # the last plan, reused if nothing changed
     changed: threading.Event = field(default_factory=threading.Event)
     """Set when something the controllers wait for happened (a readiness change, a restart
     coming due): `wait` returns early."""
@@ -205,16 +206,16 @@ def expand_workloads(p: Pass) -> None:
         return  # end state (dry run): pipeline expands everything at once
     tracker = p.controllers.rollouts
     desired = p.loaded.state
-    observed = [pod for seen in p.observations.values() if seen.reachable for pod in seen.pods]
+    observed: dict[tuple[str, str], list[hoststate.ObservedPod]] = {}  # (namespace, owner)
+    for seen in p.observations.values():
+        if seen.reachable:
+            for pod in seen.pods:
+                observed.setdefault((pod.namespace, pod.owner), []).append(pod)
     pods: list[expand.DesiredPod] = []
     kept: list[hoststate.ObservedPod] = []
     reasons: dict[tuple[str, str], str] = {}
     for deployment in desired.deployments:
-        owner = expand.owner_of(deployment)
-        mine = [
-            pod for pod in observed
-            if pod.namespace == deployment.meta.namespace and pod.owner == owner
-        ]  # fmt: skip
+        mine = observed.get((deployment.meta.namespace, expand.owner_of(deployment)), [])
         target = tracker.target(deployment, p.now)
         step = deploymentctl.step(deployment, target.template, mine, p.now,
                                   stalled=target.stalled)  # fmt: skip
@@ -244,7 +245,10 @@ def restart(p: Pass) -> None:
 
 
 def plan(p: Pass) -> None:
-    p.result = pipeline.build_plan(
+    """The plan (`plan.pipeline`); the controllers' memo reuses the last one when nothing it
+    is planned from changed (a no-op resync)."""
+    build = p.controllers.plans.build_plan if p.controllers is not None else pipeline.build_plan
+    p.result = build(
         p.loaded.state, p.observations, p.revision, expansion=p.expansion, restarts=p.restarts
     )
     rolling = any(not d.complete and not d.failed for d in p.deployments)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from reconciler.model import autoscaling, base, cronjobs, disruption, workloads
 from reconciler.model import claims as claimsmod
@@ -145,6 +145,9 @@ class DesiredState:
     """Every valid object of one repository revision, keyed by `ObjectKey`, in key order."""
 
     objects: base.FrozenMap[base.ObjectKey, Object] = field(default_factory=base.FrozenMap)
+    _kinds: dict[type, tuple[object, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )  # `_of`'s answers: the objects never change, and a pass asks for each kind many times
 
     @classmethod
     def of(cls, objects: list[Object]) -> DesiredState:
@@ -160,7 +163,11 @@ class DesiredState:
         return self.objects.get(key)
 
     def _of(self, kind: type[T]) -> tuple[T, ...]:
-        return tuple(o for o in self.objects.values() if isinstance(o, kind))
+        found = self._kinds.get(kind)
+        if found is None:
+            found = tuple(o for o in self.objects.values() if isinstance(o, kind))
+            self._kinds[kind] = found
+        return cast(tuple[T, ...], found)
 
     @property
     def namespaces(self) -> tuple[Namespace, ...]:

@@ -25,6 +25,7 @@ from reconciler.web import metrics as metricsmod
 
 log = logging.getLogger(__name__)
 TEMPLATES_KEPT = 64
+LOADS_KEPT = 2  # the revision applied and the one being rolled back to (or the newest, refused)
 INTERNAL_RETRY = 30.0
 SOURCE_TRIGGERS = frozenset(
     str(t) for t in (cond.Trigger.STARTUP, cond.Trigger.PUSH, cond.Trigger.WEBHOOK,
@@ -65,6 +66,8 @@ class Reconciler:
     _templates: dict[tuple[str, str, str], workloads.PodTemplate | None] = field(
         default_factory=dict
     )  # rollback targets already read from their commits
+    _loads: dict[tuple[str, Path | None, str], loader.LoadResult] = field(default_factory=dict)
+    """Valid loads by (revision, age key file, service CIDR): a resync does not read them again."""
 
     def template_at(
         self, revision: str, namespace: str, name: str
@@ -79,10 +82,20 @@ class Reconciler:
         return self._templates[key]
 
     def _load(self, revision: str) -> loader.LoadResult:
+        """The revision's manifests, loaded and validated once: a commit's tree never changes,
+        so a resync of the same revision reuses the load (only a valid one is kept)."""
         checkout = self.source.checkout(revision)
-        return loader.load_repository(
-            checkout, age_key_file=self.age_key_file, service_cidr=self.service_cidr
-        )
+        key = (revision, self.age_key_file, self.service_cidr)
+        loaded = self._loads.get(key)
+        if loaded is None:
+            loaded = loader.load_repository(
+                checkout, age_key_file=self.age_key_file, service_cidr=self.service_cidr
+            )
+            if loaded.ok:
+                if len(self._loads) >= LOADS_KEPT:
+                    self._loads.clear()
+                self._loads[key] = loaded
+        return loaded
 
     def _read_template(
         self, revision: str, namespace: str, name: str
