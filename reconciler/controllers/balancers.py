@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from reconciler.executor import protocol
 from reconciler.model import hoststate, loadbalancer, objects
-from reconciler.plan import endpoints
+from reconciler.plan import headless
 from reconciler.state import conditions as cond
 
 Observations = Mapping[str, hoststate.HostObservation]
@@ -66,7 +66,7 @@ class Balancers:
         if not self.wanted(state):
             return ()
         stopping = stopping_pods(state, plan)
-        configs = endpoints.configs(state, observations, draining=frozenset(stopping))
+        configs = headless.configs(state, observations, draining=frozenset(stopping))
         self._apply(targets, configs, executor)
         draining = _serving(configs, frozenset(stopping))
         if draining:
@@ -88,7 +88,7 @@ class Balancers:
         if not self.wanted(state) or not any(r.action.kind in STOPPING for r in results):
             return
         now = without_stopped(observations, results)
-        self._apply(targets, endpoints.configs(state, now), executor)
+        self._apply(targets, headless.configs(state, now), executor)
 
     def _apply(
         self,

@@ -21,6 +21,7 @@ from reconciler.executor import (
     errors,
     haproxy_config,
     haproxy_runtime,
+    hostsfile,
     lbports,
     protocol,
     sshconn,
@@ -66,6 +67,8 @@ class HostLink(Protocol):
     async def read_file(self, relative: str) -> bytes | None: ...
 
     async def write_files(self, files: Sequence[hoststate.HostFile]) -> int: ...
+
+    async def overwrite_file(self, relative: str, content: bytes) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -117,6 +120,8 @@ async def apply(ctx: Context, config: loadbalancer.Config) -> loadbalancer.Statu
     HAProxy itself (a refused start, a bad value) are in the status' `error`; a `HostError`
     (the host is lost) is raised."""
     started = time.monotonic()
+    # the pods' /etc/hosts files (not HAProxy's), whatever HAProxy does: `hostsfile`
+    await hostsfile.update(ctx.connection, config.hosts_files, ctx.stats)
     try:
         config, refused = await lbports.bindable(ctx.connection, config, ctx.timeout)
         _report(ctx.host, refused)

@@ -327,6 +327,19 @@ class HostConnection:
                 await self._replace(temp, path)
         return len(files)
 
+    async def overwrite_file(self, relative: str, content: bytes) -> bool:
+        """Write `content` over an existing file below the state dir IN PLACE (same inode, so a
+        container that binds the file sees it; `write_files` renames a new one instead).
+        False when the file does not exist (it is never created here)."""
+        async with self._files(f"rewriting {relative}"):
+            path = self._abs(posixpath.normpath(relative))
+            if not await self._sftp.isfile(path):
+                return False
+            async with self._sftp.open(path, "r+b") as handle:
+                await handle.write(content)  # then cut what the old, longer text left
+                await self._sftp.truncate(path, len(content))
+        return True
+
     async def _makedirs(self, directory: str) -> None:
         """The state dir is private (0700); the pod directories below it are 0755 so that a
         non-root user inside the container can read its configMap files (secret files are

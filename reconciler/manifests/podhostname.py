@@ -1,13 +1,12 @@
 """A pod's `spec.hostname` and `spec.subdomain`, checked as the Kubernetes API server checks them
-(each a DNS-1123 label), with a warning for what subdomain cannot give here. Called by
+(each a DNS-1123 label); a subdomain naming a headless Service that selects the pod makes
+`hostname.subdomain.ns.svc.cluster.local` resolve in every pod (`plan.headless`). Called by
 `podchecks`; `build` carries both into the `PodSpec`, `executor.podmanspec` gives them to Podman.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
-
-from reconciler.model import diagnostics as dg
 
 if TYPE_CHECKING:  # `checking` imports `subset`, which this module must not need
     from reconciler.manifests import checking
@@ -30,13 +29,3 @@ def check(checker: checking.Checker, path: pos.Path, spec: Doc) -> None:
     if not isinstance(subdomain, str) or not subdomain:
         return
     checker.name((*path, "subdomain"), subdomain, label=True, what="subdomain")
-    shown = hostname if isinstance(hostname, str) and hostname else "NAME"
-    name = fqdn(shown, subdomain, checker.namespace or "default")
-    checker.warn(
-        (*path, "subdomain"),
-        dg.Code.NOT_BUILT,
-        f"{name} is the pod's own name only (its /etc/hosts line, what `hostname -f` "
-        "prints inside the pod); no other pod resolves it: there is no cluster DNS and no "
-        "headless Service here",
-        "reach the pod through a Service (its name resolves in every pod of the namespace)",
-    )

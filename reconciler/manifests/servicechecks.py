@@ -43,7 +43,7 @@ def fields(checker: checking.Checker) -> None:
             "its variables (WEB_SERVICE_HOST) and names (web.shop) need a leading letter",
         )
     kind = spec.get("type") or "ClusterIP"
-    _cluster_ip(checker, spec.get("clusterIP"))
+    _cluster_ip(checker, spec.get("clusterIP"), kind)
     ports: list[checking.Doc] = spec["ports"]
     checker.unique(("spec", "ports"), [p for p in ports if p.get("nodePort")], "nodePort",
                    "nodePort")  # fmt: skip
@@ -51,20 +51,17 @@ def fields(checker: checking.Checker) -> None:
         _port_fields(checker, ("spec", "ports", index), port, kind)
 
 
-def _cluster_ip(checker: checking.Checker, value: str | None) -> None:
-    """`clusterIP`: unset or "" (allocated from the service CIDR), or an IP address (pinned; the
-    repository-wide check says whether it lies in the CIDR); not "None" (headless)."""
+def _cluster_ip(checker: checking.Checker, value: str | None, kind: str) -> None:
+    """`clusterIP`: unset or "" (allocated from the service CIDR), an IP address (pinned; the
+    repository-wide check says whether it lies in the CIDR), or "None" (headless, `podips`)
+    for a ClusterIP Service only, as the Kubernetes API server requires."""
     if not value:
         return
-    if value == "None":
-        checker.error(
-            ("spec", "clusterIP"),
-            dg.Code.NOT_BUILT,
-            "headless Services (clusterIP: None) are not built: every Service is balanced by "
-            "the hosts' load balancers, and pod ports are published on allocated host ports, "
-            "not on pod addresses",
-            "remove clusterIP (the Service then gets a cluster IP and is balanced on every host)",
-        )
+    if value == clusterips.HEADLESS:
+        if kind != "ClusterIP":
+            checker.error(("spec", "clusterIP"), dg.Code.INVALID_VALUE,
+                          f"a {kind} Service cannot be headless (clusterIP: None)",
+                          "remove clusterIP, or the type (headless is type ClusterIP)")  # fmt: skip
         return
     try:
         ipaddress.ip_address(value)
@@ -188,7 +185,8 @@ def check(
     workload_list = [w for w in pods if w is not None]
     found: list[dg.Diagnostic] = []
     found += _pinned(services, network)
-    found += _port_clashes(services, workload_list)
+    found += _port_clashes([(s, d) for s, d in services if s.cluster_ip != clusterips.HEADLESS],
+                           workload_list)  # headless ones bind pod addresses only: `podips`
     for service, document in services:
         found += _selection(service, document, workload_list)
     return found
@@ -202,7 +200,7 @@ def _pinned(
     first: dict[str, _Claim] = {}
     for service, document in services:
         value = service.cluster_ip
-        if not value:
+        if not value or value == clusterips.HEADLESS:
             continue
         owner = f"Service {service.meta.namespace}/{service.meta.name}"
         here = _claim(0, owner, document, ("spec", "clusterIP"))

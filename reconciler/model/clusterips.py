@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from reconciler.model import objects
 
 DEFAULT_CIDR = "10.96.0.0/12"  # Kubernetes' default service range
+HEADLESS = "None"  # spec.clusterIP of a headless Service (model.podips)
 HOST_WIDE_TYPES = frozenset({"NodePort", "LoadBalancer"})
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -142,8 +143,9 @@ def binding(service: objects.Service) -> Binding:
 def cluster_only_of(
     services: Iterable[objects.Service],
 ) -> dict[tuple[str, str], frozenset[int]]:
-    """`cluster_only` of the Services of one desired state."""
-    return cluster_only(binding(s) for s in services)
+    """`cluster_only` of the Services of one desired state (headless ones bind no port of
+    their own: `model.podips`)."""
+    return cluster_only(binding(s) for s in services if s.cluster_ip != HEADLESS)
 
 
 def assign(found: Iterable[objects.Object], cidr: Network) -> list[objects.Object]:
@@ -152,15 +154,23 @@ def assign(found: Iterable[objects.Object], cidr: Network) -> list[objects.Objec
     requests = [
         Request(o.meta.namespace, o.meta.name, o.cluster_ip)
         for o in items
-        if isinstance(o, objects.Service)
+        if isinstance(o, objects.Service) and o.cluster_ip != HEADLESS
     ]
     allocated = allocate(requests, cidr)
     return [
-        dataclasses.replace(o, cluster_ip=allocated.get(_key(o), o.cluster_ip))
+        _headless(o, cidr)
+        if isinstance(o, objects.Service) and o.cluster_ip == HEADLESS
+        else dataclasses.replace(o, cluster_ip=allocated.get(_key(o), o.cluster_ip))
         if isinstance(o, objects.Service)
         else o
         for o in items
     ]
+
+
+def _headless(service: objects.Service, cidr: Network) -> objects.Service:
+    """A headless Service keeps `clusterIP: None` and carries the CIDR its pods' addresses
+    come from (`model.podips`)."""
+    return dataclasses.replace(service, pod_cidr=str(cidr))
 
 
 def _key(service: objects.Service) -> tuple[str, str]:

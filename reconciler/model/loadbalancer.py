@@ -81,10 +81,21 @@ class Listener:
 
 
 @dataclass(frozen=True)
+class HostsSection:
+    """The names of the headless Services for one pod's /etc/hosts (`plan.headless`): `text`
+    replaces what follows the marker line in the file at `path` (below the state dir)."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Config:
-    """Everything one host's HAProxy serves. Listeners are sorted by name, servers by name."""
+    """Everything one host's HAProxy serves. Listeners are sorted by name, servers by name;
+    `hosts_files`: the /etc/hosts sections of the pods on the host (not HAProxy's)."""
 
     listeners: tuple[Listener, ...] = ()
+    hosts_files: tuple[HostsSection, ...] = ()
 
     def listener(self, name: str) -> Listener | None:
         for item in self.listeners:

@@ -84,6 +84,7 @@ class Service:
     source: base.SourceRef | None = field(default=None, compare=False)
     session_affinity: str = "None"  # "ClientIP": a client's connections stay on one pod
     cluster_ip: str = ""  # its virtual IP (model.clusterips): spec.clusterIP, else allocated
+    pod_cidr: str = ""  # headless (clusterIP None): where its pods' addresses come from
 
     @property
     def key(self) -> base.ObjectKey:

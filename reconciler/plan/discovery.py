@@ -15,7 +15,7 @@ import dataclasses
 import ipaddress
 from collections.abc import Iterable
 
-from reconciler.model import clusterips, hoststate, objects
+from reconciler.model import clusterips, hoststate, objects, podips
 
 CLUSTER_DOMAIN = "cluster.local"
 
@@ -116,7 +116,7 @@ def attach(
     """`runs` with `service_env` and `host_aliases` set for the Services of `desired`, each
     pointing at the address of the run's host (a run on an unknown host gets none)."""
     addresses = {host.meta.name: host.address for host in desired.hosts}
-    services = desired.services
+    services = podips.balanced(desired.services)  # headless ones: `plan.hostsfile`
     out = []
     for run in runs:
         address = addresses.get(run.host)

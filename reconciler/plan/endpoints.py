@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from reconciler.model import clusterips, hoststate, loadbalancer, objects
+from reconciler.model import clusterips, hoststate, loadbalancer, objects, podips
 from reconciler.plan import podports
 
 HTTP_APP_PROTOCOLS = frozenset({"http", "kubernetes.io/h2c"})
@@ -202,7 +202,7 @@ def configs(
     by_port = {(e.namespace, e.service, e.port): e for e in found}
     listeners = []
     shared = clusterips.cluster_only_of(state.services)
-    for service in state.services:
+    for service in podips.balanced(state.services):  # headless ones: `plan.headless`
         only = shared.get((service.meta.namespace, service.meta.name), frozenset())
         for port in service.ports:
             items = by_port[(service.meta.namespace, service.meta.name, port.port)].endpoints

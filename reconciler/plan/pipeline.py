@@ -22,6 +22,8 @@ from reconciler.plan import (
     diff,
     discovery,
     expand,
+    headless,
+    hostsfile,
     impliedports,
     podports,
     podrun,
@@ -108,6 +110,8 @@ def build_plan(
     runs = list(podports.allocate(runs, specs, observations))  # declared ports, for Services
     runs = list(probeports.allocate(runs, observations))  # where probes reach their ports
     runs = list(discovery.attach(runs, desired))  # Service variables and names (not hashed)
+    runs = list(hostsfile.attach(runs, desired, headless.sections(  # headless names
+        desired, observations, (run.namespace for run in runs))))  # fmt: skip
     runs = claims.attach(runs, desired)  # the claim volumes the executor makes if missing
     if rollout:  # the controllers decided which old pods go, within the rollout's budget
         held = _held(pods, failed, observed) | unplaced | kept

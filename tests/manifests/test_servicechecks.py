@@ -215,8 +215,8 @@ def test_a_target_port_only_some_selected_pods_declare_is_a_warning(tmp_path: Pa
     ("text", "wanted"),
     [
         (service(port=42001), "41000-44999"),
-        (service().replace("spec:\n", "spec:\n  clusterIP: None\n", 1),
-         "headless Services (clusterIP: None) are not built"),
+        (service().replace("spec:\n", "spec:\n  type: NodePort\n  clusterIP: None\n", 1),
+         "a NodePort Service cannot be headless (clusterIP: None)"),
         (service().replace("spec:\n", "spec:\n  clusterIP: 10.0.0.9\n", 1),
          "clusterIP 10.0.0.9 is not an address of the service CIDR 10.96.0.0/12"),
         (service().replace("spec:\n", "spec:\n  clusterIP: web\n", 1),
