@@ -1,7 +1,9 @@
 """The one-shot CLI at 10 hosts x 20 pods (issue 15): `reconciler --help`, a no-op `apply` and
 `diff` against the `ps` floor, and a first deploy against the Podman API floor, in one run.
-While this tree's daemon runs (its memory at rest measured first), `diff` and `get pods` through
-it (`--daemon`, GET /v1/observe) and `--direct`, each round after its own `ps` floor.
+While this tree's daemon runs (its memory at rest measured first), `diff` (planned by the daemon,
+POST /v1/diff) and `get pods` (GET /v1/observe) through it (`--daemon`) and `--direct`, each
+round after its own `ps` floor. `--daemon-only`: the lab, one deploy and these rounds alone
+(printed and saved, the README not rewritten).
 
 Usage (root): .venv/bin/python -m bench.cli_bench [--repeat 2] [--baseline REV] [--keep-lab DIR]
 Builds its own lab (bridge thbr15, 198.18.15.x, users rck15-hN, netns k15-hN; never the shared
@@ -175,6 +177,9 @@ class Bench:
     def through_daemon(self, port: int) -> None:
         """`diff` and `get pods` asking the daemon at `port`, and `--direct`, after the floor."""
         where = ["--daemon", f"127.0.0.1:{port}"]
+        told = subprocess.run([self.cli, "diff", str(self.repo), *where, "-v"], env=self.env,
+                              capture_output=True, text=True, check=False).stderr  # fmt: skip
+        log("diff -v: " + " | ".join(line for line in told.splitlines() if "plan" in line))
         for _ in range(self.args.noop_rounds):
             timed, _ = apply_floor.ps_all(self.targets, self.lab.config.key_file,
                                           self.lab.config.known_hosts)  # fmt: skip
@@ -188,6 +193,14 @@ class Bench:
             self.add("get-direct", self.run([*get, "--direct"], label="get-direct")[1])
         log(f"diff through the daemon {statistics.median(self.samples['diff-daemon']):.2f}s, "
             f"ps {statistics.median(self.samples['ps-daemon']):.2f}s")  # fmt: skip
+
+    def daemon_rounds(self, tmp: Path) -> None:
+        """This tree's daemon only: its RSS once applied, then `through_daemon`."""
+        found = daemon_rss.measure(daemon_rss.launcher(None, LAUNCH), self.repo, self.lab,
+                                   tmp / "daemon", self.args.daemon_window, self.args.resync,
+                                   self.through_daemon)  # fmt: skip
+        for key, value in found.items():
+            self.add(f"daemon-{key}", value)
 
     def api_floors(self) -> None:
         for concurrency in self.args.concurrency:
@@ -339,6 +352,22 @@ def render(results: dict[str, Any]) -> str:
     ])
 
 
+def render_daemon(results: dict[str, Any]) -> str:
+    """The rows through the daemon of a `--daemon-only` run, each to the same rounds' floor."""
+    m = {name: statistics.median(v) for name, v in results["samples"].items()}
+    rows = [("`python -c pass`", "python"), ("floor: `podman ps` per host, open connections",
+            "ps-daemon"), ("same, with opening the connections", "ps-daemon+connect"),
+            ("`reconciler diff`, planned by the daemon", "diff-daemon"),
+            ("`reconciler get pods`, through the daemon", "get-daemon"),
+            ("`reconciler diff --direct`", "diff-direct"),
+            ("`reconciler get pods --direct`", "get-direct")]  # fmt: skip
+    lines = ["| what | median | ratio to ps-daemon |", "|---|---|---|"]
+    lines += [f"| {label} | {m[name]:.3f} s | {m[name] / m['ps-daemon']:.2f}x |"
+              for label, name in rows if name in m]  # fmt: skip
+    n = len(results["samples"].get("diff-daemon", []))
+    return f"{results['machine']}; {n} rounds.\n\n" + "\n".join(lines)
+
+
 BEFORE = {"uncut": "(this tree with jsonschema imported at start and nothing given back after "
                    "a sync) ", "baseline": ""}  # fmt: skip
 
@@ -360,6 +389,8 @@ def main() -> None:
                         help="no no-op apply of the baseline (its spec hashes differ)")  # fmt: skip
     parser.add_argument("--daemon-before", choices=("uncut", "baseline"), default="uncut",
                         help="the daemon's before: this tree uncut, or the baseline")  # fmt: skip
+    parser.add_argument("--daemon-only", action="store_true",
+                        help="a deploy and the rounds through the daemon only")  # fmt: skip
     parser.add_argument("--save", type=Path)
     parser.add_argument("--render", type=Path, help="rewrite the README section from a saved run")
     parser.add_argument("--no-write", action="store_true")
@@ -379,8 +410,15 @@ def main() -> None:
         pss, processes = harness_memory(bench.hosts)
         bench.add("harness-pss", pss)
         log(f"harness: {pss / 2**20:.0f} MB PSS in {processes} processes")
-        bench.startup()
-        for rep in range(args.repeat):
+        if args.daemon_only:
+            for _ in range(args.help_rounds):
+                bench.add("python", bench.run([sys.executable, "-c", "pass"])[1])
+            bench.first_deploy()
+            bench.daemon_rounds(tmp / "daemons")
+            bench.teardown()
+        else:
+            bench.startup()
+        for rep in range(0 if args.daemon_only else args.repeat):
             log(f"repetition {rep + 1}")
             bench.first_deploy()
             bench.noop_rounds()
@@ -400,6 +438,10 @@ def main() -> None:
                "machine": report.machine()}  # fmt: skip
     if args.save:
         args.save.write_text(json.dumps(results, indent=1) + "\n")
+    if args.daemon_only:
+        print(render_daemon(results))
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     print(render(results))
     if not args.no_write:
         report.write_section(title(results), render(results) + "\n\n" + analysis(results))

@@ -1,8 +1,9 @@
 """`reconciler diff` and `get pods|deployments` through a daemon on this machine, on the 3 real
-test hosts: they answer through the daemon's GET /v1/observe (its counter of served observations
-goes up by one per command, and the hosts are never dialled by the command: no SSH key is
-given to it) and print exactly what `--direct` prints, while the working copy differs from what
-the daemon runs (replicas 2 -> 3, not pushed).
+test hosts. `diff` is planned by the daemon (POST /v1/diff: the working copy's files are sent,
+its counter of dry runs goes up by one per command); `get` asks it for an observation (GET
+/v1/observe, its own counter). The hosts are never dialled by the command (no SSH key is given
+to it), and each prints exactly what `--direct` prints, while the working copy differs from what
+the daemon runs (replicas 2 -> 3, not pushed); broken manifests give the same errors.
 
 Deployment `ddiff` (2 busybox pods) pushed to a daemon (resync every 4 s) through its own git
 server. Namespace `ddiff-e2e`; its pods are removed at the end.
@@ -95,13 +96,15 @@ def _running(setup: Setup) -> int:
     return sum(1 for i in items if i["status"] == "Running" and i["ready"] == "1/1")
 
 
-def _served(setup: Setup) -> float:
+def _served(setup: Setup, metric: str = "reconciler_observations_served_total") -> float:
     url = f"http://127.0.0.1:{setup.daemon.port}/metrics"
     with urllib.request.urlopen(url, timeout=10) as reply:
         text = reply.read().decode()
-    lines = [row for row in text.splitlines()
-             if row.startswith("reconciler_observations_served_total ")]  # fmt: skip
+    lines = [row for row in text.splitlines() if row.startswith(f"{metric} ")]
     return float(lines[0].split()[1]) if lines else 0.0  # none served yet: not rendered
+
+
+DRY_RUNS = "reconciler_dry_runs_served_total"
 
 
 @pytest.mark.parametrize(
@@ -116,11 +119,12 @@ def _served(setup: Setup) -> float:
 )
 def test_through_the_daemon_as_direct(setup: Setup, argv: tuple[str, ...]) -> None:
     daemon_address = f"127.0.0.1:{setup.daemon.port}"
-    before = _served(setup)
+    metric = DRY_RUNS if argv[0] == "diff" else "reconciler_observations_served_total"
+    before = _served(setup, metric)
     through = _cli(setup, *argv, str(setup.work), "--daemon", daemon_address, dial=False)
-    assert _served(setup) == before + 1, through.stderr  # one observation, served by the daemon
+    assert _served(setup, metric) == before + 1, through.stderr  # served by the daemon
     direct = _cli(setup, *argv, str(setup.work), "--direct", dial=True)
-    assert _served(setup) == before + 1  # --direct never asked it
+    assert _served(setup, metric) == before + 1  # --direct never asked it
     print(f"\n$ reconciler {' '.join(argv)}\n{through.stdout}")
     assert (through.returncode, through.stdout) == (direct.returncode, direct.stdout), (
         f"through the daemon: {through.stderr}\ndirect: {direct.stderr}")  # fmt: skip
@@ -134,7 +138,31 @@ def test_the_listen_address_of_the_config_is_found(setup: Setup) -> None:
     """No --daemon: the config file the CLI reads names the daemon's `listen`."""
     config = setup.work.parent / "cli-config.yaml"
     config.write_text(f"listen: 127.0.0.1:{setup.daemon.port}\n")
-    before = _served(setup)
-    done = _cli(setup, "diff", str(setup.work), "--config", str(config), dial=False)
+    before = _served(setup, DRY_RUNS)
+    done = _cli(setup, "diff", str(setup.work), "--config", str(config), "-v", dial=False)
     assert done.returncode == 1, done.stderr
-    assert _served(setup) == before + 1
+    assert _served(setup, DRY_RUNS) == before + 1
+    assert f"planned by the daemon at http://127.0.0.1:{setup.daemon.port}" in done.stderr
+
+
+def test_broken_manifests_give_the_same_errors(setup: Setup) -> None:
+    """A copy of the working copy with a broken file and a schema error: the daemon's errors
+    name the user's own files and lines, as the plan made here does."""
+    copy = setup.work.parent / "broken-copy"
+    copy.mkdir(exist_ok=True)
+    (copy / "app.yaml").write_text((setup.work / "app.yaml").read_text().replace(
+        "replicas: 3", "replicas: three"))  # fmt: skip
+    (copy / "broken.yaml").write_text("apiVersion: v1\nkind: [unclosed\n")
+    hosts = setup.work / "hosts"
+    if hosts.is_dir():
+        for item in hosts.iterdir():
+            (copy / f"host-{item.name}").write_bytes(item.read_bytes())
+    before = _served(setup, DRY_RUNS)
+    through = _cli(setup, "diff", str(copy), "--daemon", f"127.0.0.1:{setup.daemon.port}",
+                   dial=False)  # fmt: skip
+    assert _served(setup, DRY_RUNS) == before + 1, through.stderr
+    direct = _cli(setup, "diff", str(copy), "--direct", dial=True)
+    assert (through.returncode, through.stdout, through.stderr) == (
+        direct.returncode, direct.stdout, direct.stderr)  # fmt: skip
+    assert through.returncode == 3 and f"{copy}/broken.yaml:" in through.stderr
+    assert f"{copy}/app.yaml:" in through.stderr
