@@ -410,7 +410,8 @@ POD_SPEC_FIELDS = (
     )),
     F("hostname", T.STRING, "the pod's hostname (a DNS label; default: the pod's name)"),
     F("subdomain", T.STRING, "the pod's own /etc/hosts names it `HOSTNAME.SUBDOMAIN.NAMESPACE"
-      ".svc.cluster.local` (`hostname -f`); no other pod resolves it (a warning)"),
+      ".svc.cluster.local` (`hostname -f`); with `hostname` set and a headless Service of that "
+      "name selecting the pod, every pod made while the Service exists resolves it"),
     F("dnsPolicy", T.STRING, "`ClusterFirst` (default), `ClusterFirstWithHostNet` and `Default` "
       "mean the same here: names resolve through the host's resolver, Service names through "
       "the pod's /etc/hosts; `None` is refused (dnsConfig is not implemented)"),
@@ -545,7 +546,8 @@ KINDS: tuple[KindSubset, ...] = (
               enum=("ClusterIP", "NodePort", "LoadBalancer")),
             F("clusterIP", T.STRING, "the Service's virtual IP, in the service CIDR "
               "(`service_cidr`); unset or empty: one derived from a hash of its namespace/name; "
-              "`None` (headless) is refused (not built)"),
+              "`None` (headless, type ClusterIP only): no virtual IP, its names resolve to each "
+              "Ready pod's own address (see Services)"),
             F("sessionAffinity", T.STRING, "`ClientIP`: a client's connections go to one pod "
               "(HAProxy `balance source`); `None` (default): round robin",
               enum=("None", "ClientIP")),
