@@ -167,6 +167,7 @@ def instrument(timer: Timer, daemon: daemonmod.Daemon) -> Callable[[], None]:
     if rec.on_synced is not None:
         patch(rec, "on_synced", "record: dashboard snapshot")
     patch(sync, "converge", "converge (apply nothing)")
+    patch(rec.executor, "lb_apply", "converge: FakeExecutor.lb_apply (fake)")
     original_steps = sync.STEPS
     sync.STEPS = tuple(
         timer.wrap(f"step {getattr(s, '__module__', '').rsplit('.', 1)[-1]}.{s.__name__}", s)

@@ -24,6 +24,8 @@ PodKey = tuple[str, str]
 DEFAULT_GRACE = 30.0
 """Seconds a stopping pod's in-flight connections may take when its manifest says nothing."""
 STOPPING = frozenset({hoststate.ActionKind.DELETE, hoststate.ActionKind.REPLACE})
+Asked = tuple[objects.DesiredState, dict[str, hoststate.HostObservation], frozenset[PodKey]]
+"""What `headless.configs` was asked with: the state, the observations, the pods draining."""
 
 
 @dataclass
@@ -38,6 +40,9 @@ class Balancers:
     restarted: list[str] = field(default_factory=list)  # hosts whose HAProxy had died (events)
     drained: int = 0  # pods drained before they stopped, since start (metrics)
     drain_timeouts: int = 0  # drains cut short by the grace period
+    _last_configs: tuple[Asked, Mapping[str, loadbalancer.Config]] | None = field(
+        default=None, repr=False
+    )
     _rotation: tuple[tuple[loadbalancer.Config, ...],
                      Mapping[tuple[str, str], tuple[str, ...]]] | None = field(
         default=None, repr=False
@@ -66,7 +71,7 @@ class Balancers:
         if not self.wanted(state):
             return ()
         stopping = stopping_pods(state, plan)
-        configs = headless.configs(state, observations, draining=frozenset(stopping))
+        configs = self._configs(state, observations, frozenset(stopping))
         self._apply(targets, configs, executor)
         draining = _serving(configs, frozenset(stopping))
         if draining:
@@ -88,7 +93,20 @@ class Balancers:
         if not self.wanted(state) or not any(r.action.kind in STOPPING for r in results):
             return
         now = without_stopped(observations, results)
-        self._apply(targets, headless.configs(state, now), executor)
+        self._apply(targets, self._configs(state, now, frozenset()), executor)
+
+    def _configs(
+        self, state: objects.DesiredState, observations: Observations, draining: frozenset[PodKey]
+    ) -> Mapping[str, loadbalancer.Config]:
+        """`headless.configs`, its last answer again when asked with what it was last asked (it
+        is pure): a resync that changed nothing has every host's config from the last one."""
+        asked: Asked = (state, dict(observations), draining)
+        last = self._last_configs
+        if last is not None and all(a is b or a == b for a, b in zip(asked, last[0], strict=True)):
+            return last[1]
+        configs = headless.configs(state, observations, draining=draining)
+        self._last_configs = (asked, configs)
+        return configs
 
     def _apply(
         self,

@@ -417,20 +417,29 @@ class Store:
         now = time.time()
         with self._write() as db:
             before = {
-                (k, ns, n, t): (s, since)
-                for k, ns, n, t, s, since in db.execute(
-                    "SELECT kind, namespace, name, type, status, since FROM conditions"
+                tuple(row[:4]): tuple(row)
+                for row in db.execute(
+                    "SELECT kind, namespace, name, type, status, reason, message, since "
+                    "FROM conditions"
                 )
             }
             rows = {}
             for c in conditions:
                 previous = before.get(c.key)
                 since = c.since or now
-                if previous is not None and previous[0] == c.status.value:
-                    since = previous[1]
+                if previous is not None and previous[4] == c.status.value:
+                    since = previous[7]
                 rows[c.key] = (*c.key, c.status.value, str(c.reason), c.message, since)
-            db.execute("DELETE FROM conditions")
-            db.executemany("INSERT INTO conditions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows.values())
+            # only the rows that changed are written: a resync that changed nothing writes none
+            gone = [key for key in before if key not in rows]
+            changed = [row for key, row in rows.items() if before.get(key) != row]
+            db.executemany(
+                "DELETE FROM conditions WHERE kind = ? AND namespace = ? AND name = ? AND type = ?",
+                gone,
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO conditions VALUES (?, ?, ?, ?, ?, ?, ?, ?)", changed
+            )
 
     def conditions(self) -> list[cond.Condition]:
         """Every condition, ordered by kind, namespace, name, type."""
