@@ -112,10 +112,12 @@ def step(
     now: float,
     *,
     stalled: bool = False,
+    digest: str | None = None,
 ) -> Step:
     """One rollout step of `deployment` towards `template` (its own, or a rollback target).
-    `observed` are the Deployment's pods on reachable hosts."""
-    digest = expand.template_hash(template)
+    `observed` are the Deployment's pods on reachable hosts; `digest` is the template's hash
+    when the caller knows it (else it is computed)."""
+    digest = digest if digest is not None else expand.template_hash(template)
     new = [pod for pod in observed if pod.template_hash == digest]
     old = [pod for pod in observed if pod.template_hash != digest]
     replicas = max(deployment.replicas, 0)

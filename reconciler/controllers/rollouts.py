@@ -19,6 +19,7 @@ from reconciler.plan import expand
 from reconciler.state import conditions as cond
 
 log = logging.getLogger(__name__)
+HASHES_KEPT = 4096  # template hashes a Tracker remembers (the Deployments of a few revisions)
 
 TemplateLoader = Callable[[str, str, str], workloads.PodTemplate | None]
 """(revision, namespace, name) -> that Deployment's pod template at that commit, or None."""
@@ -110,11 +111,25 @@ class Tracker:
     history: History = field(default_factory=MemoryHistory)
     templates: TemplateLoader | None = None
     _progress: dict[tuple[str, str], _Progress] = field(default_factory=dict)
+    _hashes: dict[int, tuple[workloads.PodTemplate, str]] = field(default_factory=dict)
+    """Template hashes by the template's id (the template is kept: its id stays its own); a
+    revision loaded once hands the same templates to every resync."""
+
+    def template_hash(self, template: workloads.PodTemplate) -> str:
+        """`expand.template_hash(template)`, computed once per template object."""
+        known = self._hashes.get(id(template))
+        if known is not None and known[0] is template:
+            return known[1]
+        if len(self._hashes) >= HASHES_KEPT:
+            self._hashes.clear()
+        digest = expand.template_hash(template)
+        self._hashes[id(template)] = (template, digest)
+        return digest
 
     def target(self, deployment: workloads.Deployment, now: float) -> Target:
         """The template `deployment` should run now, and whether its rollout is stalled."""
         ns, name = deployment.meta.namespace, deployment.meta.name
-        git_hash = expand.template_hash(deployment.template)
+        git_hash = self.template_hash(deployment.template)
         rollback = self.history.rollback(ns, name)
         if rollback is not None and rollback.failing_hash != git_hash:
             log.info("deployment %s/%s: its template changed in git; rollback ended", ns, name)

@@ -218,7 +218,7 @@ def expand_workloads(p: Pass) -> None:
         mine = observed.get((deployment.meta.namespace, expand.owner_of(deployment)), [])
         target = tracker.target(deployment, p.now)
         step = deploymentctl.step(deployment, target.template, mine, p.now,
-                                  stalled=target.stalled)  # fmt: skip
+                                  stalled=target.stalled, digest=target.template_hash)  # fmt: skip
         pods.extend(step.pods)
         kept.extend(step.keep)
         for pod in step.remove:
