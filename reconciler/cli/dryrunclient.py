@@ -12,8 +12,8 @@ large a repository): the caller then plans here (`cli.diff`), as before.
 from __future__ import annotations
 
 import base64
-import http.client
 import json
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -92,33 +92,50 @@ def body_for(path: Path, display: str, output: str,
 
 
 def post(where: lightsettings.Endpoint, body: bytes) -> tuple[int, dict[str, object]] | None:
-    """The status and JSON document; None when nothing answers at `where`."""
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    """The status and JSON document; None when nothing answers at `where`. HTTP/1.1 on a plain
+    socket, one request, `Connection: close` (http.client would cost 40 ms of imports)."""
+    host = f"[{where.host}]" if ":" in where.host else where.host
+    head = [f"POST {ROUTE} HTTP/1.1", f"Host: {host}:{where.port}",
+            "Content-Type: application/json", "Accept: application/json",
+            f"Content-Length: {len(body)}", "Connection: close"]  # fmt: skip
     if where.token:
-        headers["Authorization"] = f"Bearer {where.token}"
-    connection = http.client.HTTPConnection(where.host, where.port, timeout=CONNECT_TIMEOUT)
+        head.append(f"Authorization: Bearer {where.token}")
     try:
-        try:
-            connection.connect()
-        except OSError:
-            return None
-        try:
-            if connection.sock is not None:
-                connection.sock.settimeout(ANSWER_TIMEOUT)
-            connection.request("POST", ROUTE, body=body, headers=headers)
-            response = connection.getresponse()
-            raw = response.read()
-        except (OSError, http.client.HTTPException) as exc:
-            return 0, {"error": f"no answer: {exc}"}
+        connection = socket.create_connection((where.host, where.port), timeout=CONNECT_TIMEOUT)
+    except OSError:
+        return None
+    chunks = []
+    try:
+        connection.settimeout(ANSWER_TIMEOUT)
+        connection.sendall("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    except OSError as exc:
+        return 0, {"error": f"no answer: {exc}"}
     finally:
         connection.close()
+    return _reply(b"".join(chunks))
+
+
+def _reply(raw: bytes) -> tuple[int, dict[str, object]]:
+    """The status and JSON document of a whole HTTP/1.1 answer (read to its end)."""
+    header, _, payload = raw.partition(b"\r\n\r\n")
+    lines = header.decode("latin-1").split("\r\n")
+    words = lines[0].split(" ", 2)
+    if len(words) < 2 or not words[0].startswith("HTTP/1.") or not words[1].isdigit():
+        return 0, {"error": "not an HTTP answer"}
+    fields = {name.strip().lower(): value.strip() for name, _, value in
+              (line.partition(":") for line in lines[1:])}  # fmt: skip
+    length = fields.get("content-length", "")
+    if length.isdigit() and int(length) != len(payload):
+        return 0, {"error": "the answer ended early"}
     try:
-        document = json.loads(raw)
+        document = json.loads(payload)
     except ValueError:
         document = None
     if not isinstance(document, dict):
-        document = {"error": raw[:200].decode("utf-8", "replace").strip()}
-    return response.status, document
+        document = {"error": payload[:200].decode("utf-8", "replace").strip()}
+    return int(words[1]), document
 
 
 def plan(path: Path, display: str, output: str, chosen: lightsettings.DryRunSettings, *,

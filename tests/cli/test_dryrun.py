@@ -23,6 +23,7 @@ from reconciler.executor import fake
 from reconciler.manifests import loader
 from reconciler.model import hoststate
 from reconciler.web import dryrun, metrics, observe, server
+from reconciler.web.ui import auth
 from tests.manifests.conftest import EXAMPLES
 
 
@@ -70,6 +71,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
                              observe=observer.answer, dryrun=planner.answer)  # fmt: skip
     http.start()
     monkeypatch.setenv("RECONCILER_DAEMON", f"127.0.0.1:{http.port}")
+    dialled.clear()
     try:
         yield Setup(executor, repo, planner, observer, dialled, hosts, http.port)
     finally:
@@ -230,3 +232,23 @@ def test_the_daemon_planned_diff_imports_little(setup: Setup, tmp_path: Path) ->
     assert setup.dryrun.served == 1 and "+ " in done.stdout
     loaded = sorted(m for m in result["modules"] if m.startswith(HEAVY))
     assert loaded == []
+
+
+def test_the_token_is_sent_and_never_shown(
+    setup: Setup, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    guarded = server.HttpServer("127.0.0.1:0", dict, metrics.Registry(), lambda: True,
+                                dryrun=setup.dryrun.answer,
+                                access=auth.Access("s3cret-token"))  # fmt: skip
+    guarded.start()
+    try:
+        monkeypatch.setenv("RECONCILER_DAEMON", f"127.0.0.1:{guarded.port}")
+        code, out, err = _run(capsys, "diff", str(setup.repo), "-v")  # no token: 401
+        assert code == common.EXIT_CHANGES and setup.dryrun.served == 0
+        assert "HTTP 401" in err and setup.dialled == ["direct"]  # planned here
+        monkeypatch.setenv("RECONCILER_HTTP_TOKEN", "s3cret-token")
+        assert _run(capsys, "diff", str(setup.repo), "-v") == (
+            code, out, f"reconciler diff: planned by the daemon at {guarded.url}\n")  # fmt: skip
+        assert setup.dryrun.served == 1 and "s3cret" not in err + out
+    finally:
+        guarded.stop()
