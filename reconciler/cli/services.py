@@ -10,7 +10,7 @@ from typing import Any
 
 from reconciler.executor import protocol
 from reconciler.model import clusterips, hoststate, loadbalancer, objects
-from reconciler.plan import endpoints
+from reconciler.plan import endpoints, headless
 
 Observations = Mapping[str, hoststate.HostObservation]
 SHOWN = 3  # endpoints listed in a table cell before "+ N more..." (as kubectl)
@@ -48,6 +48,7 @@ def rows(
     for item in endpoints.endpoints(state, observations):
         by_service.setdefault((item.namespace, item.service), []).append(item)
     out = []
+    pod_ips = headless.pod_endpoints(state, observations)  # headless: each pod's own address
     for service in state.services:
         key = (service.meta.namespace, service.meta.name)
         if namespace and key[0] != namespace:
@@ -55,6 +56,8 @@ def rows(
         ports = by_service.get(key, [])
         ready = sorted({target for p in ports for target in p.ready})
         not_ready = sorted({target for p in ports for target in p.not_ready})
+        if key in pod_ips:
+            ready, not_ready = list(pod_ips[key][0]), list(pod_ips[key][1])
         out.append({
             "namespace": key[0],
             "name": key[1],

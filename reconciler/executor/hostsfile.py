@@ -10,6 +10,7 @@ inode (a bind mount of a renamed file would still show the old one); glibc and m
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -18,6 +19,9 @@ from reconciler.model import loadbalancer, podips
 
 log = logging.getLogger(__name__)
 MAX_BYTES = 1 << 20  # a hosts file of ours is never this long: leave a bigger one alone
+Known = dict[tuple[str, str], str]
+"""(path, pod id) -> the section last read or written there on one connection: a pass whose
+section is the same reads nothing (the daemon applies every pass, on every host)."""
 
 
 class FileLink(Protocol):
@@ -42,26 +46,39 @@ def splice(old: str, section: str) -> str | None:
     return None
 
 
+_KNOWN: weakref.WeakKeyDictionary[FileLink, Known] = weakref.WeakKeyDictionary()
+
+
 async def update(
     link: FileLink,
     sections: Sequence[loadbalancer.HostsSection],
     stats: protocol.ExecutorStats,
 ) -> int:
     """Bring each file's headless section to `sections`; the number of files rewritten. A file
-    that vanished (its pod just went) or cannot be read is skipped; a host error is raised."""
+    whose section was already this one on this connection (same pod id) is not read again; a
+    file that vanished (its pod just went) or cannot be read is skipped; a host error is
+    raised."""
+    known = _KNOWN.setdefault(link, {})
+    wanted = {(item.path, item.pod_id) for item in sections}
+    for key in [k for k in known if k not in wanted]:  # pods gone: forget them
+        del known[key]
     written = 0
     for item in sections:
+        key = (item.path, item.pod_id)
+        if item.pod_id and known.get(key) == item.text:
+            continue
         try:
             data = await link.read_file(item.path)
             stats.count_read()
             if data is None or len(data) > MAX_BYTES:
                 continue
             new = splice(data.decode(errors="replace"), item.text)
-            if new is None:
+            if new is not None and not await link.overwrite_file(item.path, new.encode()):
                 continue
-            if await link.overwrite_file(item.path, new.encode()):
+            if new is not None:
                 written += 1
                 stats.count(protocol.Mutation.FILE_WRITE)
+            known[key] = item.text
         except errors.OperationFailed as exc:  # e.g. removed between the read and the write
             log.info("hosts file %s: %s", item.path, exc)
     return written

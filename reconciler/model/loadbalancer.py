@@ -87,6 +87,7 @@ class HostsSection:
 
     path: str
     text: str
+    pod_id: str = ""  # the podman pod's id: a pod made again under its name has a new file
 
 
 @dataclass(frozen=True)

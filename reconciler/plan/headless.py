@@ -137,6 +137,23 @@ def listeners(items: tuple[Member, ...]) -> tuple[loadbalancer.Listener, ...]:
     return tuple(out)
 
 
+def pod_endpoints(
+    state: objects.DesiredState, observations: Observations
+) -> dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...]]]:
+    """(namespace, Service) -> ("podIP:port" in its names, those not Ready) of every headless
+    Service, as `get services` shows them (Kubernetes shows pod addresses too)."""
+    out: dict[tuple[str, str], tuple[list[str], list[str]]] = {
+        (s.meta.namespace, s.meta.name): ([], []) for s in podips.headless(state.services)
+    }
+    for member in members(state, observations):
+        ready, not_ready = out[(member.service.meta.namespace, member.service.meta.name)]
+        for port in member.service.ports:
+            if endpoints.host_port(member.pod, port.target_port) is not None:
+                where = f"{member.address}:{port.port}"
+                (ready if member.ready else not_ready).append(where)
+    return {key: (tuple(sorted(r)), tuple(sorted(n))) for key, (r, n) in out.items()}
+
+
 def section(items: tuple[Member, ...], namespace: str) -> str:
     """The /etc/hosts lines a pod of `namespace` gets: each Ready pod's address with the names
     of its headless Service (and its own `hostname.service.ns.svc.cluster.local`), sorted."""
@@ -179,7 +196,7 @@ def hosts_sections(
             continue  # none, or not where the reconciler puts it: never written
         if pod.namespace not in cache:
             cache[pod.namespace] = section(items, pod.namespace)
-        out.append(loadbalancer.HostsSection(relative, cache[pod.namespace]))
+        out.append(loadbalancer.HostsSection(relative, cache[pod.namespace], pod.podman_id))
     return tuple(out)
 
 

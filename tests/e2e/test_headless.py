@@ -215,6 +215,7 @@ def test_names_resolve_to_each_pod_and_follow_a_rollout(lab: labmod.Lab, repo: P
     assert len(web) == 2 and len(solo) == 1, (web, solo)
     assert host.name not in {h.name for h, _, _ in web.values()}  # the client is on another host
     lines = hosts_lines(lab, host, client)
+    assert row["ready"] == sorted(f"{a}:8080" for a in lines), (row, lines)  # pod addresses
     cidr = ipaddress.ip_network(labmod.SERVICE_CIDR)
     assert all(ipaddress.ip_address(a) in cidr for a in lines), lines
     assert all(f"web.{NAMESPACE} " in f"{names} " and "web " in f"{names} "

@@ -52,3 +52,29 @@ def test_update_writes_changed_files_only_and_skips_missing_ones() -> None:
     assert written == 1 and link.overwritten == ["a"]
     assert link.files["a"] == (HEAD + "1.2.3.4\tweb\n").encode()
     assert stats.snapshot()
+
+
+class CountingLink(FakeLink):
+    def __init__(self, files: dict[str, bytes]) -> None:
+        super().__init__(files)
+        self.reads = 0
+
+    async def read_file(self, relative: str) -> bytes | None:
+        self.reads += 1
+        return await super().read_file(relative)
+
+
+def test_a_section_already_there_is_not_read_again_until_the_pod_is_new() -> None:
+    link = CountingLink({"a": HEAD.encode()})
+    stats = protocol.ExecutorStats()
+    first = [loadbalancer.HostsSection("a", "1.2.3.4\tweb\n", "pod1")]
+    assert asyncio.run(hostsfile.update(link, first, stats)) == 1
+    assert asyncio.run(hostsfile.update(link, first, stats)) == 0
+    assert link.reads == 1
+    link.files["a"] = HEAD.encode()  # the pod made again under its name: a new file, a new id
+    again = [loadbalancer.HostsSection("a", "1.2.3.4\tweb\n", "pod2")]
+    assert asyncio.run(hostsfile.update(link, again, stats)) == 1
+    assert link.reads == 2 and link.files["a"] == (HEAD + "1.2.3.4\tweb\n").encode()
+    changed = [loadbalancer.HostsSection("a", "", "pod2")]
+    assert asyncio.run(hostsfile.update(link, changed, stats)) == 1
+    assert link.files["a"] == HEAD.encode()

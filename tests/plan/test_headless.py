@@ -147,3 +147,17 @@ def test_a_draining_pod_leaves_the_names_and_drains_on_its_listener() -> None:
     assert states[gone[1]] is loadbalancer.ServerState.DRAIN
     text = config.hosts_files[0].text if config.hosts_files else ""
     assert len(text.splitlines()) <= 1
+
+
+def test_get_services_shows_each_pods_own_address() -> None:
+    state = desired(service(), service("api", none=False, port=8000))
+    observations = running(state, ready=True)
+    shown = headless.pod_endpoints(state, observations)
+    assert set(shown) == {("shop", "web")}
+    ready, not_ready = shown[("shop", "web")]
+    listeners = headless.configs(state, observations)["h1"].listeners
+    assert ready == tuple(sorted(f"{item.address}:8080" for item in listeners
+                                 if item.service == "web"))  # fmt: skip
+    assert not_ready == () and len(ready) == 2
+    waiting = headless.pod_endpoints(state, running(state, ready=False))[("shop", "web")]
+    assert waiting[0] == () and len(waiting[1]) == 2
