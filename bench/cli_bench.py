@@ -56,9 +56,11 @@ from reconciler.cli import main""")
 given back after a sync): the daemon's "before", same code otherwise, so the same spec hashes."""
 
 
-def lab_config(state_dir: Path) -> labmod.LabConfig:
-    return labmod.LabConfig(name="bench-cli", state_dir=state_dir, bridge="thbr15", subnet=15,
-                            netns_prefix="k15-", user_prefix="rck15-")  # fmt: skip
+def lab_config(state_dir: Path, subnet: int = 15) -> labmod.LabConfig:
+    """The lab on 198.18.SUBNET.x (bridge thbrSUBNET, netns kSUBNET-, users rckSUBNET-hN)."""
+    return labmod.LabConfig(name="bench-cli", state_dir=state_dir, bridge=f"thbr{subnet}",
+                            subnet=subnet, netns_prefix=f"k{subnet}-",
+                            user_prefix=f"rck{subnet}-")  # fmt: skip
 
 
 def log(message: str) -> None:
@@ -391,6 +393,8 @@ def main() -> None:
                         help="the daemon's before: this tree uncut, or the baseline")  # fmt: skip
     parser.add_argument("--daemon-only", action="store_true",
                         help="a deploy and the rounds through the daemon only")  # fmt: skip
+    parser.add_argument("--subnet", type=int, default=15,
+                        help="the lab on 198.18.N.x (two runs at once: two N)")  # fmt: skip
     parser.add_argument("--save", type=Path)
     parser.add_argument("--render", type=Path, help="rewrite the README section from a saved run")
     parser.add_argument("--no-write", action="store_true")
@@ -400,7 +404,7 @@ def main() -> None:
         report.write_section(title(saved), render(saved) + "\n\n" + analysis(saved))
         return
     tmp = Path(tempfile.mkdtemp(prefix="reconciler-cli-bench-"))
-    lab = labmod.Lab(lab_config(args.keep_lab or tmp / "lab"))
+    lab = labmod.Lab(lab_config(args.keep_lab or tmp / "lab", args.subnet))
     try:
         started = time.monotonic()
         lab.up(args.hosts)
