@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Planned by the daemon when it can answer as this process would, else here."""
-    chosen = lightsettings.resolve(args)
+    chosen = lightsettings.resolve(args) or complete_settings(args)
     if chosen is not None:
         answer = dryrunclient.plan(Path(args.path), args.path, args.output, chosen,
                                    verbose=args.verbose)  # fmt: skip
@@ -46,6 +46,21 @@ def run(args: argparse.Namespace) -> int:
             sys.stderr.write(answer.stderr)
             return answer.code
     return run_here(args)
+
+
+def complete_settings(args: argparse.Namespace) -> lightsettings.DryRunSettings | None:
+    """The dry run's settings read by `settings` (a config file the quick reader leaves to it:
+    nested values, quotes...); None when they are wrong (planning here says how)."""
+    from reconciler.cli import daemonclient, settings  # noqa: PLC0415 (the YAML library)
+
+    try:
+        resolved = settings.resolve(args)
+        where = daemonclient.endpoint(args)
+    except settings.SettingsError:
+        return None
+    return lightsettings.DryRunSettings(
+        where, resolved.service_cidr, resolved.prune_guard_percent, resolved.allow_mass_prune
+    )
 
 
 def run_here(args: argparse.Namespace) -> int:

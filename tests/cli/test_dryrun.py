@@ -252,3 +252,13 @@ def test_the_token_is_sent_and_never_shown(
         assert setup.dryrun.served == 1 and "s3cret" not in err + out
     finally:
         guarded.stop()
+
+
+def test_a_config_file_the_quick_reader_leaves_is_read_fully(
+    setup: Setup, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "config.yaml"  # a list: left to the YAML library, still the daemon's
+    config.write_text(f"verify_commits:\n  - ABCDEF0123\nlisten: 127.0.0.1:{setup.port}\n")
+    here = _run(capsys, "diff", str(setup.repo), "--direct")
+    assert _run(capsys, "diff", str(setup.repo), "--config", str(config)) == here
+    assert setup.dryrun.served == 1
