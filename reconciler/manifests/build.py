@@ -108,7 +108,7 @@ def _service(doc: Doc, meta: base.ObjectMeta, source: base.SourceRef) -> objects
             node_port=p.get("nodePort") or None,  # 0 is unset, as in Kubernetes
             app_protocol=p.get("appProtocol") or "",
         )
-        for p in spec["ports"]
+        for p in spec.get("ports") or ()  # none: a headless Service (servicechecks)
     )
     return objects.Service(
         meta,

@@ -191,11 +191,10 @@ def _service(checker: checking.Checker) -> None:
             "the selector is empty",
             "select the backend pods by their labels",
         )
-    ports: list[Doc] = spec["ports"]
-    if not ports:
-        checker.error(
-            ("spec", "ports"), dg.Code.REQUIRED_FIELD, "a Service needs a port", "add a port"
-        )
+    ports: list[Doc] = spec.get("ports") or []
+    if not ports and spec.get("clusterIP") != "None":  # headless: the pods' ports (podips)
+        checker.error(("spec", "ports"), dg.Code.REQUIRED_FIELD, "a Service needs a port "
+                      "unless it is headless (clusterIP: None)", "add a port")  # fmt: skip
     checker.unique(("spec", "ports"), ports, "port", "port")
     checker.unique(("spec", "ports"), ports, "name", "port name")
     for index, port in enumerate(ports):

@@ -44,7 +44,7 @@ def fields(checker: checking.Checker) -> None:
         )
     kind = spec.get("type") or "ClusterIP"
     _cluster_ip(checker, spec.get("clusterIP"), kind)
-    ports: list[checking.Doc] = spec["ports"]
+    ports: list[checking.Doc] = spec.get("ports") or []  # none: headless (checks)
     checker.unique(("spec", "ports"), [p for p in ports if p.get("nodePort")], "nodePort",
                    "nodePort")  # fmt: skip
     for index, port in enumerate(ports):

@@ -565,7 +565,7 @@ KINDS: tuple[KindSubset, ...] = (
                 F("appProtocol", T.STRING, "`http`: balance each HTTP request; else TCP"),
                 F("nodePort", T.INTEGER, "`NodePort` or `LoadBalancer` (optional): "
                   "30000-32767; 0 is unset", minimum=0, maximum=32767),
-            ), required=True),
+            )),  # required unless headless (manifests.checks): then the pods' own ports
         ), required=True),
         _STATUS,
     )),

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from reconciler.model import hoststate, loadbalancer, objects, podips
-from reconciler.plan import endpoints, hostsfile
+from reconciler.plan import endpoints, hostsfile, podports
 
 Observations = Mapping[str, hoststate.HostObservation]
 
@@ -88,6 +88,32 @@ def members(
     )
 
 
+@dataclass(frozen=True)
+class Port:
+    """One port a member answers on at its address: the Service's, or (a Service without
+    ports) each port the pod publishes, under its own number."""
+
+    label: str
+    port: int
+    published: int  # on the pod's host
+    mode: loadbalancer.Mode = loadbalancer.Mode.TCP
+
+
+def ports(member: Member) -> tuple[Port, ...]:
+    """The ports of `member` that reach its pod (a target port the pod does not publish is
+    left out)."""
+    if not member.service.ports:
+        found = podports.observed_ports(member.pod)
+        return tuple(Port(str(number), number, found[number]) for number in sorted(found))
+    out = []
+    for item in member.service.ports:
+        published = endpoints.host_port(member.pod, item.target_port)
+        if published is not None:
+            out.append(Port(item.name or str(item.port), item.port, published,
+                            endpoints.mode(item)))  # fmt: skip
+    return tuple(out)
+
+
 def listener_name(member: Member, port: str) -> str:
     """`ns.service.pod.port`, hashed down to a token's length when longer."""
     service = member.service.meta
@@ -107,18 +133,17 @@ def listeners(items: tuple[Member, ...]) -> tuple[loadbalancer.Listener, ...]:
     for member in items:
         if not (member.ready or member.draining):
             continue
-        for port in member.service.ports:
-            published = endpoints.host_port(member.pod, port.target_port)
-            if published is None or (member.address, port.port) in bound:
+        for port in ports(member):
+            if (member.address, port.port) in bound:
                 continue
             bound.add((member.address, port.port))
-            label = port.name or str(port.port)
+            label = port.label
             state = (loadbalancer.ServerState.DRAIN if member.draining
                      else loadbalancer.ServerState.READY)  # fmt: skip
             server = loadbalancer.Server(
                 name=loadbalancer.token(member.pod.name),
                 address=loadbalancer.address(member.host_address),
-                port=published,
+                port=port.published,
                 state=state,
                 host=member.pod.host,
                 pod=member.pod.name,
@@ -129,7 +154,7 @@ def listeners(items: tuple[Member, ...]) -> tuple[loadbalancer.Listener, ...]:
                 service=loadbalancer.token(member.service.meta.name),
                 port_name=loadbalancer.token(label),
                 ports=(port.port,),
-                mode=endpoints.mode(port),
+                mode=port.mode,
                 servers=(server,),
                 address=loadbalancer.address(member.address),
                 address_ports=(port.port,),
@@ -147,10 +172,9 @@ def pod_endpoints(
     }
     for member in members(state, observations):
         ready, not_ready = out[(member.service.meta.namespace, member.service.meta.name)]
-        for port in member.service.ports:
-            if endpoints.host_port(member.pod, port.target_port) is not None:
-                where = f"{member.address}:{port.port}"
-                (ready if member.ready else not_ready).append(where)
+        for port in ports(member):
+            where = f"{member.address}:{port.port}"
+            (ready if member.ready else not_ready).append(where)
     return {key: (tuple(sorted(r)), tuple(sorted(n))) for key, (r, n) in out.items()}
 
 

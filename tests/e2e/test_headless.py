@@ -1,12 +1,12 @@
 """A headless Service (`clusterIP: None`) on the 3 real test hosts, driven by `reconciler apply`:
 two replicas of a Deployment (one per host) and a Pod with `hostname`/`subdomain` behind the
-headless Service `web`; a client pod on the third host finds `web` listed once per Ready pod in
-its /etc/hosts (each pod's own address from the service CIDR, which every host's HAProxy binds and
-forwards to that one pod), reaches each pod at its address (each answers with its own hostname)
-and the named pod at `solo.web.NS.svc.cluster.local`. A replica is then removed behind the
-reconciler's back: the next applies replace it, and the client's /etc/hosts follows (the old
-address gone, the new pod's in) without the client being recreated. Namespace `headless-e2e`;
-run under `flock /tmp/e2e.lock`.
+headless Services `web` and `web-any` (no ports: the pods' own); a client pod on the third host
+finds `web` listed once per Ready pod in its /etc/hosts (each pod's own address from the service
+CIDR, which every host's HAProxy binds and forwards to that one pod), reaches each pod at its
+address (each answers with its own hostname), on 9090 too through `web-any`, and the named pod
+at `solo.web.NS.svc.cluster.local`. A rollout then gives both replicas new names: the client's
+/etc/hosts follows (the old addresses gone, the new pods' in) without the client being
+recreated. Namespace `headless-e2e`; run under `flock /tmp/e2e.lock`.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ pytestmark = pytest.mark.e2e
 NAMESPACE = "headless-e2e"
 IMAGE = "198.18.0.1:5000/demo/busybox:latest"
 FQDN = f"web.{NAMESPACE}.svc.cluster.local"
-REQUEST = 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 "$0" 8080'
+REQUEST = 'printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 5 "$0" "$1"'
 SERVE = ('mkdir -p /www && echo answer-from-$(hostname) > /www/index.html'
-         ' && exec httpd -f -p 8080 -h /www')  # fmt: skip
+         ' && httpd -p 9090 -h /www && exec httpd -f -p 8080 -h /www')  # fmt: skip
 SPREAD = """\
       affinity:
         nodeAffinity:
@@ -62,6 +62,16 @@ spec:
       port: 8080
       targetPort: http
 ---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web-any
+  namespace: {NAMESPACE}
+spec:
+  clusterIP: None
+  selector:
+    app: web
+---
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -87,6 +97,8 @@ spec:
           ports:
             - name: http
               containerPort: 8080
+            - name: alt
+              containerPort: 9090
 ---
 apiVersion: v1
 kind: Pod
@@ -168,9 +180,11 @@ def hosts_lines(lab: labmod.Lab, host: hostsetup.Host, container: str) -> dict[s
     }
 
 
-def fetch(lab: labmod.Lab, host: hostsetup.Host, container: str, where: str) -> str:
-    done = lab.ssh(host, "podman", "exec", container, "sh", "-c", REQUEST, where, check=False,
-                   timeout=30)  # fmt: skip
+def fetch(
+    lab: labmod.Lab, host: hostsetup.Host, container: str, where: str, port: int = 8080
+) -> str:
+    done = lab.ssh(host, "podman", "exec", container, "sh", "-c", REQUEST, where, str(port),
+                   check=False, timeout=30)  # fmt: skip
     found = re.search(r"answer-from-(\S+)", done.stdout)
     return found.group(1) if found else ""
 
@@ -208,8 +222,8 @@ def test_names_resolve_to_each_pod_and_follow_a_rollout(lab: labmod.Lab, repo: P
     host, client, client_id = converge(lab, repo, 3)
     listed = reconciler(lab, "get", "services", "-f", str(repo), "-n", NAMESPACE, "-o", "json")
     assert listed.returncode == 0, listed.stdout + listed.stderr
-    row = json.loads(listed.stdout)["items"][0]
-    assert row["clusterIP"] == "None", row
+    row, other = json.loads(listed.stdout)["items"]
+    assert row["name"] == "web" and row["clusterIP"] == other["clusterIP"] == "None", row
     web = containers(lab, "web-")
     solo = containers(lab, "solo")
     assert len(web) == 2 and len(solo) == 1, (web, solo)
@@ -226,6 +240,10 @@ def test_names_resolve_to_each_pod_and_follow_a_rollout(lab: labmod.Lab, repo: P
     assert fetch(lab, host, client, f"solo.web.{NAMESPACE}.svc.cluster.local") == "solo"
     assert fetch(lab, host, client, "web") in answers.values()
     assert fetch(lab, host, client, FQDN) in answers.values()
+    # web-any lists no ports: each pod answers on its own published ports (9090 here)
+    for address, pod in answers.items():
+        assert f"web-any.{NAMESPACE}.svc.cluster.local" in lines[address], lines
+        assert fetch(lab, host, client, address, 9090) == (pod if pod != "solo" else ""), pod
     for each in lab.hosts():  # every host binds each pod's address, not the port everywhere
         config = lab.ssh(each, "sh", "-c", "cat ~/.local/share/reconciler/lb/haproxy.cfg").stdout
         assert all(f"bind {a}:8080\n" in config for a in lines), config

@@ -300,3 +300,27 @@ def test_load_balancer_type_session_affinity_and_node_port_zero(tmp_path: Path) 
     assert svc.ports[0].node_port is None
     built = endpoints.listener(svc, svc.ports[0])
     assert built.affinity is True and built.ports == (svc.ports[0].port,)
+
+
+PORTLESS = """apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  clusterIP: None
+  selector:
+    app: web
+"""
+
+
+def test_a_headless_service_may_have_no_ports_and_another_may_not(tmp_path: Path) -> None:
+    result = load(tmp_path, web=deployment() + "---\n" + PORTLESS)
+    assert result.ok, lines(result)
+    (built,) = result.state.services
+    assert (built.cluster_ip, built.ports) == ("None", ())
+    balanced = PORTLESS.replace("  clusterIP: None\n", "")
+    refused = load(tmp_path, web=deployment() + "---\n" + balanced)
+    assert not refused.ok
+    assert any("needs a port unless it is headless" in d.message and d.path == "spec.ports"
+               for d in refused.errors), lines(refused)  # fmt: skip

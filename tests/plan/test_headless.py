@@ -161,3 +161,16 @@ def test_get_services_shows_each_pods_own_address() -> None:
     assert not_ready == () and len(ready) == 2
     waiting = headless.pod_endpoints(state, running(state, ready=False))[("shop", "web")]
     assert waiting[0] == () and len(waiting[1]) == 2
+
+
+def test_a_headless_service_without_ports_answers_on_the_pods_own_ports() -> None:
+    portless = dataclasses.replace(service(), ports=())
+    state = desired(portless)
+    observations = running(state, ready=True)
+    listeners = headless.configs(state, observations)["h1"].listeners
+    assert len(listeners) == 2
+    for item in listeners:
+        assert item.ports == (8080,) and item.port_name == "8080"  # the container port
+        assert item.name.endswith(".8080") and item.servers[0].port in range(42000, 45000)
+    ready, _ = headless.pod_endpoints(state, observations)[("shop", "web")]
+    assert len(ready) == 2 and all(where.endswith(":8080") for where in ready)
