@@ -262,3 +262,14 @@ def test_a_config_file_the_quick_reader_leaves_is_read_fully(
     here = _run(capsys, "diff", str(setup.repo), "--direct")
     assert _run(capsys, "diff", str(setup.repo), "--config", str(config)) == here
     assert setup.dryrun.served == 1
+
+
+def test_a_file_over_the_loaders_limit_is_refused_as_here(
+    setup: Setup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    big = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big, namespace: shop}\ndata:\n"
+    big += "".join(f"  k{i}: {'x' * 1000}\n" for i in range(1100))  # over 1 MiB
+    (setup.repo / "shop" / "big.yaml").write_text(big)
+    through, here = _both(setup, capsys)
+    assert through == here and through[0] == common.EXIT_INVALID
+    assert "big.yaml" in through[2] and "limit" in through[2]

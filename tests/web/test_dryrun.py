@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import random
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -172,3 +174,32 @@ def test_over_http(served: tuple[str, list[server.HttpServer]]) -> None:
 def test_limits_agree() -> None:
     assert server.DRY_RUN_MAX_BODY == dryrun.MAX_BODY
     assert server.DRY_RUN_ROUTE == dryrun.ROUTE
+
+
+def test_random_requests_never_crash_it(planner: dryrun.DryRun) -> None:
+    rng = random.Random(15)
+    pieces: list[Any] = [None, 1, -1.5, True, "", "x.yaml", "../a.yaml", [], {}, "AAAA", [{}],
+                         [{"path": "a.yaml", "data": "QQ=="}], "\u2028", 10**30]  # fmt: skip
+    keys = ["version", "output", "path", "revision", "serviceCidr", "pruneGuardPercent",
+            "allowMassPrune", "files", "command"]  # fmt: skip
+    for _ in range(300):
+        document: dict[str, Any] = {"version": 1}
+        for key in rng.sample(keys, rng.randint(0, len(keys))):
+            document[key] = rng.choice(pieces)
+        code, answer = planner.answer(json.dumps(document).encode())
+        assert code in (200, 400, 409, 503), (document, answer)
+        assert "Traceback" not in json.dumps(answer)
+    for _ in range(100):
+        code, _ = planner.answer(bytes(rng.randrange(256) for _ in range(rng.randint(0, 64))))
+        assert code == 400
+
+
+def test_two_dry_runs_at_once_are_both_answered(planner: dryrun.DryRun) -> None:
+    answers: list[int] = []
+    threads = [threading.Thread(target=lambda: answers.append(planner.answer(_body())[0]))
+               for _ in range(3)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers == [200, 200, 200] and planner.served == 3
