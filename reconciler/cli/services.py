@@ -116,6 +116,9 @@ def describe_text(
         lines.append(f"{'Cluster IP only:':<19}port(s) {', '.join(map(str, shared))} (shared with "
                      "other Services: reachable from pods and hosts, not from outside)")
     listeners: set[str] = set()
+    pod_ips = headless.pod_endpoints(state, observations).get((ns, name))
+    if pod_ips is not None:  # headless: each pod's own address, one listener each
+        lines.append(f"{'Pod addresses:':<19}{','.join(pod_ips[0]) or '<none>'}")
     for item in endpoints.endpoints(state, observations):
         if (item.namespace, item.service) != (ns, name):
             continue
@@ -135,7 +138,8 @@ def describe_text(
         if not status.running:
             lines.append(f"  {host}: not running{': ' + status.error if status.error else ''}")
             continue
-        mine = [s for s in status.servers if s.listener in listeners]
+        mine = [s for s in status.servers if s.listener in listeners
+                or (pod_ips is not None and s.listener.startswith(f"{ns}.{name}."))]  # fmt: skip
         shown = ", ".join(f"{s.server} {s.check} {s.admin_state} ({s.sessions} open)"
                           for s in mine) or "no servers"  # fmt: skip
         lines.append(f"  {host}: running (pid {status.pid}): {shown}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 
+from reconciler.cli import services as servicescli
 from reconciler.model import base, hoststate, loadbalancer, objects, podips, workloads
 from reconciler.plan import headless, hostsfile, pipeline
 from tests.plan import builders as b
@@ -174,3 +175,25 @@ def test_a_headless_service_without_ports_answers_on_the_pods_own_ports() -> Non
         assert item.name.endswith(".8080") and item.servers[0].port in range(42000, 45000)
     ready, _ = headless.pod_endpoints(state, observations)[("shop", "web")]
     assert len(ready) == 2 and all(where.endswith(":8080") for where in ready)
+
+
+def test_a_long_listener_name_is_hashed_down_to_a_token() -> None:
+    long_pod = hoststate.ObservedPod("n" * 63, "p" * 63, "h1", "id", "hash")
+    meta = base.ObjectMeta(name="s" * 63, namespace="n" * 63)
+    member = headless.Member(dataclasses.replace(service(), meta=meta), long_pod,
+                             "198.19.128.9", "198.18.0.11", True)  # fmt: skip
+    name = headless.listener_name(member, "http-metrics")
+    assert len(name) == 200 and loadbalancer.TOKEN.fullmatch(name)
+    other = dataclasses.replace(member, pod=dataclasses.replace(long_pod, name="p" * 62 + "q"))
+    assert headless.listener_name(other, "http-metrics") != name
+    assert headless.listener_name(dataclasses.replace(member, pod=dataclasses.replace(
+        long_pod, name="web-0")), "http") == f"{'n' * 63}.{'s' * 63}.web-0.http"  # fmt: skip
+
+
+def test_describe_service_shows_the_pod_addresses() -> None:
+    state = desired(service())
+    observations = running(state, ready=True)
+    text = servicescli.describe_text(state, service(), observations, {})
+    listeners = headless.configs(state, observations)["h1"].listeners
+    wanted = ",".join(sorted(f"{item.address}:8080" for item in listeners))
+    assert f"Pod addresses:     {wanted}\n" in text and "IP:                None" in text
