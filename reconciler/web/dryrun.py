@@ -9,7 +9,8 @@ Request (JSON, `Content-Type: application/json`): `version`, `command` ("diff"),
 ("text"|"json"), `path` (the user's PATH, shown in errors), `revision`, `serviceCidr`,
 `pruneGuardPercent`, `allowMassPrune`, `files`: [{`path`, `data` (base64)}]. Answers: 200
 `{stdout, stderr, code}`; 400 a request it cannot read; 409 manifests that declare hosts the
-daemon does not manage (`unmanaged`: the client plans itself); 503 no hosts known yet, or busy.
+daemon does not manage (`unmanaged`), or a SOPS-encrypted Secret its own age key cannot read
+(`sops`): the client plans itself; 503 no hosts known yet, or busy.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from reconciler.controllers import sync
 from reconciler.executor import errors as execerrors
 from reconciler.executor import protocol
 from reconciler.manifests import loader
+from reconciler.model import diagnostics as dg
 from reconciler.model import errors, hoststate, loadbalancer, metrics
 from reconciler.plan import pruneguard
 from reconciler.web import metrics as metricsmod
@@ -279,6 +281,9 @@ class DryRun:
                 root, age_key_file=self._age_key_file, service_cidr=request.service_cidr or None
             )
         if not loaded.ok:
+            if any(d.code is dg.Code.SOPS for d in loaded.errors):  # maybe only our key's fault
+                return 409, {"error": "a SOPS-encrypted Secret cannot be read with the daemon's "
+                                      "age key: plan with your own", "sops": True}  # fmt: skip
             return self._served(planout.invalid(loaded, "diff", request.path))
         unmanaged = sorted(t.name for t in sync.targets_of(loaded.state)
                            if known.get(t.name) != t)  # fmt: skip

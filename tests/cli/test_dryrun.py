@@ -273,3 +273,25 @@ def test_a_file_over_the_loaders_limit_is_refused_as_here(
     through, here = _both(setup, capsys)
     assert through == here and through[0] == common.EXIT_INVALID
     assert "big.yaml" in through[2] and "limit" in through[2]
+
+
+def test_a_secret_the_daemons_key_cannot_read_is_planned_here(
+    setup: Setup, capsys: pytest.CaptureFixture[str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The daemon's own age key does not open the repository's Secret: it says so (409) and
+    the command plans with the user's key, as `--direct` does."""
+    blind = dryrun.DryRun(setup.fake, lambda: setup.hosts[0], tmp_path / "no-such-key.txt")
+    code, document = blind.answer(_request(setup.repo))
+    assert code == 409 and document["sops"] is True and blind.served == 0
+    http = server.HttpServer("127.0.0.1:0", dict, metrics.Registry(), lambda: True,
+                             dryrun=blind.answer)  # fmt: skip
+    http.start()
+    try:
+        here = _run(capsys, "diff", str(setup.repo), "--direct")
+        monkeypatch.setenv("RECONCILER_DAEMON", f"127.0.0.1:{http.port}")
+        through = _run(capsys, "diff", str(setup.repo))
+    finally:
+        http.stop()
+    assert through[:2] == here[:2] and here[0] == common.EXIT_CHANGES
+    assert "/v1/observe with HTTP 404" in through[2]  # this daemon serves no observation
