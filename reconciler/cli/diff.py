@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
     lightsettings.add_path_argument(parser)  # the light ones: the parser imports nothing more
     parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
     lightsettings.add_settings_arguments(parser)
-    lightsettings.add_daemon_arguments(parser)
+    lightsettings.add_daemon_arguments(parser, verbose=True)
     parser.set_defaults(handler=run)
 
 

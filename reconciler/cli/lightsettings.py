@@ -86,8 +86,8 @@ def add_settings_arguments(parser: argparse.ArgumentParser) -> None:
                        f"{DEFAULT_CIDR}; as the daemon's service_cidr)")  # fmt: skip
 
 
-def add_daemon_arguments(parser: argparse.ArgumentParser) -> None:
-    """--direct, --daemon ADDRESS and -v (`daemonclient.add_arguments`)."""
+def add_daemon_arguments(parser: argparse.ArgumentParser, *, verbose: bool = False) -> None:
+    """--direct and --daemon ADDRESS (`daemonclient.add_arguments`), and -v for `diff`."""
     group = parser.add_argument_group("asking a daemon on this machine")
     choice = group.add_mutually_exclusive_group()
     choice.add_argument("--direct", action="store_true",
@@ -96,8 +96,9 @@ def add_daemon_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ask the daemon listening at HOST:PORT, never read hosts directly "
                              f"(default: try ${ENV_ADDRESS}, the config's listen, "
                              f"{DEFAULT_ADDRESS}, then read hosts directly)")  # fmt: skip
-    group.add_argument("-v", "--verbose", action="store_true",
-                       help="say on stderr whether the daemon planned or this process")  # fmt: skip
+    if verbose:
+        group.add_argument("-v", "--verbose", action="store_true",
+                           help="say on stderr whether the daemon planned or not")  # fmt: skip
 
 
 def parse_address(address: str) -> tuple[str, int]:
