@@ -104,17 +104,30 @@ def post(where: lightsettings.Endpoint, body: bytes) -> tuple[int, dict[str, obj
         connection = socket.create_connection((where.host, where.port), timeout=CONNECT_TIMEOUT)
     except OSError:
         return None
-    chunks = []
+    answer = bytearray()
     try:
         connection.settimeout(ANSWER_TIMEOUT)
         connection.sendall("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + body)
-        while chunk := connection.recv(65536):
-            chunks.append(chunk)
+        while not _complete(answer) and (chunk := connection.recv(65536)):
+            answer += chunk
     except OSError as exc:
         return 0, {"error": f"no answer: {exc}"}
     finally:
         connection.close()
-    return _reply(b"".join(chunks))
+    return _reply(bytes(answer))
+
+
+def _complete(raw: bytearray) -> bool:
+    """The answer read so far is whole by its Content-Length (a server that keeps the
+    connection open despite `Connection: close` is not waited for)."""
+    header, found, payload = bytes(raw).partition(b"\r\n\r\n")
+    if not found:
+        return False
+    for line in header.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length" and value.strip().isdigit():
+            return len(payload) >= int(value.strip())
+    return False
 
 
 def _reply(raw: bytes) -> tuple[int, dict[str, object]]:

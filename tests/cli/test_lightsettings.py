@@ -5,7 +5,9 @@ gitpython: wherever it answers, it answers as `settings`, `daemonclient` and
 from __future__ import annotations
 
 import argparse
+import socket
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -126,3 +128,29 @@ def test_the_revision_is_the_one_gitpython_finds(tmp_path: Path) -> None:
     same()  # clean again (an empty folder is not a change)
     assert seen[0] == "unversioned" and seen[1] == "unversioned"
     assert seen[2] != seen[3] and seen[3].endswith("-dirty") and not seen[-1].endswith("-dirty")
+
+
+def test_an_answer_is_read_by_its_length_not_the_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server that keeps the connection open after a whole answer: the client stops at its
+    Content-Length (it would else wait out the timeout and call it no answer)."""
+    monkeypatch.setattr(dryrunclient, "ANSWER_TIMEOUT", 5.0)
+    listener = socket.create_server(("127.0.0.1", 0))
+    done = threading.Event()
+
+    def serve() -> None:
+        peer, _ = listener.accept()
+        with peer:
+            while b"\r\n\r\n" not in peer.recv(65536):
+                pass
+            body = b'{"version": 1, "stdout": "x\\n", "stderr": "", "code": 1}'
+            peer.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+            done.wait(30)  # open until the test ends
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        where = lightsettings.Endpoint("127.0.0.1", listener.getsockname()[1])
+        assert dryrunclient.post(where, b"{}") == (
+            200, {"version": 1, "stdout": "x\n", "stderr": "", "code": 1})  # fmt: skip
+    finally:
+        done.set()
+        listener.close()
