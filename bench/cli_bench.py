@@ -277,7 +277,7 @@ def render(results: dict[str, Any]) -> str:
             ("floor: `podman ps` per host, open connections (the rounds below)", "ps-daemon",
              "ps-daemon"),
             ("same, with opening the connections", "ps-daemon+connect", "ps-daemon"),
-            ("**`reconciler diff`, no change, through the daemon** (`--daemon`)", "diff-daemon",
+            ("**`reconciler diff`, no change, planned by the daemon** (`--daemon`)", "diff-daemon",
              "ps-daemon"),
             ("**`reconciler get pods`, through the daemon**", "get-daemon", "ps-daemon"),
             ("`reconciler diff --direct`, no change", "diff-direct", "ps-daemon"),
