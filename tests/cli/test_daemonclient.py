@@ -218,8 +218,10 @@ HOSTS_ONLY = ("asyncssh", "cryptography", "podman", "requests", "urllib3", "pyra
 
 
 def test_the_daemon_backed_diff_imports_no_ssh_stack(tmp_path: Path) -> None:
-    """Fails when `diff` through a daemon loads asyncssh, cryptography or podman-py (a repository
-    without encrypted Secrets: decrypting one needs cryptography and pyrage)."""
+    """Fails when `diff` through a daemon that only observes (no POST /v1/diff: it plans here)
+    loads asyncssh, cryptography or podman-py (a repository without encrypted Secrets:
+    decrypting one needs cryptography and pyrage). The daemon-planned diff imports far less:
+    tests/cli/test_dryrun.py::test_the_daemon_planned_diff_imports_little."""
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLES / "hosts", repo / "hosts")
     (repo / "app.yaml").write_text(
