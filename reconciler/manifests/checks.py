@@ -195,6 +195,10 @@ def _service(checker: checking.Checker) -> None:
     if not ports and spec.get("clusterIP") != "None":  # headless: the pods' ports (podips)
         checker.error(("spec", "ports"), dg.Code.REQUIRED_FIELD, "a Service needs a port "
                       "unless it is headless (clusterIP: None)", "add a port")  # fmt: skip
+    if spec.get("clusterIP") == "None" and spec.get("sessionAffinity") == "ClientIP":
+        checker.warn(("spec", "sessionAffinity"), dg.Code.IGNORED_FIELD, "sessionAffinity has "
+                     "no effect on a headless Service: each pod address reaches one pod",
+                     "remove sessionAffinity (a client picks a pod by its address)")  # fmt: skip
     checker.unique(("spec", "ports"), ports, "port", "port")
     checker.unique(("spec", "ports"), ports, "name", "port name")
     for index, port in enumerate(ports):

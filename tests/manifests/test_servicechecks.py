@@ -324,3 +324,12 @@ def test_a_headless_service_may_have_no_ports_and_another_may_not(tmp_path: Path
     assert not refused.ok
     assert any("needs a port unless it is headless" in d.message and d.path == "spec.ports"
                for d in refused.errors), lines(refused)  # fmt: skip
+
+
+def test_session_affinity_on_a_headless_service_is_a_warning(tmp_path: Path) -> None:
+    text = PORTLESS.replace("  clusterIP: None\n",
+                            "  clusterIP: None\n  sessionAffinity: ClientIP\n")
+    result = load(tmp_path, web=deployment() + "---\n" + text)
+    assert result.ok, lines(result)
+    (warning,) = [d for d in result.diagnostics if d.path == "spec.sessionAffinity"]
+    assert warning.code is dg.Code.IGNORED_FIELD and "headless" in warning.message
