@@ -29,8 +29,7 @@ from typing import Any
 
 from bench import daemon_bench, manifests, rollout_bench
 from bench.rollout_bench import HTTPD, PATH, log
-from reconciler.controllers import prober as proberctl
-from reconciler.model import hoststate
+from reconciler.model import hoststate, timestamps
 from tests.harness import gitserver, proc
 from tests.harness import lab as labmod
 
@@ -314,7 +313,7 @@ class Bench:
                 continue
             raw = json.loads(line)
             name = str(raw.get("Name", ""))
-            when = proberctl.parse_time(str(raw.get("Time", "")))
+            when = timestamps.epoch(str(raw.get("Time", "")))
             if name.startswith(prefix) and when is not None:
                 found.append((name, str(raw.get("ID", "")), str(raw.get("Status", "")), when))
         return sorted(found, key=lambda e: e[3])
