@@ -1,12 +1,13 @@
-"""A one-shot `reconciler diff` planned by the daemon on this machine (POST /v1/diff,
-`web.dryrun`), as `kubectl diff` asks the API server for a dry run: this process finds the
-manifest files as `validate` does, sends their bytes with their paths, its revision and
-settings, and prints the daemon's answer: the same bytes a plan made here would print. It
-imports no YAML library, model, planner or SSH stack: it starts in a fraction of the time.
+"""A one-shot `reconciler diff` (or `get pods|deployments`) answered by the daemon on this
+machine (POST /v1/diff, `web.dryrun`), as `kubectl diff` asks the API server for a dry run: this
+process finds the manifest files as `validate` does, sends their bytes with their paths, its
+revision and settings (for `get`: the resource, namespace and format), and prints the daemon's
+answer: the same bytes a command run here would print. It imports no YAML library, model,
+planner or SSH stack: it starts in a fraction of the time.
 
-`plan()` gives None whenever it cannot be sure to answer as the local plan would (no daemon
-answers, the daemon manages other hosts, an unusual config file, discovery problems, too
-large a repository): the caller then plans here (`cli.diff`), as before.
+`plan()` and `get()` give None whenever they cannot be sure to answer as the local command
+would (no daemon answers, the daemon manages other hosts, an unusual config file, discovery
+problems, too large a repository): the caller then runs it here (`cli.diff`, `cli.get`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,14 +65,13 @@ def revision_of(path: Path) -> str:
     return f"{sha}-dirty" if untracked else sha
 
 
-def body_for(path: Path, display: str, output: str,
-             chosen: lightsettings.DryRunSettings) -> bytes | None:  # fmt: skip
-    """The request, or None when the local plan must answer (its errors are its own): `path`
-    missing or not a folder, a discovery problem, a file not readable, too large."""
+def _files(path: Path) -> list[dict[str, str]] | None:
+    """The manifest files under `path` as sent, or None when the local command must answer
+    (its errors are its own): `path` missing or not a folder, a discovery problem, a file not
+    readable."""
     if not path.is_dir():
         return None
-    root = path.resolve()
-    files, problems = discovery.find(root)
+    files, problems = discovery.find(path.resolve())
     if problems:
         return None
     sent = []
@@ -80,15 +81,39 @@ def body_for(path: Path, display: str, output: str,
         except OSError:
             return None
         sent.append({"path": manifest.rel, "data": base64.b64encode(data).decode("ascii")})
+    return sent
+
+
+def _sized(document: dict[str, object]) -> bytes | None:
+    body = json.dumps(document).encode("utf-8")
+    return body if len(body) <= MAX_BODY else None
+
+
+def body_for(path: Path, display: str, output: str,
+             chosen: lightsettings.DryRunSettings) -> bytes | None:  # fmt: skip
+    """The `diff` request, or None when the local plan must answer: `path` missing or not a
+    folder, a discovery problem, a file not readable, too large."""
+    sent = _files(path)
+    if sent is None:
+        return None
     allowed = chosen.allow_mass_prune or (path / OVERRIDE_FILE).is_file()
-    document = {
+    return _sized({
         "version": VERSION, "command": "diff", "output": output, "path": display,
         "revision": revision_of(path), "serviceCidr": chosen.service_cidr,
         "pruneGuardPercent": chosen.prune_guard_percent, "allowMassPrune": allowed,
         "files": sent,
-    }  # fmt: skip
-    body = json.dumps(document).encode("utf-8")
-    return body if len(body) <= MAX_BODY else None
+    })  # fmt: skip
+
+
+def get_body(path: Path, display: str, resource: str, namespace: str,
+             output: str) -> bytes | None:  # fmt: skip
+    """The `get RESOURCE` request (pods or deployments), or None as `body_for`."""
+    sent = _files(path)
+    if sent is None:
+        return None
+    return _sized({"version": VERSION, "command": "get", "resource": resource,
+                   "namespace": namespace, "output": output, "path": display,
+                   "files": sent})  # fmt: skip
 
 
 def post(where: lightsettings.Endpoint, body: bytes) -> tuple[int, dict[str, object]] | None:
@@ -155,26 +180,43 @@ def plan(path: Path, display: str, output: str, chosen: lightsettings.DryRunSett
          verbose: bool = False) -> Answer | None:  # fmt: skip
     """The daemon's answer to `diff`, or None: plan here (with --daemon and nobody answering
     too: the local path then says so, as before)."""
-    where = chosen.where
-    if where is None:
+    if chosen.where is None:
         return None
-    body = body_for(path, display, output, chosen)
+    return ask(chosen.where, body_for(path, display, output, chosen), "diff",
+               (lambda message: _say(verbose, message)))  # fmt: skip
+
+
+def get(path: Path, display: str, resource: str, namespace: str, output: str, *,
+        where: lightsettings.Endpoint) -> Answer | None:  # fmt: skip
+    """The daemon's answer to `get RESOURCE` (pods or deployments), or None: make the rows
+    here (which then say why, as before)."""
+    return ask(where, get_body(path, display, resource, namespace, output), "get",
+               lambda message: None)  # fmt: skip
+
+
+def ask(where: lightsettings.Endpoint, body: bytes | None, command: str,
+        say: Callable[[str], None]) -> Answer | None:  # fmt: skip
+    """POST `body` to the daemon at `where`: its answer, or None (`say` tells why)."""
     if body is None:
-        _say(verbose, "the manifests are not sent to the daemon (see the errors below); "
-                      "planning here")  # fmt: skip
+        say("the manifests are not sent to the daemon (see the errors below); "
+            f"{HERE[command]}")  # fmt: skip
         return None
     answered = post(where, body)
     if answered is None:
-        _say(verbose, f"no daemon answers at {where.url}; planning here")
+        say(f"no daemon answers at {where.url}; {HERE[command]}")
         return None
     status, document = answered
     if status == 200 and document.get("version") == VERSION and _fields_ok(document):
-        _say(verbose, f"planned by the daemon at {where.url}")
+        say(f"{DONE[command]} by the daemon at {where.url}")
         return Answer(str(document["stdout"]), str(document["stderr"]), int(str(document["code"])))
     said = str(document.get("error", "")).strip() or "no reason given"
-    _say(verbose, f"the daemon at {where.url} answered {ROUTE} with HTTP {status}: {said}; "
-                  "planning here")  # fmt: skip
+    say(f"the daemon at {where.url} answered {ROUTE} with HTTP {status}: {said}; "
+        f"{HERE[command]}")  # fmt: skip
     return None
+
+
+HERE = {"diff": "planning here", "get": "reading here"}
+DONE = {"diff": "planned", "get": "answered"}
 
 
 def _fields_ok(document: dict[str, object]) -> bool:

@@ -143,7 +143,7 @@ class Daemon:
         monitor = self.reconciler.controllers.hosts
         return dryrunmod.DryRun(
             self.executor, monitor.targets if monitor is not None else tuple,
-            self.cfg.age_key_file, self.registry,
+            self.cfg.age_key_file, self.registry, storemod.path_in(self.cfg.state_dir),
         )  # fmt: skip
 
     def _dashboard(self) -> uiapp.Dashboard:

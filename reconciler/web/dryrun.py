@@ -11,6 +11,10 @@ Request (JSON, `Content-Type: application/json`): `version`, `command` ("diff"),
 `{stdout, stderr, code}`; 400 a request it cannot read; 409 manifests that declare hosts the
 daemon does not manage (`unmanaged`), or a SOPS-encrypted Secret its own age key cannot read
 (`sops`): the client plans itself; 503 no hosts known yet, or busy.
+
+`command` "get" answers a one-shot `reconciler get pods|deployments` the same way
+(`web.getrows`): `resource`, `namespace`, `output` ("table"|"wide"|"json"|"yaml"), `path`,
+`files`; the hosts are read with one run of the probes, as GET /v1/observe?readiness=1 does.
 """
 
 from __future__ import annotations
@@ -28,15 +32,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.controllers import sync
+from reconciler.controllers import manager, sync
 from reconciler.executor import errors as execerrors
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import diagnostics as dg
 from reconciler.model import errors, hoststate, loadbalancer, metrics
 from reconciler.plan import pruneguard
+from reconciler.state import store as storemod
+from reconciler.web import getrows, planout
 from reconciler.web import metrics as metricsmod
-from reconciler.web import planout
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +69,9 @@ class Request:
     service_cidr: str
     guard: pruneguard.Policy
     files: tuple[tuple[str, bytes], ...]
+    command: str = "diff"
+    resource: str = ""  # get's: pods or deployments
+    namespace: str = ""
 
 
 def parse(body: bytes) -> Request:
@@ -76,8 +84,11 @@ def parse(body: bytes) -> Request:
         raise BadRequestError("the body must be a JSON object")
     if document.get("version") != VERSION:
         raise BadRequestError(f"this daemon speaks version {VERSION} of {ROUTE}")
-    if document.get("command", "diff") != "diff":
-        raise BadRequestError("command: only diff is planned here")
+    command = document.get("command", "diff")
+    if command == "get":
+        return _get_request(document)
+    if command != "diff":
+        raise BadRequestError("command: diff or get")
     output = document.get("output", "text")
     if output not in planout.OUTPUTS:
         raise BadRequestError(f"output: one of {', '.join(planout.OUTPUTS)}")
@@ -97,6 +108,20 @@ def parse(body: bytes) -> Request:
         guard=pruneguard.Policy(float(percent), allowed),
         files=_files(document.get("files")),
     )
+
+
+def _get_request(document: Mapping[str, Any]) -> Request:
+    resource, output = document.get("resource"), document.get("output", "table")
+    if resource not in getrows.RESOURCES:
+        raise BadRequestError(f"resource: one of {', '.join(getrows.RESOURCES)}")
+    if output not in getrows.OUTPUTS:
+        raise BadRequestError(f"output: one of {', '.join(getrows.OUTPUTS)}")
+    return Request(
+        output=output, path=_text(document, "path", "."), revision="", service_cidr="",
+        guard=pruneguard.Policy(pruneguard.DEFAULT_PERCENT, False),
+        files=_files(document.get("files")), command="get", resource=str(resource),
+        namespace=_text(document, "namespace", ""),
+    )  # fmt: skip
 
 
 def _text(document: Mapping[str, Any], name: str, default: str) -> str:
@@ -167,10 +192,12 @@ def stage(files: Iterable[tuple[str, bytes]], root: Path) -> None:
 
 class ReadOnly:
     """A `HostExecutor` that only observes: the dry run's. Anything that could change a host
-    raises ExecutorConfigError (a dry run never calls it; this makes sure)."""
+    raises ExecutorConfigError (a dry run never calls it; this makes sure). With `probes`, it
+    also runs probes (`get`'s readiness, as GET /v1/observe?readiness=1)."""
 
-    def __init__(self, executor: protocol.HostExecutor) -> None:
+    def __init__(self, executor: protocol.HostExecutor, *, probes: bool = False) -> None:
         self._executor = executor
+        self._probes = probes
         self._stats = protocol.ExecutorStats()
 
     @property
@@ -203,6 +230,8 @@ class ReadOnly:
     def probe(self, target: hoststate.HostTarget, pod: hoststate.ObservedPod,
               container: hoststate.ObservedContainer, probe: hoststate.ContainerProbe,
               ) -> hoststate.ProbeResult:  # fmt: skip
+        if self._probes:
+            return self._executor.probe(target, pod, container, probe)
         raise self._refuse("run probes")
 
     def metrics(self, targets: Iterable[hoststate.HostTarget]) -> dict[str, metrics.HostMetrics]:
@@ -234,8 +263,11 @@ class DryRun:
         targets: Callable[[], Sequence[hoststate.HostTarget]],
         age_key_file: Path | None = None,
         registry: metricsmod.Registry | None = None,
+        state_file: Path | None = None,
     ) -> None:
         self._executor = ReadOnly(executor)
+        self._prober = ReadOnly(executor, probes=True)
+        self._state_file = state_file  # the records `get pods` shows; None: the default place
         self._targets = targets
         self._age_key_file = age_key_file
         self._one = threading.Semaphore(1)
@@ -271,6 +303,22 @@ class DryRun:
         known = {t.name: t for t in self._targets()}
         if not known:
             return 503, {"error": "no hosts known yet: the first sync has not read the repository"}
+        loaded = self._load(request)
+        if isinstance(loaded, tuple):
+            return loaded
+        if request.command == "get":
+            return self._get(request, loaded, known)
+        if not loaded.ok:
+            return self._served(planout.invalid(loaded, "diff", request.path))
+        unmanaged = self._unmanaged(loaded, known)
+        if unmanaged is not None:
+            return unmanaged
+        prepared = sync.prepare_loaded(loaded, self._executor, request.revision,
+                                       guard=request.guard)  # fmt: skip
+        return self._served(planout.diff(prepared, request.output))
+
+    def _load(self, request: Request) -> loader.LoadResult | Answer:
+        """The request's manifests loaded, or the answer that they cannot be here."""
         with tempfile.TemporaryDirectory(prefix="reconciler-dryrun-") as folder:
             root = Path(folder)
             try:
@@ -280,20 +328,38 @@ class DryRun:
             loaded = loader.load_repository(
                 root, age_key_file=self._age_key_file, service_cidr=request.service_cidr or None
             )
-        if not loaded.ok:
-            if any(d.code is dg.Code.SOPS for d in loaded.errors):  # maybe only our key's fault
-                return 409, {"error": "a SOPS-encrypted Secret cannot be read with the daemon's "
+        if not loaded.ok and any(d.code is dg.Code.SOPS for d in loaded.errors):  # our key's fault?
+            return 409, {"error": "a SOPS-encrypted Secret cannot be read with the daemon's "
                                       "age key: plan with your own", "sops": True}  # fmt: skip
-            return self._served(planout.invalid(loaded, "diff", request.path))
+        return loaded
+
+    def _unmanaged(self, loaded: loader.LoadResult,
+                   known: Mapping[str, hoststate.HostTarget]) -> Answer | None:  # fmt: skip
         unmanaged = sorted(t.name for t in sync.targets_of(loaded.state)
                            if known.get(t.name) != t)  # fmt: skip
-        if unmanaged:
-            return 409, {"error": "the manifests declare hosts this daemon does not manage at "
-                                  "that address: " + ", ".join(unmanaged),
-                         "unmanaged": unmanaged}  # fmt: skip
-        prepared = sync.prepare_loaded(loaded, self._executor, request.revision,
-                                       guard=request.guard)  # fmt: skip
-        return self._served(planout.diff(prepared, request.output))
+        if not unmanaged:
+            return None
+        return 409, {"error": "the manifests declare hosts this daemon does not manage at "
+                              "that address: " + ", ".join(unmanaged),
+                     "unmanaged": unmanaged}  # fmt: skip
+
+    def _get(self, request: Request, loaded: loader.LoadResult,
+             known: Mapping[str, hoststate.HostTarget]) -> Answer:  # fmt: skip
+        """`get pods|deployments`: the hosts read now with one run of the probes, the rows as
+        `cli.get` makes them (`getrows.view`)."""
+        unmanaged = self._unmanaged(loaded, known)
+        if unmanaged is not None:
+            return unmanaged
+        targets = sync.targets_of(loaded.state)
+        seen = self._prober.observe(targets, detail=request.resource == "pods")
+        seen = manager.readiness_once(self._prober, seen, {t.name: t for t in targets})
+        state = self._state_file or storemod.path_in(storemod.default_state_dir())
+        try:
+            made = getrows.view(request.resource, loaded, seen, request.namespace,
+                                request.output, state=state)  # fmt: skip
+        except getrows.InvalidError:
+            made = planout.invalid(loaded, "get", request.path)
+        return self._served(made)
 
     def _served(self, output: planout.Output) -> Answer:
         with self._lock:

@@ -49,6 +49,17 @@ def planner() -> dryrun.DryRun:
     return dryrun.DryRun(fake.FakeExecutor(["h1"]), lambda: TARGETS)
 
 
+def test_a_get_is_answered(planner: dryrun.DryRun) -> None:
+    code, document = planner.answer(_body(command="get", resource="pods", output="wide"))
+    assert code == 200 and document["code"] == 0 and document["stdout"] == ""  # nothing runs
+    assert document["stderr"] == "No podlist found.\n" and planner.served == 1
+    code, document = planner.answer(_body(command="get", resource="deployments"))
+    assert code == 200 and document["stderr"] == "No deploymentlist found.\n"
+    guarded = dryrun.ReadOnly(fake.FakeExecutor(["h1"]))
+    with pytest.raises(Exception, match="a dry run does not run probes"):
+        guarded.probe(TARGETS[0], None, None, None)  # type: ignore[arg-type]
+
+
 def test_a_plan_is_answered(planner: dryrun.DryRun) -> None:
     code, document = planner.answer(_body())
     assert code == 200 and document["code"] == 1 and "solo" in document["stdout"]
@@ -62,7 +73,11 @@ def test_a_plan_is_answered(planner: dryrun.DryRun) -> None:
         (b"[]", "a JSON object"),
         (_body(version=2), "version 1"),
         (_body(output="yaml"), "output"),
-        (_body(command="apply"), "only diff"),
+        (_body(command="apply"), "diff or get"),
+        (_body(command="get", resource="hosts"), "resource: one of pods, deployments"),
+        (_body(command="get", resource="pods", output="text"), "output: one of table"),
+        (_body(command="get", resource="pods", namespace="a\nb"), "control"),
+        (_body(_files({"../up.yaml": POD}), command="get", resource="pods"), "files[0].path"),
         (_body(pruneGuardPercent="all"), "pruneGuardPercent"),
         (_body(allowMassPrune="yes"), "allowMassPrune"),
         (_body(revision="x" * 300), "revision"),
