@@ -1,9 +1,10 @@
 """`reconciler diff` and `get pods|deployments` through a daemon on this machine, on the 3 real
-test hosts. `diff` is planned by the daemon (POST /v1/diff: the working copy's files are sent,
-its counter of dry runs goes up by one per command); `get` asks it for an observation (GET
-/v1/observe, its own counter). The hosts are never dialled by the command (no SSH key is given
-to it), and each prints exactly what `--direct` prints, while the working copy differs from what
-the daemon runs (replicas 2 -> 3, not pushed); broken manifests give the same errors.
+test hosts. Both are answered by the daemon (POST /v1/diff: the working copy's files are sent,
+its counter of dry runs goes up by one per command; `get` with command "get": the daemon reads
+its hosts with one run of the probes and makes the rows). The hosts are never dialled by the
+command (no SSH key is given to it), and each prints exactly what `--direct` prints, while the
+working copy differs from what the daemon runs (replicas 2 -> 3, not pushed); broken manifests
+give the same errors.
 
 Deployment `ddiff` (2 busybox pods) pushed to a daemon (resync every 4 s) through its own git
 server. Namespace `ddiff-e2e`; its pods are removed at the end.
@@ -114,21 +115,28 @@ DRY_RUNS = "reconciler_dry_runs_served_total"
         ("diff", "-o", "json"),
         ("get", "pods", "-n", NAMESPACE, "-o", "json", "-f"),
         ("get", "pods", "-n", NAMESPACE, "-o", "wide", "-f"),
+        ("get", "pods", "-n", NAMESPACE, "-f"),
+        ("get", "pods", "-n", NAMESPACE, "-o", "yaml", "-f"),
         ("get", "deployments", "-n", NAMESPACE, "-f"),
+        ("get", "deployments", "-n", NAMESPACE, "-o", "json", "-f"),
     ],
 )
 def test_through_the_daemon_as_direct(setup: Setup, argv: tuple[str, ...]) -> None:
     daemon_address = f"127.0.0.1:{setup.daemon.port}"
-    metric = DRY_RUNS if argv[0] == "diff" else "reconciler_observations_served_total"
-    before = _served(setup, metric)
+    metric = DRY_RUNS  # diff and get alike
+    before, observed = _served(setup, metric), _served(setup)
     through = _cli(setup, *argv, str(setup.work), "--daemon", daemon_address, dial=False)
     assert _served(setup, metric) == before + 1, through.stderr  # served by the daemon
     direct = _cli(setup, *argv, str(setup.work), "--direct", dial=True)
     assert _served(setup, metric) == before + 1  # --direct never asked it
+    assert _served(setup) == observed  # nor was GET /v1/observe asked: the rows came whole
     print(f"\n$ reconciler {' '.join(argv)}\n{through.stdout}")
     assert (through.returncode, through.stdout) == (direct.returncode, direct.stdout), (
         f"through the daemon: {through.stderr}\ndirect: {direct.stderr}")  # fmt: skip
     assert "no-such-key" not in through.stderr  # the daemon read every host: nothing dialled
+    if argv[0] == "get":
+        assert through.returncode == 0 and "ddiff" in through.stdout
+        assert through.stderr == direct.stderr == ""
     if argv[0] == "diff":
         assert through.returncode == 1  # the working copy's 3rd replica, against what runs
         assert "ddiff" in through.stdout
