@@ -2,8 +2,10 @@
 
 Second stage of `loader`: each document is checked against `schemas/subset/<kind>.json`, which is
 `allOf` [upstream Kubernetes strict schema, our restrictions] (or our own Host schema). The `$ref`s
-are inlined at load time so validation does no reference lookups. jsonschema (about 7 MB and
-0.1 s to import) is compiled per kind only when `fastcheck` says a document is not valid.
+are inlined so validation does no reference lookups. The files are read at load time; each
+kind is inlined and compiled on its first use (a repository of Deployments holds no compiled Pod,
+Job or CronJob schema, 1.6 MB each). jsonschema (about 7 MB and 0.1 s to import) is compiled per
+kind only when `fastcheck` says a document is not valid.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import functools
 import json
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +42,7 @@ class Validators(Mapping[base.Kind, Any]):
     """Per kind, a jsonschema validator of an inlined schema, compiled on first use."""
 
     def __init__(self, schemas: Mapping[base.Kind, Any]) -> None:
-        self._schemas = dict(schemas)
+        self._schemas = schemas
         self._compiled: dict[base.Kind, Any] = {}
         self._lock = threading.Lock()
 
@@ -70,7 +72,7 @@ class SchemaSet:
     """Per Kubernetes kind, a validator of the upstream strict schema alone."""
     upstream_kinds: frozenset[tuple[str, str]]
     """Every (apiVersion, kind) of the pinned Kubernetes version."""
-    fast: dict[base.Kind, fastcheck.Check | None]
+    fast: Mapping[base.Kind, fastcheck.Check | None]
     """Per kind, a compiled yes/no check of the subset schema (None: not compilable)."""
 
     def iter_errors(self, kind: base.Kind, document: object) -> Iterator[Any]:
@@ -105,23 +107,55 @@ def _load(root: Path) -> SchemaSet:
         )
     version_dir = upstream_root / versions[0]
     definitions = _read(version_dir / "_definitions.json")["$defs"]
-    validators: dict[base.Kind, Any] = {}  # inlined schemas, compiled when first needed
-    upstream: dict[base.Kind, Any] = {}
-    fast: dict[base.Kind, fastcheck.Check | None] = {}
-    for kind in subset.KINDS:
-        schema_path = root / "subset" / kind.schema_file
-        inliner = _Inliner(definitions, schema_path.parent)
-        inlined = inliner.inline(_read(schema_path))
-        validators[kind.kind] = inlined
-        try:
-            fast[kind.kind] = fastcheck.compile_schema(inlined)
-        except fastcheck.UnsupportedSchemaError:
-            fast[kind.kind] = None
-        if kind.upstream is not None:
-            upstream[kind.kind] = inliner.inline(_read(version_dir / kind.upstream))
+    # every file is read now (a broken installation fails here); inlined on a kind's first use
+    files = {kind.kind: root / "subset" / kind.schema_file for kind in subset.KINDS}
+    raw = {kind: _read(path) for kind, path in files.items()}
+    raw_upstream = {kind.kind: _read(version_dir / kind.upstream) for kind in subset.KINDS
+                    if kind.upstream is not None}  # fmt: skip
+    lock = threading.RLock()  # one for all: a kind's inliner serves its two schemas
+    inliners = _PerKind(raw, lambda kind: _Inliner(definitions, files[kind].parent), lock)
+    inlined = _PerKind(raw, lambda kind: inliners[kind].inline(raw[kind]), lock)
+    upstream = _PerKind(raw_upstream, lambda kind: inliners[kind].inline(raw_upstream[kind]), lock)
+    fast = _PerKind(raw, lambda kind: _fast(inlined[kind]), lock)
     kinds = frozenset((k["apiVersion"], k["kind"]) for k in _read(version_dir / "kinds.json"))
-    return SchemaSet(root, versions[0].lstrip("v"), Validators(validators), Validators(upstream),
+    return SchemaSet(root, versions[0].lstrip("v"), Validators(inlined), Validators(upstream),
                      kinds, fast)  # fmt: skip
+
+
+class _PerKind(Mapping[base.Kind, Any]):
+    """Per kind, `make(kind)` on its first use, kept for the life of the schema set."""
+
+    def __init__(
+        self, kinds: Iterable[base.Kind], make: Callable[[base.Kind], Any], lock: threading.RLock
+    ) -> None:
+        self._kinds = frozenset(kinds)
+        self._make = make
+        self._lock = lock
+        self._made: dict[base.Kind, Any] = {}
+
+    def __getitem__(self, kind: base.Kind) -> Any:
+        if kind not in self._kinds:
+            raise KeyError(kind)
+        with self._lock:
+            if kind not in self._made:
+                self._made[kind] = self._make(kind)
+            return self._made[kind]
+
+    def __iter__(self) -> Iterator[base.Kind]:
+        return iter(self._kinds)
+
+    def __len__(self) -> int:
+        return len(self._kinds)
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._kinds
+
+
+def _fast(inlined: Any) -> fastcheck.Check | None:
+    try:
+        return fastcheck.compile_schema(inlined)
+    except fastcheck.UnsupportedSchemaError:
+        return None
 
 
 def _compile(schema: Any) -> Any:
