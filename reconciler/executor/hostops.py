@@ -126,7 +126,7 @@ def pull_images(session: hostsession.HostSession, run: hoststate.PodRun) -> None
     for image, policy in podmanspec.images(run):
         if policy != "Always":
             try:
-                present = session.api.image_exists(image)
+                present = session.image_present(image)
             except errors.OperationFailed as exc:
                 raise errors.ImagePullError(run.host, run.podman_name, image, exc.detail) from exc
             if present:
@@ -141,6 +141,7 @@ def pull_images(session: hostsession.HostSession, run: hoststate.PodRun) -> None
         except errors.OperationFailed as exc:
             detail = pullauth.without_login(image, exc.detail)
             raise errors.ImagePullError(run.host, run.podman_name, image, detail) from exc
+        session.image_seen(image)
 
 
 # ----- create ------------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import concurrent.futures
 import contextlib
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -25,6 +27,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
 READ_WORKERS = 2  # listings beside the pod work: a pod list and a volume list at once
+IMAGE_SEEN_FOR = 30.0
+"""Seconds an image found on the host counts as present without asking Podman again, so the
+pods of one pass share one check. An image removed meanwhile fails its container's create (the
+pod is rolled back) and the next pass asks again."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,8 @@ class HostSession:
         self.connection = connection
         self.broken = False
         self._warned: set[str] = set()
+        self._images: dict[str, float] = {}  # image -> time.monotonic() it was last seen present
+        self._images_lock = threading.Lock()
         self.api = podmanapi.PodmanAPI(
             target.name,
             connection.local_socket,
@@ -139,6 +147,23 @@ class HostSession:
         if warning not in self._warned:
             self._warned.add(warning)
             log.warning("host %s: podman: %s", self.target.name, warning)
+
+    def image_present(self, image: str) -> bool:
+        """Whether `image` is on the host: asked of Podman at most once per `IMAGE_SEEN_FOR`
+        once found (raises OperationFailed as `PodmanAPI.image_exists`)."""
+        with self._images_lock:
+            seen = self._images.get(image)
+        if seen is not None and time.monotonic() - seen < IMAGE_SEEN_FOR:
+            return True
+        present = self.api.image_exists(image)
+        if present:
+            self.image_seen(image)
+        return present
+
+    def image_seen(self, image: str) -> None:
+        """`image` is on the host now (found, or just pulled)."""
+        with self._images_lock:
+            self._images[image] = time.monotonic()
 
     # ----- files (SFTP, on the loop) -------------------------------------------------------
 
