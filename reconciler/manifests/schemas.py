@@ -107,16 +107,18 @@ def _load(root: Path) -> SchemaSet:
         )
     version_dir = upstream_root / versions[0]
     definitions = _read(version_dir / "_definitions.json")["$defs"]
-    # every file is read now (a broken installation fails here); inlined on a kind's first use
     files = {kind.kind: root / "subset" / kind.schema_file for kind in subset.KINDS}
-    raw = {kind: _read(path) for kind, path in files.items()}
-    raw_upstream = {kind.kind: _read(version_dir / kind.upstream) for kind in subset.KINDS
-                    if kind.upstream is not None}  # fmt: skip
+    upstream_files = {kind.kind: version_dir / kind.upstream for kind in subset.KINDS
+                      if kind.upstream is not None}  # fmt: skip
+    for path in [*files.values(), *upstream_files.values()]:
+        _read(path)  # a broken installation fails here; read again on the kind's first use
     lock = threading.RLock()  # one for all: a kind's inliner serves its two schemas
-    inliners = _PerKind(raw, lambda kind: _Inliner(definitions, files[kind].parent), lock)
-    inlined = _PerKind(raw, lambda kind: inliners[kind].inline(raw[kind]), lock)
-    upstream = _PerKind(raw_upstream, lambda kind: inliners[kind].inline(raw_upstream[kind]), lock)
-    fast = _PerKind(raw, lambda kind: _fast(inlined[kind]), lock)
+    inliners = _PerKind(files, lambda kind: _Inliner(definitions, files[kind].parent), lock)
+    inlined = _PerKind(files, lambda kind: inliners[kind].inline(_read(files[kind])), lock)
+    upstream = _PerKind(
+        upstream_files, lambda kind: inliners[kind].inline(_read(upstream_files[kind])), lock
+    )
+    fast = _PerKind(files, lambda kind: _fast(inlined[kind]), lock)
     kinds = frozenset((k["apiVersion"], k["kind"]) for k in _read(version_dir / "kinds.json"))
     return SchemaSet(root, versions[0].lstrip("v"), Validators(inlined), Validators(upstream),
                      kinds, fast)  # fmt: skip
