@@ -10,7 +10,10 @@ webhooks). `fake.FakeSource` is the in-memory twin for daemon tests.
 from __future__ import annotations
 
 import hashlib
+import shutil
+import tempfile
 import threading
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -155,7 +158,9 @@ class RemoteSource(_GitRepository):
         mirror = state_dir / "mirrors" / f"{digest}.git"
         super().__init__(mirror, branch, export.Checkouts(state_dir, keep_checkouts), timeout)
         self.url = url
-        self._env = gitrun.environment(gitrun.ssh_command(ssh_key, known_hosts))
+        self._mux = Path(tempfile.mkdtemp(prefix="rc-git-"))  # 0700: the shared connection
+        weakref.finalize(self, shutil.rmtree, self._mux, True)
+        self._env = gitrun.environment(gitrun.ssh_command(ssh_key, known_hosts, self._mux))
         self._fetch_lock = threading.Lock()
 
     def _where(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shlex
 import socket
@@ -369,6 +370,23 @@ def test_ssh_settings_always_verify_host_keys(tmp_path: Path) -> None:
         git.RemoteSource(
             "ssh://git@example.org/x.git", "main", tmp_path, 5.0, known_hosts=tmp_path / "nope"
         )
+
+
+def test_fetches_share_one_ssh_connection_through_a_private_socket(tmp_path: Path) -> None:
+    words = shlex.split(gitrun.ssh_command(None, None, Path("/tmp/rc-git-x1")))
+    assert "ControlMaster=auto" in words and "ControlPath=/tmp/rc-git-x1/%C" in words
+    assert f"ControlPersist={gitrun.MUX_PERSIST}" in words and "ServerAliveInterval=10" in words
+    assert "StrictHostKeyChecking=yes" in words  # the shared connection verified the key
+    for unusable in (tmp_path / ("x" * 80), Path("/tmp/with space")):  # too long; blank
+        said = shlex.split(gitrun.ssh_command(None, None, unusable))
+        assert not any(w.startswith(("ControlPath", "ControlMaster")) for w in said)
+    source = git.RemoteSource("ssh://git@example.org/x.git", "main", tmp_path, 5.0)
+    mux = source._mux
+    assert mux.is_dir() and mux.stat().st_mode & 0o777 == 0o700
+    assert f"ControlPath={mux}/%C" in source._env["GIT_SSH_COMMAND"]
+    del source
+    gc.collect()
+    assert not mux.exists()  # removed with its source
 
 
 def test_make_source_chooses_by_location(upstream: repos.Upstream, tmp_path: Path) -> None:
