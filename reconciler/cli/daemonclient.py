@@ -62,7 +62,7 @@ def endpoint(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> 
         lightsettings.OFF
     ):
         return None
-    path = settings._config_file(getattr(args, "config", None), env)  # the settings' own file
+    path = lightsettings.config_file(getattr(args, "config", None), env)  # the settings' own file
     from_file = settings._read_config(path) if path is not None and path.exists() else {}
     forced = getattr(args, "daemon", None)
     address = (forced or env.get(lightsettings.ENV_ADDRESS)

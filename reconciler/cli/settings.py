@@ -29,7 +29,7 @@ from reconciler.cli import lightsettings
 from reconciler.model import clusterips
 from reconciler.runtime import config as configmod
 
-CONFIG_PATHS = (Path("~/.config/reconciler/config.yaml"), Path("/etc/reconciler/config.yaml"))
+CONFIG_PATHS = lightsettings.CONFIG_PATHS
 FIELDS = {
     "ssh_key": "RECONCILER_SSH_KEY",
     "known_hosts": "RECONCILER_KNOWN_HOSTS",
@@ -82,21 +82,10 @@ def _read_config(path: Path) -> dict[str, Any]:
     return dict(loaded)
 
 
-def _config_file(flag: str | None, env: Mapping[str, str]) -> Path | None:
-    if flag:
-        return Path(flag)
-    if env.get("RECONCILER_CONFIG"):
-        return Path(env["RECONCILER_CONFIG"])
-    for candidate in CONFIG_PATHS:
-        if candidate.expanduser().exists():
-            return candidate.expanduser()
-    return None
-
-
 def resolve(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> Settings:
     """Merge flags, environment, config file and defaults (see the module docstring)."""
     env = os.environ if env is None else env
-    config_path = _config_file(getattr(args, "config", None), env)
+    config_path = lightsettings.config_file(getattr(args, "config", None), env)
     if config_path is not None and not config_path.exists():
         raise SettingsError(f"{config_path}: config file not found")
     from_file = _read_config(config_path) if config_path else {}
@@ -154,7 +143,7 @@ def cidr_setting(
 def service_cidr(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> str:
     """The service CIDR alone (for `validate`, which reaches no host)."""
     env = os.environ if env is None else env
-    config_path = _config_file(getattr(args, "config", None), env)
+    config_path = lightsettings.config_file(getattr(args, "config", None), env)
     from_file = _read_config(config_path) if config_path and config_path.exists() else {}
     return cidr_setting(args, env, from_file)
 
