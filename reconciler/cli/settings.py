@@ -29,7 +29,6 @@ from reconciler.cli import lightsettings
 from reconciler.model import clusterips
 from reconciler.runtime import config as configmod
 
-CONFIG_PATHS = lightsettings.CONFIG_PATHS
 FIELDS = {
     "ssh_key": "RECONCILER_SSH_KEY",
     "known_hosts": "RECONCILER_KNOWN_HOSTS",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import settings
+from reconciler.cli import lightsettings, settings
 
 
 def _args(*argv: str) -> argparse.Namespace:
@@ -28,7 +28,7 @@ def test_precedence_flag_env_file_default(tmp_path: Path) -> None:
 
 def test_defaults_without_any_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setattr(settings, "CONFIG_PATHS", ())
+    monkeypatch.setattr(lightsettings, "CONFIG_PATHS", ())
     resolved = settings.resolve(_args(), {})
     assert resolved.ssh_key == tmp_path / ".ssh" / "id_ed25519"
     assert resolved.known_hosts == tmp_path / ".ssh" / "known_hosts"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.cli import main, settings
+from reconciler.cli import lightsettings, main, settings
 from reconciler.runtime import config as configmod
 
 DAEMON_CONFIG = """\
@@ -43,7 +43,7 @@ def test_the_daemons_config_is_read_with_the_daemons_defaults(tmp_path: Path) ->
 
 
 def test_one_set_of_default_timeouts(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(settings, "CONFIG_PATHS", ())
+    monkeypatch.setattr(lightsettings, "CONFIG_PATHS", ())
     cli = settings.resolve(_args(), {})
     config = tmp_path / "config.yaml"
     config.write_text("repository: /srv/repo\n")
