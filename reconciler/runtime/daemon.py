@@ -210,7 +210,6 @@ class Daemon:
 def run(cfg: configmod.DaemonConfig) -> int:
     """Build everything from the config and run until SIGTERM/SIGINT; the exit code."""
     memory.limit_arenas()  # before any thread: see runtime.memory
-    memory.small_stacks()
     stop = threading.Event()
     daemon: Daemon | None = None
 

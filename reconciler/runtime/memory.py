@@ -2,8 +2,7 @@
 calls `settle()`, which gives the heap pages a reconcile freed back to the system (glibc's
 `malloc_trim`), and after the first one also collects and freezes the start-up objects (the
 imported modules and the first load), so later collections never walk them again. Before any
-thread starts, `daemon.run` calls `limit_arenas()` (at most ARENAS malloc arenas) and
-`small_stacks()` (THREAD_STACK per thread).
+thread starts, `daemon.run` calls `limit_arenas()` (at most ARENAS malloc arenas).
 
 Linux with glibc only; elsewhere (musl, macOS) `settle` collects and freezes and trims nothing,
 and `limit_arenas` does nothing.
@@ -17,7 +16,6 @@ import functools
 import gc
 import logging
 import os
-import threading
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -26,9 +24,6 @@ M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 ARENAS = 2
 """glibc gives each thread that allocates under contention its own arena, up to 8 per core, and
 each keeps the memory its threads freed; the daemon's hundred-odd mostly idle threads need few."""
-THREAD_STACK = 512 * 1024
-"""Stack of every thread started after `small_stacks()` (the default is 8 MiB): the daemon's
-threads run no deep recursion (the YAML builder and the planners are iterative)."""
 
 
 @functools.cache
@@ -63,15 +58,6 @@ def limit_arenas(arenas: int = ARENAS) -> bool:
         return False
     call = _mallopt()
     return call is not None and call(M_ARENA_MAX, arenas) == 1
-
-
-def small_stacks(size: int = THREAD_STACK) -> bool:
-    """Threads started from now on get `size` bytes of stack; False where the platform refuses."""
-    try:
-        threading.stack_size(size)
-    except (ValueError, RuntimeError):
-        return False
-    return True
 
 
 def trim() -> bool:

@@ -4,7 +4,6 @@ every one gives freed heap pages back (glibc's malloc_trim, present on these Lin
 from __future__ import annotations
 
 import gc
-import threading
 
 import pytest
 
@@ -47,22 +46,3 @@ def test_limit_arenas_is_false_when_mallopt_refuses(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     monkeypatch.setattr(memory, "_mallopt", lambda: lambda param, value: 0)
     assert memory.limit_arenas() is False
-
-
-def test_small_stacks_sets_the_stack_of_later_threads() -> None:
-    # threading.stack_size(n) returns the size before it sets n (and without n it sets 0)
-    before = threading.stack_size(0)
-    try:
-        assert memory.small_stacks() is True
-        assert threading.stack_size(0) == memory.THREAD_STACK
-    finally:
-        threading.stack_size(before)
-
-
-def test_small_stacks_is_false_where_the_size_is_refused() -> None:
-    before = threading.stack_size(0)
-    try:
-        assert memory.small_stacks(1) is False  # below the 32 KiB minimum
-        assert threading.stack_size(0) == 0
-    finally:
-        threading.stack_size(before)
