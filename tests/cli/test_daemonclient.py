@@ -6,7 +6,6 @@ daemon-backed path imports no SSH stack."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.server
 import json
 import shutil
@@ -15,7 +14,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,16 +25,10 @@ from reconciler.executor import fake
 from reconciler.manifests import loader
 from reconciler.model import hoststate
 from reconciler.web import metrics, observe, server
+from tests.cli import daemonserve
 from tests.manifests.conftest import EXAMPLES
 
-
-@dataclass
-class Setup:
-    fake: fake.FakeExecutor
-    repo: Path
-    observer: observe.Observer
-    dialled: list[str]
-    hosts: list[tuple[hoststate.HostTarget, ...]] = field(default_factory=list)
+Setup = daemonserve.Setup
 
 
 def _free_port() -> int:
@@ -47,33 +39,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
-    executor = fake.FakeExecutor(["h1", "h2", "h3"])
-    dialled: list[str] = []
-
-    @contextlib.contextmanager
-    def executor_for(args: object) -> Iterator[fake.FakeExecutor]:
-        dialled.append("direct")
-        yield executor
-
-    monkeypatch.setattr(common, "executor_for", executor_for)
-    monkeypatch.setenv("RECONCILER_CONFIG", "/dev/null")
-    monkeypatch.setenv("RECONCILER_DAEMON", "none")
-    repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo)
-    assert main.main(["apply", "-q", str(repo)]) == 0
-    backend = repo / "shop" / "backend.yaml"  # the working copy now differs from what runs
-    backend.write_text(backend.read_text().replace("replicas: 2", "replicas: 3"))
-    hosts = [sync.targets_of(loader.load_repository(repo).state)]
-    observer = observe.Observer(executor, lambda: hosts[0], lambda: "r1")
-    http = server.HttpServer("127.0.0.1:0", dict, metrics.Registry(), lambda: True,
-                             observe=observer.answer)  # fmt: skip
-    http.start()
-    monkeypatch.setenv("RECONCILER_DAEMON", f"127.0.0.1:{http.port}")
-    dialled.clear()
-    try:
-        yield Setup(executor, repo, observer, dialled, hosts)
-    finally:
-        http.stop()
+    with daemonserve.serve(tmp_path, monkeypatch, plans=False) as served:
+        yield served
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -6,41 +6,27 @@ and the quick path imports neither the YAML library, the planner nor the SSH sta
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from reconciler.cli import common, main
-from reconciler.controllers import sync
-from reconciler.executor import fake
 from reconciler.manifests import loader
 from reconciler.model import hoststate
-from reconciler.web import dryrun, metrics, observe, server
+from reconciler.web import dryrun, metrics, server
 from reconciler.web.ui import auth
-from tests.manifests.conftest import EXAMPLES
+from tests.cli import daemonserve
 
-
-@dataclass
-class Setup:
-    fake: fake.FakeExecutor
-    repo: Path
-    dryrun: dryrun.DryRun
-    observer: observe.Observer
-    dialled: list[str]
-    hosts: list[tuple[hoststate.HostTarget, ...]]
-    port: int
+Setup = daemonserve.Setup
 
 
 def _free_port() -> int:
-    import socket  # noqa: PLC0415
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -48,34 +34,8 @@ def _free_port() -> int:
 
 @pytest.fixture
 def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
-    executor = fake.FakeExecutor(["h1", "h2", "h3"])
-    dialled: list[str] = []
-
-    @contextlib.contextmanager
-    def executor_for(args: object) -> Iterator[fake.FakeExecutor]:
-        dialled.append("direct")
-        yield executor
-
-    monkeypatch.setattr(common, "executor_for", executor_for)
-    monkeypatch.setenv("RECONCILER_CONFIG", "/dev/null")
-    monkeypatch.setenv("RECONCILER_DAEMON", "none")
-    repo = tmp_path / "repo"
-    shutil.copytree(EXAMPLES, repo)
-    assert main.main(["apply", "-q", str(repo)]) == 0
-    backend = repo / "shop" / "backend.yaml"  # the working copy now differs from what runs
-    backend.write_text(backend.read_text().replace("replicas: 2", "replicas: 3"))
-    hosts = [sync.targets_of(loader.load_repository(repo).state)]
-    planner = dryrun.DryRun(executor, lambda: hosts[0])  # SOPS key: $SOPS_AGE_KEY_FILE (conftest)
-    observer = observe.Observer(executor, lambda: hosts[0], lambda: "r1")
-    http = server.HttpServer("127.0.0.1:0", dict, metrics.Registry(), lambda: True,
-                             observe=observer.answer, dryrun=planner.answer)  # fmt: skip
-    http.start()
-    monkeypatch.setenv("RECONCILER_DAEMON", f"127.0.0.1:{http.port}")
-    dialled.clear()
-    try:
-        yield Setup(executor, repo, planner, observer, dialled, hosts, http.port)
-    finally:
-        http.stop()
+    with daemonserve.serve(tmp_path, monkeypatch, plans=True) as served:
+        yield served
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
