@@ -235,7 +235,7 @@ def run_step(p: sync.Pass) -> None:
     state = p.loaded.state
     if not state.cron_jobs:
         return
-    crons = p.controllers.cron if p.controllers is not None else recorded_only()
+    crons = p.controllers.cron if p.controllers is not None else recorded_only(p.state_dir)
     outcomes = p.controllers.jobs.records() if p.controllers is not None else {}
     made, waits = crons.advance(state, outcomes, p.now)
     p.requeue.extend(waits)

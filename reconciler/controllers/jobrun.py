@@ -167,7 +167,7 @@ def step(p: sync.Pass) -> None:
         memory = p.controllers.jobs
         restarts = p.controllers.restarts
     else:  # dry run: the daemon's records, nothing saved
-        memory, restarts = recorded_only(), None
+        memory, restarts = recorded_only(p.state_dir), None
     if p.expansion is None:  # dry run: every other object's end state
         p.expansion = expand.Expansion(expand.expand(state, observed))
     blind = any(not seen.reachable for seen in p.observations.values())

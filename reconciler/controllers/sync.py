@@ -162,6 +162,9 @@ class Pass:
     hosts: hostpass.HostView | None = None
     guard: pruneguard.Policy | None = None  # None: no prune guard
     held: pruneguard.Verdict | None = None
+    state_dir: Path | None = None
+    """Without controllers (a dry run): the state directory whose Job and CronJob records it
+    reads (None: `storemod.default_state_dir()`)."""
 
 
 def observe(p: Pass) -> None:
@@ -275,10 +278,13 @@ def prepare_loaded(
     revision: str,
     controllers: Controllers | None = None,
     guard: pruneguard.Policy | None = None,
+    *,
+    state_dir: Path | None = None,
 ) -> Prepared:
     """STEPS for manifests already loaded and valid. With a `guard`, a revision the prune guard
-    holds stops after it (`Prepared.held`, an empty plan) unless this is a dry run."""
-    p = Pass(loaded, executor, revision, controllers, guard=guard)
+    holds stops after it (`Prepared.held`, an empty plan) unless this is a dry run, which reads
+    the Job records of `state_dir` (`Pass.state_dir`)."""
+    p = Pass(loaded, executor, revision, controllers, guard=guard, state_dir=state_dir)
     for run_step in STEPS:
         if p.held is not None and controllers is not None:
             p.result = pipeline.PlanResult(plan=hoststate.Plan(), revision=revision)

@@ -313,8 +313,9 @@ class DryRun:
         unmanaged = self._unmanaged(loaded, known)
         if unmanaged is not None:
             return unmanaged
+        records = self._state_file.parent if self._state_file is not None else None
         prepared = sync.prepare_loaded(loaded, self._executor, request.revision,
-                                       guard=request.guard)  # fmt: skip
+                                       guard=request.guard, state_dir=records)  # fmt: skip
         return self._served(planout.diff(prepared, request.output))
 
     def _load(self, request: Request) -> loader.LoadResult | Answer:

@@ -109,6 +109,16 @@ def test_cronjob_runs_each_minute_and_forbid_holds_a_run(lab: labmod.Lab, setup:
 
     done = proc.wait_for(complete, f"{name} Complete", 120, 2.0)
     assert done is not None
+    for where in (f"127.0.0.1:{setup.daemon.port}", "none"):  # planned by the daemon; here
+        env = {**gitdaemon.cli_env(lab), "RECONCILER_STATE_DIR": str(setup.state),
+               "RECONCILER_DAEMON": where}  # fmt: skip
+        diffed = subprocess.run(
+            [sys.executable, "-m", "reconciler", "diff", "-v", str(setup.repo)],
+            capture_output=True, text=True, env=env, timeout=120, check=False,
+        )  # fmt: skip
+        said = diffed.stdout + diffed.stderr
+        assert ("by the daemon at" in diffed.stderr) == (where != "none"), said
+        assert diffed.returncode == 0 and "0 to delete" in diffed.stdout, said  # its Job's pod
     assert sorted(done) == [name]  # the next minute: held by Forbid, then past its deadline
     following = f"tick-{minute + 2}"
 
