@@ -68,6 +68,9 @@ class Reconciler:
     )  # rollback targets already read from their commits
     _loads: dict[tuple[str, Path | None, str], loader.LoadResult] = field(default_factory=dict)
     """Valid loads by (revision, age key file, service CIDR): a resync does not read them again."""
+    _phases: dict[str, float] = field(default_factory=dict)
+    """Seconds of the running sync's phases (fetch+load, observe, plan, converge, record), for
+    its log line: where a push's time to running goes."""
 
     def template_at(
         self, revision: str, namespace: str, name: str
@@ -117,6 +120,7 @@ class Reconciler:
         trigger = ",".join(triggers) or str(cond.Trigger.RESYNC)
         started = time.monotonic()
         self.requeue_after = None
+        self._phases = {}
         try:
             newest = self.source.resolve()
         except errors.ReconcilerError as exc:
@@ -157,13 +161,21 @@ class Reconciler:
         self, sync_id: int, sha: str, loaded: loader.LoadResult, started: float
     ) -> cond.SyncResult:
         _register_secrets(loaded)
+        planning = time.monotonic()
         prepared = sync.prepare_loaded(loaded, self.executor, sha, self.controllers,
                                        self._guard(sha))  # fmt: skip
         if prepared.held is not None:
             return self._hold(sync_id, sha, prepared.held, started)
         self.requeue_after = prepared.requeue_after
+        converging = time.monotonic()
         done = sync.converge(prepared, self.executor, _log_action)
         self._count_pulls(prepared, done)
+        self._phases = {
+            "load": planning - started,
+            "observe": prepared.observe_seconds,
+            "plan": converging - planning - prepared.observe_seconds,
+            "converge": time.monotonic() - converging,
+        }
         return self._record(sync_id, sha, prepared, done, started)
 
     def _count_pulls(self, prepared: sync.Prepared, done: sync.Converged) -> None:
@@ -327,6 +339,8 @@ class Reconciler:
         started: float,
     ) -> cond.SyncResult:
         seconds = time.monotonic() - started
+        if self._phases:
+            self._phases["record"] = seconds - sum(self._phases.values())
         self.store.finish_sync(sync_id, result, counts, errors, seconds)
         self.metrics.observe_sync(result, seconds)
         revision = self.store.last_sync()
@@ -337,7 +351,9 @@ class Reconciler:
             ", ".join(f"{v} {k}" for k, v in counts.items()) or "nothing applied",
             "".join(f"; {error}" for error in errors),
             extra={"result": str(result), "revision": sha, "seconds": round(seconds, 3),
-                   "counts": counts},  # errors only in the message: it is redacted
+                   "counts": counts, "trigger": revision.trigger if revision else "",
+                   "phases": {k: round(v, 3) for k, v in self._phases.items()}},
+            # errors only in the message: it is redacted
         )  # fmt: skip
         return result
 
