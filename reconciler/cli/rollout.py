@@ -18,6 +18,7 @@ from typing import Any
 
 from reconciler.cli import status as statuscmd
 from reconciler.state import conditions as cond
+from reconciler.state import rolloutstore
 from reconciler.state import store as storemod
 
 EXIT_DONE = 0
@@ -116,7 +117,7 @@ def _line(name: str, progressing: cond.Condition, available: cond.Condition | No
 
 
 def _history(store: storemod.Store, namespace: str, name: str) -> int:
-    rows = storemod.RolloutStore(store).history(namespace, name)
+    rows = rolloutstore.RolloutStore(store).history(namespace, name)
     if not rows:
         print(f'reconciler rollout: error: no rollout history for deployment "{name}" in '
               f'namespace "{namespace}"', file=sys.stderr)  # fmt: skip

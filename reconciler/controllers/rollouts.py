@@ -3,7 +3,7 @@ rollback target), whether its rollout is stuck past `progressDeadlineSeconds`, i
 and the history of templates it ran (with the commit that introduced each).
 
 `deployment.step` is one pure step; the `Tracker` is the memory between steps. The daemon keeps
-its history in the state database (`state.store.RolloutStore`); a one-shot `apply` in memory.
+its history in the state database (`state.rolloutstore.RolloutStore`); a one-shot `apply` in memory.
 """
 
 from __future__ import annotations

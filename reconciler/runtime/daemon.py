@@ -23,6 +23,7 @@ from reconciler.runtime import config as configmod
 from reconciler.runtime import memory, notify, reconcile, wake
 from reconciler.source import git, signatures, watch, webhook
 from reconciler.state import conditions as cond
+from reconciler.state import rolloutstore
 from reconciler.state import status as statusmod
 from reconciler.state import store as storemod
 from reconciler.web import dryrun as dryrunmod
@@ -74,7 +75,7 @@ class Daemon:
             self.reconciler.verify_commit = lambda sha: verifier.verify(git_dir, sha)
         self.reconciler.controllers = manager.start(
             self.executor,
-            storemod.RolloutStore(self.store),
+            rolloutstore.RolloutStore(self.store),
             self.reconciler.template_at,
             wake=lambda: self.wakeup.request(str(cond.Trigger.HOST_EVENT)),
             restart_records=self.store,

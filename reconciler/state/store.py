@@ -24,128 +24,16 @@ from pathlib import Path
 from typing import Any
 
 from reconciler.state import conditions as cond
+from reconciler.state import records, tables
+from reconciler.state import rows as rowsmod
 
 DB_FILENAME = "reconciler.db"
 DEFAULT_STATE_DIR = Path("/var/lib/reconciler")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = tables.SCHEMA_VERSION
 KEEP_SYNCS = 1000  # history rows kept; older ones are deleted when a sync finishes
 KEEP_EVENTS = 1000
 BUSY_TIMEOUT_MS = 5000
 INTERRUPTED = "interrupted: the daemon stopped before this sync finished"
-
-_MIGRATIONS: tuple[str, ...] = (
-    # version 0 -> 1
-    """
-    CREATE TABLE syncs (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        revision TEXT NOT NULL,
-        trigger TEXT NOT NULL,
-        started REAL NOT NULL,
-        duration REAL,
-        result TEXT,
-        counts TEXT NOT NULL DEFAULT '{}',
-        errors TEXT NOT NULL DEFAULT '[]'
-    );
-    CREATE TABLE conditions (
-        kind TEXT NOT NULL,
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        type TEXT NOT NULL,
-        status TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        message TEXT NOT NULL,
-        since REAL NOT NULL,
-        PRIMARY KEY (kind, namespace, name, type)
-    );
-    CREATE TABLE events (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        time REAL NOT NULL,
-        kind TEXT NOT NULL,
-        object TEXT NOT NULL,
-        reason TEXT NOT NULL,
-        message TEXT NOT NULL
-    );
-    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-    """,
-    # version 1 -> 2: rollout history (one row per template a Deployment ran) and rollbacks
-    """
-    CREATE TABLE rollouts (
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        template_hash TEXT NOT NULL,
-        revision TEXT NOT NULL,
-        started REAL NOT NULL,
-        completed REAL,
-        failed REAL,
-        PRIMARY KEY (namespace, name, template_hash)
-    );
-    CREATE TABLE rollbacks (
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        failing_hash TEXT NOT NULL,
-        target_hash TEXT NOT NULL,
-        target_revision TEXT NOT NULL,
-        since REAL NOT NULL,
-        PRIMARY KEY (namespace, name)
-    );
-    """,
-)
-assert len(_MIGRATIONS) == SCHEMA_VERSION
-
-_RESTARTS_TABLE = """
-    CREATE TABLE IF NOT EXISTS restarts (
-        namespace TEXT NOT NULL,
-        pod TEXT NOT NULL,
-        container TEXT NOT NULL,
-        record TEXT NOT NULL,
-        PRIMARY KEY (namespace, pod, container)
-    )
-"""
-"""The pod lifecycle's restart records (counts, back-off), one JSON object per container; made
-when missing, so a database of any schema version gains it without a migration step."""
-
-_HOST_CONDITIONS_TABLE = """
-    CREATE TABLE IF NOT EXISTS host_conditions (
-        host TEXT PRIMARY KEY,
-        record TEXT NOT NULL
-    )
-"""
-"""Each host's health condition (controllers.hosthealth), one JSON object per host; made when
-missing, as `restarts` is."""
-
-_AUTOSCALERS_TABLE = """
-    CREATE TABLE IF NOT EXISTS autoscalers (
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        record TEXT NOT NULL,
-        PRIMARY KEY (namespace, name)
-    )
-"""
-"""Each HorizontalPodAutoscaler's replica count and last decisions (controllers.autoscale), one
-JSON object per HPA; made when missing, as `restarts` is."""
-
-_JOBS_TABLE = """
-    CREATE TABLE IF NOT EXISTS jobs (
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        record TEXT NOT NULL,
-        PRIMARY KEY (namespace, name)
-    )
-"""
-"""Each Job's record (controllers.jobs.Record: its pods that succeeded or failed, how it ended),
-one JSON object per Job, so a finished Job never runs again; made when missing, as `restarts`."""
-
-_CRON_JOBS_TABLE = """
-    CREATE TABLE IF NOT EXISTS cron_jobs (
-        namespace TEXT NOT NULL,
-        name TEXT NOT NULL,
-        record TEXT NOT NULL,
-        PRIMARY KEY (namespace, name)
-    )
-"""
-"""Each CronJob's record (controllers.cronrun.Record: its last schedule and its Jobs); made when
-missing, as `restarts`."""
-
 
 class StoreError(Exception):
     """The state database cannot be opened or used; the message names the file."""
@@ -184,7 +72,7 @@ def _lock_writer(path: Path) -> int:
     return descriptor
 
 
-class Store:
+class Store(records.RecordTables):
     """The state database at `path`. `create=False` opens an existing file for reading only
     (what the CLI does, so it never makes an empty database in a wrong place)."""
 
@@ -216,11 +104,8 @@ class Store:
                 self._db.execute("PRAGMA journal_mode = WAL")
                 self._db.execute("PRAGMA synchronous = NORMAL")
                 self._migrate()
-                self._db.execute(_RESTARTS_TABLE)
-                self._db.execute(_HOST_CONDITIONS_TABLE)
-                self._db.execute(_AUTOSCALERS_TABLE)
-                self._db.execute(_JOBS_TABLE)
-                self._db.execute(_CRON_JOBS_TABLE)
+                for table in tables.RECORD_TABLES:
+                    self._db.execute(table)
                 self._close_interrupted()
             else:
                 self._check_version()
@@ -291,7 +176,7 @@ class Store:
             try:
                 self._check_version()
                 for version in range(self._version(), SCHEMA_VERSION):
-                    for statement in _MIGRATIONS[version].split(";"):
+                    for statement in tables.MIGRATIONS[version].split(";"):
                         if statement.strip():
                             self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version = {version + 1}")
@@ -334,6 +219,14 @@ class Store:
                 return self._db.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
                 raise StoreError(f"{self.path}: {exc}") from exc
+
+    def _read_optional(self, sql: str) -> list[tuple[Any, ...]]:
+        try:
+            return self._read(sql)
+        except StoreError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
 
     # --- syncs --------------------------------------------------------------------------------
 
@@ -380,13 +273,15 @@ class Store:
         return found[0] if found else None
 
     def last_finished_sync(self) -> cond.SyncRecord | None:
-        rows = self._read(f"{_SYNC_SELECT} WHERE result IS NOT NULL ORDER BY id DESC LIMIT 1")
-        return _sync_of(rows[0]) if rows else None
+        rows = self._read(
+            f"{rowsmod.SYNC_SELECT} WHERE result IS NOT NULL ORDER BY id DESC LIMIT 1"
+        )
+        return rowsmod.sync_of(rows[0]) if rows else None
 
     def history(self, limit: int = 20) -> list[cond.SyncRecord]:
         """The last `limit` syncs, newest first."""
-        rows = self._read(f"{_SYNC_SELECT} ORDER BY id DESC LIMIT ?", (max(0, limit),))
-        return [_sync_of(row) for row in rows]
+        rows = self._read(f"{rowsmod.SYNC_SELECT} ORDER BY id DESC LIMIT ?", (max(0, limit),))
+        return [rowsmod.sync_of(row) for row in rows]
 
     # --- applied revision ---------------------------------------------------------------------
 
@@ -448,7 +343,7 @@ class Store:
             "FROM conditions ORDER BY kind, namespace, name, type"
         )
         return [
-            cond.Condition(k, ns, n, t, _status(s), reason, message, since)
+            cond.Condition(k, ns, n, t, rowsmod.status(s), reason, message, since)
             for k, ns, n, t, s, reason, message, since in rows
         ]
 
@@ -473,216 +368,6 @@ class Store:
             (max(0, limit),),
         )
         return [
-            cond.Event(i, t, _event_kind(k), obj, reason, message)
+            cond.Event(i, t, rowsmod.event_kind(k), obj, reason, message)
             for i, t, k, obj, reason, message in rows
         ]
-
-    # --- restart records (controllers.lifecycle) ----------------------------------------------
-
-    def restart_records(self) -> list[dict[str, Any]]:
-        """Every container's restart record as the lifecycle controller saved it ([] from a
-        database that has none yet)."""
-        try:
-            rows = self._read("SELECT record FROM restarts ORDER BY namespace, pod, container")
-        except StoreError as exc:
-            if "no such table" in str(exc):
-                return []
-            raise
-        found = [json.loads(row[0]) for row in rows]
-        return [r for r in found if isinstance(r, dict)]
-
-    def save_restart_records(
-        self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str, str]]
-    ) -> None:
-        """Write (insert or replace) `records`, keyed by their namespace, pod and container,
-        and delete the records of the containers in `forget`."""
-        with self._write() as db:
-            db.executemany(
-                "DELETE FROM restarts WHERE namespace = ? AND pod = ? AND container = ?",
-                [tuple(key) for key in forget],
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO restarts VALUES (?, ?, ?, ?)",
-                [
-                    (str(r["namespace"]), str(r["pod"]), str(r["container"]), json.dumps(dict(r)))
-                    for r in records
-                ],
-            )
-
-    # --- host conditions (controllers.hosthealth) ---------------------------------------------
-
-    def host_conditions(self) -> list[dict[str, Any]]:
-        """Every host's health condition as saved ([] from a database that has none yet)."""
-        try:
-            rows = self._read("SELECT record FROM host_conditions ORDER BY host")
-        except StoreError as exc:
-            if "no such table" in str(exc):
-                return []
-            raise
-        found = [json.loads(row[0]) for row in rows]
-        return [r for r in found if isinstance(r, dict)]
-
-    def save_host_conditions(self, records: Sequence[Mapping[str, Any]]) -> None:
-        """Replace every host's condition with `records` (each with a "host")."""
-        with self._write() as db:
-            db.execute("DELETE FROM host_conditions")
-            db.executemany(
-                "INSERT OR REPLACE INTO host_conditions VALUES (?, ?)",
-                [(str(r["host"]), json.dumps(dict(r))) for r in records],
-            )
-
-
-    # --- records kept by name: HPAs, Jobs, CronJobs -----------------------------------------
-
-    def _named_records(self, table: str) -> list[dict[str, Any]]:
-        """Every record of `table` (one of NAMED_RECORDS) as saved; [] from a database made
-        before that table existed."""
-        if table not in NAMED_RECORDS:
-            raise ValueError(f"not a table of named records: {table!r}")
-        try:
-            rows = self._read(f"SELECT record FROM {table} ORDER BY namespace, name")  # noqa: S608
-        except StoreError as exc:
-            if "no such table" in str(exc):
-                return []
-            raise
-        found = [json.loads(row[0]) for row in rows]
-        return [r for r in found if isinstance(r, dict)]
-
-    def _save_named_records(
-        self, table: str, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
-    ) -> None:
-        """Write `records` (keyed by namespace and name) into `table` and delete `forget`."""
-        if table not in NAMED_RECORDS:
-            raise ValueError(f"not a table of named records: {table!r}")
-        with self._write() as db:
-            db.executemany(f"DELETE FROM {table} WHERE namespace = ? AND name = ?",  # noqa: S608
-                           [tuple(key) for key in forget])  # fmt: skip
-            db.executemany(
-                f"INSERT OR REPLACE INTO {table} VALUES (?, ?, ?)",  # noqa: S608
-                [(str(r["namespace"]), str(r["name"]), json.dumps(dict(r))) for r in records],
-            )
-
-    def autoscaler_records(self) -> list[dict[str, Any]]:
-        """Every HPA's record (controllers.autoscale)."""
-        return self._named_records("autoscalers")
-
-    def save_autoscaler_records(
-        self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
-    ) -> None:
-        self._save_named_records("autoscalers", records, forget)
-
-    def job_records(self) -> list[dict[str, Any]]:
-        """Every Job's record (controllers.jobrun)."""
-        return self._named_records("jobs")
-
-    def save_job_records(
-        self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
-    ) -> None:
-        self._save_named_records("jobs", records, forget)
-
-    def cron_job_records(self) -> list[dict[str, Any]]:
-        """Every CronJob's record (controllers.cronrun)."""
-        return self._named_records("cron_jobs")
-
-    def save_cron_job_records(
-        self, records: Sequence[Mapping[str, Any]], forget: Sequence[tuple[str, str]]
-    ) -> None:
-        self._save_named_records("cron_jobs", records, forget)
-
-
-NAMED_RECORDS = frozenset({"autoscalers", "jobs", "cron_jobs"})
-"""Tables of JSON records keyed by (namespace, name); never a name from input."""
-
-_SYNC_SELECT = "SELECT id, revision, trigger, started, duration, result, counts, errors FROM syncs"
-
-
-class RolloutStore:
-    """Rollout history and rollbacks, in the same database (see `controllers.rollouts`)."""
-
-    def __init__(self, store: Store) -> None:
-        self._store = store
-
-    def started(self, namespace: str, name: str, template_hash: str, revision: str,
-                when: float) -> None:  # fmt: skip
-        """A Deployment began running `template_hash` (introduced by `revision`); a template
-        run before keeps its first row (its revision and start)."""
-        with self._store._write() as db:
-            db.execute(
-                "INSERT OR IGNORE INTO rollouts (namespace, name, template_hash, revision, "
-                "started) VALUES (?, ?, ?, ?, ?)",
-                (namespace, name, template_hash, revision, when),
-            )
-
-    def finished(self, namespace: str, name: str, template_hash: str, *, failed: bool,
-                 when: float) -> None:  # fmt: skip
-        column = "failed" if failed else "completed"
-        with self._store._write() as db:
-            db.execute(
-                f"UPDATE rollouts SET {column} = ? WHERE namespace = ? AND name = ? "  # noqa: S608
-                "AND template_hash = ?",
-                (when, namespace, name, template_hash),
-            )
-
-    def history(self, namespace: str, name: str) -> list[cond.RolloutRecord]:
-        rows = self._store._read(
-            "SELECT namespace, name, template_hash, revision, started, completed, failed "
-            "FROM rollouts WHERE namespace = ? AND name = ? ORDER BY started, rowid",
-            (namespace, name),
-        )
-        return [cond.RolloutRecord(*row) for row in rows]
-
-    def set_rollback(self, rollback: cond.Rollback | None, namespace: str, name: str) -> None:
-        with self._store._write() as db:
-            db.execute("DELETE FROM rollbacks WHERE namespace = ? AND name = ?",
-                       (namespace, name))  # fmt: skip
-            if rollback is not None:
-                db.execute(
-                    "INSERT INTO rollbacks VALUES (?, ?, ?, ?, ?, ?)",
-                    (namespace, name, rollback.failing_hash, rollback.target_hash,
-                     rollback.target_revision, rollback.since),
-                )  # fmt: skip
-
-    def rollback(self, namespace: str, name: str) -> cond.Rollback | None:
-        rows = self._store._read(
-            "SELECT failing_hash, target_hash, target_revision, since FROM rollbacks "
-            "WHERE namespace = ? AND name = ?",
-            (namespace, name),
-        )
-        return cond.Rollback(*rows[0]) if rows else None
-
-
-def _sync_of(row: tuple[Any, ...]) -> cond.SyncRecord:
-    sync_id, revision, trigger, started, duration, result, counts, errors = row
-    return cond.SyncRecord(
-        id=sync_id,
-        revision=revision,
-        trigger=trigger,
-        started=started,
-        duration=duration,
-        result=_result(result),
-        counts=json.loads(counts),
-        errors=tuple(json.loads(errors)),
-    )
-
-
-def _result(value: str | None) -> cond.SyncResult | None:
-    if value is None:
-        return None
-    try:
-        return cond.SyncResult(value)
-    except ValueError:  # written by a newer daemon: report it as failed rather than crash
-        return cond.SyncResult.FAILED
-
-
-def _status(value: str) -> cond.ConditionStatus:
-    try:
-        return cond.ConditionStatus(value)
-    except ValueError:
-        return cond.ConditionStatus.UNKNOWN
-
-
-def _event_kind(value: str) -> cond.EventKind:
-    try:
-        return cond.EventKind(value)
-    except ValueError:
-        return cond.EventKind.WARNING

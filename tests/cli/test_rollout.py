@@ -12,6 +12,7 @@ import pytest
 
 from reconciler.cli import main, rollout
 from reconciler.state import conditions as cond
+from reconciler.state import rolloutstore
 from reconciler.state import store as storemod
 
 TRUE, FALSE = cond.ConditionStatus.TRUE, cond.ConditionStatus.FALSE
@@ -89,7 +90,7 @@ def test_history_lists_templates_with_commits(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with storemod.Store(storemod.path_in(tmp_path)) as store:
-        rollouts = storemod.RolloutStore(store)
+        rollouts = rolloutstore.RolloutStore(store)
         rollouts.started("shop", "web", "aaaa", "1111111111111111", 1000.0)
         rollouts.finished("shop", "web", "aaaa", failed=False, when=1010.0)
         rollouts.started("shop", "web", "bbbb", "2222222222222222", 2000.0)

@@ -13,6 +13,7 @@ from reconciler.controllers import deployment as ctl
 from reconciler.controllers import rollouts
 from reconciler.model import base, workloads
 from reconciler.state import conditions as cond
+from reconciler.state import rolloutstore
 from reconciler.state import store as storemod
 from tests.controllers import test_deployment as td
 
@@ -36,7 +37,7 @@ def history(request: pytest.FixtureRequest, tmp_path: Path) -> rollouts.History:
         return rollouts.MemoryHistory()
     store = storemod.Store(storemod.path_in(tmp_path))
     request.addfinalizer(store.close)
-    return storemod.RolloutStore(store)
+    return rolloutstore.RolloutStore(store)
 
 
 def _progressing(status: rollouts.Status) -> cond.Condition:

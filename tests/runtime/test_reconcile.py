@@ -12,6 +12,7 @@ from reconciler.runtime import reconcile
 from reconciler.source import errors as source_errors
 from reconciler.source import fake as fake_source
 from reconciler.state import conditions as cond
+from reconciler.state import rolloutstore
 from reconciler.state import store as storemod
 from reconciler.web import metrics
 
@@ -116,7 +117,7 @@ def test_transient_failures_ask_for_a_retry_stalled_ones_do_not(tmp_path: Path) 
 
 def test_the_daemon_rolls_a_template_change_out_across_reconciles(tmp_path: Path) -> None:
     rec, source, executor, store = _setup(tmp_path)
-    rec.controllers = manager.start(executor, storemod.RolloutStore(store))
+    rec.controllers = manager.start(executor, rolloutstore.RolloutStore(store))
     try:
         files = _files()
         source.push(files, "v1")
@@ -146,7 +147,7 @@ def test_the_daemon_rolls_a_template_change_out_across_reconciles(tmp_path: Path
             assert rec.requeue_after is not None and rec.requeue_after <= 1.0
             assert steps < 10
         assert steps > 1  # it took steps, not one big replace
-        history = storemod.RolloutStore(store).history("shop", "web")
+        history = rolloutstore.RolloutStore(store).history("shop", "web")
         assert [r.completed is not None for r in history] == [True, True]
         assert history[1].revision == source.resolve()
     finally:
