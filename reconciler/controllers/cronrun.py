@@ -18,12 +18,9 @@ import dataclasses
 import datetime
 import logging
 import threading
-import zoneinfo
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-
-import croniter  # type: ignore[import-untyped]
 
 from reconciler.controllers import jobs as jobctl
 from reconciler.model import base, cronjobs, objects
@@ -73,6 +70,8 @@ class Step:
 
 def _zone(cron: cronjobs.CronJob) -> datetime.tzinfo:
     if cron.time_zone:
+        import zoneinfo  # noqa: PLC0415 (a daemon without CronJobs never loads it)
+
         return zoneinfo.ZoneInfo(cron.time_zone)
     local = datetime.datetime.now().astimezone().tzinfo
     return local if local is not None else datetime.UTC
@@ -80,12 +79,16 @@ def _zone(cron: cronjobs.CronJob) -> datetime.tzinfo:
 
 def most_recent(cron: cronjobs.CronJob, earliest: float, now: float) -> float | None:
     """The latest scheduled time in (earliest, now], or None."""
+    import croniter  # type: ignore[import-untyped]  # noqa: PLC0415 (see `next_time`)
+
     start = datetime.datetime.fromtimestamp(now, _zone(cron)) + datetime.timedelta(seconds=1)
     scheduled = float(croniter.croniter(cron.schedule, start).get_prev(float))
     return scheduled if earliest < scheduled <= now else None
 
 
 def next_time(cron: cronjobs.CronJob, now: float) -> float:
+    import croniter  # noqa: PLC0415 (with dateutil ~1 MB: a daemon without CronJobs never loads it)
+
     start = datetime.datetime.fromtimestamp(now, _zone(cron))
     return float(croniter.croniter(cron.schedule, start).get_next(float))
 

@@ -5,10 +5,7 @@ Kubernetes' defaults. `checks` and `build` dispatch here by kind.
 
 from __future__ import annotations
 
-import zoneinfo
 from typing import Any
-
-import croniter  # type: ignore[import-untyped]
 
 from reconciler.manifests import checking, jobdocs
 from reconciler.model import base, cronjobs, workloads
@@ -21,6 +18,8 @@ def valid_schedule(schedule: str) -> bool:
     """Five cron fields or a macro (`@hourly`); seconds fields (a sixth) are refused."""
     if not schedule.startswith("@") and len(schedule.split()) != 5:
         return False
+    import croniter  # type: ignore[import-untyped]  # noqa: PLC0415 (only when there are CronJobs)
+
     return bool(croniter.croniter.is_valid(schedule))
 
 
@@ -59,6 +58,8 @@ def check(checker: checking.Checker) -> None:
 
 
 def _known_zone(zone: str) -> bool:
+    import zoneinfo  # noqa: PLC0415 (only when there are CronJobs)
+
     try:
         zoneinfo.ZoneInfo(zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
