@@ -160,6 +160,11 @@ def create(
         pull_images(session, run)
         nonroot.check(session.api, run)
     pod = run.podman_name
+    if pod_first(run):
+        try:
+            return _assemble(session, run, optimistic=True)
+        except _NameTakenError:  # made since the plan's observation: decided below, as ever
+            log.debug("host %s: pod %s exists already: inspecting it", run.host, pod)
     with _pod_context(run.host, pod):
         existing = session.api.inspect_pod(pod)
     if existing is not None:
@@ -170,6 +175,19 @@ def create(
             return f"pod {pod} already exists with this spec"
         delete_pod(session, pod, str(existing.get("Id", pod)), labels)
     return _assemble(session, run)
+
+
+class _NameTakenError(Exception):
+    """Podman refused the pod create with 409: a pod of that name exists (not an executor
+    error: nothing was made, nothing is rolled back; `create` inspects it and decides)."""
+
+
+def pod_first(run: hoststate.PodRun) -> bool:
+    """Whether the pod create is the first change `_assemble` makes (no files, volumes or
+    claims). Then no inspect is needed first: Podman refuses a taken name with 409 before
+    anything is touched, and `create` inspects and decides only then, as it would have from
+    an inspect made first. Runs with files or volumes (touched before the pod) inspect first."""
+    return not (run.files or run.volumes or run.claims)
 
 
 def check_host_paths(session: hostsession.HostSession, run: hoststate.PodRun) -> None:
@@ -215,9 +233,12 @@ def _prepare_volumes(session: hostsession.HostSession, run: hoststate.PodRun) ->
             session.api.create_volume(podmanspec.volume_spec(run, volume))
 
 
-def _assemble(session: hostsession.HostSession, run: hoststate.PodRun) -> str:
+def _assemble(
+    session: hostsession.HostSession, run: hoststate.PodRun, *, optimistic: bool = False
+) -> str:
     """Files, volumes, pod, containers, start: all undone if any step fails (a pod that
-    cannot start is not left behind looking up to date; the next reconcile retries it)."""
+    cannot start is not left behind looking up to date; the next reconcile retries it).
+    `optimistic` (no inspect made first): a pod create refused with 409 raises `_NameTakenError`."""
     pod = run.podman_name
     created_pod = False
     warnings: list[str] = []
@@ -228,7 +249,12 @@ def _assemble(session: hostsession.HostSession, run: hoststate.PodRun) -> str:
         _prepare_volumes(session, run)
         with _pod_context(run.host, pod):
             mounted = subpathdirs.bind(session.api.inspect_volume, session.make_subpath, run)
-            session.api.create_pod(podmanspec.pod_spec(run))
+            try:
+                session.api.create_pod(podmanspec.pod_spec(run))
+            except errors.OperationFailed as exc:
+                if optimistic and exc.status == 409:
+                    raise _NameTakenError(pod) from exc
+                raise
             created_pod = True
             for container in mounted.containers:  # subPaths of volumes bound from the host
                 spec = podmanspec.container_spec(

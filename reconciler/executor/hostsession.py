@@ -63,6 +63,7 @@ class HostSession:
         self._warned: set[str] = set()
         self._images: dict[str, float] = {}  # image -> time.monotonic() it was last seen present
         self._images_lock = threading.Lock()
+        self._image_checks: dict[str, threading.Lock] = {}  # image -> held while asking Podman
         self.api = podmanapi.PodmanAPI(
             target.name,
             connection.local_socket,
@@ -151,14 +152,17 @@ class HostSession:
     def image_present(self, image: str) -> bool:
         """Whether `image` is on the host: asked of Podman at most once per `IMAGE_SEEN_FOR`
         once found (raises OperationFailed as `PodmanAPI.image_exists`)."""
-        with self._images_lock:
-            seen = self._images.get(image)
-        if seen is not None and time.monotonic() - seen < IMAGE_SEEN_FOR:
-            return True
-        present = self.api.image_exists(image)
-        if present:
-            self.image_seen(image)
-        return present
+        with self._images_lock:  # one check per image at a time: the others wait for it
+            asking = self._image_checks.setdefault(image, threading.Lock())
+        with asking:
+            with self._images_lock:
+                seen = self._images.get(image)
+            if seen is not None and time.monotonic() - seen < IMAGE_SEEN_FOR:
+                return True
+            present = self.api.image_exists(image)
+            if present:
+                self.image_seen(image)
+            return present
 
     def image_seen(self, image: str) -> None:
         """`image` is on the host now (found, or just pulled)."""

@@ -74,6 +74,9 @@ class PodmanAPI:
             base_url=f"unix://{local_socket}", timeout=timeout, max_pool_size=pool_size
         )
         self._api = self._client.api
+        # A Unix socket: no proxy from the environment, no ~/.netrc login; without this,
+        # requests looks both up again for every call (a file lookup and a proxy scan each).
+        self._api.trust_env = False
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]

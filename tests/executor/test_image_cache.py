@@ -4,6 +4,8 @@ check older than `IMAGE_SEEN_FOR` asks again. A fake Podman client behind a real
 
 from __future__ import annotations
 
+import concurrent.futures
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,3 +82,22 @@ def test_a_pulled_image_counts_as_present(session: tuple[hostsession.HostSession
     made.image_seen(IMAGE)
     assert made.image_present(IMAGE) is True
     assert podman.asked == []
+
+
+def test_pods_checking_at_once_share_one_check(
+    session: tuple[hostsession.HostSession, _Podman],
+) -> None:
+    """Eight pods of a host start their creates together: one asks, the others wait for it."""
+    made, podman = session
+    podman.present.add(IMAGE)
+    asked = podman.get
+
+    def slow_get(path: str, **kwargs: Any) -> _Response:
+        time.sleep(0.05)  # the others arrive while this check is in flight
+        return asked(path, **kwargs)
+
+    podman.get = slow_get  # type: ignore[method-assign]
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda _: made.image_present(IMAGE), range(8)))
+    assert found == [True] * 8
+    assert len(podman.asked) == 1
