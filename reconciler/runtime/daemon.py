@@ -11,9 +11,10 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 from reconciler import __version__
 from reconciler.controllers import autoscale, cronrun, hosthealth, jobrun, manager, probestate
@@ -26,14 +27,15 @@ from reconciler.state import conditions as cond
 from reconciler.state import rolloutstore
 from reconciler.state import status as statusmod
 from reconciler.state import store as storemod
-from reconciler.web import dryrun as dryrunmod
 from reconciler.web import metrics as metricsmod
 from reconciler.web import observe as observemod
 from reconciler.web import server as servermod
-from reconciler.web.ui import app as uiapp
 from reconciler.web.ui import auth as uiauth
 from reconciler.web.ui import snapshot as uisnapshot
-from reconciler.web.ui import view as uiview
+
+if TYPE_CHECKING:  # built on their first request (`Daemon._on_demand`): see runtime.memory
+    from reconciler.web import dryrun as dryrunmod
+    from reconciler.web.ui import app as uiapp
 
 log = logging.getLogger(__name__)
 BACKOFF_MAX = 60.0
@@ -141,6 +143,8 @@ class Daemon:
     def _dry_run(self) -> dryrunmod.DryRun:
         """POST /v1/diff: a one-shot diff's manifests planned here, on the hosts of the last
         reconcile read now; changes nothing."""
+        from reconciler.web import dryrun as dryrunmod  # noqa: PLC0415 (see _on_demand)
+
         monitor = self.reconciler.controllers.hosts
         return dryrunmod.DryRun(
             self.executor, monitor.targets if monitor is not None else tuple,
@@ -149,10 +153,28 @@ class Daemon:
 
     def _dashboard(self) -> uiapp.Dashboard:
         """The read-only pages under /ui/ (docs/dashboard.md)."""
+        from reconciler.web.ui import app as uiapp  # noqa: PLC0415 (see _on_demand)
+        from reconciler.web.ui import view as uiview  # noqa: PLC0415
+
         return uiapp.Dashboard(
             lambda: statusmod.document(self.store), self.store, self.snapshots.get,
             uiview.Describer(self.source.describe), self.access,
         )  # fmt: skip
+
+    @staticmethod
+    def _on_demand(build: Callable[[], Callable[..., Any]]) -> Callable[..., Any]:
+        """The handler `build()` returns, built on the first request: a daemon nobody browses or
+        asks for a dry run never imports the dashboard and `web.dryrun` (nor what only they use)."""
+        built: list[Callable[..., Any]] = []
+        lock = threading.Lock()
+
+        def answer(*args: Any) -> Any:
+            with lock:
+                if not built:
+                    built.append(build())
+            return built[0](*args)
+
+        return answer
 
     # ----- the loop ----------------------------------------------------------------------
 
@@ -163,10 +185,10 @@ class Daemon:
             self.registry,
             self.ready.is_set,
             self.on_webhook,
-            dashboard=self._dashboard().respond,
+            dashboard=self._on_demand(lambda: self._dashboard().respond),
             access=self.access,
             observe=self._observer().answer,
-            dryrun=self._dry_run().answer,
+            dryrun=self._on_demand(lambda: self._dry_run().answer),
         )
         server.start()
         watcher = self._start_watch()

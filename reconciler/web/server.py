@@ -18,12 +18,14 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from reconciler.web import metrics as metricsmod
-from reconciler.web.ui import app as uiapp
 from reconciler.web.ui import auth
+
+if TYPE_CHECKING:  # the daemon builds the dashboard on its first request (runtime.daemon)
+    from reconciler.web.ui import app as uiapp
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ StatusSource = Callable[[], Mapping[str, Any]]
 ReadySource = Callable[[], bool]
 Webhook = Callable[[Mapping[str, str], bytes], tuple[int, str]]
 """Receives the request headers (names lower-case) and the raw body; returns status and text."""
-Dashboard = Callable[[str, Mapping[str, str]], uiapp.Response]
+Dashboard = Callable[[str, Mapping[str, str]], "uiapp.Response"]
 """Answers GET of a path under /ui/ (path and query, request headers with lower-case names)."""
 ObserveSource = Callable[[Mapping[str, list[str]]], tuple[int, Mapping[str, Any]]]
 """GET /v1/observe (web.observe): the query's parameters in, the status and JSON document out."""
