@@ -1,6 +1,7 @@
 """The Podman named volumes that back PersistentVolumeClaims on one host: listed with every
-observe (`observe`), made before a pod that mounts one is created (`prepare`, never emptied),
-and removed only when the plan reclaims a claim whose policy is Delete (`remove`).
+observe (`observe`; a session's last list is reused for REUSE_FOR seconds while the executor
+changed nothing), made before a pod that mounts one is created (`prepare`, never emptied), and
+removed only when the plan reclaims a claim whose policy is Delete (`remove`).
 
 Only volumes carrying the managed-by and claim labels are ever touched; a volume of that name
 made by someone else is a name conflict, never adopted.
@@ -9,11 +10,23 @@ made by someone else is a name conflict, never adopted.
 from __future__ import annotations
 
 import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable
 
 from reconciler.executor import errors, hostsession, observed, podmanspec
 from reconciler.model import base, claims, hoststate
 
 log = logging.getLogger(__name__)
+
+REUSE_FOR = 60.0
+"""Seconds a session's last claim-volume list stands for while the executor made no change on
+any host (its `stats.mutations` unchanged): only this executor makes or removes claim volumes,
+so a no-op pass need not ask again (2 list calls a host instead of 3)."""
+Listed = tuple[int, float, tuple[claims.ObservedClaim, ...]]  # mutations, when, the claims
+_LISTED: weakref.WeakKeyDictionary[hostsession.HostSession, Listed] = weakref.WeakKeyDictionary()
+_LISTED_LOCK = threading.Lock()
 
 
 def _filter() -> dict[str, list[str]]:
@@ -22,13 +35,27 @@ def _filter() -> dict[str, list[str]]:
     return found
 
 
-def observe(session: hostsession.HostSession) -> tuple[claims.ObservedClaim, ...]:
-    """Every claim volume on the host (one list call). Raises PodmanFailed."""
+def observe(
+    session: hostsession.HostSession, clock: Callable[[], float] = time.monotonic
+) -> tuple[claims.ObservedClaim, ...]:
+    """Every claim volume on the host (one list call, or none: see REUSE_FOR). Raises
+    PodmanFailed."""
+    stats = getattr(session, "stats", None)  # None: a test's bare session, never reused
+    mutations = stats.mutations if stats is not None else -1
+    if stats is not None:
+        with _LISTED_LOCK:
+            known = _LISTED.get(session)
+        if known is not None and known[0] == mutations and clock() - known[1] < REUSE_FOR:
+            return known[2]
     try:
         listed = session.api.list_volumes(_filter())
     except errors.OperationFailed as exc:
         raise errors.PodmanFailed(session.target.name, "list volumes", str(exc)) from exc
-    return parse(session.target.name, listed)
+    found = parse(session.target.name, listed)
+    if stats is not None:
+        with _LISTED_LOCK:
+            _LISTED[session] = (mutations, clock(), found)
+    return found
 
 
 def parse(host: str, listed: list[dict[str, object]]) -> tuple[claims.ObservedClaim, ...]:

@@ -1,0 +1,134 @@
+"""A no-op pass asks a verified HAProxy only its pid (`haproxy_supervisor.VERIFY_EVERY`): the
+round trips it skips, and the drift still repaired (killed, restarted by hand, a server or the
+config file changed by hand), against the simulated host of test_haproxy_supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from typing import Any, cast
+
+from reconciler.executor import haproxy_config, haproxy_runtime, haproxy_supervisor, protocol
+from reconciler.model import loadbalancer as lb
+from tests.executor import test_haproxy_supervisor as sim
+
+
+class CountingHost(sim.SimHost):
+    """SimHost that counts the config file reads and the admin socket opens."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reads = 0
+        self.opens = 0
+
+    async def read_file(self, relative: str) -> bytes | None:
+        self.reads += 1
+        return await super().read_file(relative)
+
+    async def open_unix(self, path: str) -> haproxy_runtime.Streams:
+        self.opens += 1
+        return await super().open_unix(path)
+
+    def trips(self) -> int:
+        return self.reads + self.opens
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def apply(host: CountingHost, clock: Clock, cfg: lb.Config) -> lb.Status:
+    ctx = haproxy_supervisor.Context(cast(Any, host), protocol.ExecutorStats(), clock=clock)
+    return asyncio.run(haproxy_supervisor.apply(ctx, cfg))
+
+
+def verified() -> tuple[CountingHost, Clock]:
+    """A host whose HAProxy was started, then fully checked once (nothing to change)."""
+    host, clock = CountingHost(), Clock()
+    apply(host, clock, sim.config(sim.A, sim.B))
+    apply(host, clock, sim.config(sim.A, sim.B))  # the full check that finds nothing to do
+    host.reads = host.opens = 0
+    host.commands.clear()
+    return host, clock
+
+
+def test_a_noop_asks_only_the_pid() -> None:
+    host, clock = verified()
+    for _ in range(3):
+        clock.now += 9.0
+        status = apply(host, clock, sim.config(sim.A, sim.B))
+        assert status.running and status.pid == 100 and not status.error
+        assert sim.states(status) == {"web-1": "ready", "web-2": "ready"}
+    assert host.commands == ["show info"] * 3 and host.reads == 0 and host.trips() == 3
+    clock.now += haproxy_supervisor.VERIFY_EVERY  # then a full check again: pid, file, servers
+    apply(host, clock, sim.config(sim.A, sim.B))
+    assert host.commands[3:] == ["show info", "show stat", "show servers state"]
+    assert host.reads == 1 and host.trips() == 7
+
+
+def test_before_the_fix_every_noop_read_everything() -> None:
+    """What the skip saves: a connection never verified (or after VERIFY_EVERY) reads the
+    pid, the config file and both server listings: 4 round trips, not 1."""
+    host, clock = verified()
+    clock.now += haproxy_supervisor.VERIFY_EVERY
+    apply(host, clock, sim.config(sim.A, sim.B))
+    assert host.trips() == 4
+
+
+def test_a_changed_config_is_a_full_pass() -> None:
+    host, clock = verified()
+    status = apply(host, clock, sim.config(sim.A))
+    assert sim.states(status) == {"web-1": "ready"}
+    assert "del server shop.web.http/web-2" in host.commands and host.reads == 1
+
+
+def test_a_killed_haproxy_is_started_at_the_next_pass() -> None:
+    host, clock = verified()
+    host.pid = None
+    clock.now += 1.0
+    status = apply(host, clock, sim.config(sim.A, sim.B))
+    assert status.started and status.pid == 101
+    assert sim.states(status) == {"web-1": "ready", "web-2": "ready"}
+
+
+def test_a_haproxy_restarted_by_hand_is_checked_fully_at_once() -> None:
+    """Someone restarted it with their own file: a new pid, so the file and the servers are
+    read at once and put right."""
+    host, clock = verified()
+    host.files["lb/haproxy.cfg"] = host.files["lb/haproxy.cfg"].replace(b"web-2", b"evil-2")
+    host.servers = sim.load(host.files["lb/haproxy.cfg"].decode())
+    host.pid = 555
+    clock.now += 1.0
+    status = apply(host, clock, sim.config(sim.A, sim.B))
+    assert status.pid == 555 and sim.states(status) == {"web-1": "ready", "web-2": "ready"}
+    assert b"evil-2" not in host.files["lb/haproxy.cfg"] and host.reads == 1
+
+
+def test_a_server_or_file_changed_by_hand_is_repaired_within_verify_every() -> None:
+    host, clock = verified()
+    host.servers["shop.web.http"]["web-2"][2] = "maint"  # `set server ... state maint` by hand
+    host.files["lb/haproxy.cfg"] = b"# edited by hand\n"
+    clock.now += 1.0
+    apply(host, clock, sim.config(sim.A, sim.B))  # within VERIFY_EVERY: only the pid
+    assert host.servers["shop.web.http"]["web-2"][2] == "maint"
+    clock.now += haproxy_supervisor.VERIFY_EVERY
+    status = apply(host, clock, sim.config(sim.A, sim.B))
+    assert sim.states(status) == {"web-1": "ready", "web-2": "ready"}
+    assert host.servers["shop.web.http"]["web-2"][2] == "ready"
+    assert host.files["lb/haproxy.cfg"].startswith(haproxy_config.HEADER.encode())
+
+
+def test_an_error_drops_the_verification() -> None:
+    host, clock = verified()
+    host.refuse["set server"] = "No such server."
+    status = apply(host, clock, sim.config(sim.A, dataclasses.replace(sim.B, port=20009)))
+    assert status.running
+    host.refuse.clear()
+    host.commands.clear()
+    host.reads = 0
+    apply(host, clock, sim.config(sim.A, dataclasses.replace(sim.B, port=20009)))
+    assert host.reads == 1  # checked fully again, not taken as verified
