@@ -103,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
                 _print_rollouts(prepared, done, args.quiet)
                 if done.failed or not _worth_waiting(prepared):
                     break
-                controllers.wait(prepared.requeue_after or sync.ROLLOUT_REQUEUE)
+                wait = prepared.requeue_after
+                controllers.wait(sync.ROLLOUT_REQUEUE if wait is None else wait)  # 0: now
         finally:
             manager.stop(controllers)
         restarted = counts[hoststate.ActionKind.RESTART]

@@ -80,9 +80,22 @@ def scaled(value: int | str, replicas: int, *, round_up: bool) -> int:
 
 
 def available(pod: hoststate.ObservedPod, min_ready_seconds: int, now: float) -> bool:
-    """Ready for at least `min_ready_seconds`."""
+    """Ready for at least `min_ready_seconds`; with 0, ready is enough, whenever it became ready
+    (Kubernetes' IsPodAvailable: the prober's clock may stand a few milliseconds past `now`)."""
     ready, since = readiness(pod)
-    return ready and now - since >= min_ready_seconds
+    return ready and (min_ready_seconds <= 0 or now - since >= min_ready_seconds)
+
+
+def ready_at_start(deployment: workloads.Deployment) -> bool:
+    """Its new pods are available as soon as their containers run: no readiness or startup
+    probe, no init container, `minReadySeconds` 0. After a step made such pods, the next step
+    need not wait for anything but seeing them."""
+    spec = deployment.template.spec
+    return (
+        deployment.min_ready_seconds <= 0
+        and not spec.init_containers
+        and all(c.readiness_probe is None and c.startup_probe is None for c in spec.containers)
+    )
 
 
 def readiness(pod: hoststate.ObservedPod) -> tuple[bool, float]:

@@ -254,9 +254,21 @@ def plan(p: Pass) -> None:
     p.result = build(
         p.loaded.state, p.observations, p.revision, expansion=p.expansion, restarts=p.restarts
     )
-    rolling = any(not d.complete and not d.failed for d in p.deployments)
+    rolling = {(d.namespace, d.name) for d in p.deployments if not d.complete and not d.failed}
     if rolling and not p.result.plan.empty:  # look again soon: the prober learns of new pods
-        p.requeue.append(STEP_REQUEUE)
+        p.requeue.append(_next_step(p, rolling))
+
+
+def _next_step(p: Pass, rolling: set[tuple[str, str]]) -> float:
+    """After a pass that changes pods while Deployments roll: at once (`NEXT_STEP_NOW`) when
+    every rolling Deployment's new pods are available as soon as they run (the next pass sees
+    them and takes the next step), else `STEP_REQUEUE` (the prober must learn of them first)."""
+    instant = all(
+        deploymentctl.ready_at_start(d)
+        for d in p.loaded.state.deployments
+        if (d.meta.namespace, d.meta.name) in rolling
+    )
+    return NEXT_STEP_NOW if instant else STEP_REQUEUE
 
 
 STEPS: tuple[Callable[[Pass], None], ...] = (
@@ -270,6 +282,10 @@ prober's readiness changes wake the daemon and `apply` earlier)."""
 STEP_REQUEUE = 0.2
 """Seconds until the next reconcile after a rollout step changed pods: its next observe hands
 the new containers to the prober."""
+NEXT_STEP_NOW = 0.0
+"""The same when the new pods need no probe and no `minReadySeconds`: the next step at once.
+Never a busy loop: only a pass whose actions all succeeded asks for it (`runtime.reconcile`),
+and a pass that changes nothing waits `ROLLOUT_REQUEUE` or a readiness change."""
 
 
 def prepare_loaded(

@@ -214,8 +214,8 @@ class Daemon:
                     retry = self.reconciler.requeue_after  # a rollout, back-off or retry waits
                     if failures and retry is not None:  # transient: retry, backing off
                         delay = min(BACKOFF_MAX, delay, max(retry, 2.0**failures))
-                    elif not failures and retry is not None:
-                        delay = min(delay, max(0.05, retry))
+                    elif not failures and retry is not None:  # 0: the next rollout step now
+                        delay = min(delay, max(0.0, retry))
                     next_resync = time.monotonic() + delay
                 wait = max(0.0, next_resync - time.monotonic())
                 if pinger is not None:

@@ -169,6 +169,9 @@ class Reconciler:
         self.requeue_after = prepared.requeue_after
         converging = time.monotonic()
         done = sync.converge(prepared, self.executor, _log_action)
+        retry = self.requeue_after
+        if done.failed and retry is not None and retry < sync.STEP_REQUEUE:
+            self.requeue_after = sync.STEP_REQUEUE  # a failed action is not tried again at once
         self._count_pulls(prepared, done)
         self._phases = {
             "load": planning - started,
@@ -185,7 +188,8 @@ class Reconciler:
         self.pulls.forget_except((r.namespace, r.name) for r in prepared.result.runs)
         retry = self.pulls.requeue_after(now)
         if retry is not None:
-            self.requeue_after = min(retry, self.requeue_after or retry)
+            self.requeue_after = retry if self.requeue_after is None else min(retry,
+                                                                              self.requeue_after)
 
     def _cause(self, trigger: str, newest: str) -> str:
         """What caused this sync: a revision no sync has seen came from the source (a push seen

@@ -198,3 +198,32 @@ def test_readiness_without_prober_is_all_containers_running() -> None:
     assert ready and since > 0
     exited = dataclasses.replace(running, state="exited")
     assert ctl.readiness(dataclasses.replace(pod, containers=(exited,))) == (False, 0.0)
+
+
+def test_a_ready_pod_is_available_at_once_without_min_ready_seconds() -> None:
+    """Kubernetes' IsPodAvailable: with minReadySeconds 0, ready is enough, even when the prober
+    marked the pod ready a moment after the reconcile's `now` was taken."""
+    d = _deployment()
+    just_ready = _new(d, 1, since=NOW + 0.01)
+    assert ctl.available(just_ready[0], 0, NOW)
+    assert not ctl.available(just_ready[0], 1, NOW)
+    assert not ctl.available(_new(d, 1, ready=False)[0], 0, NOW)
+    # so the step that follows the surge pod's creation already removes an old pod
+    assert _brief(ctl.step(d, d.template, _old(d, 4) + just_ready, NOW)) == (2, 3, 1)
+
+
+def test_ready_at_start_needs_no_probe_no_init_container_and_no_min_ready_seconds() -> None:
+    assert ctl.ready_at_start(_deployment())
+    assert not ctl.ready_at_start(_deployment(min_ready=5))
+    probe = workloads.Probe(workloads.ProbeHandler.EXEC, command=("true",))
+    plain = builders.container(image="web:2")
+    for probed in (dataclasses.replace(plain, readiness_probe=probe),
+                   dataclasses.replace(plain, startup_probe=probe)):  # fmt: skip
+        d = dataclasses.replace(_deployment(), template=dataclasses.replace(
+            _deployment().template, spec=builders.spec(probed)))  # fmt: skip
+        assert not ctl.ready_at_start(d), probed
+    init = builders.spec(builders.container(image="web:2"),
+                         init_containers=(builders.container(name="init"),))  # fmt: skip
+    d = dataclasses.replace(_deployment(), template=dataclasses.replace(
+        _deployment().template, spec=init))  # fmt: skip
+    assert not ctl.ready_at_start(d)
