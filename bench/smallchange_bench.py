@@ -17,7 +17,8 @@ beforehand. Two rollout strategies alternate: Kubernetes' default RollingUpdate 
 unavailable: several steps) and `maxSurge: 100%` (every new pod in one step). Every repetition
 checks that no `fleet` pod was touched (same podman pod ids before and after), and waits for
 the rollout to end (no old `small` pod, the daemon quiet) before the next push. The pods idle
-(`sleep`, daemon_bench.IDLE) unless `--busy` (a shell forking `sleep 1` every second per pod).
+(`IDLE`: a shell waiting on `sleep`, leaving at once on SIGTERM as a well-behaved service
+does) unless `--busy` (daemon_bench.COMMAND: a shell forking `sleep 1` every second per pod).
 Each repetition's timeline comes from the daemon's JSON log (syncs with their phases, actions);
 `--baseline FILE` puts an earlier run's JSON (e.g. the tree before a change) beside this one.
 """
@@ -52,6 +53,9 @@ STRATEGIES: dict[str, manifests.Fields | None] = {
         "rollingUpdate": {"maxSurge": "100%", "maxUnavailable": 0},
     },
 }
+IDLE = ["sh", "-c", "trap 'exit 0' TERM; sleep 36000 & wait"]
+"""An idle pod that stops at once (daemon_bench.IDLE's `sleep` as PID 1 ignores SIGTERM and
+waits out the grace period at every rollout step)."""
 TARGET_S = 0.3  # the issue: push to the new pods Running <= floor + 0.3 s
 
 
@@ -259,7 +263,7 @@ async def one_change(
 
 
 async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
-    args.command = dbench.COMMAND if args.busy else dbench.IDLE
+    args.command = dbench.COMMAND if args.busy else IDLE
     results: dict[str, Any] = {"load": [dbench.loadavg()], "reps": [],
                                "fleet_command": "busy" if args.busy else "idle"}  # fmt: skip
     lab = labmod.Lab(labmod.LabConfig(
@@ -361,7 +365,8 @@ def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
     runs = [("after", r)]
     if args.baseline is not None:
         runs.insert(0, ("before", json.loads(args.baseline.read_text())))
-    fleet = "idles (`sleep`)" if r.get("fleet_command") == "idle" else "forks `sleep 1` a second"
+    fleet = ("idles (a shell waiting on `sleep`, leaving at once on SIGTERM)"
+             if r.get("fleet_command") == "idle" else "forks `sleep 1` a second")  # fmt: skip
     lines = [
         f"`python -m bench.smallchange_bench` (root): its own lab of {args.hosts} hosts, a git "
         f"server over SSH and `reconciler daemon` watching it (its bare repository's refs, on "
