@@ -159,9 +159,10 @@ async def apply(ctx: Context, config: loadbalancer.Config) -> loadbalancer.Statu
 
 @dataclass(frozen=True)
 class _Verified:
-    """What a full check of one connection's HAProxy found right: it runs `text` as `pid`."""
+    """What a full check of one connection's HAProxy found right: it runs `config` as `pid`
+    (the config kept, not its text: an unchanged pass neither renders nor reads it)."""
 
-    text: str
+    config: loadbalancer.Config
     pid: int
     servers: tuple[loadbalancer.ServerStatus, ...]
     at: float  # ctx.clock() of the full check
@@ -194,10 +195,20 @@ async def _converge(
 ) -> tuple[str, loadbalancer.Status | None]:
     """"started", "reloaded", "stopped", "updated" (runtime API) or "unchanged", and the status
     when "unchanged" (what was read is still true) or "stopped" (not read back)."""
-    paths = ctx.paths
     api = ctx.api()
-    text = haproxy_config.render(config, paths)  # before any change: a bad value changes nothing
     verified = _VERIFIED.pop(ctx.connection, None)
+    pid: int | None = None
+    if config.listeners and verified is not None and (
+        verified.config is config or verified.config == config
+    ) and ctx.clock() - verified.at < VERIFY_EVERY:
+        pid = await api.pid()  # the same process runs what was verified: nothing to read
+        ctx.stats.count_read()
+        if pid is not None and pid == verified.pid:
+            _VERIFIED[ctx.connection] = verified
+            return "unchanged", loadbalancer.Status(
+                ctx.host, True, servers=verified.servers, pid=pid
+            )
+    text = haproxy_config.render(config, ctx.paths)  # before any change: a bad value, no change
     if not config.listeners:
         pid = await api.pid()
         ctx.stats.count_read()
@@ -208,16 +219,7 @@ async def _converge(
         # not read back: a soft-stopping HAProxy may still answer `show info` and then close
         # its socket before `show stat`
         return "stopped", loadbalancer.Status(ctx.host, running=False)
-    if verified is not None and verified.text == text and (
-        ctx.clock() - verified.at < VERIFY_EVERY
-    ):
-        pid = await api.pid()  # the same process runs what was verified: nothing to read
-        ctx.stats.count_read()
-        if pid is not None and pid == verified.pid:
-            _VERIFIED[ctx.connection] = verified
-            return "unchanged", loadbalancer.Status(
-                ctx.host, True, servers=verified.servers, pid=pid
-            )
+    if verified is not None and pid is not None:  # asked above: another process
         old = await ctx.connection.read_file(haproxy_config.CONFIG_FILE)
     else:
         pid, old = await asyncio.gather(
@@ -239,7 +241,7 @@ async def _converge(
         if old_text != text:
             await _write(ctx, text)  # what a later start or reload loads
     if changed == "unchanged" and pid is not None:
-        _VERIFIED[ctx.connection] = _Verified(text, pid, running, ctx.clock())
+        _VERIFIED[ctx.connection] = _Verified(config, pid, running, ctx.clock())
         return changed, loadbalancer.Status(ctx.host, True, servers=running, pid=pid)
     return changed, None
 

@@ -165,6 +165,41 @@ def test_a_killed_load_balancer_is_back_by_the_next_resync(setup: Setup) -> None
     print(f"killed HAProxy on h2 answering again after {back:.1f}s")
 
 
+HAND_MAINT = """
+import os, socket
+path = os.path.expanduser("~/.local/share/reconciler/lb/admin.sock")
+def ask(line):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(line.encode() + b"\\n")
+    s.shutdown(socket.SHUT_WR)
+    out = b""
+    while chunk := s.recv(65536):
+        out += chunk
+    return out.decode()
+rows = [r.split() for r in ask("show servers state").splitlines()[1:] if r and r[0] != "#"]
+be, srv = rows[0][1], rows[0][3]
+ask(f"set server {be}/{srv} state maint")
+print(srv)
+"""
+
+
+def test_a_server_put_out_of_rotation_by_hand_is_repaired(setup: Setup) -> None:
+    """Drift a no-op pass does not see at once: a pass that wants what was verified asks
+    HAProxy only its pid (`haproxy_supervisor.VERIFY_EVERY`, 30 s); the next full check puts
+    the server back (within VERIFY_EVERY plus a resync)."""
+    lab, h2 = setup.lab, setup.lab.get("h2")
+    wait_answering(h2.address, 3, timeout=30)
+    server = lab.ssh(h2, "python3", "-c", HAND_MAINT).stdout.strip()
+    assert server
+    proc.wait_for(lambda: len(answers(h2.address, 24)) == 2,
+                  f"{server} out of rotation on h2", 10, step=0.2)  # fmt: skip
+    changed = time.monotonic()
+    wait_answering(h2.address, 3, timeout=30 + 4 + 20)
+    back = time.monotonic() - changed
+    print(f"{server} put in maintenance by hand on h2: back in rotation after {back:.1f}s")
+
+
 def test_a_lost_host_leaves_rotation_and_the_others_keep_answering(setup: Setup) -> None:
     lab = setup.lab
     for host in lab.hosts():

@@ -8,6 +8,8 @@ import asyncio
 import dataclasses
 from typing import Any, cast
 
+import pytest
+
 from reconciler.executor import haproxy_config, haproxy_runtime, haproxy_supervisor, protocol
 from reconciler.model import loadbalancer as lb
 from tests.executor import test_haproxy_supervisor as sim
@@ -68,6 +70,22 @@ def test_a_noop_asks_only_the_pid() -> None:
     apply(host, clock, sim.config(sim.A, sim.B))
     assert host.commands[3:] == ["show info", "show stat", "show servers state"]
     assert host.reads == 1 and host.trips() == 7
+
+
+def test_a_noop_does_not_render_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    host, clock = verified()
+    rendered: list[lb.Config] = []
+    render = haproxy_config.render
+
+    def counting(cfg: lb.Config, paths: haproxy_config.Paths) -> str:
+        rendered.append(cfg)
+        return render(cfg, paths)
+
+    monkeypatch.setattr(haproxy_config, "render", counting)
+    apply(host, clock, sim.config(sim.A, sim.B))  # an equal config, not the same object
+    assert rendered == []
+    apply(host, clock, sim.config(sim.A))
+    assert len(rendered) == 1
 
 
 def test_before_the_fix_every_noop_read_everything() -> None:
