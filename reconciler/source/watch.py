@@ -19,8 +19,9 @@ from watchdog import events, observers
 
 from reconciler.source import errors, git, gitrun
 
-DEBOUNCE_SECONDS = 0.05
-"""A push writes a lock file, renames it, maybe packs refs: one call for such a burst."""
+DEBOUNCE_SECONDS = 0.01
+"""A push writes a lock file, renames it, maybe packs refs: one call for such a burst. Only the
+rename into place counts for a loose ref, so the wait adds little: it is a push's latency."""
 
 _LOG = logging.getLogger(__name__)
 
