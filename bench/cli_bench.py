@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -137,13 +138,25 @@ class Bench:
         self.add("connect", timed.connect_seconds)
         return listing
 
-    def first_deploy(self) -> None:
-        out, seconds = self.run([self.cli, "apply", str(self.repo), "-q"])
+    def first_deploy(self, label: str = "deploy", tree: Path | None = None) -> None:
+        """A first deploy by this tree's CLI (by the baseline's when `tree`), timed, with its
+        CPU seconds (user + system) and the load average (1 min) at its start."""
+        cmd = [self.cli] if tree is None else [sys.executable, "-c", LAUNCH, str(tree)]
+        load = os.getloadavg()[0]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out, seconds = self.run([*cmd, "apply", str(self.repo), "-q"])
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
         total = self.args.hosts * self.args.pods_per_host
         match = re.search(r"(\d+) created, .* (\d+) failed", out)
         if not match or int(match.group(1)) != total or int(match.group(2)) != 0:
             raise RuntimeError(f"first apply did not create {total} pods:\n{out}")
-        self.add("deploy", seconds)
+        self.add(label, seconds)
+        self.add(f"{label}-cpu", after.ru_utime + after.ru_stime - before.ru_utime
+                 - before.ru_stime)  # fmt: skip
+        self.add(f"{label}-load", load)
+        if tree is not None:
+            log(f"{label} {seconds:.2f}s")
+            return
         listing = self.ps()
         self.distribution = {h: sum(1 for c in entries if not c.get("IsInfra"))
                              for h, entries in listing.items()}  # fmt: skip
@@ -204,8 +217,21 @@ class Bench:
         for key, value in found.items():
             self.add(f"daemon-{key}", value)
 
+    def deploy_rounds(self) -> None:
+        """`--deploy-only`: per repetition this tree's first deploy, the baseline's, then the
+        API floor at each concurrency, each on empty hosts, one after the other (same load)."""
+        for rep in range(self.args.repeat):
+            log(f"repetition {rep + 1}")
+            self.first_deploy()
+            self.teardown()
+            if not self.args.skip_base_apply:
+                self.first_deploy("deploy-base", self.base)
+                self.teardown()
+            self.api_floors()
+
     def api_floors(self) -> None:
         for concurrency in self.args.concurrency:
+            self.add(f"api-{concurrency}-load", os.getloadavg()[0])
             timed = api_floor.deploy(self.targets, self.distribution, self.lab.config.image,
                                      self.lab.config.key_file, self.lab.config.known_hosts,
                                      concurrency)  # fmt: skip
@@ -354,6 +380,34 @@ def render(results: dict[str, Any]) -> str:
     ])
 
 
+def render_deploy(results: dict[str, Any]) -> str:
+    """The first-deploy rows of a `--deploy-only` run, each to the best API floor of the run."""
+    s: dict[str, list[float]] = results["samples"]
+    m = {name: statistics.median(v) for name, v in s.items()}
+    apis = {k: v for k, v in m.items() if re.fullmatch(r"api-\d+", k)}
+    best = min(apis, key=lambda k: apis[k])
+    pods = results["hosts"] * results["pods_per_host"]
+    lines = ["| what | median | ratio to " + best + " | CPU of the CLI process | load (1 min) |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    rows = [*((f"API floor, {k[4:]} pod(s) at a time per host", k) for k in sorted(
+        apis, key=lambda k: int(k[4:]))),
+        (f"`reconciler apply -q`, first deploy, before (commit {results['baseline']})",
+         "deploy-base"), ("**`reconciler apply -q`, first deploy, now**", "deploy")]  # fmt: skip
+    for label, name in rows:
+        if name not in m:
+            continue
+        cpu = f"{m[name + '-cpu']:.2f} s ({m[name + '-cpu'] / pods * 1000:.1f} ms/pod)" if (
+            name + "-cpu" in m) else ""  # fmt: skip
+        load = f"{m[name + '-load']:.1f}" if name + "-load" in m else ""
+        lines.append(f"| {label} | {m[name]:.3f} s | {m[name] / m[best]:.2f}x | {cpu} | {load} |")
+    each = ", ".join(f"{a / b:.2f}x" for a, b in zip(s["deploy"], s[best], strict=False))
+    verdict = "met" if m["deploy"] / m[best] <= DEPLOY_TARGET else "**not met**"
+    return (f"{results['machine']}; {results['hosts']} hosts x {results['pods_per_host']} pods, "
+            f"medians of {len(s['deploy'])} repetitions.\n\n" + "\n".join(lines) + "\n\n"
+            f"First-deploy target ≤ {DEPLOY_TARGET}x the API floor (best per-host concurrency "
+            f"{best[4:]}): {verdict} ({m['deploy'] / m[best]:.2f}x; per repetition {each}).")
+
+
 def render_daemon(results: dict[str, Any]) -> str:
     """The rows through the daemon of a `--daemon-only` run, each to the same rounds' floor."""
     m = {name: statistics.median(v) for name, v in results["samples"].items()}
@@ -393,6 +447,9 @@ def main() -> None:
                         help="the daemon's before: this tree uncut, or the baseline")  # fmt: skip
     parser.add_argument("--daemon-only", action="store_true",
                         help="a deploy and the rounds through the daemon only")  # fmt: skip
+    parser.add_argument("--deploy-only", action="store_true",
+                        help="first deploys (this tree's, the baseline's) and the API floors "
+                        "only, interleaved; printed and saved, the README not rewritten")
     parser.add_argument("--subnet", type=int, default=15,
                         help="the lab on 198.18.N.x (two runs at once: two N)")  # fmt: skip
     parser.add_argument("--save", type=Path)
@@ -414,7 +471,9 @@ def main() -> None:
         pss, processes = harness_memory(bench.hosts)
         bench.add("harness-pss", pss)
         log(f"harness: {pss / 2**20:.0f} MB PSS in {processes} processes")
-        if args.daemon_only:
+        if args.deploy_only:
+            bench.deploy_rounds()
+        elif args.daemon_only:
             for _ in range(args.help_rounds):
                 bench.add("python", bench.run([sys.executable, "-c", "pass"])[1])
             bench.first_deploy()
@@ -422,7 +481,7 @@ def main() -> None:
             bench.teardown()
         else:
             bench.startup()
-        for rep in range(0 if args.daemon_only else args.repeat):
+        for rep in range(0 if args.daemon_only or args.deploy_only else args.repeat):
             log(f"repetition {rep + 1}")
             bench.first_deploy()
             bench.noop_rounds()
@@ -442,6 +501,10 @@ def main() -> None:
                "machine": report.machine()}  # fmt: skip
     if args.save:
         args.save.write_text(json.dumps(results, indent=1) + "\n")
+    if args.deploy_only:
+        print(render_deploy(results))
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
     if args.daemon_only:
         print(render_daemon(results))
         shutil.rmtree(tmp, ignore_errors=True)

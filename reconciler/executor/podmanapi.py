@@ -108,11 +108,11 @@ class PodmanAPI:
         headers: Mapping[str, str] | None = None,
         content: bytes | None = None,
     ) -> Any:
-        """One HTTP request; returns the response (None for a 404 when `ok_missing`)."""
+        """One HTTP request; returns the response (None for a 404 when `ok_missing`). A
+        mutation is counted unless Podman refused it (4xx: nothing changed, e.g. a pod create
+        refused with 409 because the name is taken); one lost in transport may have happened."""
         if mutation is None:
             self._stats.count_read()
-        else:
-            self._stats.count(mutation)
         kwargs: dict[str, Any] = {"params": dict(params or {}), "timeout": timeout or self._timeout}
         if body is not None:
             kwargs["data"] = json.dumps(body)
@@ -127,8 +127,12 @@ class PodmanAPI:
         try:
             response = getattr(self._api, method)(path, **kwargs)
         except (podman.errors.APIError, requests.RequestException, OSError) as exc:
+            if mutation is not None:
+                self._stats.count(mutation)
             cause = exc.__cause__ if isinstance(exc, podman.errors.APIError) else exc
             raise self._transport_error(operation, cause or exc, started) from exc
+        if mutation is not None and not 400 <= response.status_code < 500:
+            self._stats.count(mutation)
         if response.status_code < 500:  # the API works (a 404 is an answer; a 500 is trouble)
             self._answered_at = time.monotonic()
         if ok_missing and response.status_code == 404:

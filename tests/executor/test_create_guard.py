@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from reconciler.executor import errors, hostops, hostsession
+from reconciler.executor import errors, hostops, hostsession, podmanapi, protocol
 from reconciler.model import hoststate
 from tests.executor.test_podmanspec import make_run
 
@@ -179,3 +179,35 @@ def test_other_create_failures_are_not_taken_for_a_taken_name() -> None:
     with pytest.raises(errors.PodError, match="no space left"):
         create(api, run)
     assert not any(c.startswith("inspect_pod") for c in api.calls)
+
+
+class _Answer:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.text = '{"message": "pod already exists"}'
+
+    def json(self) -> dict[str, Any]:
+        return {"Id": "new-id", "message": "pod already exists"}
+
+
+def test_a_refused_create_is_not_counted_as_a_change() -> None:
+    """`stats.mutations` counts what changed hosts (an idempotent create leaves it as it was;
+    the claim-volume listing is reused while it stays): a 409 changed nothing."""
+    stats = protocol.ExecutorStats()
+    api = podmanapi.PodmanAPI(
+        "h1", "/nonexistent.sock", stats,
+        transport_error=lambda op, exc, started: errors.HostError("h1", op),
+        timeout=5, pull_timeout=5, ping_timeout=5, pool_size=1,
+    )  # fmt: skip
+    answers = [_Answer(409), _Answer(201)]
+
+    class Client:
+        def post(self, path: str, **kwargs: Any) -> _Answer:
+            return answers.pop(0)
+
+    api._api = Client()  # type: ignore[assignment]
+    with pytest.raises(errors.OperationFailed) as refused:
+        api.create_pod({"name": "p"})
+    assert refused.value.status == 409 and stats.mutations == 0
+    assert api.create_pod({"name": "p"}) == "new-id"
+    assert stats.mutations == 1
