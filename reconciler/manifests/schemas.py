@@ -106,18 +106,19 @@ def _load(root: Path) -> SchemaSet:
             f"found {versions or 'none'}; run scripts/copy_schemas.py"
         )
     version_dir = upstream_root / versions[0]
-    definitions = _read(version_dir / "_definitions.json")["$defs"]
+    definitions_file = version_dir / "_definitions.json"
     files = {kind.kind: root / "subset" / kind.schema_file for kind in subset.KINDS}
     upstream_files = {kind.kind: version_dir / kind.upstream for kind in subset.KINDS
                       if kind.upstream is not None}  # fmt: skip
-    for path in [*files.values(), *upstream_files.values()]:
+    for path in [definitions_file, *files.values(), *upstream_files.values()]:
         _read(path)  # a broken installation fails here; read again on the kind's first use
-    lock = threading.RLock()  # one for all: a kind's inliner serves its two schemas
-    inliners = _PerKind(files, lambda kind: _Inliner(definitions, files[kind].parent), lock)
-    inlined = _PerKind(files, lambda kind: inliners[kind].inline(_read(files[kind])), lock)
-    upstream = _PerKind(
-        upstream_files, lambda kind: inliners[kind].inline(_read(upstream_files[kind])), lock
-    )
+    lock = threading.RLock()
+
+    def inline(kind: base.Kind, path: Path) -> Any:
+        return _Inliner(_definitions(definitions_file), files[kind].parent).inline(_read(path))
+
+    inlined = _PerKind(files, lambda kind: inline(kind, files[kind]), lock)
+    upstream = _PerKind(upstream_files, lambda kind: inline(kind, upstream_files[kind]), lock)
     fast = _PerKind(files, lambda kind: _fast(inlined[kind]), lock)
     kinds = frozenset((k["apiVersion"], k["kind"]) for k in _read(version_dir / "kinds.json"))
     return SchemaSet(root, versions[0].lstrip("v"), Validators(inlined), Validators(upstream),
@@ -164,6 +165,20 @@ def _compile(schema: Any) -> Any:
     import jsonschema  # type: ignore[import-untyped]  # noqa: PLC0415 (see the docstring)
 
     return jsonschema.Draft202012Validator(schema)
+
+
+@functools.cache
+def _definitions(path: Path) -> dict[str, Any]:
+    """The upstream definitions every kind's schema is inlined from (0.9 MB of Python objects),
+    held until `release()`."""
+    found: dict[str, Any] = _read(path)["$defs"]
+    return found
+
+
+def release() -> None:
+    """Drop the definitions: the kinds inlined so far keep their schemas, a kind first used
+    later reads them again (20 ms). The daemon calls it after each sync (`runtime.memory`)."""
+    _definitions.cache_clear()
 
 
 def _read(path: Path) -> Any:

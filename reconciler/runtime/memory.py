@@ -1,7 +1,8 @@
 """The daemon's memory between reconciles: after each sync the daemon loop (`runtime.daemon`)
-calls `settle()`, which gives the heap pages a reconcile freed back to the system (glibc's
-`malloc_trim`), and after the first one also collects and freezes the start-up objects (the
-imported modules and the first load), so later collections never walk them again. Before any
+calls `settle()`, which drops what only building a new kind's schema needs (`schemas.release`)
+and gives the heap pages a reconcile freed back to the system (glibc's `malloc_trim`), and after
+the first one also collects and freezes the start-up objects (the imported modules and the
+first load), so later collections never walk them again. Before any
 thread starts, `daemon.run` calls `limit_arenas()` (at most ARENAS malloc arenas).
 
 Linux with glibc only; elsewhere (musl, macOS) `settle` collects and freezes and trims nothing,
@@ -17,6 +18,8 @@ import gc
 import logging
 import os
 from collections.abc import Callable
+
+from reconciler.manifests import schemas
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +80,7 @@ class Settler:
         self.frozen = False
 
     def settle(self) -> None:
+        schemas.release()  # before the first collect: not frozen with the start-up objects
         if not self.frozen:
             gc.collect()
             gc.freeze()  # start-up objects: kept for the life of the daemon, never walked again

@@ -1,5 +1,6 @@
 """The daemon's settling after a sync: the first one collects and freezes the start-up objects,
-every one gives freed heap pages back (glibc's malloc_trim, present on these Linux machines)."""
+every one drops the schema definitions and gives freed heap pages back (glibc's malloc_trim,
+present on these Linux machines)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import gc
 
 import pytest
 
+from reconciler.manifests import schemas
+from reconciler.model import base
 from reconciler.runtime import memory
 
 
@@ -46,3 +49,19 @@ def test_limit_arenas_is_false_when_mallopt_refuses(monkeypatch: pytest.MonkeyPa
     monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
     monkeypatch.setattr(memory, "_mallopt", lambda: lambda param, value: 0)
     assert memory.limit_arenas() is False
+
+
+def test_settle_drops_the_schema_definitions_and_a_kind_first_used_later_still_checks() -> None:
+    fresh = schemas._load.__wrapped__(schemas.default_directory())  # not the process-wide set
+    assert fresh.fast[base.Kind.NAMESPACE] is not None
+    assert schemas._definitions.cache_info().currsize == 1
+    settler = memory.Settler()
+    try:
+        settler.settle()
+    finally:
+        gc.unfreeze()
+    assert schemas._definitions.cache_info().currsize == 0
+    service = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"},
+               "spec": {"ports": [{"port": "eighty"}]}}  # fmt: skip
+    assert list(fresh.iter_errors(base.Kind.SERVICE, service))  # read again, then checked
+    assert list(fresh.iter_errors(base.Kind.NAMESPACE, {**service, "kind": "Namespace"})) != []
