@@ -28,11 +28,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime
+import functools
 import http.client
 import json
 import os
 import re
 import statistics
+import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -210,6 +213,17 @@ def describe(events: list[dict[str, Any]], running: float) -> str:
 # ----- one repetition -------------------------------------------------------------------------
 
 
+async def quiet(daemon: dbench.Daemon, seconds: float = 2.0) -> None:
+    """Until the daemon finished no sync for `seconds`."""
+    last, since = None, time.monotonic()
+    while time.monotonic() - since < seconds:
+        status = await asyncio.to_thread(daemon.status)
+        sync_id = ((status or {}).get("lastFinishedSync") or {}).get("id")
+        if sync_id != last:
+            last, since = sync_id, time.monotonic()
+        await asyncio.sleep(0.2)
+
+
 async def rollout_ended(daemon: dbench.Daemon, watch: Watch, new: set[str], small: int) -> None:
     """Wait until only the `small` new pods are left and the daemon ran no sync for 2 s."""
     while True:
@@ -218,13 +232,7 @@ async def rollout_ended(daemon: dbench.Daemon, watch: Watch, new: set[str], smal
         if names == new and len(names) == small:
             break
         await asyncio.sleep(0.2)
-    last, quiet = None, time.monotonic()
-    while time.monotonic() - quiet < 2.0:
-        status = await asyncio.to_thread(daemon.status)
-        sync_id = ((status or {}).get("lastFinishedSync") or {}).get("id")
-        if sync_id != last:
-            last, quiet = sync_id, time.monotonic()
-        await asyncio.sleep(0.2)
+    await quiet(daemon)
 
 
 async def one_change(
@@ -255,11 +263,54 @@ async def one_change(
     floor = await hosts.floor(placed, image, rep)
     fleet_after = await pod_ids(hosts, "fleet-")
     events = timeline(daemon.log, pushed_wall, ended)
-    return {"running": running, "seen": seen, "floor": floor, "placed": placed,
+    return {"sha": sha, "running": running, "seen": seen, "floor": floor, "placed": placed,
             "fleet_untouched": fleet_before == fleet_after, "fleet": len(fleet_after),
             "rollout_s": ended - pushed_wall, "timeline": events,
             "syncs_to_running": sum(1 for e in events
                                     if e["kind"] == "sync" and e["start"] < running)}  # fmt: skip
+
+
+class Daemon(dbench.Daemon):
+    """The daemon run by `python` (another tree's venv for `--baseline-python`)."""
+
+    python = sys.executable
+
+    def start(self, timeout: float = 60) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [self.python, "-m", "reconciler", "daemon", "--config", str(self.config),
+                 "--log-format", "json"],
+                stdout=out, stderr=out, env=self.env,
+            )  # fmt: skip
+        proc.wait_for(lambda: self.get("/healthz") is not None, "the daemon's /healthz", timeout)
+
+
+def tree_of(python: Path) -> str:
+    """The commit (and `+changes` when dirty) of the tree whose `.venv/bin/python` this is."""
+    tree = python.parent.parent.parent
+    rev = subprocess.run(["git", "-C", str(tree), "describe", "--always", "--dirty=+changes"],
+                         capture_output=True, text=True, check=False).stdout.strip()  # fmt: skip
+    return rev or "unknown"
+
+
+def start_daemon(base: Path, label: str, python: str, lab: labmod.Lab,
+                 server: gitserver.GitServer) -> Daemon:  # fmt: skip
+    port = proc.free_port()
+    config = base / f"{label}.yaml"
+    config.write_text(
+        f"repository: {server.repository}\nbranch: main\nstate_dir: {base / label}\n"
+        f"resync_interval: 30\nssh_key: {lab.config.key_file}\n"
+        f"known_hosts: {lab.config.known_hosts}\nlisten: 127.0.0.1:{port}\n"
+        "connect_timeout: 10\n"
+    )
+    env = {**os.environ, "RECONCILER_SSH_KEY": str(lab.config.key_file),
+           "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts),
+           "RECONCILER_CONFIG": "/dev/null"}  # fmt: skip
+    daemon = Daemon(config, base / f"{label}.log", port, env)
+    daemon.python = python
+    daemon.partial = {}
+    daemon.start()
+    return daemon
 
 
 async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
@@ -279,17 +330,6 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         images = (digest_of(tag), tag)
         base = tmp / "daemon"
         base.mkdir()
-        port = proc.free_port()
-        config = base / "config.yaml"
-        config.write_text(
-            f"repository: {server.repository}\nbranch: main\nstate_dir: {base / 'state'}\n"
-            f"resync_interval: 30\nssh_key: {lab.config.key_file}\n"
-            f"known_hosts: {lab.config.known_hosts}\nlisten: 127.0.0.1:{port}\n"
-            "connect_timeout: 10\n"
-        )
-        env = {**os.environ, "RECONCILER_SSH_KEY": str(lab.config.key_file),
-               "RECONCILER_KNOWN_HOSTS": str(lab.config.known_hosts),
-               "RECONCILER_CONFIG": "/dev/null"}  # fmt: skip
         work = gitserver.WorkTree(base / "work", server, author="bench")
         for host in lab.hosts():
             work.write(f"hosts/{host.name}.yaml", dbench.host_yaml(host))
@@ -298,27 +338,39 @@ async def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                    dbench.deployment_yaml("fleet", args.fleet, tag, args.command))  # fmt: skip
         work.write(f"{NAMESPACE}/small.yaml", small_yaml(args.small, tag, None, args.command))
         sha, pushed = dbench.push(work, "the fleet")
-        daemon = dbench.Daemon(config, base / "daemon.log", port, env)
-        daemon.partial = {}
-        daemon.start()
-        dbench.wait_for(lambda: daemon.applied(sha), "the fleet applied", 1800, 0.5)
-        results["fleet_apply_s"] = time.monotonic() - pushed
-        dbench.log(f"fleet applied in {results['fleet_apply_s']:.0f}s")
+        parts = [("after", sys.executable, results)]
+        results["tree"] = tree_of(Path(sys.executable))
+        if args.baseline_python is not None:  # the same lab and fleet, the other tree first
+            results["baseline"] = {"load": [dbench.loadavg()], "reps": [],
+                                   "tree": tree_of(args.baseline_python)}  # fmt: skip
+            parts.insert(0, ("before", str(args.baseline_python), results["baseline"]))
         hosts = dbench.Hosts(lab, args.command)
-        await hosts.connect()
         watch = Watch(lab.hosts())
-        names = list(STRATEGIES)
-        for rep in range(args.reps):
-            strategy = names[rep % len(names)]
-            one = await one_change(
-                daemon, work, hosts, watch, args, images[rep % 2], STRATEGIES[strategy], rep
-            )
-            one["strategy"] = strategy
-            results["reps"].append(one)
-            results["load"].append(dbench.loadavg())
-            brief = {k: v for k, v in one.items() if k != "timeline"}
-            dbench.log(f"rep {rep} ({strategy}): {brief}\n"
-                       f"{describe(one['timeline'], one['running'])}")  # fmt: skip
+        names, n = list(STRATEGIES), 0
+        for label, python, part in parts:
+            started = time.monotonic()
+            daemon = start_daemon(base, label, python, lab, server)
+            dbench.wait_for(functools.partial(daemon.applied, sha), "the head", 1800, 0.5)
+            await quiet(daemon)
+            part["fleet_apply_s"] = time.monotonic() - (pushed if n == 0 else started)
+            dbench.log(f"{label}: the fleet applied in {part['fleet_apply_s']:.0f}s")
+            if not hosts.conns:
+                await hosts.connect()
+            for _ in range(args.reps):
+                strategy = names[n % len(names)]
+                one = await one_change(
+                    daemon, work, hosts, watch, args, images[n % 2], STRATEGIES[strategy], n
+                )
+                sha = one.pop("sha")
+                one["strategy"] = strategy
+                part["reps"].append(one)
+                part["load"].append(dbench.loadavg())
+                brief = {k: v for k, v in one.items() if k != "timeline"}
+                dbench.log(f"{label} rep {n} ({strategy}): {brief}\n"
+                           f"{describe(one['timeline'], one['running'])}")  # fmt: skip
+                n += 1
+            daemon.stop()
+            daemon = None
         return results
     finally:
         if watch is not None:
@@ -363,7 +415,9 @@ def _rows(label: str, r: dict[str, Any]) -> tuple[list[str], list[str]]:
 
 def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
     runs = [("after", r)]
-    if args.baseline is not None:
+    if r.get("baseline") is not None:
+        runs.insert(0, ("before", r["baseline"]))
+    elif args.baseline is not None:
         runs.insert(0, ("before", json.loads(args.baseline.read_text())))
     fleet = ("idles (a shell waiting on `sleep`, leaving at once on SIGTERM)"
              if r.get("fleet_command") == "idle" else "forks `sleep 1` a second")  # fmt: skip
@@ -379,7 +433,10 @@ def write(args: argparse.Namespace, r: dict[str, Any]) -> str:
         "are found by polling each host's API socket). Floor, same repetition, after the "
         "rollout ended: as many `podman run -d` per host as new pods the daemon placed there, "
         "sequential per host, hosts in parallel, on connections opened beforehand. The two "
-        "strategies alternate; the next push waits for the rollout to end.",
+        "strategies alternate; the next push waits for the rollout to end. "
+        + " ".join(f"{label}: the daemon of tree {run_.get('tree', '?')}." for label, run_ in runs)
+        + (" Both on the same lab and fleet in one run, before's repetitions first."
+           if r.get("baseline") is not None else ""),
         "",
         "| tree | strategy | push → new pods Running (median) | floor (median) | ratio to "
         "floor | product - floor | syncs until Running | fleet pods untouched |",
@@ -420,6 +477,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=4)
     parser.add_argument("--busy", action="store_true", help="pods fork `sleep 1` every second")
     parser.add_argument("--baseline", type=Path, help="an earlier run's JSON, shown beside")
+    parser.add_argument("--baseline-python", type=Path,
+                        help="first run every repetition with the daemon of this python (another "
+                             "tree's venv), then with this tree's, on the same lab")  # fmt: skip
     report.lab_main(parser, run, write, "Push-to-running for a small change", "scbench-")
 
 
