@@ -26,14 +26,29 @@ from typing import Any
 from bench import cli_bench, daemon_rss, report
 from tests.harness import lab as labmod
 
-DUMP = """import json, os, signal, sys, threading
+DUMP = """import ctypes, json, os, signal, sys, threading, tracemalloc
 def _dump(_signum, _frame):
     names = [t.name for t in threading.enumerate()]
+    top = []
+    if tracemalloc.is_tracing():
+        snap = tracemalloc.take_snapshot()
+        top = [(str(s.traceback), s.size, s.count) for s in snap.statistics("lineno")[:60]]
+        top += [(str(s.traceback), s.size, s.count) for s in snap.statistics("filename")[:60]]
+    class Info(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd usmblks "
+                    "fsmblks uordblks fordblks keepcost".split()]
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallinfo2.restype = Info
+    info = libc.mallinfo2()
+    heap = {"arena": info.arena, "in_use": info.uordblks, "free": info.fordblks,
+            "mmapped": info.hblkhd}
     with open(os.environ["BENCH_DUMP"], "w") as out:
-        json.dump({"modules": sorted(sys.modules), "threads": names}, out)
+        json.dump({"modules": sorted(sys.modules), "threads": names, "heap": heap,
+                   "top": top}, out)
 signal.signal(signal.SIGUSR1, _dump)
 """
-"""Prepended to the launcher: SIGUSR1 writes the daemon's modules and threads to $BENCH_DUMP."""
+"""Prepended to the launcher: SIGUSR1 writes the daemon's modules, threads, glibc heap (mallinfo2)
+and, under PYTHONTRACEMALLOC, the largest allocation sites to $BENCH_DUMP."""
 
 
 def log(message: str) -> None:
@@ -83,12 +98,17 @@ def run_one(bench: cli_bench.Bench, label: str, tree: Path, work: Path,
         os.environ.update(saved)
     held = json.loads(dump.read_text()) if dump.exists() else {"modules": [], "threads": []}
     found["modules"] = held["modules"]
+    found["heap"] = held.get("heap", {})
+    found["top"] = held.get("top", [])
     found["threads_by_name"] = dict(Counter(
         name.rstrip("0123456789_-") or name for name in held["threads"]
     ))  # fmt: skip
     log(f"{label}: RSS {found['rss_end'] / 2**20:.1f} MB (max {found['rss_max'] / 2**20:.1f}), "
         f"anonymous {found['rss_anonymous'] / 2**20:.1f}, file {found['rss_file'] / 2**20:.1f}, "
-        f"{found['threads']:.0f} threads, {len(found['modules'])} modules")  # fmt: skip
+        f"{found['threads']:.0f} threads, {len(found['modules'])} modules, glibc heap "
+        f"{ {k: round(v / 2**20, 1) for k, v in found['heap'].items()} }")  # fmt: skip
+    for where, size, count in found["top"]:
+        log(f"  {size / 2**20:6.2f} MB {count:7d} {where}")
     return found
 
 
