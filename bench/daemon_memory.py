@@ -4,8 +4,8 @@ same repository; VmRSS over a window of resyncs, the smaps_rollup split, and wha
 holds at the end (its modules, its threads by name, from a SIGUSR1 handler of the launcher).
 
 Usage (root): .venv/bin/python -m bench.daemon_memory [--baseline REV] [--subnet 22] [--rounds 2]
-[--variant NAME=ENV=VALUE] [--save FILE]. Builds its own lab (as `bench.cli_bench`); prints the
-figures and the modules this tree's daemon no longer holds; rewrites nothing.
+[--variant NAME=ENV=VALUE] [--deploying] [--save FILE]. Builds its own lab (as `bench.cli_bench`);
+prints the figures and the modules this tree's daemon no longer holds; rewrites nothing.
 """
 
 from __future__ import annotations
@@ -147,6 +147,8 @@ def main() -> None:
     parser.add_argument("--subnet", type=int, default=22)
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=VAR=VALUE: this tree again with VAR=VALUE set")  # fmt: skip
+    parser.add_argument("--deploying", action="store_true",
+                        help="also this tree's daemon placing the pods itself (none running)")
     parser.add_argument("--save", type=Path)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="reconciler-daemon-memory-"))
@@ -167,9 +169,13 @@ def main() -> None:
             name, _, setting = variant.partition("=")
             var, _, value = setting.partition("=")
             daemons.append((name, cli_bench.REPO_ROOT, {var: value}))
+        if args.deploying:  # numpy (the scheduler's) stays loaded once a pod was placed
+            daemons.append(("now-deploying", cli_bench.REPO_ROOT, {}))
         for index in range(args.rounds):
             for label, tree, env in daemons:
                 work = tmp / "daemons" / f"{label}-{index}"
+                if label.endswith("-deploying"):
+                    bench.teardown()
                 runs.setdefault(label, []).append(run_one(bench, label, tree, work, env))
         bench.teardown()
     finally:
