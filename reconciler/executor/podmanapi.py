@@ -19,7 +19,7 @@ import podman
 import podman.errors
 import requests
 
-from reconciler.executor import errors, podevents, protocol
+from reconciler.executor import errors, podevents, podmanhttp, protocol
 
 log = logging.getLogger(__name__)
 
@@ -73,10 +73,7 @@ class PodmanAPI:
         self._client = podman.PodmanClient(
             base_url=f"unix://{local_socket}", timeout=timeout, max_pool_size=pool_size
         )
-        self._api = self._client.api
-        # A Unix socket: no proxy from the environment, no ~/.netrc login; without this,
-        # requests looks both up again for every call (a file lookup and a proxy scan each).
-        self._api.trust_env = False
+        self._api: Any = podmanhttp.Direct(self._client.api)
 
     def close(self) -> None:
         self._client.close()  # type: ignore[no-untyped-call]
