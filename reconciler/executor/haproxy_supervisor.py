@@ -7,15 +7,17 @@ started; a change of listeners is a seamless reload (`-x admin.sock -sf OLDPID`:
 takes the listening sockets over, the old one finishes its connections); a change of servers only
 goes through the runtime API (`haproxy_runtime`). No listeners: HAProxy is stopped (soft stop).
 
-A pass that wants what was last verified on this connection asks only HAProxy's pid (one
-runtime API call): the same pid means the same process with what it was given. The config file
-and the servers are read again (a hand edit, a server changed by hand) once VERIFY_EVERY seconds
-passed since the last full check, and at once after a new pid, an error or any change.
+A pass that wants what was last verified on this connection asks nothing for PID_EVERY seconds,
+then only HAProxy's pid (one runtime API call): the same pid means the same process with what it
+was given. The config file and the servers are read again (a hand edit, a server changed by
+hand) once VERIFY_EVERY seconds passed since the last full check, and at once after a new pid,
+an error or any change.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import weakref
@@ -41,6 +43,10 @@ ERROR_LINES = 3  # lines of HAProxy's stderr kept in an error message
 VERIFY_EVERY = 30.0
 """Seconds a full check (config file, servers) of a host's HAProxy stands for: meanwhile a pass
 that wants the same config checks only the pid (1 round trip instead of 4)."""
+PID_EVERY = 15.0
+"""Seconds a pid check stands for: a pass within them that wants the verified config makes no
+call at all. A killed HAProxy is started again by the first pass after them (at a 10 s resync,
+the next one or the one after)."""
 
 
 class StartFailed(errors.ExecutorError):
@@ -166,6 +172,7 @@ class _Verified:
     pid: int
     servers: tuple[loadbalancer.ServerStatus, ...]
     at: float  # ctx.clock() of the full check
+    pid_at: float  # ctx.clock() of the last pid check (the full check's, or a later one)
 
 
 _VERIFIED: weakref.WeakKeyDictionary[HostLink, _Verified] = weakref.WeakKeyDictionary()
@@ -198,11 +205,16 @@ async def _converge(
     api = ctx.api()
     verified = _VERIFIED.pop(ctx.connection, None)
     pid: int | None = None
+    now = ctx.clock()
     if config.listeners and verified is not None and (
         verified.config is config or verified.config == config
-    ) and ctx.clock() - verified.at < VERIFY_EVERY:
-        pid = await api.pid()  # the same process runs what was verified: nothing to read
-        ctx.stats.count_read()
+    ) and now - verified.at < VERIFY_EVERY:
+        if now - verified.pid_at >= PID_EVERY:
+            pid = await api.pid()  # the same process runs what was verified: nothing to read
+            ctx.stats.count_read()
+            verified = dataclasses.replace(verified, pid_at=now)
+        else:
+            pid = verified.pid
         if pid is not None and pid == verified.pid:
             _VERIFIED[ctx.connection] = verified
             return "unchanged", loadbalancer.Status(
@@ -241,7 +253,7 @@ async def _converge(
         if old_text != text:
             await _write(ctx, text)  # what a later start or reload loads
     if changed == "unchanged" and pid is not None:
-        _VERIFIED[ctx.connection] = _Verified(config, pid, running, ctx.clock())
+        _VERIFIED[ctx.connection] = _Verified(config, pid, running, now, now)
         return changed, loadbalancer.Status(ctx.host, True, servers=running, pid=pid)
     return changed, None
 

@@ -1,6 +1,6 @@
-"""A no-op pass asks a verified HAProxy only its pid (`haproxy_supervisor.VERIFY_EVERY`): the
-round trips it skips, and the drift still repaired (killed, restarted by hand, a server or the
-config file changed by hand), against the simulated host of test_haproxy_supervisor."""
+"""A no-op pass asks a verified HAProxy nothing, or only its pid (`haproxy_supervisor.PID_EVERY`,
+`VERIFY_EVERY`): the round trips it skips, and the drift still repaired (killed, restarted by
+hand, a server or the config file changed by hand), against test_haproxy_supervisor's SimHost."""
 
 from __future__ import annotations
 
@@ -58,18 +58,23 @@ def verified() -> tuple[CountingHost, Clock]:
     return host, clock
 
 
-def test_a_noop_asks_only_the_pid() -> None:
+def test_a_noop_asks_nothing_then_only_the_pid() -> None:
     host, clock = verified()
     for _ in range(3):
-        clock.now += 9.0
+        clock.now += 4.0  # within PID_EVERY of the full check: no call at all
         status = apply(host, clock, sim.config(sim.A, sim.B))
         assert status.running and status.pid == 100 and not status.error
         assert sim.states(status) == {"web-1": "ready", "web-2": "ready"}
-    assert host.commands == ["show info"] * 3 and host.reads == 0 and host.trips() == 3
+    assert host.trips() == 0
+    clock.now += haproxy_supervisor.PID_EVERY  # then the pid alone
+    assert apply(host, clock, sim.config(sim.A, sim.B)).pid == 100
+    clock.now += 1.0
+    apply(host, clock, sim.config(sim.A, sim.B))
+    assert host.commands == ["show info"] and host.reads == 0 and host.trips() == 1
     clock.now += haproxy_supervisor.VERIFY_EVERY  # then a full check again: pid, file, servers
     apply(host, clock, sim.config(sim.A, sim.B))
-    assert host.commands[3:] == ["show info", "show stat", "show servers state"]
-    assert host.reads == 1 and host.trips() == 7
+    assert host.commands[1:] == ["show info", "show stat", "show servers state"]
+    assert host.reads == 1 and host.trips() == 5
 
 
 def test_a_noop_does_not_render_the_config(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,10 +109,12 @@ def test_a_changed_config_is_a_full_pass() -> None:
     assert "del server shop.web.http/web-2" in host.commands and host.reads == 1
 
 
-def test_a_killed_haproxy_is_started_at_the_next_pass() -> None:
+def test_a_killed_haproxy_is_started_by_the_first_pass_after_pid_every() -> None:
     host, clock = verified()
     host.pid = None
     clock.now += 1.0
+    assert apply(host, clock, sim.config(sim.A, sim.B)).pid == 100  # not asked yet
+    clock.now += haproxy_supervisor.PID_EVERY
     status = apply(host, clock, sim.config(sim.A, sim.B))
     assert status.started and status.pid == 101
     assert sim.states(status) == {"web-1": "ready", "web-2": "ready"}
@@ -120,7 +127,7 @@ def test_a_haproxy_restarted_by_hand_is_checked_fully_at_once() -> None:
     host.files["lb/haproxy.cfg"] = host.files["lb/haproxy.cfg"].replace(b"web-2", b"evil-2")
     host.servers = sim.load(host.files["lb/haproxy.cfg"].decode())
     host.pid = 555
-    clock.now += 1.0
+    clock.now += haproxy_supervisor.PID_EVERY
     status = apply(host, clock, sim.config(sim.A, sim.B))
     assert status.pid == 555 and sim.states(status) == {"web-1": "ready", "web-2": "ready"}
     assert b"evil-2" not in host.files["lb/haproxy.cfg"] and host.reads == 1
