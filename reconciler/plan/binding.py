@@ -16,7 +16,12 @@ from dataclasses import dataclass
 
 from reconciler.model import base, diagnostics, hoststate, objects, workloads
 from reconciler.plan import expand, podports, podrules
-from reconciler.scheduler import inputs, result, unchanged
+from reconciler.scheduler import inputs, reference, result, unchanged
+
+PLAIN_PAIRS = 2_500
+"""Up to this many hosts x pods, the plain `scheduler.reference` places the pods (the same answer,
+tested in tests/scheduler; 60 us a pair): faster than importing numpy, and a daemon of a small
+fleet never holds numpy's 11 MB. Above it, `scheduler.placement` (numpy columns)."""
 
 
 def pod_key(namespace: str, name: str) -> str:
@@ -185,6 +190,8 @@ def schedule(
             errors.append(_refused(str(pod.object_key), pod.source, str(exc)))
     requests.extend(kept_request(pod) for pod in kept)
     placed = unchanged.all_kept(infos, requests)  # nothing to place: numpy stays unimported
+    if placed is None and len(infos) * len(requests) <= PLAIN_PAIRS:
+        placed = reference.schedule(infos, requests)
     if placed is None:
         from reconciler.scheduler import placement  # noqa: PLC0415
 
