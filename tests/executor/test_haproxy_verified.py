@@ -157,3 +157,20 @@ def test_an_error_drops_the_verification() -> None:
     host.reads = 0
     apply(host, clock, sim.config(sim.A, dataclasses.replace(sim.B, port=20009)))
     assert host.reads == 1  # checked fully again, not taken as verified
+
+
+def test_many_server_changes_are_one_reload_not_a_command_each() -> None:
+    """40 pods joining at once: one seamless reload (no `add server` round trips), every
+    server in rotation; a few changes still go through the runtime API."""
+    host, clock = verified()
+    many = [lb.Server(f"many-{i}", "198.18.0.14", 21000 + i) for i in range(40)]
+    status = apply(host, clock, sim.config(sim.A, sim.B, *many))
+    assert status.reloaded and status.pid == 101
+    assert not any(c.startswith("add server") for c in host.commands)
+    assert len(host.argvs) == 2 and host.argvs[-1][-2:] == ["-sf", "100"]
+    assert set(sim.states(status).values()) == {"ready"} and len(status.servers) == 42
+    few = apply(host, clock, sim.config(sim.A, sim.B, *many[:-1]))
+    assert not few.reloaded and len(host.argvs) == 2
+    assert [c for c in host.commands if c.startswith("del server")] == [
+        "del server shop.web.http/many-39"
+    ]
