@@ -87,7 +87,7 @@ def most_recent(cron: cronjobs.CronJob, earliest: float, now: float) -> float | 
 
 
 def next_time(cron: cronjobs.CronJob, now: float) -> float:
-    import croniter  # noqa: PLC0415 (with dateutil ~1 MB: a daemon without CronJobs never loads it)
+    import croniter  # noqa: PLC0415 (with dateutil 0.7 MB: a daemon without CronJobs never loads it)
 
     start = datetime.datetime.fromtimestamp(now, _zone(cron))
     return float(croniter.croniter(cron.schedule, start).get_next(float))
