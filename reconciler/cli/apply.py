@@ -81,6 +81,9 @@ def run(args: argparse.Namespace) -> int:
         controllers.autoscaling = autoscale.recorded_only()  # the daemon's HPA counts
         controllers.jobs = jobrun.recorded_only()  # the daemon's Job records (not waited for)
         controllers.cron = cronrun.recorded_only()  # the daemon's CronJob runs (none made here)
+        # No exit streams for a pass that ends the run (a no-op opens none): only once it waits
+        # for a rollout, when a container dying meanwhile is worth hearing at once.
+        controllers.watch_exits = False
         started = time.monotonic()
         counts = {kind: 0 for kind in hoststate.ActionKind}
         failed = 0
@@ -103,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
                 _print_rollouts(prepared, done, args.quiet)
                 if done.failed or not _worth_waiting(prepared):
                     break
+                if not controllers.watch_exits and controllers.restarts is not None:
+                    controllers.watch_exits = True  # and every later observe keeps them
+                    executor.watch_exits(prepared.targets, controllers.restarts.on_exit)
                 wait = prepared.requeue_after
                 controllers.wait(sync.ROLLOUT_REQUEUE if wait is None else wait)  # 0: now
         finally:

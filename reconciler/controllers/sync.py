@@ -64,6 +64,7 @@ class Controllers:
     jobs: jobrun.Jobs = field(default_factory=jobrun.Jobs)  # the Job controller's records
     cron: cronrun.Crons = field(default_factory=cronrun.Crons)  # the CronJob controller's
     primed: bool = False  # the prober has read the readiness of what ran at the first pass
+    watch_exits: bool = True  # observe opens the exit streams (a one-shot apply: once it waits)
     plans: memo.Memo = field(default_factory=memo.Memo)  # the last plan, reused if nothing changed
     changed: threading.Event = field(default_factory=threading.Event)
     """Set when something the controllers wait for happened (a readiness change, a restart
@@ -174,8 +175,9 @@ def observe(p: Pass) -> None:
     p.observations = hosthealth.observe(p.executor, p.targets, p.controllers)
     p.observe_seconds = time.monotonic() - started
     p.now = p.controllers.clock() if p.controllers else time.time()
-    if p.controllers is not None and p.controllers.restarts is not None:
-        p.executor.watch_exits(p.targets, p.controllers.restarts.on_exit)  # exits as they happen
+    c = p.controllers
+    if c is not None and c.restarts is not None and c.watch_exits:
+        p.executor.watch_exits(p.targets, c.restarts.on_exit)  # exits as they happen
 
 
 def guard_prunes(p: Pass) -> None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import posixpath
 import shlex
-import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +25,16 @@ from reconciler.model import hoststate
 log = logging.getLogger(__name__)
 
 PROBE_MARKER = "--reconciler-probe--"
+SOCKET_MARKER = "--reconciler-socket--"
 PROBE = (
     f"printf '%s\\n%s\\n%s\\n' {PROBE_MARKER} "
-    '"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" "$HOME"; command -v podman'
+    '"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" "$HOME"; command -v podman; '
+    'test -S "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/podman/podman.sock" && '
+    f"echo {SOCKET_MARKER}; true"
 )
 """The one command the executor runs through the remote (POSIX) shell: fixed text, no user data.
-The marker skips anything a chatty shell start-up file prints first."""
+The marker skips anything a chatty shell start-up file prints first; SOCKET_MARKER says that
+Podman's socket is at the default place (so no SFTP session is needed to look for it)."""
 DEFAULT_PODMAN_SOCKET = "{runtime_dir}/podman/podman.sock"
 PROC_MARKER = "--reconciler-proc--"
 PROC_STATS = (
@@ -68,11 +72,16 @@ def _address(target: hoststate.HostTarget) -> str:
 
 def parse_probe(stdout: str) -> tuple[str, str, bool]:
     """(runtime dir, home, podman found) from the output of `PROBE`."""
-    lines = stdout.splitlines()
+    lines = [line for line in stdout.splitlines() if line.strip() != SOCKET_MARKER]
     if PROBE_MARKER in lines:
         lines = lines[lines.index(PROBE_MARKER) + 1 :]
     runtime_dir, home = [*lines, "", ""][:2]
     return runtime_dir.strip(), home.strip(), len(lines) >= 3 and bool(lines[2].strip())
+
+
+def default_socket_found(stdout: str) -> bool:
+    """Whether the output of `PROBE` says Podman's socket is at DEFAULT_PODMAN_SOCKET."""
+    return SOCKET_MARKER in (line.strip() for line in stdout.splitlines())
 
 
 class _OfferedKey(asyncssh.SSHClient):
@@ -145,7 +154,7 @@ class HostConnection:
         settings: SSHSettings,
         conn: asyncssh.SSHClientConnection,
         *,
-        sftp: asyncssh.SFTPClient,
+        sftp: asyncssh.SFTPClient | None,
         home: str,
         remote_socket: str,
         local_socket: str,
@@ -159,7 +168,16 @@ class HostConnection:
         self.remote_socket = remote_socket
         self.local_socket = local_socket
         self._fs_lock = asyncio.Lock()
+        self._sftp_lock = asyncio.Lock()
         self._state_dir_ready = False
+
+    async def _sftp_client(self) -> asyncssh.SFTPClient:
+        """The connection's SFTP session, started on first use: a pass that changes no file
+        (a no-op) opens none."""
+        async with self._sftp_lock:
+            if self._sftp is None:
+                self._sftp = await self._conn.start_sftp_client()
+            return self._sftp
 
     @classmethod
     async def open(
@@ -202,17 +220,23 @@ class HostConnection:
         try:
             async with asyncio.timeout(settings.command_timeout):
                 probe = await conn.run(PROBE, check=False, stdin=asyncssh.DEVNULL)
-                runtime_dir, home, has_podman = parse_probe(str(probe.stdout or ""))
+                output = str(probe.stdout or "")
+                runtime_dir, home, has_podman = parse_probe(output)
                 if not has_podman:
                     raise errors.PodmanMissing(target.name, target.user)
+                sftp: asyncssh.SFTPClient | None = None
                 if not home.startswith("/"):
-                    home = await (await conn.start_sftp_client()).realpath(".")
+                    sftp = await conn.start_sftp_client()
+                    home = await sftp.realpath(".")
                 remote_socket = settings.podman_socket.format(runtime_dir=runtime_dir, home=home)
-                sftp = await conn.start_sftp_client()
-                if not await sftp.exists(remote_socket):
-                    raise errors.PodmanUnavailable(
-                        target.name, target.user, remote_socket, "no such socket"
-                    )
+                found = (settings.podman_socket == DEFAULT_PODMAN_SOCKET
+                         and default_socket_found(output))  # fmt: skip
+                if not found:  # another place: looked for over SFTP
+                    sftp = sftp or await conn.start_sftp_client()
+                    if not await sftp.exists(remote_socket):
+                        raise errors.PodmanUnavailable(
+                            target.name, target.user, remote_socket, "no such socket"
+                        )
                 await conn.forward_local_path(local_socket, remote_socket)
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             raise translate(target, settings, exc, settings.command_timeout) from exc
@@ -237,10 +261,7 @@ class HostConnection:
         if not graceful:
             self._conn.abort()
             return
-        self._conn.close()
-        with contextlib.suppress(Exception):
-            async with asyncio.timeout(self.settings.connect_timeout):
-                await self._conn.wait_closed()
+        self._conn.close()  # the goodbye is sent; its answer is not waited for
 
     async def open_loopback(
         self, port: int
@@ -287,7 +308,7 @@ class HostConnection:
         """A file below the state dir (None when it does not exist)."""
         async with self._files(f"reading {relative}"):
             try:
-                async with self._sftp.open(self._abs(relative), "rb") as handle:
+                async with (await self._sftp_client()).open(self._abs(relative), "rb") as handle:
                     data = await handle.read()
                     return data if isinstance(data, bytes) else data.encode()
             except asyncssh.SFTPNoSuchFile:
@@ -319,11 +340,11 @@ class HostConnection:
                 directory = posixpath.dirname(path)
                 mode = file.mode & 0o777
                 await self._makedirs(directory)
-                temp = posixpath.join(directory, f".tmp-{uuid.uuid4().hex}")
+                temp = posixpath.join(directory, f".tmp-{os.urandom(16).hex()}")
                 attrs = asyncssh.SFTPAttrs(permissions=0o600)
-                async with self._sftp.open(temp, "wb", attrs=attrs) as handle:
+                async with (await self._sftp_client()).open(temp, "wb", attrs=attrs) as handle:
                     await handle.write(file.content)
-                await self._sftp.chmod(temp, mode)
+                await (await self._sftp_client()).chmod(temp, mode)
                 await self._replace(temp, path)
         return len(files)
 
@@ -333,11 +354,11 @@ class HostConnection:
         False when the file does not exist (it is never created here)."""
         async with self._files(f"rewriting {relative}"):
             path = self._abs(posixpath.normpath(relative))
-            if not await self._sftp.isfile(path):
+            if not await (await self._sftp_client()).isfile(path):
                 return False
-            async with self._sftp.open(path, "r+b") as handle:
+            async with (await self._sftp_client()).open(path, "r+b") as handle:
                 await handle.write(content)  # then cut what the old, longer text left
-                await self._sftp.truncate(path, len(content))
+                await (await self._sftp_client()).truncate(path, len(content))
         return True
 
     async def _makedirs(self, directory: str) -> None:
@@ -346,16 +367,16 @@ class HostConnection:
         0600 whatever their directory)."""
         if not self._state_dir_ready:
             private = asyncssh.SFTPAttrs(permissions=0o700)
-            await self._sftp.makedirs(self.state_dir, attrs=private, exist_ok=True)
-            await self._sftp.chmod(self.state_dir, 0o700)
+            await (await self._sftp_client()).makedirs(self.state_dir, attrs=private, exist_ok=True)
+            await (await self._sftp_client()).chmod(self.state_dir, 0o700)
             self._state_dir_ready = True
         readable = asyncssh.SFTPAttrs(permissions=0o755)
-        await self._sftp.makedirs(directory, attrs=readable, exist_ok=True)
+        await (await self._sftp_client()).makedirs(directory, attrs=readable, exist_ok=True)
 
     async def make_subpath(self, base: str, relative: str, mode: int | None) -> str:
         """`subpathdirs.make` on this host: a volume's subPath made below its mount point."""
         async with self._files(f"making subPath {relative}"):
-            return await subpathdirs.make(self._sftp, base, relative, mode)
+            return await subpathdirs.make(await self._sftp_client(), base, relative, mode)
 
     async def read_proc_stats(self) -> str:
         """The output of `PROC_STATS` (see `hostmetrics.parse_proc`)."""
@@ -370,9 +391,9 @@ class HostConnection:
         """The host's canonical path for `path` (symlinks resolved); None if it does not exist."""
         try:
             async with asyncio.timeout(self.settings.command_timeout):
-                if not await self._sftp.exists(path):
+                if not await (await self._sftp_client()).exists(path):
                     return None
-                return str(await self._sftp.realpath(path))
+                return str(await (await self._sftp_client()).realpath(path))
         except asyncssh.SFTPError as exc:
             raise errors.OperationFailed(f"resolving {path}", str(exc.reason)) from exc
         except (OSError, asyncssh.Error, TimeoutError) as exc:
@@ -380,11 +401,11 @@ class HostConnection:
 
     async def _replace(self, temp: str, path: str) -> None:
         try:
-            await self._sftp.posix_rename(temp, path)
+            await (await self._sftp_client()).posix_rename(temp, path)
         except asyncssh.SFTPOpUnsupported:  # not OpenSSH: not atomic, but still correct
             with contextlib.suppress(asyncssh.SFTPNoSuchFile):
-                await self._sftp.remove(path)
-            await self._sftp.rename(temp, path)
+                await (await self._sftp_client()).remove(path)
+            await (await self._sftp_client()).rename(temp, path)
 
     async def remove_dirs(self, dirs: Sequence[str]) -> int:
         """Remove each directory tree below the state dir, then its empty parents. Returns the
@@ -393,13 +414,13 @@ class HostConnection:
         async with self._files("removing the pod's files"):
             for relative in dirs:
                 path = self._abs(relative)
-                if await self._sftp.exists(path):
-                    await self._sftp.rmtree(path)
+                if await (await self._sftp_client()).exists(path):
+                    await (await self._sftp_client()).rmtree(path)
                     removed += 1
                 parent = posixpath.dirname(path)
                 while parent.startswith(self.state_dir + "/"):
                     try:
-                        await self._sftp.rmdir(parent)
+                        await (await self._sftp_client()).rmdir(parent)
                     except asyncssh.SFTPError:
                         break  # not empty (or gone): stop pruning
                     parent = posixpath.dirname(parent)

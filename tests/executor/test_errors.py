@@ -75,5 +75,17 @@ def test_probe_output_parsing() -> None:
 def test_probe_is_fixed_text() -> None:
     assert sshconn.PROBE == (
         "printf '%s\\n%s\\n%s\\n' --reconciler-probe-- "
-        '"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" "$HOME"; command -v podman'
+        '"${XDG_RUNTIME_DIR:-/run/user/$(id -u)}" "$HOME"; command -v podman; '
+        'test -S "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}/podman/podman.sock" && '
+        "echo --reconciler-socket--; true"
     )
+
+
+def test_probe_tells_whether_the_default_socket_is_there() -> None:
+    found = f"{sshconn.PROBE_MARKER}\n/run/user/7\n/home/x\n/bin/podman\n{sshconn.SOCKET_MARKER}\n"
+    assert sshconn.parse_probe(found) == ("/run/user/7", "/home/x", True)
+    assert sshconn.default_socket_found(found)
+    absent = f"{sshconn.PROBE_MARKER}\n/run/user/7\n/home/x\n/bin/podman\n"
+    assert not sshconn.default_socket_found(absent)
+    no_podman = f"{sshconn.PROBE_MARKER}\n/run/user/7\n/home/x\n{sshconn.SOCKET_MARKER}\n"
+    assert sshconn.parse_probe(no_podman) == ("/run/user/7", "/home/x", False)
