@@ -1,12 +1,14 @@
 """Where an `apply` spends its time: the CLI's steps, timed one by one in a fresh process.
 
-Usage: python -m bench.apply_phases REPO [--converge]   (RECONCILER_SSH_KEY/KNOWN_HOSTS set)
+Usage: python -m bench.apply_phases REPO   (RECONCILER_SSH_KEY/KNOWN_HOSTS set)
 Prints one JSON object of seconds: `imports` (the modules the CLI loads), `load` (read and
 validate), `connect` (one SSH connection + forwarded Podman socket + ping per host, in
 parallel), `lists` (only the pod and container list calls that start an observe, on the open
-connections), `observe` (the product's whole observe: the same two lists, read into pods),
-`plan`, `converge` (only with --converge) and `close`. It calls the same functions
-as `reconciler apply`, in the same order; `connect` is split out of `observe` by opening the
+connections), `prepare` (apply's whole first pass up to the plan: the controllers' steps with
+the product's observe, which lists pods, containers and claim volumes), `converge` (the plan
+carried out: for a no-op, only the load balancers' calls), `stop` (the controllers' threads)
+and `close`, and `reads` (the executor's read calls). It calls the same functions as
+`reconciler apply`, in the same order; `connect` is split out of the observe by opening the
 sessions first, and `lists` is an extra step that only reads.
 """
 
@@ -22,17 +24,15 @@ import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from reconciler.cli import common, settings  # noqa: E402
-from reconciler.controllers import sync  # noqa: E402
+from reconciler.controllers import autoscale, cronrun, jobrun, manager, sync  # noqa: E402
 from reconciler.executor import observed, podman_ssh  # noqa: E402
 from reconciler.model import hoststate  # noqa: E402
-from reconciler.plan import pipeline  # noqa: E402
 from reconciler.source import worktree  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("repo", type=Path)
-    parser.add_argument("--converge", action="store_true")
     settings.add_arguments(parser)
     args = parser.parse_args()
     phases: dict[str, float] = {"imports": time.monotonic() - STARTED}
@@ -61,19 +61,24 @@ def main() -> None:
 
         list(executor._fanout.map(lists, targets))
         mark = lap("lists", mark)
-        observations = executor.observe(targets)
-        mark = lap("observe", mark)
-        result = pipeline.build_plan(loaded.state, observations, revision)
-        mark = lap("plan", mark)
-        pods = sum(len(o.pods) for o in observations.values())
-        if args.converge:
-            prepared = sync.Prepared(loaded, targets, observations, result)
-            sync.converge(prepared, executor)
-            mark = lap("converge", mark)
+        controllers = manager.start(executor)  # as `reconciler apply` sets them up
+        controllers.autoscaling = autoscale.recorded_only()
+        controllers.jobs = jobrun.recorded_only()
+        controllers.cron = cronrun.recorded_only()
+        controllers.watch_exits = False
+        mark = time.monotonic()
+        prepared = sync.prepare_loaded(loaded, executor, revision, controllers)
+        mark = lap("prepare", mark)
+        sync.converge(prepared, executor)
+        mark = lap("converge", mark)
+        manager.stop(controllers)
+        mark = lap("stop", mark)
+        reads = executor.stats.reads
     lap("close", mark)
     phases["total"] = time.monotonic() - STARTED
-    json.dump({"phases": phases, "observed_pods": pods, "actions": len(result.plan.actions)},
-              sys.stdout)  # fmt: skip
+    pods = sum(len(o.pods) for o in prepared.observations.values())
+    json.dump({"phases": phases, "observed_pods": pods, "reads": reads,
+               "actions": len(prepared.result.plan.actions)}, sys.stdout)  # fmt: skip
     print()
 
 
