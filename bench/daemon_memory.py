@@ -128,9 +128,11 @@ def summary(results: dict[str, Any]) -> str:
                      f"anonymous {anon:.1f}, file-backed {file:.1f}, {last['threads']:.0f} "
                      f"threads {last['threads_by_name']}, "
                      f"{len(last['modules'])} modules")  # fmt: skip
-    if "base" in runs and "now" in runs:
-        gone = sorted(set(runs["base"][-1]["modules"]) - set(runs["now"][-1]["modules"]))
-        added = sorted(set(runs["now"][-1]["modules"]) - set(runs["base"][-1]["modules"]))
+    for base, now in (("base", "now"), ("base-deploying", "now-deploying")):
+        if base not in runs or now not in runs:
+            continue
+        gone = sorted(set(runs[base][-1]["modules"]) - set(runs[now][-1]["modules"]))
+        added = sorted(set(runs[now][-1]["modules"]) - set(runs[base][-1]["modules"]))
         lines.append(f"modules held by base only ({len(gone)}): {' '.join(gone)}")
         lines.append(f"modules held by now only ({len(added)}): {' '.join(added)}")
     return "\n".join(lines)
@@ -148,7 +150,8 @@ def main() -> None:
     parser.add_argument("--variant", action="append", default=[],
                         help="NAME=VAR=VALUE: this tree again with VAR=VALUE set")  # fmt: skip
     parser.add_argument("--deploying", action="store_true",
-                        help="also this tree's daemon placing the pods itself (none running)")
+                        help="also both daemons placing the pods themselves (none running)")
+    parser.add_argument("--deploying-only", action="store_true", help="--deploying's alone")
     parser.add_argument("--save", type=Path)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="reconciler-daemon-memory-"))
@@ -170,7 +173,10 @@ def main() -> None:
             var, _, value = setting.partition("=")
             daemons.append((name, cli_bench.REPO_ROOT, {var: value}))
         if args.deploying:  # numpy (the scheduler's) stays loaded once a pod was placed
+            daemons.append(("base-deploying", bench.base, {}))
             daemons.append(("now-deploying", cli_bench.REPO_ROOT, {}))
+        if args.deploying_only:
+            daemons = [d for d in daemons if d[0].endswith("-deploying")]
         for index in range(args.rounds):
             for label, tree, env in daemons:
                 work = tmp / "daemons" / f"{label}-{index}"
