@@ -133,8 +133,8 @@ def summary(results: dict[str, Any]) -> str:
             continue
         gone = sorted(set(runs[base][-1]["modules"]) - set(runs[now][-1]["modules"]))
         added = sorted(set(runs[now][-1]["modules"]) - set(runs[base][-1]["modules"]))
-        lines.append(f"modules held by base only ({len(gone)}): {' '.join(gone)}")
-        lines.append(f"modules held by now only ({len(added)}): {' '.join(added)}")
+        lines.append(f"modules held by {base} only ({len(gone)}): {' '.join(gone)}")
+        lines.append(f"modules held by {now} only ({len(added)}): {' '.join(added)}")
     return "\n".join(lines)
 
 
