@@ -3,7 +3,8 @@
 While this tree's daemon runs (its memory at rest measured first), `diff` (planned by the daemon,
 POST /v1/diff) and `get pods` (GET /v1/observe) through it (`--daemon`) and `--direct`, each
 round after its own `ps` floor. `--daemon-only`: the lab, one deploy and these rounds alone
-(printed and saved, the README not rewritten).
+(printed and saved, the README not rewritten). `--deploy-only`: per repetition this tree's
+first deploy, the baseline's, and the API floors, with the CLI's CPU and the load (printed, saved).
 
 Usage (root): .venv/bin/python -m bench.cli_bench [--repeat 2] [--baseline REV] [--keep-lab DIR]
 Builds its own lab (bridge thbr15, 198.18.15.x, users rck15-hN, netns k15-hN; never the shared
