@@ -5,18 +5,17 @@ files from `os.urandom`; croniter, loaded for CronJobs, still imports `platform`
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from reconciler.cli import common, main
+from reconciler.cli import main
 from reconciler.executor import fake as fake_executor
+from tests.cli import fakehosts
 from tests.manifests.conftest import EXAMPLES
 
 NOT_IMPORTED = ("uuid", "platform")
@@ -32,15 +31,7 @@ print(json.dumps(sorted(sys.modules)))
 
 @pytest.fixture
 def executor(monkeypatch: pytest.MonkeyPatch) -> fake_executor.FakeExecutor:
-    fake = fake_executor.FakeExecutor(["h1", "h2", "h3"])
-
-    @contextlib.contextmanager
-    def executor_for(args: object) -> Iterator[fake_executor.FakeExecutor]:
-        yield fake
-
-    monkeypatch.setattr(common, "executor_for", executor_for)
-    monkeypatch.setenv("RECONCILER_CONFIG", "/dev/null")
-    return fake
+    return fakehosts.use(monkeypatch, ["h1", "h2", "h3"])
 
 
 def test_a_no_op_apply_opens_no_exit_stream(

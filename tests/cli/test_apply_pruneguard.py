@@ -4,9 +4,7 @@ config file's `allow_mass_prune` or the repository's override file let it throug
 
 from __future__ import annotations
 
-import contextlib
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,20 +12,13 @@ import pytest
 from reconciler.cli import common, main
 from reconciler.executor import fake as fake_executor
 from reconciler.plan import pruneguard
+from tests.cli import fakehosts
 from tests.manifests.conftest import EXAMPLES
 
 
 @pytest.fixture
 def executor(monkeypatch: pytest.MonkeyPatch) -> fake_executor.FakeExecutor:
-    fake = fake_executor.FakeExecutor(["h1", "h2", "h3"])
-
-    @contextlib.contextmanager
-    def executor_for(args: object) -> Iterator[fake_executor.FakeExecutor]:
-        yield fake
-
-    monkeypatch.setattr(common, "executor_for", executor_for)
-    monkeypatch.setenv("RECONCILER_CONFIG", "/dev/null")
-    return fake
+    return fakehosts.use(monkeypatch, ["h1", "h2", "h3"])
 
 
 def _pods(fake: fake_executor.FakeExecutor) -> set[tuple[str, str, str]]:

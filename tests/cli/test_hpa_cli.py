@@ -3,19 +3,18 @@ on /metrics."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from reconciler.cli import common, get, main
+from reconciler.cli import get, main
 from reconciler.cli import hpa as hpacli
 from reconciler.controllers import autoscale, sync
 from reconciler.executor import fake
 from reconciler.state import conditions as cond
 from reconciler.state import store as storemod
 from reconciler.web import metrics
+from tests.cli import fakehosts
 from tests.controllers.test_autoscale import MANIFESTS
 
 RECORD = autoscale.Record(
@@ -128,15 +127,7 @@ def test_record_round_trip() -> None:
 
 @pytest.fixture
 def executor(monkeypatch: pytest.MonkeyPatch) -> fake.FakeExecutor:
-    made = fake.FakeExecutor(["h1"])
-
-    @contextlib.contextmanager
-    def executor_for(args: object) -> Iterator[fake.FakeExecutor]:
-        yield made
-
-    monkeypatch.setattr(common, "executor_for", executor_for)
-    monkeypatch.setenv("RECONCILER_CONFIG", "/dev/null")
-    return made
+    return fakehosts.use(monkeypatch, ["h1"])
 
 
 def web_pods(executor: fake.FakeExecutor) -> int:
