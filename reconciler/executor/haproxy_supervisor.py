@@ -125,6 +125,7 @@ async def status(ctx: Context) -> loadbalancer.Status:
     api = ctx.api()
     pid = await api.pid()
     ctx.stats.count_read()
+    _forget_other(ctx, pid)
     if pid is None:
         return loadbalancer.Status(ctx.host, running=False)
     try:
@@ -133,6 +134,15 @@ async def status(ctx: Context) -> loadbalancer.Status:
         return loadbalancer.Status(ctx.host, running=False)
     ctx.stats.count_read(2)
     return loadbalancer.Status(ctx.host, running=True, servers=found, pid=pid)
+
+
+def _forget_other(ctx: Context, pid: int | None) -> None:
+    """A read that finds another HAProxy process than the one verified (or none): the next
+    `apply` checks fully at once, not only after PID_EVERY (a killed or restarted HAProxy that
+    a status read saw is started or checked by the next pass)."""
+    verified = _VERIFIED.get(ctx.connection)
+    if verified is not None and verified.pid != pid:
+        del _VERIFIED[ctx.connection]
 
 
 async def apply(ctx: Context, config: loadbalancer.Config) -> loadbalancer.Status:

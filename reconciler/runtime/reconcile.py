@@ -310,7 +310,6 @@ class Reconciler:
         errors += [o.error for o in prepared.unreachable]  # each "host NAME: ..."
         errors += [f"{u.pod}: {u.message}" for u in result.unschedulable]
         errors += [d.format() for d in result.errors]
-        self.store.set_applied_revision(sha)
         conditions = self.pulls.relabel(status.conditions(prepared, done))
         self.store.set_conditions(conditions)
         if self.on_synced is not None:
@@ -327,7 +326,7 @@ class Reconciler:
             ended, errors = cond.SyncResult.INVALID, [*self.refused_errors, *errors]
         elif self.held_errors:
             ended, errors = cond.SyncResult.BLOCKED, [*self.held_errors, *errors]
-        return self._finish(sync_id, ended, counts, errors, started)
+        return self._finish(sync_id, ended, counts, errors, started, applied=sha)
 
     def _failed(self, sha: str, trigger: str, started: float, error: str) -> cond.SyncResult:
         log.error("cannot read the source: %s", error)
@@ -341,11 +340,14 @@ class Reconciler:
         counts: dict[str, int],
         errors: list[str],
         started: float,
+        *,
+        applied: str | None = None,
     ) -> cond.SyncResult:
+        """Record the sync's end, with the revision it applied (`applied`) in the same write."""
         seconds = time.monotonic() - started
         if self._phases:
             self._phases["record"] = seconds - sum(self._phases.values())
-        self.store.finish_sync(sync_id, result, counts, errors, seconds)
+        self.store.finish_sync(sync_id, result, counts, errors, seconds, applied=applied)
         self.metrics.observe_sync(result, seconds)
         revision = self.store.last_sync()
         sha = revision.revision if revision is not None else ""

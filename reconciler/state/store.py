@@ -247,10 +247,16 @@ class Store(records.RecordTables):
         counts: Mapping[str, int],
         errors: Sequence[str],
         duration: float,
+        *,
+        applied: str | None = None,
     ) -> None:
         """Record how a reconcile ended: counts by action (created, replaced, ...), one-line
-        errors (already formatted with file:line, never holding a secret value), seconds."""
+        errors (already formatted with file:line, never holding a secret value), seconds; and,
+        in the same transaction, `applied` as the revision now running (a reader never sees a
+        new applied revision next to a last finished sync that is not the one that applied it)."""
         with self._write() as db:
+            if applied is not None:
+                _set_applied(db, applied)
             updated = db.execute(
                 "UPDATE syncs SET result = ?, counts = ?, errors = ?, duration = ? WHERE id = ?",
                 (
@@ -289,11 +295,7 @@ class Store(records.RecordTables):
         """The revision now running: set after a sync applied it (Succeeded or Partial), never
         for a revision that did not validate."""
         with self._write() as db:
-            db.executemany(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (("applied_revision", sha), ("applied_at", repr(time.time()))),
-            )
+            _set_applied(db, sha)
 
     def applied_revision(self) -> str | None:
         rows = self._read("SELECT value FROM meta WHERE key = 'applied_revision'")
@@ -371,3 +373,11 @@ class Store(records.RecordTables):
             cond.Event(i, t, rowsmod.event_kind(k), obj, reason, message)
             for i, t, k, obj, reason, message in rows
         ]
+
+
+def _set_applied(db: sqlite3.Connection, sha: str) -> None:
+    db.executemany(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (("applied_revision", sha), ("applied_at", repr(time.time()))),
+    )

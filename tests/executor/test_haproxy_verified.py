@@ -120,6 +120,28 @@ def test_a_killed_haproxy_is_started_by_the_first_pass_after_pid_every() -> None
     assert sim.states(status) == {"web-1": "ready", "web-2": "ready"}
 
 
+def test_a_status_read_that_finds_it_killed_makes_the_next_pass_start_it() -> None:
+    """`status` (get hosts, the dashboard, lb_status) that sees no HAProxy, or another pid,
+    drops the verification: the next pass starts or checks it at once, not after PID_EVERY."""
+    host, clock = verified()
+    host.pid = None
+    clock.now += 1.0
+    ctx = haproxy_supervisor.Context(cast(Any, host), protocol.ExecutorStats(), clock=clock)
+    assert not asyncio.run(haproxy_supervisor.status(ctx)).running
+    status = apply(host, clock, sim.config(sim.A, sim.B))
+    assert status.started and status.pid == 101
+
+
+def test_a_status_read_of_the_same_pid_keeps_the_verification() -> None:
+    host, clock = verified()
+    ctx = haproxy_supervisor.Context(cast(Any, host), protocol.ExecutorStats(), clock=clock)
+    assert asyncio.run(haproxy_supervisor.status(ctx)).pid == 100
+    host.reads = host.opens = 0
+    clock.now += 1.0
+    apply(host, clock, sim.config(sim.A, sim.B))
+    assert host.trips() == 0
+
+
 def test_a_haproxy_restarted_by_hand_is_checked_fully_at_once() -> None:
     """Someone restarted it with their own file: a new pid, so the file and the servers are
     read at once and put right."""

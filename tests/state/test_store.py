@@ -77,6 +77,21 @@ def test_applied_revision(store: storemod.Store) -> None:
     assert store.applied_at() == pytest.approx(time.time(), abs=5)
 
 
+def test_the_applied_revision_is_written_with_the_sync_that_applied_it(
+    store: storemod.Store,
+) -> None:
+    """A reader never sees the new applied revision beside an older last finished sync (a
+    daemon killed mid-sync leaves one marked interrupted: status must not pair the two)."""
+    sync_id = store.begin_sync("bbb", cond.Trigger.PUSH)
+    assert store.applied_revision() is None
+    store.finish_sync(sync_id, cond.SyncResult.SUCCEEDED, {}, [], 0.1, applied="bbb")
+    last = store.last_finished_sync()
+    assert store.applied_revision() == "bbb" and last is not None and last.id == sync_id
+    failed = store.begin_sync("ccc", cond.Trigger.PUSH)
+    store.finish_sync(failed, cond.SyncResult.FAILED, {}, ["boom"], 0.1)
+    assert store.applied_revision() == "bbb"
+
+
 def test_conditions_are_replaced_as_a_set(store: storemod.Store) -> None:
     store.set_conditions([_pod("a", READY, cond.Reason.SYNCED), _pod("b", READY, "Synced")])
     store.set_conditions([_pod("b", NOT_READY, cond.Reason.UNSCHEDULABLE, "0/3 hosts: ...")])
