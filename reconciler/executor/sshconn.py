@@ -306,20 +306,21 @@ class HostConnection:
 
     async def read_file(self, relative: str) -> bytes | None:
         """A file below the state dir (None when it does not exist)."""
-        async with self._files(f"reading {relative}"):
+        async with self._files(f"reading {relative}") as sftp:
             try:
-                async with (await self._sftp_client()).open(self._abs(relative), "rb") as handle:
+                async with sftp.open(self._abs(relative), "rb") as handle:
                     data = await handle.read()
                     return data if isinstance(data, bytes) else data.encode()
             except asyncssh.SFTPNoSuchFile:
                 return None
 
     @contextlib.asynccontextmanager
-    async def _files(self, operation: str) -> AsyncIterator[None]:
-        """Serialize file-tree changes on this host, bound their time, translate errors."""
+    async def _files(self, operation: str) -> AsyncIterator[asyncssh.SFTPClient]:
+        """Serialize file-tree changes on this host, bound their time, translate errors; the
+        connection's SFTP session (started on first use) for them."""
         try:
             async with self._fs_lock, asyncio.timeout(self.settings.command_timeout):
-                yield
+                yield await self._sftp_client()
         except asyncssh.SFTPError as exc:
             raise errors.OperationFailed(operation, str(exc.reason)) from exc
         except (OSError, asyncssh.Error, TimeoutError) as exc:
@@ -334,49 +335,49 @@ class HostConnection:
         Each gets its own mode (secret files 0600 unless the manifest's `defaultMode` or
         `items[].mode` says otherwise). Returns the number written.
         """
-        async with self._files("writing the pod's files"):
+        async with self._files("writing the pod's files") as sftp:
             for file in files:
                 path = self._abs(posixpath.normpath(file.path))
                 directory = posixpath.dirname(path)
                 mode = file.mode & 0o777
-                await self._makedirs(directory)
+                await self._makedirs(sftp, directory)
                 temp = posixpath.join(directory, f".tmp-{os.urandom(16).hex()}")
                 attrs = asyncssh.SFTPAttrs(permissions=0o600)
-                async with (await self._sftp_client()).open(temp, "wb", attrs=attrs) as handle:
+                async with sftp.open(temp, "wb", attrs=attrs) as handle:
                     await handle.write(file.content)
-                await (await self._sftp_client()).chmod(temp, mode)
-                await self._replace(temp, path)
+                await sftp.chmod(temp, mode)
+                await _replace(sftp, temp, path)
         return len(files)
 
     async def overwrite_file(self, relative: str, content: bytes) -> bool:
         """Write `content` over an existing file below the state dir IN PLACE (same inode, so a
         container that binds the file sees it; `write_files` renames a new one instead).
         False when the file does not exist (it is never created here)."""
-        async with self._files(f"rewriting {relative}"):
+        async with self._files(f"rewriting {relative}") as sftp:
             path = self._abs(posixpath.normpath(relative))
-            if not await (await self._sftp_client()).isfile(path):
+            if not await sftp.isfile(path):
                 return False
-            async with (await self._sftp_client()).open(path, "r+b") as handle:
+            async with sftp.open(path, "r+b") as handle:
                 await handle.write(content)  # then cut what the old, longer text left
-                await (await self._sftp_client()).truncate(path, len(content))
+                await sftp.truncate(path, len(content))
         return True
 
-    async def _makedirs(self, directory: str) -> None:
+    async def _makedirs(self, sftp: asyncssh.SFTPClient, directory: str) -> None:
         """The state dir is private (0700); the pod directories below it are 0755 so that a
         non-root user inside the container can read its configMap files (secret files are
         0600 whatever their directory)."""
         if not self._state_dir_ready:
             private = asyncssh.SFTPAttrs(permissions=0o700)
-            await (await self._sftp_client()).makedirs(self.state_dir, attrs=private, exist_ok=True)
-            await (await self._sftp_client()).chmod(self.state_dir, 0o700)
+            await sftp.makedirs(self.state_dir, attrs=private, exist_ok=True)
+            await sftp.chmod(self.state_dir, 0o700)
             self._state_dir_ready = True
         readable = asyncssh.SFTPAttrs(permissions=0o755)
-        await (await self._sftp_client()).makedirs(directory, attrs=readable, exist_ok=True)
+        await sftp.makedirs(directory, attrs=readable, exist_ok=True)
 
     async def make_subpath(self, base: str, relative: str, mode: int | None) -> str:
         """`subpathdirs.make` on this host: a volume's subPath made below its mount point."""
-        async with self._files(f"making subPath {relative}"):
-            return await subpathdirs.make(await self._sftp_client(), base, relative, mode)
+        async with self._files(f"making subPath {relative}") as sftp:
+            return await subpathdirs.make(sftp, base, relative, mode)
 
     async def read_proc_stats(self) -> str:
         """The output of `PROC_STATS` (see `hostmetrics.parse_proc`)."""
@@ -391,37 +392,39 @@ class HostConnection:
         """The host's canonical path for `path` (symlinks resolved); None if it does not exist."""
         try:
             async with asyncio.timeout(self.settings.command_timeout):
-                if not await (await self._sftp_client()).exists(path):
+                sftp = await self._sftp_client()
+                if not await sftp.exists(path):
                     return None
-                return str(await (await self._sftp_client()).realpath(path))
+                return str(await sftp.realpath(path))
         except asyncssh.SFTPError as exc:
             raise errors.OperationFailed(f"resolving {path}", str(exc.reason)) from exc
         except (OSError, asyncssh.Error, TimeoutError) as exc:
             raise translate(self.target, self.settings, exc, self.settings.command_timeout) from exc
 
-    async def _replace(self, temp: str, path: str) -> None:
-        try:
-            await (await self._sftp_client()).posix_rename(temp, path)
-        except asyncssh.SFTPOpUnsupported:  # not OpenSSH: not atomic, but still correct
-            with contextlib.suppress(asyncssh.SFTPNoSuchFile):
-                await (await self._sftp_client()).remove(path)
-            await (await self._sftp_client()).rename(temp, path)
-
     async def remove_dirs(self, dirs: Sequence[str]) -> int:
         """Remove each directory tree below the state dir, then its empty parents. Returns the
         number of trees that existed."""
         removed = 0
-        async with self._files("removing the pod's files"):
+        async with self._files("removing the pod's files") as sftp:
             for relative in dirs:
                 path = self._abs(relative)
-                if await (await self._sftp_client()).exists(path):
-                    await (await self._sftp_client()).rmtree(path)
+                if await sftp.exists(path):
+                    await sftp.rmtree(path)
                     removed += 1
                 parent = posixpath.dirname(path)
                 while parent.startswith(self.state_dir + "/"):
                     try:
-                        await (await self._sftp_client()).rmdir(parent)
+                        await sftp.rmdir(parent)
                     except asyncssh.SFTPError:
                         break  # not empty (or gone): stop pruning
                     parent = posixpath.dirname(parent)
         return removed
+
+
+async def _replace(sftp: asyncssh.SFTPClient, temp: str, path: str) -> None:
+    try:
+        await sftp.posix_rename(temp, path)
+    except asyncssh.SFTPOpUnsupported:  # not OpenSSH: not atomic, but still correct
+        with contextlib.suppress(asyncssh.SFTPNoSuchFile):
+            await sftp.remove(path)
+        await sftp.rename(temp, path)
