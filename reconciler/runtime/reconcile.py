@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.controllers import pullfailures, status, sync
+from reconciler.controllers import ahead, pullfailures, status, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loader
 from reconciler.model import clusterips, errors, hooks, hoststate, workloads
@@ -71,6 +71,10 @@ class Reconciler:
     _phases: dict[str, float] = field(default_factory=dict)
     """Seconds of the running sync's phases (fetch+load, observe, plan, converge, record), for
     its log line: where a push's time to running goes."""
+    _targets: tuple[hoststate.HostTarget, ...] | None = None
+    """The hosts of the revision last applied: observed while a new revision loads."""
+    _early: ahead.Ahead | None = None  # that observation, until the sync's first plan takes it
+    _early_seconds: float | None = None  # its own seconds, when taken (for the log line)
 
     def template_at(
         self, revision: str, namespace: str, name: str
@@ -83,6 +87,9 @@ class Reconciler:
                 self._templates.clear()
             self._templates[key] = self._read_template(revision, namespace, name)
         return self._templates[key]
+
+    def _loaded(self, revision: str) -> bool:
+        return (revision, self.age_key_file, self.service_cidr) in self._loads
 
     def _load(self, revision: str) -> loader.LoadResult:
         """The revision's manifests, loaded and validated once: a commit's tree never changes,
@@ -120,7 +127,7 @@ class Reconciler:
         trigger = ",".join(triggers) or str(cond.Trigger.RESYNC)
         started = time.monotonic()
         self.requeue_after = None
-        self._phases = {}
+        self._phases, self._early_seconds = {}, None
         try:
             newest = self.source.resolve()
         except errors.ReconcilerError as exc:
@@ -130,6 +137,9 @@ class Reconciler:
         if announced and announced != newest:
             self._announced_not_head(announced, newest)
         trigger = self._cause(trigger, newest)
+        if self._targets is not None and not self._loaded(newest) and newest != self.refused:
+            # a revision to load: read the hosts meanwhile (`controllers.ahead`)
+            self._early = ahead.start(self.executor, self._targets, self.controllers)
         sync_id = self.store.begin_sync(newest, trigger)
         try:
             loaded: loader.LoadResult | None = None
@@ -156,17 +166,24 @@ class Reconciler:
             self.requeue_after = INTERNAL_RETRY
             message = f"internal error: {type(exc).__name__}: {exc} (see the daemon's log)"
             return self._finish(sync_id, cond.SyncResult.FAILED, {}, [message], started)
+        finally:
+            ahead.settle(self._early)  # unused (a refused revision): still ended here
+            self._early = None
 
     def _apply(
         self, sync_id: int, sha: str, loaded: loader.LoadResult, started: float
     ) -> cond.SyncResult:
         _register_secrets(loaded)
         planning = time.monotonic()
+        early, self._early = self._early, None  # the sync's first plan only
         prepared = sync.prepare_loaded(loaded, self.executor, sha, self.controllers,
-                                       self._guard(sha))  # fmt: skip
+                                       self._guard(sha), early=early)  # fmt: skip
+        ahead.settle(early)
+        self._early_seconds = prepared.early_seconds
         if prepared.held is not None:
             return self._hold(sync_id, sha, prepared.held, started)
         self.requeue_after = prepared.requeue_after
+        self._targets = prepared.targets
         converging = time.monotonic()
         done = sync.converge(prepared, self.executor, _log_action)
         retry = self.requeue_after
@@ -358,7 +375,9 @@ class Reconciler:
             "".join(f"; {error}" for error in errors),
             extra={"result": str(result), "revision": sha, "seconds": round(seconds, 3),
                    "counts": counts, "trigger": revision.trigger if revision else "",
-                   "phases": {k: round(v, 3) for k, v in self._phases.items()}},
+                   "phases": {k: round(v, 3) for k, v in self._phases.items()},
+                   **({"observed_ahead": round(self._early_seconds, 3)}
+                      if self._early_seconds is not None else {})},
             # errors only in the message: it is redacted
         )  # fmt: skip
         return result
