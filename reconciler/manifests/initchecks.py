@@ -8,7 +8,14 @@ container are refused by the subset schema already.
 
 from __future__ import annotations
 
-from reconciler.manifests import checking, emptydir, hookchecks, podchecks, securitycontext
+from reconciler.manifests import (
+    checking,
+    emptydir,
+    hookchecks,
+    imageref,
+    podchecks,
+    securitycontext,
+)
 from reconciler.manifests import positions as pos
 from reconciler.model import diagnostics as dg
 
@@ -39,13 +46,7 @@ def check(checker: checking.Checker, path: pos.Path, spec: Doc, volume_names: se
                 f"init container name {container['name']!r} is also a container's name",
                 "give every init container and container its own name (Kubernetes' rule)",
             )
-        if not container["image"].strip():
-            checker.error(
-                (*cpath, "image"),
-                dg.Code.INVALID_VALUE,
-                "image is empty",
-                "name an image, for example registry.example:5000/app:1.0",
-            )
+        imageref.check(checker, (*cpath, "image"), container["image"])
         podchecks.check_env(checker, cpath, container, [*inits, *containers])
         podchecks.check_resources(checker, (*cpath, "resources"), container.get("resources") or {})
         podchecks.check_mounts(checker, cpath, container, volume_names)

@@ -14,6 +14,7 @@ from reconciler.manifests import (
     emptydir,
     envfields,
     filemodes,
+    imageref,
     initchecks,
     noeffect,
     placementchecks,
@@ -50,13 +51,7 @@ def pod_spec(checker: checking.Checker, path: pos.Path, spec: Doc, in_deployment
     for index, container in enumerate(containers):
         cpath = (*path, "containers", index)
         checker.name((*cpath, "name"), container["name"], label=True, what="container name")
-        if not container["image"].strip():
-            checker.error(
-                (*cpath, "image"),
-                dg.Code.INVALID_VALUE,
-                "image is empty",
-                "name an image, for example registry.example:5000/app:1.0",
-            )
+        imageref.check(checker, (*cpath, "image"), container["image"])
         check_env(checker, cpath, container, containers)
         check_ports(checker, cpath, container, host_ports)
         check_resources(checker, (*cpath, "resources"), container.get("resources") or {})
