@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from reconciler.model import hoststate, objects
-from reconciler.plan import expand, pipeline
+from reconciler.plan import expand, pipeline, runcache
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Memo:
 
     def __init__(self) -> None:
         self._last: tuple[Inputs, pipeline.PlanResult] | None = None
+        self.runs = runcache.RunCache()  # a plan that is not the last one reuses unchanged pods'
         self.hits = 0
         self.misses = 0
 
@@ -66,8 +67,9 @@ class Memo:
             return self._last[1]
         self.misses += 1
         result = pipeline.build_plan(
-            desired, observations, revision, expansion=expansion, restarts=restarts
-        )
+            desired, observations, revision, expansion=expansion, restarts=restarts,
+            run_cache=self.runs,
+        )  # fmt: skip
         self._last = (inputs, result)
         return result
 

@@ -30,6 +30,7 @@ from reconciler.plan import (
     probeports,
     refs,
     resolve,
+    runcache,
 )
 from reconciler.scheduler import result
 
@@ -64,12 +65,14 @@ def build_plan(
     *,
     expansion: expand.Expansion | None = None,
     restarts: tuple[hoststate.Action, ...] = (),
+    run_cache: runcache.RunCache | None = None,
 ) -> PlanResult:
     """Plan one reconcile. `observations` are keyed by host name; `revision` goes on new pods'
     labels only (it is not part of the spec hash). `expansion` is what the controllers want now
     (a rollout step); without it, the end state: every pod of every object at once (`diff`).
     `restarts` are the pod lifecycle controller's container restarts (a container that is down
-    is restarted, never replaced with its pod)."""
+    is restarted, never replaced with its pod). `run_cache`: the last plan's runs, reused for pods
+    built from equal inputs (the same result; a long-lived process keeps one)."""
     policy = policy or resolve.Policy()
     observed = [pod for seen in observations.values() if seen.reachable for pod in seen.pods]
     rollout = expansion is not None
@@ -96,13 +99,18 @@ def build_plan(
     failed |= bound.refused
     runs = []
     hosts = {h.meta.name: h for h in desired.hosts}  # for env values that depend on the host
+    build = run_cache.build if run_cache is not None else podrun.build
+    if run_cache is not None:
+        run_cache.begin()
     unplaced: set[tuple[str, str]] = set()
     for item in resolved:
         host = bound.placement.host_of(binding.pod_key(item.pod.namespace, item.pod.name))
         if host is None:
             unplaced.add(item.pod.key)
         else:
-            runs.append(podrun.build(item, host, revision, hosts.get(host)))
+            runs.append(build(item, host, revision, hosts.get(host)))
+    if run_cache is not None:
+        run_cache.end()
 
     specs = {  # with the ports its Services target, declared or not (as in Kubernetes)
         item.pod.key: impliedports.with_targeted(item.pod, desired.services) for item in resolved
