@@ -38,9 +38,17 @@ class _Http:
         return cls(reader, writer)
 
     async def post(self, path: str, body: Mapping[str, Any] | None = None) -> tuple[int, bytes]:
+        return await self.request("POST", path, body)
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        return await self.request("GET", path)
+
+    async def request(
+        self, method: str, path: str, body: Mapping[str, Any] | None = None
+    ) -> tuple[int, bytes]:
         data = json.dumps(body).encode() if body is not None else b""
         head = (
-            f"POST {API}{path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
+            f"{method} {API}{path} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(data)}\r\n\r\n"
         )
         self.writer.write(head.encode() + data)
@@ -63,6 +71,12 @@ class _Http:
 
     def close(self) -> None:
         self.writer.close()
+
+
+async def forward_socket(conn: asyncssh.SSHClientConnection, local: str) -> asyncssh.SSHListener:
+    """Forward the local Unix socket `local` to the host's rootless Podman API socket."""
+    rdir = await _runtime_dir(conn)
+    return await conn.forward_local_path(local, f"{rdir}/podman/podman.sock")
 
 
 async def _runtime_dir(conn: asyncssh.SSHClientConnection) -> str:
@@ -103,11 +117,9 @@ async def _deploy(
     started = time.monotonic()
     conns = await asyncio.gather(*(apply_floor._connect(t, key, known_hosts) for t in targets))
     try:
-        runtime = await asyncio.gather(*(_runtime_dir(c) for c in conns))
-        listeners = []
-        for conn, target, rdir in zip(conns, targets, runtime, strict=True):
-            local = str(sockets / f"{target.name}.sock")
-            listeners.append(await conn.forward_local_path(local, f"{rdir}/podman/podman.sock"))
+        listeners = await asyncio.gather(*(
+            forward_socket(c, str(sockets / f"{t.name}.sock"))
+            for c, t in zip(conns, targets, strict=True)))  # fmt: skip
         clients = await asyncio.gather(*(
             asyncio.gather(*(_Http.open(str(sockets / f"{t.name}.sock"))
                              for _ in range(concurrency)))
