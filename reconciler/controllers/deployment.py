@@ -162,6 +162,7 @@ def step(
         target = len(new) + max(0, min(room, replicas - len(new)))
     wanted = _names(deployment, template, digest, new, target)
     complete = not old and counts.updated_available >= replicas and len(new) == replicas
+    pending = _pending(new, is_available)
     return Step(
         pods=wanted,
         keep=tuple(remaining_old),
@@ -169,7 +170,7 @@ def step(
         template_hash=digest,
         counts=counts,
         complete=complete,
-        waiting="" if complete else _waiting(counts, len(old), replicas),
+        waiting="" if complete else _waiting(counts, len(old), replicas, pending),
     )
 
 
@@ -237,10 +238,34 @@ def _names(
     )
 
 
-def _waiting(counts: Counts, old: int, replicas: int) -> str:
+def _waiting(counts: Counts, old: int, replicas: int, pending: str) -> str:
     if counts.updated < replicas:
-        return f"{counts.updated} of {replicas} new pods created"
+        created = f"{counts.updated} of {replicas} new pods created"
+        return f"{created}, waiting for {pending}" if pending else created
     if counts.updated_available < replicas:
         waiting = replicas - counts.updated_available
-        return f"waiting for {waiting} new pod(s) to become available"
+        return f"waiting for {pending or f'{waiting} new pod(s) to become available'}"
     return f"{old} old pod(s) to remove"
+
+
+PENDING_NAMED = 3
+"""How many not yet available new pods a rollout's message names."""
+
+
+def _pending(
+    new: Sequence[hoststate.ObservedPod], is_available: dict[tuple[str, str], bool]
+) -> str:
+    """The new pods that are not available yet, named, with where to see why (their probes,
+    state and events), or "" when there is none: `new pod web-x-0 to become available
+    (`reconciler describe pod web-x-0 -n shop` shows why)`."""
+    names = sorted(pod.name for pod in new if not is_available[pod.key])
+    if not names:
+        return ""
+    shown = ", ".join(names[:PENDING_NAMED])
+    more = f" and {len(names) - PENDING_NAMED} more" if len(names) > PENDING_NAMED else ""
+    plural = "s" if len(names) > 1 else ""
+    first = next(pod for pod in new if pod.name == names[0])
+    return (
+        f"new pod{plural} {shown}{more} to become available "
+        f"(`reconciler describe pod {first.name} -n {first.namespace}` shows why)"
+    )

@@ -114,6 +114,18 @@ def test_a_new_pod_not_yet_ready_holds_every_old_pod() -> None:
     step = ctl.step(d, d.template, _old(d, 4) + _new(d, 1, ready=False), NOW)
     assert _brief(step) == (1, 4, 0)
     assert "waiting" in step.waiting or "new pods created" in step.waiting
+    name = step.pods[0].name  # the unready new pod is named, with where to see why
+    assert f"waiting for new pod {name} to become available" in step.waiting
+    assert f"`reconciler describe pod {name} -n {d.meta.namespace}` shows why" in step.waiting
+
+
+def test_a_stuck_rollout_names_at_most_three_unready_new_pods() -> None:
+    d = _deployment(replicas=5, surge=5, unavailable=0)
+    step = ctl.step(d, d.template, _new(d, 5, ready=False), NOW)
+    assert step.waiting.startswith("waiting for new pods ")
+    assert " and 2 more to become available" in step.waiting
+    ready = ctl.step(d, d.template, _new(d, 5), NOW)
+    assert ready.complete and ready.waiting == ""
 
 
 def test_min_ready_seconds_delays_availability() -> None:
