@@ -280,8 +280,8 @@ class Daemon(dbench.Daemon):
     def start(self, timeout: float = 60) -> None:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [self.python, "-m", "reconciler", "daemon", "--config", str(self.config),
-                 "--log-format", "json"],
+                [self.python, "-P", "-m", "reconciler", "daemon", "--config", str(self.config),
+                 "--log-format", "json"],  # -P: not the bench's own tree from its cwd
                 stdout=out, stderr=out, env=self.env,
             )  # fmt: skip
         proc.wait_for(lambda: self.get("/healthz") is not None, "the daemon's /healthz", timeout)

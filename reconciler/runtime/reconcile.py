@@ -88,9 +88,6 @@ class Reconciler:
             self._templates[key] = self._read_template(revision, namespace, name)
         return self._templates[key]
 
-    def _loaded(self, revision: str) -> bool:
-        return (revision, self.age_key_file, self.service_cidr) in self._loads
-
     def _load(self, revision: str) -> loader.LoadResult:
         """The revision's manifests, loaded and validated once: a commit's tree never changes,
         so a resync of the same revision reuses the load (only a valid one is kept)."""
@@ -123,9 +120,19 @@ class Reconciler:
     def run(self, triggers: Iterable[str]) -> cond.SyncResult:
         """One reconcile. While the newest revision is refused, each sync is recorded against it
         (result Invalid, its errors) and repairs drift of the last good revision, which keeps
-        running: a refused revision is never applied and never prunes anything."""
-        trigger = ",".join(triggers) or str(cond.Trigger.RESYNC)
+        running: a refused revision is never applied and never prunes anything. The hosts of
+        the revision last applied are read meanwhile (`controllers.ahead`): the new revision's
+        resolve, check-out and load do not wait for them, nor they for those."""
         started = time.monotonic()
+        if self._targets is not None:
+            self._early = ahead.start(self.executor, self._targets, self.controllers)
+        try:
+            return self._sync(",".join(triggers) or str(cond.Trigger.RESYNC), started)
+        finally:
+            ahead.settle(self._early)  # unused (a refused revision, no source): ended here
+            self._early = None
+
+    def _sync(self, trigger: str, started: float) -> cond.SyncResult:
         self.requeue_after = None
         self._phases, self._early_seconds = {}, None
         try:
@@ -137,9 +144,6 @@ class Reconciler:
         if announced and announced != newest:
             self._announced_not_head(announced, newest)
         trigger = self._cause(trigger, newest)
-        if self._targets is not None and not self._loaded(newest) and newest != self.refused:
-            # a revision to load: read the hosts meanwhile (`controllers.ahead`)
-            self._early = ahead.start(self.executor, self._targets, self.controllers)
         sync_id = self.store.begin_sync(newest, trigger)
         try:
             loaded: loader.LoadResult | None = None
@@ -166,9 +170,6 @@ class Reconciler:
             self.requeue_after = INTERNAL_RETRY
             message = f"internal error: {type(exc).__name__}: {exc} (see the daemon's log)"
             return self._finish(sync_id, cond.SyncResult.FAILED, {}, [message], started)
-        finally:
-            ahead.settle(self._early)  # unused (a refused revision): still ended here
-            self._early = None
 
     def _apply(
         self, sync_id: int, sha: str, loaded: loader.LoadResult, started: float

@@ -1,6 +1,7 @@
-"""A sync of a new revision observes the hosts while it loads (`controllers.ahead`): taken when
-the revision declares the same hosts, observed again when it does not, waited for when unused
-(a refused revision); a failed early observation is observed again, never the end of a sync."""
+"""A sync observes the hosts of the revision last applied while it resolves and loads the newest
+(`controllers.ahead`): taken when the revision declares the same hosts, observed again when it
+does not, waited for when unused (a refused revision, an unreadable source); a failed early
+observation is observed again, never the end of a sync."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from reconciler.controllers import ahead
 from reconciler.executor import fake as fake_executor
 from reconciler.model import hoststate
 from reconciler.runtime import reconcile
+from reconciler.source import errors as source_errors
 from reconciler.source import fake as fake_source
 from reconciler.state import conditions as cond
 from reconciler.state import store as storemod
@@ -63,8 +65,9 @@ def test_a_new_revision_is_observed_while_it_loads(tmp_path: Path) -> None:
     assert rec.run(["push"]) is cond.SyncResult.SUCCEEDED  # no hosts known yet: in the pass
     assert "observe-ahead" not in _threads(executor)
     executor.observers.clear()
-    assert rec.run(["resync"]) is cond.SyncResult.SUCCEEDED  # loaded already: nothing ahead
-    assert "observe-ahead" not in _threads(executor)
+    assert rec.run(["resync"]) is cond.SyncResult.SUCCEEDED  # a resync too
+    whole = [(name, hosts) for name, hosts in executor.observers if len(hosts) == 3]
+    assert [name for name, _ in whole] == ["observe-ahead"]
     changed = dict(files)
     changed["shop/web-config.yaml"] = files["shop/web-config.yaml"].replace("info", "debug")
     source.push(changed, "change")
@@ -116,6 +119,26 @@ def test_a_refused_revision_waits_for_its_early_observation(
     source.push(broken, "break")
     assert rec.run(["push"]) is cond.SyncResult.INVALID
     assert len(started) == 1 and started[0].future.done()  # ended before the sync did
+    store.close()
+
+
+def test_an_unreadable_source_waits_for_its_early_observation(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source, _executor, rec, store = _setup(tmp_path)
+    source.push(_files(), "deploy")
+    assert rec.run(["push"]) is cond.SyncResult.SUCCEEDED
+    started: list[ahead.Ahead] = []
+    real = ahead.start
+
+    def kept(*args: object) -> ahead.Ahead:
+        started.append(real(*args))  # type: ignore[arg-type]
+        return started[-1]
+
+    monkeypatch.setattr(ahead, "start", kept)
+    source.fail_next(source_errors.FetchFailed("the fake source", "refused"))
+    assert rec.run(["poll"]) is cond.SyncResult.FAILED
+    assert len(started) == 1 and started[0].future.done()
     store.close()
 
 
