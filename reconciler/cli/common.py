@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 from reconciler.cli import daemonclient, lightsettings, settings
 from reconciler.controllers import sync
@@ -24,6 +25,13 @@ EXIT_INCOMPLETE = 4  # a host was unreachable, a pod unschedulable or an action 
 EXIT_PRUNE_BLOCKED = 5  # apply: the prune guard held the revision; nothing was changed
 
 Body = Callable[[protocol.HostExecutor, Path], int]
+
+
+class ExecutorSource(Protocol):
+    """Executors kept open across commands (the warm agent's `agentrun.ExecutorPool`), handed
+    to a command as `args.executors` by `main.main`."""
+
+    def executor(self, resolved: settings.Settings) -> protocol.HostExecutor: ...
 
 
 def add_path_argument(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +54,10 @@ def executor_for(args: argparse.Namespace) -> Iterator[protocol.HostExecutor]:
     if resolved.age_key_file is not None:  # where the loader looks for it (this process only)
         os.environ["SOPS_AGE_KEY_FILE"] = str(resolved.age_key_file)
     os.environ[loader.SERVICE_CIDR_ENV] = resolved.service_cidr  # the same: cluster IPs
+    source: ExecutorSource | None = getattr(args, "executors", None)
+    if source is not None:  # the agent's, its connections open: it stays open for the next
+        yield source.executor(resolved)
+        return
     from reconciler.executor import podman_ssh  # noqa: PLC0415 (asyncssh: only when dialling)
 
     executor = podman_ssh.PodmanSSHExecutor(

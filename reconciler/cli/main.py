@@ -13,6 +13,7 @@ import argparse
 import gc
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,7 @@ COMMANDS = (
     Command("logs", "logs", "print the logs of a container in a pod"),
     Command("exec", "execcmd", "run a command in a container of a pod"),
     Command("events", "events", "list the events the daemon recorded"),
+    Command("agent", "agent", "show or stop the warm per-user agent"),
 )
 
 
@@ -92,12 +94,25 @@ def log_warnings_to_stderr() -> None:
     logs.install(handler, logging.WARNING)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    log_warnings_to_stderr()
+def main(argv: Sequence[str] | None = None, *, executors: object = None) -> int:
+    """Run the command `argv` names. `executors` (a `common.ExecutorSource`) is the warm
+    agent's (`cli.agent`), running it for a client; else, with the agent asked for, a command
+    it runs is sent to it (`agentclient`), and run here when it cannot."""
     words = list(sys.argv[1:] if argv is None else argv)
+    if executors is None and ("--agent" in words or os.environ.get("RECONCILER_AGENT")):
+        from reconciler.cli import agentclient  # noqa: PLC0415 (only when asked for)
+
+        answered = agentclient.run(words)
+        if answered is not None:
+            return answered
+    log_warnings_to_stderr()
+    end = words.index("--") if "--" in words else len(words)  # --agent: the client's choice
+    words = [w for w in words[:end] if w not in ("--agent", "--no-agent")] + words[end:]
     name = command_named(words)
     parser = build_parser(() if name is None else (name,))
     args = parser.parse_args(words)
+    if executors is not None:
+        args.executors = executors
     handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help(sys.stderr)
@@ -110,5 +125,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         # The objects left are freed by the process exit: freezing them spares the final
         # collection passes over them (about 0.3 s of a no-op `apply` on 200 pods).
-        gc.freeze()
+        if executors is None:  # the agent lives on: its garbage must stay collectable
+            gc.freeze()
     return result
