@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from reconciler.controllers import hostconditions as hc
-from reconciler.executor import protocol
+from reconciler.executor import idlepool, protocol
 from reconciler.model import hoststate
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class Monitor:
         self._targets: dict[str, hoststate.HostTarget] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._ticker: threading.Thread | None = None
-        self._pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: idlepool.RetiringPool | None = None
         self._checked: set[str] = set()  # hosts with a finished check in this process
         self._starved = 0.0  # seconds this process was starved (late ticks), summed
         self._starved_at_ok: dict[str, float] = {}  # host -> `_starved` at its last heartbeat
@@ -263,9 +263,7 @@ class Monitor:
         another call meanwhile (then its heartbeat judges it)."""
         with self._lock:
             if self._pool is None:
-                self._pool = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=OBSERVE_THREADS, thread_name_prefix="observe"
-                )
+                self._pool = idlepool.RetiringPool(OBSERVE_THREADS, "observe")
             pool = self._pool
             unchecked = {t.name for t in targets} - self._checked
         jobs = {pool.submit(executor.observe, [t]): t.name for t in targets}

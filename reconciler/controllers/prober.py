@@ -12,14 +12,13 @@ restarted container starts afresh.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 
 from reconciler.controllers import probestate
-from reconciler.executor import protocol
+from reconciler.executor import idlepool, protocol
 from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
@@ -50,9 +49,7 @@ class Prober:
         self._wall = wall_clock
         self._lock = threading.Lock()
         self._tracked: dict[Key, probestate.Tracked] = {}
-        self._pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, workers), thread_name_prefix="prober"
-        )
+        self._pool = idlepool.RetiringPool(max(1, workers), "prober")  # none kept between runs
         self._liveness: list[LivenessCallback] = []
         self._changes: list[ChangeCallback] = []
         self._events: list[probestate.EventCallback] = []

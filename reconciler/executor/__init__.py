@@ -2,3 +2,7 @@
 `podman_ssh.PodmanSSHExecutor` drives rootless Podman over SSH; `fake.FakeExecutor` is the
 in-memory twin for controller and CLI tests. Callers see `hoststate` values and `errors`.
 """
+
+from reconciler.executor import charsetdefer
+
+charsetdefer.install()  # before any executor module imports requests

@@ -1,5 +1,6 @@
 """Everything the executor keeps per host between calls: the SSH connection (on the loop
-thread), podman-py's client on the forwarded socket, and a bounded worker pool for that host.
+thread), podman-py's client on the forwarded socket, and a bounded worker pool for that host
+(its threads exit when idle: `idlepool`).
 
 `podman_ssh.PodmanSSHExecutor` opens one session per host and reuses it; `hostops` runs the
 pod operations with it. A session that lost its connection is `broken` and gets replaced.
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 
 import requests
 
-from reconciler.executor import errors, loop, podmanapi, protocol, sshconn
+from reconciler.executor import errors, idlepool, loop, podmanapi, protocol, sshconn
 from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
@@ -74,12 +75,8 @@ class HostSession:
             ping_timeout=options.ssh.connect_timeout,
             pool_size=options.host_concurrency,
         )
-        self.pool = concurrent.futures.ThreadPoolExecutor(
-            max_workers=options.host_concurrency, thread_name_prefix=f"podman-{target.name}"
-        )
-        self.reads = concurrent.futures.ThreadPoolExecutor(
-            max_workers=READ_WORKERS, thread_name_prefix=f"podman-read-{target.name}"
-        )
+        self.pool = idlepool.RetiringPool(options.host_concurrency, f"podman-{target.name}")
+        self.reads = idlepool.RetiringPool(READ_WORKERS, f"podman-read-{target.name}")
 
     @classmethod
     def open(
@@ -206,7 +203,7 @@ class HostSession:
         return self._submit(self.reads, fn, *args)
 
     def _submit(
-        self, pool: concurrent.futures.ThreadPoolExecutor, fn: Callable[..., R], *args: object
+        self, pool: idlepool.RetiringPool, fn: Callable[..., R], *args: object
     ) -> concurrent.futures.Future[R]:
         try:
             return pool.submit(fn, *args)

@@ -4,7 +4,7 @@ podman-py through one long-lived, host-key-verified asyncssh connection per host
 Threads: one asyncio loop thread owns the SSH connections; a fan-out pool works on hosts in
 parallel (up to 128 at once; at most 16 of them opening a connection at a time); each host has
 its own bounded pool for podman calls (`hostsession`). The pod
-operations themselves are in `hostops`.
+operations themselves are in `hostops` and `podcreate`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from reconciler.executor import (
     hostmetrics,
     hostops,
     hostsession,
+    idlepool,
     loop,
+    podcreate,
     probing,
     protocol,
     sshconn,
@@ -82,9 +84,7 @@ class PodmanSSHExecutor:
         )
         self._stats = protocol.ExecutorStats()
         self._runner = loop.LoopThread()
-        self._fanout = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, max_parallel_hosts), thread_name_prefix="executor-host"
-        )
+        self._fanout = idlepool.RetiringPool(max(1, max_parallel_hosts), "executor-host")
         self._socket_dir = Path(tempfile.mkdtemp(prefix="reconciler-podman-"))
         self._socket_ids = itertools.count()
         self._sessions: dict[str, hostsession.HostSession] = {}
@@ -367,11 +367,11 @@ class PodmanSSHExecutor:
     def _dispatch(session: hostsession.HostSession, action: hoststate.Action) -> str:
         kind = action.kind
         if kind is hoststate.ActionKind.CREATE and action.run is not None:
-            return hostops.create(session, action.run)
+            return podcreate.create(session, action.run)
         if kind is hoststate.ActionKind.DELETE and action.observed is not None:
             return hostops.delete(session, action.observed)
         if kind is hoststate.ActionKind.REPLACE and action.run and action.observed:
-            return hostops.replace(session, action.run, action.observed)
+            return podcreate.replace(session, action.run, action.observed)
         if kind is hoststate.ActionKind.RESTART and action.observed and action.container:
             return hostops.restart(session, action.observed, action.container)
         raise errors.PodError(

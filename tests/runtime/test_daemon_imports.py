@@ -1,8 +1,8 @@
 """The daemon imports what a repository of Deployments needs and nothing more (issue 15: memory at
 rest): its start-up and a sync of Hosts, a Namespace and a Deployment (against the fake executor,
 settled as the daemon loop settles; it places the pods) leave the dashboard, the dry run, CronJob
-parsing, jsonschema, numpy and SOPS' age decryption unloaded; they load on first use. The
-dashboard and the dry run are built on their first request."""
+parsing, jsonschema, numpy, SOPS' age decryption and charset_normalizer unloaded; they load on
+first use. The dashboard and the dry run are built on their first request."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ LAZY = (
     "pyrage",  # SOPS Secrets (manifests.sops); cryptography's AES comes with asyncssh anyway
     "reconciler.web.ui.app", "reconciler.web.ui.view",  # the dashboard, on its first request
     "reconciler.web.dryrun", "reconciler.web.getrows",  # POST /v1/diff, on its first request
+    "charset_normalizer.api",  # requests' encoding guess, on first use (executor.charsetdefer)
 )  # fmt: skip
 PROBE = """
 import json, sys
