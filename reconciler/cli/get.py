@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from reconciler.cli import dryrunclient, lightsettings
 
 if TYPE_CHECKING:
-    from reconciler.controllers import lifecycle
+    from reconciler.controllers import backoff
     from reconciler.executor import protocol
     from reconciler.manifests import loader
     from reconciler.model import hoststate
@@ -99,7 +99,7 @@ def warn_unreachable(observations: dict[str, hoststate.HostObservation]) -> int:
 def pod_row(
     pod: hoststate.ObservedPod,
     address: str,
-    restarts: Mapping[tuple[str, str, str], lifecycle.Record] | None = None,
+    restarts: Mapping[tuple[str, str, str], backoff.Record] | None = None,
 ) -> dict[str, Any]:
     """`web.getrows.pod_row`: kubectl's row of one pod."""
     from reconciler.web import getrows  # noqa: PLC0415
@@ -125,7 +125,7 @@ def from_daemon(read: Callable[[storemod.Store], T], default: T) -> T:
     return getrows.from_store(state_file(), read, default)
 
 
-def restart_records() -> dict[tuple[str, str, str], lifecycle.Record]:
+def restart_records() -> dict[tuple[str, str, str], backoff.Record]:
     """The daemon's restart records (counts, back-offs), else none: Podman's own counts stand."""
     from reconciler.web import getrows  # noqa: PLC0415
 

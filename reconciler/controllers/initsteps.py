@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 
-from reconciler.controllers import lifecycle
+from reconciler.controllers import backoff
 from reconciler.executor import observed, podmanspec
 from reconciler.model import base, hoststate
 
@@ -53,8 +53,8 @@ def _initializing(pod: hoststate.ObservedPod) -> hoststate.ObservedPod:
     step = current(pod)
     if step is None:
         return pod
-    policy = lifecycle.policy_of(pod)
-    init_policy = policy if policy is lifecycle.RestartPolicy.NEVER else "OnFailure"
+    policy = backoff.policy_of(pod)
+    init_policy = policy if policy is backoff.RestartPolicy.NEVER else "OnFailure"
     labels = dict(pod.labels)
     labels[podmanspec.LABEL_RESTART_POLICY] = str(init_policy)
     return dataclasses.replace(pod, containers=(step,), labels=base.FrozenMap(labels))
@@ -101,7 +101,7 @@ def continuations(
 
 def status(
     pod: hoststate.ObservedPod,
-    records: Mapping[tuple[str, str, str], lifecycle.Record] | None = None,
+    records: Mapping[tuple[str, str, str], backoff.Record] | None = None,
 ) -> str:
     """`Init:N/M` while init containers run, `Init:Error` after one failed,
     `Init:CrashLoopBackOff` while its retry backs off; "" once all ended with 0 (or none)."""

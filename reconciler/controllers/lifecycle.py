@@ -9,121 +9,23 @@ actions, applies them and reports each result to `restarted`. Nothing here does 
 from __future__ import annotations
 
 import dataclasses
-import enum
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 
-from reconciler.executor import observed, podmanspec
+from reconciler.controllers import backoff
+from reconciler.executor import observed
 from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
 
-INITIAL_BACKOFF = 10.0
-MAX_BACKOFF = 300.0
-RESET_AFTER = 600.0
-"""A container that ran this long since its last restart starts its back-off afresh."""
 STALE_GRACE = 15.0
 """Seconds an observation may lag behind what this registry knows (an exit, a restart)."""
 IN_FLIGHT = 60.0
 """Seconds a handed-out RESTART is not handed out again while its result is awaited."""
-CRASH_LOOP = "CrashLoopBackOff"
 LIVENESS_CAUSE = "failed its liveness probe"  # in a RESTART's reason: the event is Killing
-
-Key = tuple[str, str, str]  # (namespace, pod, container)
-
-
-class RestartPolicy(enum.StrEnum):
-    ALWAYS = "Always"
-    ON_FAILURE = "OnFailure"
-    NEVER = "Never"
-
-
-def policy_of(pod: hoststate.ObservedPod) -> RestartPolicy:
-    """The pod's restartPolicy from its label; Always (Kubernetes' default) without one."""
-    raw = pod.labels.get(podmanspec.LABEL_RESTART_POLICY, "")
-    try:
-        return RestartPolicy(raw)
-    except ValueError:
-        return RestartPolicy.ALWAYS
-
-
-def wants_restart(policy: str, exit_code: int) -> bool:
-    """Whether a container that exited with `exit_code` is started again under `policy`."""
-    if policy == RestartPolicy.NEVER:
-        return False
-    if policy == RestartPolicy.ON_FAILURE:
-        return exit_code != 0
-    return True
-
-
-def backoff_delay(restarts: int) -> float:
-    """Seconds to wait before the next restart, after `restarts` restarts since the back-off
-    was last reset: 0, then 10 doubling up to 300."""
-    if restarts <= 0:
-        return 0.0
-    return min(MAX_BACKOFF, INITIAL_BACKOFF * float(2 ** min(restarts - 1, 16)))
-
-
-def format_delay(seconds: float) -> str:
-    """As Kubernetes words it: 10s, 40s, 5m0s."""
-    whole = int(seconds)
-    return f"{whole // 60}m{whole % 60}s" if whole >= 60 else f"{whole}s"
-
-
-@dataclass(frozen=True)
-class Record:
-    """What is known about one container's exits and restarts (times by the local clock)."""
-
-    host: str
-    namespace: str
-    pod: str
-    container: str
-    podman_id: str
-    restarts: int = 0  # restarts made (RESTARTS)
-    streak: int = 0  # restarts since the back-off was last reset
-    started: float = 0.0  # when it was last restarted, 0 never
-    exited: float = 0.0  # when its last exit was noticed, 0 never
-    exit_code: int = 0
-    due_at: float | None = None  # a restart is wanted then
-    delay: float = 0.0  # the back-off of that restart
-    cause: str = ""  # "exited with code 1", "failed its liveness probe (...)"
-    liveness: bool = False  # the wanted restart is for a failed liveness probe
-    confirmed: bool = False  # `due` saw that the pod's policy wants the restart
-    in_flight_until: float = 0.0
-    own_kill_until: float = 0.0  # the next died event before then is our restart's own stop
-
-    @property
-    def key(self) -> Key:
-        return (self.namespace, self.pod, self.container)
-
-    @property
-    def backing_off(self) -> bool:
-        return self.due_at is not None and self.delay > 0 and self.confirmed
-
-
-def records(rows: Iterable[Mapping[str, Any]]) -> list[Record]:
-    """Records as a `RecordStore` returned them; rows not understood (another version) left out."""
-    found = []
-    for row in rows:
-        try:
-            found.append(Record(**row))
-        except TypeError:
-            log.warning("restart record %r not understood; dropped", row)
-    return found
-
-
-class RecordStore(Protocol):
-    """Where records survive a daemon restart (`state.store.Store` implements it)."""
-
-    def restart_records(self) -> list[dict[str, Any]]: ...
-
-    def save_restart_records(
-        self, records: Sequence[Mapping[str, Any]], forget: Sequence[Key]
-    ) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -148,17 +50,17 @@ class Restarts:
     docstring. `close()` stops its timer."""
 
     def __init__(
-        self, clock: Callable[[], float] = time.time, store: RecordStore | None = None
+        self, clock: Callable[[], float] = time.time, store: backoff.RecordStore | None = None
     ) -> None:
         self._clock = clock
         self._store = store
         self._lock = threading.Lock()
-        self._records: dict[Key, Record] = {}
+        self._records: dict[backoff.Key, backoff.Record] = {}
         self._callbacks: list[Callable[[], None]] = []
         self._timer: threading.Timer | None = None
         self._timer_at = 0.0
         self._closed = False
-        for record in records(store.restart_records() if store is not None else ()):
+        for record in backoff.records(store.restart_records() if store is not None else ()):
             self._records[record.key] = dataclasses.replace(record, in_flight_until=0.0)
 
     # ----- inputs --------------------------------------------------------------------------
@@ -218,7 +120,7 @@ class Restarts:
                 )  # fmt: skip
             else:
                 streak = record.streak + 1
-                delay = backoff_delay(streak)
+                delay = backoff.delay(streak)
                 record = dataclasses.replace(
                     record, restarts=record.restarts + 1, streak=streak, due_at=now + delay,
                     delay=delay, cause="could not be restarted", in_flight_until=0.0,
@@ -238,7 +140,7 @@ class Restarts:
         waiting: list[Waiting] = []
         with self._lock:
             before = dict(self._records)
-            seen: set[Key] = set()
+            seen: set[backoff.Key] = set()
             for observation in observations.values():
                 if not observation.reachable:
                     seen.update(k for k, r in self._records.items() if r.host == observation.host)
@@ -276,17 +178,17 @@ class Restarts:
         if record is not None and record.podman_id != container.podman_id:
             del self._records[key]  # a new container (the pod was replaced): a fresh start
             record = None
-        policy = policy_of(pod)
+        policy = backoff.policy_of(pod)
         state = container.state
         if state in observed.RUNNING_STATES or state in observed.PENDING_STATES:
             if record is None or record.due_at is None:
                 return None
             stale = not record.liveness and now - record.exited < STALE_GRACE
-            if policy == RestartPolicy.NEVER or not (record.liveness or stale):
+            if policy == backoff.RestartPolicy.NEVER or not (record.liveness or stale):
                 self._records[key] = dataclasses.replace(record, due_at=None, cause="", delay=0.0)
                 return None  # started by someone else meanwhile, or Never
         elif state in observed.DONE_STATES:
-            if not wants_restart(policy, container.exit_code):
+            if not backoff.wants_restart(policy, container.exit_code):
                 if record is not None and record.due_at is not None:
                     self._records[key] = dataclasses.replace(record, due_at=None, confirmed=False)
                 return None
@@ -314,13 +216,14 @@ class Restarts:
             )
             reason = (
                 f"container {container.name} {record.cause}: restart {record.restarts + 1} "
-                f"(back-off {format_delay(record.delay)})"
+                f"(back-off {backoff.format_delay(record.delay)})"
             )
             return hoststate.Action(
                 hoststate.ActionKind.RESTART, pod.host, pod.namespace, pod.name,
                 observed=pod, reason=reason, container=container.name,
             )  # fmt: skip
-        message = f"back-off {format_delay(record.delay)} restarting failed container {key[2]}"
+        delay = backoff.format_delay(record.delay)
+        message = f"back-off {delay} restarting failed container {key[2]}"
         return Waiting(pod.key, container.name, due_at, message)
 
     # ----- queries -------------------------------------------------------------------------
@@ -334,7 +237,7 @@ class Restarts:
         with self._lock:
             for record in self._records.values():
                 if (record.namespace, record.pod) == (namespace, pod) and record.backing_off:
-                    return CRASH_LOOP
+                    return backoff.CRASH_LOOP
         return ""
 
     def close(self) -> None:
@@ -346,28 +249,28 @@ class Restarts:
 
     # ----- internals (the lock is held) ----------------------------------------------------
 
-    def _current(self, key: Key, host: str, podman_id: str) -> Record:
+    def _current(self, key: backoff.Key, host: str, podman_id: str) -> backoff.Record:
         record = self._records.get(key)
         if record is None or record.podman_id != podman_id:
-            return Record(host, *key, podman_id=podman_id)
+            return backoff.Record(host, *key, podman_id=podman_id)
         return record
 
     @staticmethod
-    def _streak(record: Record, now: float) -> int:
-        if record.started and now - record.started >= RESET_AFTER:
+    def _streak(record: backoff.Record, now: float) -> int:
+        if record.started and now - record.started >= backoff.RESET_AFTER:
             return 0  # it ran 10 minutes since its last restart: the back-off starts afresh
         return record.streak
 
-    def _exit(self, record: Record, exit_code: int, now: float) -> Record:
+    def _exit(self, record: backoff.Record, exit_code: int, now: float) -> backoff.Record:
         streak = self._streak(record, now)
-        delay = backoff_delay(streak)
+        delay = backoff.delay(streak)
         return dataclasses.replace(
             record, streak=streak, exited=now, exit_code=exit_code, due_at=now + delay,
             delay=delay, cause=f"exited with code {exit_code}", liveness=False, confirmed=False,
             in_flight_until=0.0,
         )  # fmt: skip
 
-    def _save(self, records: Iterable[Record], forget: Sequence[Key]) -> None:
+    def _save(self, records: Iterable[backoff.Record], forget: Sequence[backoff.Key]) -> None:
         rows = [dataclasses.asdict(r) for r in records]
         if self._store is not None and (rows or forget):
             self._store.save_restart_records(rows, list(forget))

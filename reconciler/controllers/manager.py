@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from reconciler.controllers import hosthealth, lifecycle, probestate, rollouts, sync
+from reconciler.controllers import backoff, hosthealth, lifecycle, probestate, rollouts, sync
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
 
@@ -23,7 +23,7 @@ def start(
     templates: rollouts.TemplateLoader | None = None,
     *,
     wake: Callable[[], None] | None = None,
-    restart_records: lifecycle.RecordStore | None = None,
+    restart_records: backoff.RecordStore | None = None,
     probe_events: EventSink | None = None,
     hosts: hosthealth.Monitor | None = None,
 ) -> sync.Controllers:

@@ -13,8 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from reconciler.controllers import backoff, initsteps, pullfailures
 from reconciler.controllers import deployment as deploymentctl
-from reconciler.controllers import initsteps, lifecycle, pullfailures
 from reconciler.manifests import loader
 from reconciler.model import hoststate
 from reconciler.plan import configwait
@@ -30,7 +30,7 @@ POD_WIDE = {**POD_COLUMNS, "ADDRESS": "address", "REVISION": "revision", "IMAGES
 DEPLOY_COLUMNS = {"NAMESPACE": "namespace", "NAME": "name", "READY": "ready",
                   "UP-TO-DATE": "upToDate", "AVAILABLE": "available"}  # fmt: skip
 DEPLOY_WIDE = {**DEPLOY_COLUMNS, "HOSTS": "hosts"}
-Records = Mapping[tuple[str, str, str], lifecycle.Record]
+Records = Mapping[tuple[str, str, str], backoff.Record]
 T = TypeVar("T")
 
 
@@ -53,11 +53,11 @@ def from_store(path: Path, read: Callable[[storemod.Store], T], default: T) -> T
         return default
 
 
-def restart_records(path: Path) -> dict[tuple[str, str, str], lifecycle.Record]:
+def restart_records(path: Path) -> dict[tuple[str, str, str], backoff.Record]:
     """The daemon's restart records (counts, back-offs) at `path`, else none."""
     none: list[dict[str, Any]] = []
     rows = from_store(path, lambda store: store.restart_records(), none)
-    return {record.key: record for record in lifecycle.records(rows)}
+    return {record.key: record for record in backoff.records(rows)}
 
 
 def conditions(path: Path) -> list[cond.Condition]:
@@ -83,7 +83,7 @@ def pod_row(pod: hoststate.ObservedPod, address: str, restarts: Records | None =
                                                 c.state == "running"))  # fmt: skip
     status = str(pod.phase)
     if any(r is not None and r.backing_off for r in records):
-        status = lifecycle.CRASH_LOOP
+        status = backoff.CRASH_LOOP
     status = initsteps.status(pod, restarts) or status  # Init:0/2, Init:Error, ...
     counted = sum(
         max(r.restarts if r is not None else 0, c.restart_count or 0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 from reconciler.cli import describe
-from reconciler.controllers import initsteps, lifecycle
+from reconciler.controllers import backoff, initsteps, lifecycle
 from reconciler.executor import podmanspec
 from reconciler.model import base, hoststate
 
@@ -38,7 +38,7 @@ def test_status_words() -> None:
     assert initsteps.status(_pod((_c("a", "exited"), _c("b", "running")), created)) == "Init:1/2"
     failed = _pod((_c("a", "exited", 1), _c("b", "created")), created)
     assert initsteps.status(failed) == "Init:Error"
-    backing = lifecycle.Record("h1", "ns", "web", "a", "id-a", due_at=10.0, delay=10.0,
+    backing = backoff.Record("h1", "ns", "web", "a", "id-a", due_at=10.0, delay=10.0,
                                confirmed=True)  # fmt: skip
     assert initsteps.status(failed, {backing.key: backing}) == "Init:CrashLoopBackOff"
     assert initsteps.status(_pod((_c("a", "exited"),), (_c("app", "running"),))) == ""

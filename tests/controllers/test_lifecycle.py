@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.controllers import lifecycle
+from reconciler.controllers import backoff, lifecycle
 from reconciler.executor import fake, podmanspec
 from reconciler.model import base, hoststate
 from reconciler.state import store
@@ -32,7 +32,7 @@ class Clock:
 class World:
     """A fake host with one pod shop/web-1 (containers web and side), watched by a registry."""
 
-    def __init__(self, policy: str = "Always", saved: lifecycle.RecordStore | None = None) -> None:
+    def __init__(self, policy: str = "Always", saved: backoff.RecordStore | None = None) -> None:
         self.clock = Clock()
         self.executor = fake.FakeExecutor(["h1"])
         run = make_run(restart_policy=policy)
@@ -72,9 +72,9 @@ def world() -> Iterator[World]:
 
 
 def test_backoff_is_immediate_then_10s_doubling_capped_at_300s() -> None:
-    delays = [lifecycle.backoff_delay(n) for n in range(9)]
+    delays = [backoff.delay(n) for n in range(9)]
     assert delays == [0, 10, 20, 40, 80, 160, 300, 300, 300]
-    assert lifecycle.backoff_delay(10_000) == 300
+    assert backoff.delay(10_000) == 300
 
 
 @pytest.mark.parametrize(
@@ -89,11 +89,11 @@ def test_backoff_is_immediate_then_10s_doubling_capped_at_300s() -> None:
     ],
 )
 def test_restart_policy(policy: str, code: int, wanted: bool) -> None:
-    assert lifecycle.wants_restart(policy, code) is wanted
+    assert backoff.wants_restart(policy, code) is wanted
 
 
 def test_delays_worded_as_kubernetes_words_them() -> None:
-    assert [lifecycle.format_delay(s) for s in (0, 10, 40, 300)] == ["0s", "10s", "40s", "5m0s"]
+    assert [backoff.format_delay(s) for s in (0, 10, 40, 300)] == ["0s", "10s", "40s", "5m0s"]
 
 
 # ----- the crash loop -------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def test_first_restart_at_once_then_backoff_doubles(world: World) -> None:
     assert (waiting.key, waiting.container) == (("shop", "web-1"), "web")
     assert waiting.message == "back-off 10s restarting failed container web"
     assert verdicts.next_due == 10
-    assert world.restarts.waiting("shop", "web-1") == lifecycle.CRASH_LOOP
+    assert world.restarts.waiting("shop", "web-1") == backoff.CRASH_LOOP
 
     world.clock.now += 9
     assert world.due().restarts == ()
@@ -155,7 +155,7 @@ def test_backoff_resets_after_ten_minutes_running(world: World) -> None:
         world.clock.now += 60
         world.run(world.due())
     assert world.restarts.restart_count("shop", "web-1", "web") == 3
-    world.clock.now += lifecycle.RESET_AFTER
+    world.clock.now += backoff.RESET_AFTER
     world.crash()
     (action,) = world.due().restarts
     assert action.reason.endswith("restart 4 (back-off 0s)")
@@ -227,7 +227,7 @@ def test_pods_without_the_label_restart_always_and_unmanaged_pods_never(world: W
     (pod,) = observation.pods
     unlabelled = {k: v for k, v in pod.labels.items() if k != podmanspec.LABEL_RESTART_POLICY}
     old = dataclasses.replace(pod, labels=base.FrozenMap(unlabelled))
-    assert lifecycle.policy_of(old) is lifecycle.RestartPolicy.ALWAYS
+    assert backoff.policy_of(old) is backoff.RestartPolicy.ALWAYS
     seen = {"h1": dataclasses.replace(observation, pods=(old,))}
     assert len(world.restarts.due(seen, world.clock.now).restarts) == 1
 
@@ -298,7 +298,7 @@ def test_liveness_under_never_restarts_nothing() -> None:
 
 class MemoryStore:
     def __init__(self) -> None:
-        self.rows: dict[lifecycle.Key, dict[str, Any]] = {}
+        self.rows: dict[backoff.Key, dict[str, Any]] = {}
 
     def restart_records(self) -> list[dict[str, Any]]:
         return list(self.rows.values())
@@ -322,7 +322,7 @@ def test_counts_and_backoff_survive_a_daemon_restart(kind: str, tmp_path: Path) 
 
     again = lifecycle.Restarts(world.clock, saved)
     assert again.restart_count("shop", "web-1", "web") == 1
-    assert again.waiting("shop", "web-1") == lifecycle.CRASH_LOOP
+    assert again.waiting("shop", "web-1") == backoff.CRASH_LOOP
     verdicts = again.due(world.executor.observe(TARGETS), world.clock.now)
     assert verdicts.restarts == () and verdicts.next_due == 10
     world.clock.now += 10

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.controllers import lifecycle, sync
+from reconciler.controllers import backoff, lifecycle, sync
 from reconciler.executor import exitwatch, podman_ssh
 from reconciler.manifests import loader
 from reconciler.model import hoststate
@@ -163,7 +163,7 @@ def test_a_crashing_container_restarts_at_once_then_after_its_backoff(
     assert verdicts.restarts == ()
     (waiting,) = [w for w in verdicts.waiting if w.key == (NAMESPACE, crashing.name)]
     assert waiting.message == "back-off 10s restarting failed container crash"
-    assert crashing.restarts.waiting(NAMESPACE, crashing.name) == lifecycle.CRASH_LOOP
+    assert crashing.restarts.waiting(NAMESPACE, crashing.name) == backoff.CRASH_LOOP
     assert _state(lab, host, container) == "exited"  # Podman itself does not restart it
     assert verdicts.next_due is not None
     time.sleep(verdicts.next_due)
