@@ -2,7 +2,7 @@
 probes' machinery (`probing`): exec through Podman's exec API, httpGet to where the container
 port is published on the host's 127.0.0.1, sleep as a wait here.
 
-`hostops` calls `post_start` right after it started containers (a failed hook kills the
+`podcreate` calls `post_start` right after it started containers (a failed hook kills the
 container: the pod lifecycle controller then restarts it per restartPolicy) and `pre_stop` before
 it stops a pod (each hook bounded by the pod's grace period, the hooked containers then stopped
 with what is left of it). Hooks of one pod run in parallel; other hosts are never waited for.

@@ -2,7 +2,7 @@
 at a time, in order (`podman start`, then its exit code read back), and only when every one
 ended with 0 are the app containers started and their postStart hooks run.
 
-`hostops._assemble` calls `create_specs` and then `start` for a new pod; a step that fails or
+`podcreate._assemble` calls `create_specs` and then `start` for a new pod; a step that fails or
 outlasts `INIT_WAIT` is left as Podman shows it, and `advance` (a RESTART action of the pod
 lifecycle controller, `controllers.initsteps`) carries on from there: it retries a failed init
 container (back-off and restartPolicy decided by the controller) or starts the next step.

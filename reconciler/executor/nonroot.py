@@ -1,6 +1,6 @@
 """`runAsNonRoot: true` without `runAsUser`: the image's own USER must be a non-zero numeric uid,
 checked on the host after the pull and before anything is created or torn down, as the kubelet
-does (`verifyRunAsNonRoot`). `hostops.create`/`replace` call `check`; a refusal is the pod's
+does (`verifyRunAsNonRoot`). `podcreate.create`/`replace` call `check`; a refusal is the pod's
 `CreateContainerConfigError` and leaves a running old pod in place.
 """
 

@@ -1,7 +1,7 @@
 """Pure mapping from a `PodRun` to the JSON bodies of Podman's libpod API (pod, container and
 volume create), plus the labels that make observed state readable back from Podman alone.
 
-Used by `hostops` right before the API calls; no I/O here, so every mapping is unit-tested.
+Used by `podcreate` right before the API calls; no I/O here, so every mapping is unit-tested.
 Values go into JSON bodies, never into a command line: nothing here is ever seen by a shell.
 """
 

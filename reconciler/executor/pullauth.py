@@ -1,6 +1,6 @@
 """Pulls with registry logins: the `X-Registry-Auth` header Podman's `POST /images/pull` reads,
 and the pull of one image trying the pod's matching logins in turn. Called by
-`hostops.pull_images`; the login travels only in that header (never a file on the host, an
+`podcreate.pull_images`; the login travels only in that header (never a file on the host, an
 argument or a message), and a failure names the registry and the Secret, never a value.
 """
 

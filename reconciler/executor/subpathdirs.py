@@ -1,5 +1,5 @@
 """`subPath` mounts of emptyDir and claim volumes on the host. Podman 4.3 has no `subpath`
-option for named volumes, so `hostops` calls `bind` between making the pod's volumes and
+option for named volumes, so `podcreate` calls `bind` between making the pod's volumes and
 creating its containers: each subPath is made below the volume's mount point over SFTP (`make`,
 as the host user, which is root in the container) and mounted as a bind of that host path.
 

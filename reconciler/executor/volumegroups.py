@@ -1,5 +1,5 @@
 """A pod's `securityContext.fsGroup` on its volumes: after its containers are created and before
-they start, `hostops` calls `apply`, which gives the top directory of each emptyDir and claim
+they start, `podcreate` calls `apply`, which gives the top directory of each emptyDir and claim
 volume to the group, group-writable and setgid (mode 2775), as the kubelet does.
 
 Rootless Podman's host user is root only inside its user namespace, so the change is made there,

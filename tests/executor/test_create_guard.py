@@ -1,4 +1,4 @@
-"""`hostops.create`'s guard against a pod of the same name: a run whose pod create is its first
+"""`podcreate.create`'s guard against a pod of the same name: a run whose pod create is its first
 change sends no inspect first (Podman's 409 on a taken name is the check), and on a 409 decides
 as the inspect-first path does: not managed ▶ refused and untouched; managed with this spec ▶
 kept; managed with another ▶ replaced. Runs with files or volumes still inspect first. A fake
@@ -10,7 +10,7 @@ from typing import Any, cast
 
 import pytest
 
-from reconciler.executor import errors, hostops, hostsession, podmanapi, protocol
+from reconciler.executor import errors, hostsession, podcreate, podmanapi, protocol
 from reconciler.model import hoststate
 from tests.executor.test_podmanspec import make_run
 
@@ -111,7 +111,7 @@ class FakeSession:
 
 def create(api: FakeApi, run: hoststate.PodRun) -> str:
     session = cast(hostsession.HostSession, FakeSession(api))
-    return hostops.create(session, run, prepared=True)
+    return podcreate.create(session, run, prepared=True)
 
 
 def existing(api: FakeApi, run: hoststate.PodRun, labels: dict[str, str]) -> None:
@@ -161,11 +161,11 @@ def test_our_pod_with_another_spec_is_replaced() -> None:
 
 def test_a_run_with_files_or_volumes_inspects_before_touching_them() -> None:
     api, run = FakeApi(), make_run(containers=simple_run().containers)
-    assert not hostops.pod_first(run)
+    assert not podcreate.pod_first(run)
     existing(api, run, {"app": "someone-else"})
     session = FakeSession(api)
     with pytest.raises(errors.NameConflict):
-        hostops.create(cast(hostsession.HostSession, session), run, prepared=True)
+        podcreate.create(cast(hostsession.HostSession, session), run, prepared=True)
     assert api.calls == [f"inspect_pod {run.podman_name}"]  # nothing written, nothing made
     assert session.written == []
 

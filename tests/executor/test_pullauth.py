@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from reconciler.executor import errors, hostops, hostsession, podmanapi, protocol, pullauth
+from reconciler.executor import errors, hostsession, podcreate, podmanapi, protocol, pullauth
 from reconciler.model import registryauth
 from tests.executor.test_podmanspec import make_run
 
@@ -97,7 +97,7 @@ def test_a_failed_pull_logs_and_raises_no_password(caplog: pytest.LogCaptureFixt
     session = cast(hostsession.HostSession, _Session(FakeApi(good="not-this")))
     caplog.set_level(logging.DEBUG)
     with pytest.raises(errors.ImagePullError) as caught:
-        hostops.pull_images(session, run)
+        podcreate.pull_images(session, run)
     logging.getLogger("test").warning("failed: %s %r %r", caught.value, run, caught.value.args)
     assert str(caught.value).startswith(f"pod {run.podman_name} on host {run.host}: ErrImagePull:")
     everything = str(caught.value) + repr(run) + caplog.text

@@ -121,7 +121,7 @@ def test_bind_makes_each_volume_subpath_once_and_binds_its_host_path() -> None:
 def test_fs_group_goes_to_the_subpath_directory_at_its_mount_path() -> None:
     run = _run(hoststate.Mount(K.VOLUME, "ns_web_scratch", "/cache", sub_path="cache"),
                fs_group=2000)  # fmt: skip
-    # `hostops` hands volumegroups the run before `bind`: the archive lands on the bound path
+    # `podcreate` hands volumegroups the run before `bind`: the archive lands on the bound path
     assert volumegroups.targets(run) == (("ns_web_setup", "/cache"),)
 
 
