@@ -164,7 +164,7 @@ def render(items: list[dict[str, Any]], output: str, columns: Mapping[str, str],
         YAML(typ="safe", pure=True).dump({"kind": kind, "items": items}, buf)
         return buf.getvalue(), ""
     if not items:
-        return "", f"No {kind.lower()} found.\n"
+        return "", "No resources found.\n"  # kubectl's words
     head = list(columns)
     rows = [[_cell(item[key]) for key in columns.values()] for item in items]
     return table([head, *rows]), ""

@@ -49,7 +49,7 @@ def test_a_namespace_and_an_empty_one(setup: Setup, capsys: pytest.CaptureFixtur
     through, here = _both(setup, capsys, "pods", "-n", "shop")
     assert through == here and through[1].count("\n") > 2
     through, here = _both(setup, capsys, "pods", "-n", "nothing-here")
-    assert through == here == (common.EXIT_OK, "", "No podlist found.\n")
+    assert through == here == (common.EXIT_OK, "", "No resources found.\n")
 
 
 def test_an_unreachable_host_is_named_and_incomplete(

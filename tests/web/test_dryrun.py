@@ -52,9 +52,9 @@ def planner() -> dryrun.DryRun:
 def test_a_get_is_answered(planner: dryrun.DryRun) -> None:
     code, document = planner.answer(_body(command="get", resource="pods", output="wide"))
     assert code == 200 and document["code"] == 0 and document["stdout"] == ""  # nothing runs
-    assert document["stderr"] == "No podlist found.\n" and planner.served == 1
+    assert document["stderr"] == "No resources found.\n" and planner.served == 1
     code, document = planner.answer(_body(command="get", resource="deployments"))
-    assert code == 200 and document["stderr"] == "No deploymentlist found.\n"
+    assert code == 200 and document["stderr"] == "No resources found.\n"
     guarded = dryrun.ReadOnly(fake.FakeExecutor(["h1"]))
     with pytest.raises(Exception, match="a dry run does not run probes"):
         guarded.probe(TARGETS[0], None, None, None)  # type: ignore[arg-type]
