@@ -20,6 +20,7 @@ from reconciler.manifests import (
     checks,
     claimchecks,
     discovery,
+    loadcache,
     placementchecks,
     references,
     schema_errors,
@@ -66,12 +67,14 @@ def load_repository(
     schema_set: schemas.SchemaSet | None = None,
     age_key_file: Path | None = None,
     service_cidr: str | None = None,
+    cache: loadcache.LoadCache | None = None,
 ) -> LoadResult:
     """Load and validate every manifest under `root`. Problems in the manifests are returned as
     diagnostics, never raised; only an unusable `root` raises `RepositoryError`. SOPS-encrypted
     Secrets are decrypted with `age_key_file`, else $SOPS_AGE_KEY_FILE (read when first needed).
     Services get their cluster IPs from `service_cidr`, else $RECONCILER_SERVICE_CIDR, else
-    `clusterips.DEFAULT_CIDR` (a bad CIDR raises RepositoryError)."""
+    `clusterips.DEFAULT_CIDR` (a bad CIDR raises RepositoryError). With a `cache`, a file
+    the last load read with the same path and content is not read again (the same result)."""
     given = Path(root)
     if not given.exists():
         raise RepositoryError(f"{given}: no such directory")
@@ -83,9 +86,14 @@ def load_repository(
         )
     except clusterips.CidrError as exc:
         raise RepositoryError(str(exc)) from exc
-    run = _Run(given.resolve(), limits, schema_set or schemas.load(), cidr)
+    run = _Run(given.resolve(), limits, schema_set or schemas.load(), cidr, cache=cache)
     run.age_key_file = sops.key_file(age_key_file)
-    return run.load()
+    if cache is not None:
+        cache.begin(run.limits, run.schemas)
+    loaded = run.load()
+    if cache is not None:
+        cache.end()
+    return loaded
 
 
 @dataclass
@@ -102,26 +110,15 @@ class _Run:
     documents: int = 0
     age_key_file: Path | None = None
     _age_keys: sops.Identities | None = None
+    cache: loadcache.LoadCache | None = None
+    _encrypted: bool = False  # the file being read is SOPS-encrypted (never cached)
 
     def load(self) -> LoadResult:
         files, problems = discovery.find(self.root)
         self.diagnostics += problems
         complete = not problems
         for manifest in files:
-            parsed = yamldocs.read_file(manifest.path, manifest.rel, self.limits)
-            self.diagnostics += parsed.diagnostics
-            if parsed.fatal:
-                complete = False
-                continue
-            yaml_marks = {(d.line, d.column) for d in parsed.diagnostics}
-            start = len(self.diagnostics)
-            if not self._decrypt(parsed.documents):
-                self.documents += len(parsed.documents)
-                continue
-            for document in parsed.documents:
-                self.documents += 1
-                self._document(document, yaml_marks)
-            self._cap(start, manifest.rel)
+            complete = self._cached_file(manifest) and complete
         self.diagnostics += references.check(self.declared, self.references, resolve=complete)
         self.diagnostics += hpadocs.across(self.objects)
         self.diagnostics += claimchecks.across(self.objects)
@@ -136,6 +133,41 @@ class _Run:
             files=tuple(f.rel for f in files),
             documents=self.documents,
         )
+
+    def _cached_file(self, manifest: discovery.ManifestFile) -> bool:
+        """`_file`, or what it gave the last load for the same path and content."""
+        if self.cache is None:
+            return self._file(manifest)
+        key = loadcache.key_of(manifest.path, manifest.rel, self.limits)
+        if (part := self.cache.get(key)) is not None:
+            self.documents += part.documents
+            for name in loadcache.PARTS:
+                getattr(self, name).extend(getattr(part, name))
+            return part.complete
+        documents, marks = self.documents, {n: len(getattr(self, n)) for n in loadcache.PARTS}
+        self._encrypted = False
+        complete = self._file(manifest)  # sets `_encrypted` for a SOPS-encrypted file
+        if not self._encrypted:
+            lists = [tuple(getattr(self, n)[m:]) for n, m in marks.items()]
+            self.cache.put(key, loadcache.FilePart(complete, self.documents - documents, *lists))
+        return complete
+
+    def _file(self, manifest: discovery.ManifestFile) -> bool:
+        """Read, parse and check one file; False when it cannot be parsed at all."""
+        parsed = yamldocs.read_file(manifest.path, manifest.rel, self.limits)
+        self.diagnostics += parsed.diagnostics
+        if parsed.fatal:
+            return False
+        yaml_marks = {(d.line, d.column) for d in parsed.diagnostics}
+        start = len(self.diagnostics)
+        if not self._decrypt(parsed.documents):
+            self.documents += len(parsed.documents)
+            return True
+        for document in parsed.documents:
+            self.documents += 1
+            self._document(document, yaml_marks)
+        self._cap(start, manifest.rel)
+        return True
 
     def _document(self, document: yamldocs.Document, yaml_marks: set[tuple[int, int]]) -> None:
         value = document.value
@@ -190,7 +222,8 @@ class _Run:
         """Decrypt a SOPS-encrypted file in place (see `sops`); False when it cannot be, with the
         error reported and its objects declared (so references to them add no noise)."""
         values = [d.value for d in documents]
-        if not any(sops.is_encrypted(v) for v in values):
+        self._encrypted = any(sops.is_encrypted(v) for v in values)
+        if not self._encrypted:
             unreadable = False
             for document in documents:
                 found = _ciphertext_in_secret(document.value)

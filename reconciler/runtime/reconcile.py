@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reconciler.controllers import ahead, pullfailures, status, sync
 from reconciler.executor import protocol
-from reconciler.manifests import loader
+from reconciler.manifests import loadcache, loader
 from reconciler.model import clusterips, errors, hooks, hoststate, workloads
 from reconciler.plan import pruneguard, pullsecrets
 from reconciler.runtime import logs, notify
@@ -68,6 +68,8 @@ class Reconciler:
     )  # rollback targets already read from their commits
     _loads: dict[tuple[str, Path | None, str], loader.LoadResult] = field(default_factory=dict)
     """Valid loads by (revision, age key file, service CIDR): a resync does not read them again."""
+    _files: loadcache.LoadCache = field(default_factory=loadcache.LoadCache)
+    """What each file gave the last load: a new revision reads only the files that changed."""
     _phases: dict[str, float] = field(default_factory=dict)
     """Seconds of the running sync's phases (fetch+load, observe, plan, converge, record), for
     its log line: where a push's time to running goes."""
@@ -96,8 +98,9 @@ class Reconciler:
         loaded = self._loads.get(key)
         if loaded is None:
             loaded = loader.load_repository(
-                checkout, age_key_file=self.age_key_file, service_cidr=self.service_cidr
-            )
+                checkout, age_key_file=self.age_key_file, service_cidr=self.service_cidr,
+                cache=self._files,
+            )  # fmt: skip
             if loaded.ok:
                 if len(self._loads) >= LOADS_KEPT:
                     self._loads.clear()
