@@ -6,8 +6,9 @@ no-op `apply -q`, `diff` and `get pods` through the warm agent and a direct no-o
 Every figure is a ratio to the median floor of the same run, with the load average.
 
 Usage (root): .venv/bin/python -m bench.agent_bench [--repeat 2] [--rounds 5] [--subnet 24]
-[--keep-lab DIR] [--no-write]. Builds its own lab (`cli_bench.lab_config`: bridge thbrN,
-198.18.N.x); rewrites the section "One-shot CLI through the warm agent" of bench/README.md.
+[--keep-lab DIR] [--no-write] [--shared]. Builds its own lab (`cli_bench.lab_config`: bridge
+thbrN, 198.18.N.x), or with `--shared` uses h1..h3 (run it under /tmp/e2e.lock); rewrites the
+section "One-shot CLI through the warm agent" of bench/README.md.
 """
 
 from __future__ import annotations
@@ -129,6 +130,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--subnet", type=int, default=24)
     parser.add_argument("--keep-lab", type=Path)
+    parser.add_argument("--shared", action="store_true",
+                        help="the shared test hosts h1..h3 instead of a lab of its own (run it "
+                        "under /tmp/e2e.lock: it removes every pod there)")  # fmt: skip
     parser.add_argument("--save", type=Path)
     parser.add_argument("--render", type=Path, help="rewrite the README section from a saved run")
     parser.add_argument("--no-write", action="store_true")
@@ -138,10 +142,14 @@ def main() -> None:
         return
     args.baseline = "HEAD"  # `cli_bench.Bench` extracts a baseline tree; not used here
     tmp = Path(tempfile.mkdtemp(prefix="reconciler-agent-bench-"))
-    lab = labmod.Lab(cli_bench.lab_config(args.keep_lab or tmp / "lab", args.subnet))
+    if args.shared:
+        lab, args.hosts = labmod.Lab(), min(args.hosts, 3)
+    else:
+        lab = labmod.Lab(cli_bench.lab_config(args.keep_lab or tmp / "lab", args.subnet))
     bench: AgentBench | None = None
     try:
-        lab.up(args.hosts)
+        if not (args.shared and len(lab.hosts()) >= args.hosts):
+            lab.up(args.hosts)
         bench = AgentBench(lab, tmp, args)
         bench.teardown()
         for _ in range(5):
@@ -154,7 +162,7 @@ def main() -> None:
         if bench is not None:
             bench.stop_agent()
             bench.teardown()
-        if args.keep_lab is None:
+        if args.keep_lab is None and not args.shared:
             lab.down()
     results = {"samples": bench.samples, "hosts": args.hosts, "rounds": args.rounds,
                "pods_per_host": args.pods_per_host, "repeat": args.repeat,

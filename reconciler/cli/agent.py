@@ -119,11 +119,7 @@ class Agent:
                 log.info("running %s", job.request.summary())
                 with contextlib.suppress(OSError):
                     agentwire.send(job.sock, agentwire.Frame.STARTED)
-                self._running = True
-                try:
-                    code = agentrun.run_command(job.request, job.sock, self.pool, self.main)
-                finally:
-                    self._running = False
+                code = agentrun.run_command(job.request, job.sock, self.pool, self._main)
                 self.commands += 1
             with contextlib.suppress(OSError):
                 agentwire.send_json(job.sock, agentwire.Frame.EXIT, code)
@@ -133,6 +129,15 @@ class Agent:
                 self._current = None
             with contextlib.suppress(OSError):
                 job.sock.close()
+
+    def _main(self, argv: list[str], *, executors: object) -> int:
+        """`main` with SIGINT raising inside it only (not while the client's environment and
+        streams are put back)."""
+        self._running = True
+        try:
+            return self.main(argv, executors=executors)
+        finally:
+            self._running = False
 
     def on_sigint(self, _signum: int, _frame: FrameType | None) -> None:
         """A cancel (`_cancel`) or a SIGINT: interrupts the running command, as Ctrl-C would."""

@@ -210,7 +210,9 @@ def _exchange(sock: socket.socket, request: dict[str, Any], folder: Path) -> int
         print(f"reconciler: waiting for the agent to finish `{waiting}`", file=sys.stderr,
               flush=True)  # fmt: skip
     sock.settimeout(None)
-    previous = {sig: signal.signal(sig, cancel) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {}
+    with contextlib.suppress(ValueError):  # not the main thread: signals are left alone
+        previous = {sig: signal.signal(sig, cancel) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         while True:
             try:
