@@ -1,8 +1,8 @@
 """libyaml parse events -> plain documents with positions, by an iterative builder of our own.
 
 Used by `yamldocs` for every manifest file. The builder refuses duplicate keys, alias bombs,
-extreme nesting and custom tags, drops null values (unset, as in Kubernetes) and flags scalars
-that YAML 1.1 (Kubernetes) reads differently; values in Secrets never appear in its messages.
+extreme nesting and drops null values (unset, as in Kubernetes); what one key or scalar means
+(tags, YAML 1.1 readings) is `yamlvalues`'. Values in Secrets never appear in its messages.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any
 
 from ruamel.yaml import events as ev
 
-from reconciler.manifests import filemodes, scalars
 from reconciler.manifests import positions as pos
+from reconciler.manifests import yamlvalues
 from reconciler.model import diagnostics as dg
 
 MiB = 1024 * 1024
@@ -166,7 +166,9 @@ class Builder:
                         "use a plain string as the key",
                     )
                     continue
-                self._check_container_tag(event, mark)
+                finding = yamlvalues.collection_tag(event)
+                if finding is not None:
+                    self._found(mark, finding)
                 container: dict[str, object] | list[object] = {} if kind is map_start else []
                 slot = self._slot()  # taken before attaching: attaching moves the parent on
                 self._attach(container, mark)
@@ -222,115 +224,22 @@ class Builder:
         frame.key_mark = mark
         frame.key = _DISCARD
         self._key_text = text
-        tag = event.tag
-        if tag is not None and str(tag) not in (scalars.STR_TAG, "!"):
-            self._note(
-                mark,
-                dg.Code.YAML_TAG,
-                f"unsupported tag {tag} on a mapping key",
-                None,
-                "remove the tag; keys are strings",
-            )
-            return
-        if event.style in ("", None) and tag is None:
-            if text == "<<":
-                self._note(
-                    mark,
-                    dg.Code.YAML_KEY,
-                    "merge keys (<<) are not supported",
-                    None,
-                    "write the keys out in full",
-                )
-                return
-            if text in scalars.NULL or text in scalars.TRUE or text in scalars.FALSE:
-                self._note(
-                    mark,
-                    dg.Code.YAML_KEY,
-                    f"key {text or '(empty)'} is not a string (YAML reads it as "
-                    f"{'null' if text in scalars.NULL else 'a boolean'})",
-                    None,
-                    f'quote the key: "{text}"',
-                )
-                return
-            ambiguous = scalars.ambiguity(text)
-            if ambiguous is not None:
-                self._ambiguous(mark, text, ambiguous)
-                return
-        if text in frame.marks:
-            first = frame.marks[text][0]
-            self._note(
-                mark,
-                dg.Code.YAML_DUPLICATE_KEY,
-                f"duplicate key {text!r} (first defined at line {first[0]})",
-                None,
-                "remove one of the two; Kubernetes rejects duplicate keys",
-            )
+        first = frame.marks.get(text)
+        finding = yamlvalues.key(event, lambda _: None if first is None else first[0][0])
+        if finding is not None:
+            self._found(mark, finding)
             return
         frame.key = text
 
     def _scalar(self, event: Any, mark: pos.Mark) -> object:
-        text: str = event.value
-        tag = event.tag
-        if tag is None:
-            if event.style not in ("", None):
-                return text
-            ambiguous = scalars.ambiguity(text)
-            if ambiguous is not None:
-                mode = filemodes.yaml_octal(self._path_list(), text)  # 0644, as Kubernetes
-                if mode is not None:
-                    return mode
-                self._ambiguous(mark, text, ambiguous)
-                return text
-            return scalars.resolve_plain(text)
-        tag = str(tag)
-        if tag in (scalars.STR_TAG, "!"):
-            return text
-        if tag not in scalars.EXPLICIT_TAGS:
-            self._note(
-                mark,
-                dg.Code.YAML_TAG,
-                f"unsupported YAML tag {tag}",
-                None,
-                "remove the tag; Kubernetes manifests use plain JSON types",
-            )
-            return text
-        value = scalars.resolve_plain(text) if text else None
-        expected = tag.rsplit(":", 1)[1]
-        actual = {type(None): "null", bool: "bool", int: "int", float: "float", str: "str"}
-        widened = expected == "float" and isinstance(value, int) and not isinstance(value, bool)
-        if actual.get(type(value)) != expected and not widened:
-            self._note(
-                mark,
-                dg.Code.YAML_TAG,
-                f"value {text!r} is not a valid !!{expected}",
-                f"a value is not a valid !!{expected}",
-                "fix the value or remove the tag",
-            )
-            return text
-        return float(value) if widened and isinstance(value, int) else value
+        value, finding = yamlvalues.scalar(event, self._path_list)
+        if finding is not None:
+            self._found(mark, finding)
+        return value
 
-    def _check_container_tag(self, event: Any, mark: pos.Mark) -> None:
-        tag = event.tag
-        if tag is not None and str(tag) not in scalars.CONTAINER_TAGS and str(tag) != "!":
-            self._note(
-                mark,
-                dg.Code.YAML_TAG,
-                f"unsupported YAML tag {tag}",
-                None,
-                "remove the tag; Kubernetes manifests use plain JSON types",
-            )
-
-    def _ambiguous(self, mark: pos.Mark, text: str, readings: tuple[str, str]) -> None:
-        yaml11, yaml12 = readings
-        self._note(
-            mark,
-            dg.Code.YAML_AMBIGUOUS,
-            f"ambiguous value {text!r}: YAML 1.1 (Kubernetes) reads it as {yaml11}, "
-            f"YAML 1.2 as {yaml12}",
-            "ambiguous plain value: YAML 1.1 (Kubernetes) and YAML 1.2 read it differently",
-            f'quote it ("{text}") if you mean a string, or write it as JSON would',
-            redacted_hint="quote the value if you mean a string, or write it as JSON would",
-        )
+    def _found(self, mark: pos.Mark, finding: yamlvalues.Finding) -> None:
+        self._note(mark, finding.code, finding.message, finding.redacted, finding.hint,
+                   redacted_hint=finding.redacted_hint)  # fmt: skip
 
     def _attach(self, value: object, mark: pos.Mark) -> None:
         if not self.stack:
