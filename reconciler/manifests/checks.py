@@ -22,7 +22,7 @@ from reconciler.manifests import (
     noeffect,
     podchecks,
     secrettypes,
-    servicechecks,
+    servicefields,
     yamldocs,
 )
 from reconciler.model import base, quantity
@@ -232,7 +232,7 @@ def _service(checker: checking.Checker) -> None:
                 "nodePort is only allowed with type NodePort or LoadBalancer",
                 'remove nodePort or set type: "NodePort"',
             )
-    servicechecks.fields(checker)
+    servicefields.fields(checker)
 
 
 def _host(checker: checking.Checker) -> None:

@@ -23,7 +23,7 @@ from reconciler.manifests import (
     podnetwork,
     probechecks,
     securitycontext,
-    servicechecks,
+    servicefields,
     subpathchecks,
 )
 from reconciler.manifests import positions as pos
@@ -177,14 +177,14 @@ def check_ports(
             )
         else:
             host_ports[slot] = (*path, "hostPort")
-        if host_port < servicechecks.UNPRIVILEGED:
+        if host_port < servicefields.UNPRIVILEGED:
             checker.warn(
                 (*path, "hostPort"),
                 dg.Code.PRIVILEGED_PORT,
-                f"hostPort {host_port} is below {servicechecks.UNPRIVILEGED}: rootless Podman "
+                f"hostPort {host_port} is below {servicefields.UNPRIVILEGED}: rootless Podman "
                 "publishes it only on hosts whose net.ipv4.ip_unprivileged_port_start is "
                 f"{host_port} or lower (elsewhere the pod fails to start)",
-                servicechecks.BIND_HINT,
+                servicefields.BIND_HINT,
             )
         if slot[0]:
             checker.ip_address((*path, "hostIP"), slot[0])

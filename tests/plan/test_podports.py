@@ -4,7 +4,7 @@ of such a port use it instead of a loopback port."""
 
 from __future__ import annotations
 
-from reconciler.manifests import servicechecks
+from reconciler.manifests import servicefields
 from reconciler.model import base, hoststate, objects, workloads
 from reconciler.plan import binding, labels, podports, podrun, probeports
 from reconciler.scheduler import inputs, placement
@@ -114,9 +114,9 @@ def test_labels_read_back_skip_garbage() -> None:
 
 def test_the_ranges_validate_reserves_hold_both_allocators() -> None:
     for allocated in (podports.RANGE, probeports.RANGE):
-        assert allocated.start >= servicechecks.RESERVED.start
-        assert allocated.stop <= servicechecks.RESERVED.stop
-    assert podports.RESERVED == servicechecks.RESERVED
+        assert allocated.start >= servicefields.RESERVED.start
+        assert allocated.stop <= servicefields.RESERVED.stop
+    assert podports.RESERVED == servicefields.RESERVED
 
 
 def test_the_scheduler_counts_published_ports_per_host() -> None:
