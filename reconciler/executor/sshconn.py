@@ -1,6 +1,7 @@
 """One host's SSH connection (asyncssh, on the executor's loop thread): strict host-key checking
 against a known_hosts file, connect/command timeouts and keepalives; the host's Podman API socket
-forwarded to a private local socket; SFTP for the pod's files (no shell ever sees user data).
+forwarded to a private local socket; SFTP for the pod's files (`sftpfiles`: no shell ever sees
+user data).
 
 `hostsession` opens one per host and keeps it; asyncssh and OS errors become executor errors here.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import posixpath
 import shlex
 from collections.abc import AsyncIterator, Sequence
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import asyncssh
 
-from reconciler.executor import errors, podmanspec, subpathdirs
+from reconciler.executor import errors, podmanspec, sftpfiles, subpathdirs
 from reconciler.model import hoststate
 
 log = logging.getLogger(__name__)
@@ -307,12 +307,7 @@ class HostConnection:
     async def read_file(self, relative: str) -> bytes | None:
         """A file below the state dir (None when it does not exist)."""
         async with self._files(f"reading {relative}") as sftp:
-            try:
-                async with sftp.open(self._abs(relative), "rb") as handle:
-                    data = await handle.read()
-                    return data if isinstance(data, bytes) else data.encode()
-            except asyncssh.SFTPNoSuchFile:
-                return None
+            return await sftpfiles.read(sftp, self._abs(relative))
 
     @contextlib.asynccontextmanager
     async def _files(self, operation: str) -> AsyncIterator[asyncssh.SFTPClient]:
@@ -330,49 +325,19 @@ class HostConnection:
         return posixpath.join(self.state_dir, relative)
 
     async def write_files(self, files: Sequence[hoststate.HostFile]) -> int:
-        """Write each file below the state dir (atomically: temp file, chmod, rename).
-
-        Each gets its own mode (secret files 0600 unless the manifest's `defaultMode` or
-        `items[].mode` says otherwise). Returns the number written.
-        """
+        """Write each file below the state dir (`sftpfiles.write`: atomic, each with its own
+        mode; the state dir itself made private first). Returns the number written."""
         async with self._files("writing the pod's files") as sftp:
-            for file in files:
-                path = self._abs(posixpath.normpath(file.path))
-                directory = posixpath.dirname(path)
-                mode = file.mode & 0o777
-                await self._makedirs(sftp, directory)
-                temp = posixpath.join(directory, f".tmp-{os.urandom(16).hex()}")
-                attrs = asyncssh.SFTPAttrs(permissions=0o600)
-                async with sftp.open(temp, "wb", attrs=attrs) as handle:
-                    await handle.write(file.content)
-                await sftp.chmod(temp, mode)
-                await _replace(sftp, temp, path)
+            if files and not self._state_dir_ready:
+                await sftpfiles.make_state_dir(sftp, self.state_dir)
+                self._state_dir_ready = True
+            await sftpfiles.write(sftp, self.state_dir, files)
         return len(files)
 
     async def overwrite_file(self, relative: str, content: bytes) -> bool:
-        """Write `content` over an existing file below the state dir IN PLACE (same inode, so a
-        container that binds the file sees it; `write_files` renames a new one instead).
-        False when the file does not exist (it is never created here)."""
+        """`sftpfiles.overwrite` below the state dir: in place, False when it does not exist."""
         async with self._files(f"rewriting {relative}") as sftp:
-            path = self._abs(posixpath.normpath(relative))
-            if not await sftp.isfile(path):
-                return False
-            async with sftp.open(path, "r+b") as handle:
-                await handle.write(content)  # then cut what the old, longer text left
-                await sftp.truncate(path, len(content))
-        return True
-
-    async def _makedirs(self, sftp: asyncssh.SFTPClient, directory: str) -> None:
-        """The state dir is private (0700); the pod directories below it are 0755 so that a
-        non-root user inside the container can read its configMap files (secret files are
-        0600 whatever their directory)."""
-        if not self._state_dir_ready:
-            private = asyncssh.SFTPAttrs(permissions=0o700)
-            await sftp.makedirs(self.state_dir, attrs=private, exist_ok=True)
-            await sftp.chmod(self.state_dir, 0o700)
-            self._state_dir_ready = True
-        readable = asyncssh.SFTPAttrs(permissions=0o755)
-        await sftp.makedirs(directory, attrs=readable, exist_ok=True)
+            return await sftpfiles.overwrite(sftp, self._abs(posixpath.normpath(relative)), content)
 
     async def make_subpath(self, base: str, relative: str, mode: int | None) -> str:
         """`subpathdirs.make` on this host: a volume's subPath made below its mount point."""
@@ -404,27 +369,5 @@ class HostConnection:
     async def remove_dirs(self, dirs: Sequence[str]) -> int:
         """Remove each directory tree below the state dir, then its empty parents. Returns the
         number of trees that existed."""
-        removed = 0
         async with self._files("removing the pod's files") as sftp:
-            for relative in dirs:
-                path = self._abs(relative)
-                if await sftp.exists(path):
-                    await sftp.rmtree(path)
-                    removed += 1
-                parent = posixpath.dirname(path)
-                while parent.startswith(self.state_dir + "/"):
-                    try:
-                        await sftp.rmdir(parent)
-                    except asyncssh.SFTPError:
-                        break  # not empty (or gone): stop pruning
-                    parent = posixpath.dirname(parent)
-        return removed
-
-
-async def _replace(sftp: asyncssh.SFTPClient, temp: str, path: str) -> None:
-    try:
-        await sftp.posix_rename(temp, path)
-    except asyncssh.SFTPOpUnsupported:  # not OpenSSH: not atomic, but still correct
-        with contextlib.suppress(asyncssh.SFTPNoSuchFile):
-            await sftp.remove(path)
-        await sftp.rename(temp, path)
+            return await sftpfiles.remove_trees(sftp, self.state_dir, dirs)
