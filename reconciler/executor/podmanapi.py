@@ -2,8 +2,8 @@
 socket. Bodies are JSON (user data never meets a shell); each mutating call is counted in the
 executor's stats; transport and HTTP failures become executor errors here, once.
 
-`hostops` calls these from worker threads; podman-py is synchronous and thread-safe enough for
-concurrent requests (a requests.Session with a bounded connection pool).
+`hostops` and `podcreate` call these from worker threads; podman-py is synchronous and
+thread-safe enough for concurrent requests (a bounded connection pool; `podmanhttp`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -24,28 +23,6 @@ from reconciler.executor import errors, podevents, podmanhttp, protocol
 log = logging.getLogger(__name__)
 
 Filters = Mapping[str, list[str]]
-
-
-def _quote(name: str) -> str:
-    return urllib.parse.quote(name, safe="/:@")
-
-
-def _timed_out(exc: BaseException) -> bool:
-    """Whether a requests/urllib3 failure was a read timeout (wrapped or not)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, requests.Timeout | TimeoutError) or "timed out" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _message(response: Any) -> str:
-    try:
-        body = response.json()
-        return str(body.get("message") or body.get("cause") or body)
-    except (ValueError, AttributeError):
-        return str(response.text or f"HTTP {response.status_code}").strip()
 
 
 class PodmanAPI:
@@ -135,7 +112,8 @@ class PodmanAPI:
         if ok_missing and response.status_code == 404:
             return None
         if response.status_code >= 400:
-            raise errors.OperationFailed(operation, _message(response), response.status_code)
+            detail = podmanhttp.message(response)
+            raise errors.OperationFailed(operation, detail, response.status_code)
         return response
 
     # ----- reads -------------------------------------------------------------------------
@@ -153,25 +131,26 @@ class PodmanAPI:
         return list(found or [])
 
     def inspect_container(self, container_id: str) -> dict[str, Any] | None:
-        path = f"/containers/{_quote(container_id)}/json"
+        path = f"/containers/{podmanhttp.quote(container_id)}/json"
         response = self._call("get", path, "inspect container", ok_missing=True)
         return None if response is None else dict(response.json())
 
     def inspect_pod(self, pod: str) -> dict[str, Any] | None:
-        response = self._call("get", f"/pods/{_quote(pod)}/json", "inspect pod", ok_missing=True)
+        path = f"/pods/{podmanhttp.quote(pod)}/json"
+        response = self._call("get", path, "inspect pod", ok_missing=True)
         return None if response is None else dict(response.json())
 
     def image_exists(self, image: str) -> bool:
-        path = f"/images/{_quote(image)}/exists"
+        path = f"/images/{podmanhttp.quote(image)}/exists"
         return self._call("get", path, "check image", ok_missing=True) is not None
 
     def inspect_image(self, image: str) -> dict[str, Any] | None:
-        path = f"/images/{_quote(image)}/json"
+        path = f"/images/{podmanhttp.quote(image)}/json"
         response = self._call("get", path, "inspect image", ok_missing=True)
         return None if response is None else dict(response.json())
 
     def inspect_volume(self, name: str) -> dict[str, Any] | None:
-        path = f"/volumes/{_quote(name)}/json"
+        path = f"/volumes/{podmanhttp.quote(name)}/json"
         response = self._call("get", path, "inspect volume", ok_missing=True)
         return None if response is None else dict(response.json())
 
@@ -204,7 +183,7 @@ class PodmanAPI:
     def exec_create(self, container_id: str, command: list[str]) -> str:
         """An exec session running `command` (argv, no shell) in the container; its id."""
         body = {"Cmd": command, "AttachStdout": True, "AttachStderr": True}
-        path = f"/containers/{_quote(container_id)}/exec"
+        path = f"/containers/{podmanhttp.quote(container_id)}/exec"
         return str(self._call("post", path, "create exec", body=body).json()["Id"])
 
     def exec_run(self, exec_id: str, timeout: float) -> bool:
@@ -213,7 +192,7 @@ class PodmanAPI:
         connection stays usable: a slow command is not a lost host)."""
         started = time.monotonic()
         deadline = started + timeout
-        path = f"/exec/{_quote(exec_id)}/start"
+        path = f"/exec/{podmanhttp.quote(exec_id)}/start"
         self._stats.count_read()
         try:
             response = self._api.post(
@@ -226,18 +205,19 @@ class PodmanAPI:
         except requests.Timeout:
             return False
         except (podman.errors.APIError, requests.RequestException, OSError) as exc:
-            if _timed_out(exc):
+            if podmanhttp.timed_out(exc):
                 return False
             raise self._transport_error("start exec", exc.__cause__ or exc, started) from exc
         self._answered_at = time.monotonic()
         try:
             if response.status_code >= 400:
-                raise errors.OperationFailed("start exec", _message(response), response.status_code)
+                detail = podmanhttp.message(response)
+                raise errors.OperationFailed("start exec", detail, response.status_code)
             for _chunk in response.iter_content(chunk_size=16384):
                 if time.monotonic() > deadline:
                     return False
         except (requests.RequestException, OSError) as exc:
-            if _timed_out(exc):
+            if podmanhttp.timed_out(exc):
                 return False
             raise self._transport_error("start exec", exc, started) from exc
         finally:
@@ -246,7 +226,7 @@ class PodmanAPI:
 
     def exec_inspect(self, exec_id: str) -> dict[str, Any]:
         """The exec session's state: `Running`, `ExitCode`."""
-        path = f"/exec/{_quote(exec_id)}/json"
+        path = f"/exec/{podmanhttp.quote(exec_id)}/json"
         return dict(self._call("get", path, "inspect exec").json())
 
     # ----- changes -----------------------------------------------------------------------
@@ -308,9 +288,8 @@ class PodmanAPI:
         return str(body["Id"]), [str(w) for w in body.get("Warnings") or []]
 
     def start_pod(self, pod: str) -> None:
-        response = self._call(
-            "post", f"/pods/{_quote(pod)}/start", "start pod", mutation=protocol.Mutation.POD_START
-        )
+        path = f"/pods/{podmanhttp.quote(pod)}/start"
+        response = self._call("post", path, "start pod", mutation=protocol.Mutation.POD_START)
         if response.status_code != 304:
             errs = (response.json() or {}).get("Errs")
             if errs:
@@ -319,7 +298,7 @@ class PodmanAPI:
     def stop_pod(self, pod: str, timeout: float) -> None:
         self._call(
             "post",
-            f"/pods/{_quote(pod)}/stop",
+            f"/pods/{podmanhttp.quote(pod)}/stop",
             "stop pod",
             mutation=protocol.Mutation.POD_STOP,
             timeout=self._timeout + timeout,
@@ -331,7 +310,7 @@ class PodmanAPI:
         start it; an exited container is just started."""
         self._call(
             "post",
-            f"/containers/{_quote(container_id)}/restart",
+            f"/containers/{podmanhttp.quote(container_id)}/restart",
             "restart container",
             mutation=protocol.Mutation.CONTAINER_RESTART,
             timeout=self._timeout + stop_timeout,
@@ -340,7 +319,7 @@ class PodmanAPI:
     def remove_pod(self, pod: str) -> None:
         self._call(
             "delete",
-            f"/pods/{_quote(pod)}",
+            f"/pods/{podmanhttp.quote(pod)}",
             "remove pod",
             mutation=protocol.Mutation.POD_REMOVE,
             params={"force": "true"},
@@ -359,7 +338,7 @@ class PodmanAPI:
     def remove_volume(self, name: str) -> None:
         self._call(
             "delete",
-            f"/volumes/{_quote(name)}",
+            f"/volumes/{podmanhttp.quote(name)}",
             "remove volume",
             mutation=protocol.Mutation.VOLUME_REMOVE,
             params={"force": "true"},
@@ -371,7 +350,7 @@ class PodmanAPI:
         owners and modes its entries carry (`copyUIDGID=false`: not the container's user)."""
         self._call(
             "put",
-            f"/containers/{_quote(container_id)}/archive",
+            f"/containers/{podmanhttp.quote(container_id)}/archive",
             "put archive",
             mutation=protocol.Mutation.FILE_WRITE,
             params={"path": path, "copyUIDGID": "false"},
@@ -384,7 +363,7 @@ class PodmanAPI:
         one that runs already is left as it is (304)."""
         self._call(
             "post",
-            f"/containers/{_quote(container_id)}/start",
+            f"/containers/{podmanhttp.quote(container_id)}/start",
             "start container",
             mutation=protocol.Mutation.CONTAINER_RESTART,
         )
@@ -393,7 +372,7 @@ class PodmanAPI:
         """SIGTERM, then SIGKILL after `timeout` seconds (a failed postStart hook kills it)."""
         self._call(
             "post",
-            f"/containers/{_quote(container_id)}/stop",
+            f"/containers/{podmanhttp.quote(container_id)}/stop",
             "stop container",
             mutation=protocol.Mutation.POD_STOP,
             params={"timeout": int(timeout)},

@@ -1,10 +1,12 @@
 """The HTTP transport under `podmanapi.PodmanAPI`: podman-py's API client for one host's
 forwarded Podman socket, each request handed straight to the transport adapter podman-py
-mounted (its Unix-socket connection pool), without `requests.Session`'s per-call work.
+mounted (its Unix-socket connection pool), without `requests.Session`'s per-call work; and
+how a path segment is quoted, a timeout recognised and an error body read.
 """
 
 from __future__ import annotations
 
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -61,3 +63,27 @@ class Direct:
 
     def delete(self, path: str, **kwargs: Any) -> requests.Response:
         return self._send("DELETE", path, **kwargs)
+
+
+def quote(name: str) -> str:
+    """A name or id as one URL path segment (an image reference keeps its / : @)."""
+    return urllib.parse.quote(name, safe="/:@")
+
+
+def timed_out(exc: BaseException) -> bool:
+    """Whether a requests/urllib3 failure was a read timeout (wrapped or not)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, requests.Timeout | TimeoutError) or "timed out" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def message(response: Any) -> str:
+    """Podman's error text from a failed response (its JSON `message` or `cause`)."""
+    try:
+        body = response.json()
+        return str(body.get("message") or body.get("cause") or body)
+    except (ValueError, AttributeError):
+        return str(response.text or f"HTTP {response.status_code}").strip()
