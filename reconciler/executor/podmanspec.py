@@ -7,14 +7,13 @@ Values go into JSON bodies, never into a command line: nothing here is ever seen
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import posixpath
 import re
 from typing import Any
 
 from reconciler.executor import errors, hooklabels, probelabels
-from reconciler.model import hoststate, security
+from reconciler.model import clusterips, hoststate, security
 
 STATE_DIR = ".local/share/reconciler"
 """The host user's reconciler state directory, relative to its home: HostFiles live below it."""
@@ -86,7 +85,7 @@ def validate(run: hoststate.PodRun) -> None:
             raise _invalid(run, f"{name!r} is not a valid podman name (letters, digits, '_', "
                            "'.' and '-', starting with a letter or digit)")  # fmt: skip
     for alias, address in run.host_aliases:  # /etc/hosts lines: never anything but name and IP
-        if not HOST_ALIAS.fullmatch(alias) or not _is_ip(address):
+        if not HOST_ALIAS.fullmatch(alias) or not clusterips.is_address(address):
             raise _invalid(run, f"host alias {alias!r} -> {address!r} is not a DNS name and "
                            "an IP address")  # fmt: skip
     for label in (run.hostname, run.subdomain):
@@ -119,14 +118,6 @@ def validate(run: hoststate.PodRun) -> None:
             elif mount.source not in run.volumes:
                 raise _invalid(run, f"container {container.name}: volume {mount.source!r} is "
                                "not among the pod's volumes")  # fmt: skip
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def file_dirs(run: hoststate.PodRun) -> tuple[str, ...]:

@@ -40,6 +40,15 @@ def network(text: str) -> Network:
     return parsed
 
 
+def is_address(value: str) -> bool:
+    """Whether `value` is an IPv4 or IPv6 address (not a DNS name)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
 def contains(cidr: Network, address: str) -> bool:
     """`address` is a usable address of `cidr` (not its network or broadcast address)."""
     try:

@@ -12,7 +12,6 @@ that existed when it was created; it sees later Services once it is next replace
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Iterable
 
 from reconciler.model import clusterips, hoststate, objects, podips
@@ -92,11 +91,7 @@ def host_aliases(
     """(name, address) for the /etc/hosts of a pod of `namespace` on the host at `address` (a
     Service bound on its cluster IP only: that IP). /etc/hosts needs IP addresses: when
     `address` is a DNS name, only the Services bound on their cluster IPs are listed."""
-    try:
-        ipaddress.ip_address(address)
-        usable = True
-    except ValueError:
-        usable = False
+    usable = clusterips.is_address(address)
     items = [s for s in services if s.ports]
     where = addresses(items, address)
     found = sorted(

@@ -8,10 +8,9 @@ Runs in `pipeline.build_plan` after `discovery.attach`; not hashed (as the Servi
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 from collections.abc import Iterable, Mapping
 
-from reconciler.model import base, hoststate, objects, podips
+from reconciler.model import base, clusterips, hoststate, objects, podips
 
 LABEL_HOSTS_FILE = f"{hoststate.LABEL_PREFIX}hosts-file"
 """On a pod whose /etc/hosts is the reconciler's file: its path below the state dir."""
@@ -35,20 +34,12 @@ def hostname(run: hoststate.PodRun) -> str:
     return run.hostname or run.name[:HOSTNAME_MAX].rstrip("-.")
 
 
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
 def static_lines(run: hoststate.PodRun, host_address: str) -> list[str]:
     """What Podman writes for the pod (without the host's own /etc/hosts lines): localhost,
     `host.containers.internal`, the pod's own name (with its FQDN when it has a subdomain, as
     the kubelet writes it), then the run's host aliases (hostAliases, Service names)."""
     lines = ["127.0.0.1\tlocalhost", "::1\tlocalhost ip6-localhost ip6-loopback"]
-    if _is_ip(host_address):
+    if clusterips.is_address(host_address):
         lines.append(f"{host_address}\thost.containers.internal")
     own = hostname(run)
     if run.subdomain:
