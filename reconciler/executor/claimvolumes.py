@@ -40,21 +40,18 @@ def observe(
 ) -> tuple[claims.ObservedClaim, ...]:
     """Every claim volume on the host (one list call, or none: see REUSE_FOR). Raises
     PodmanFailed."""
-    stats = getattr(session, "stats", None)  # None: a test's bare session, never reused
-    mutations = stats.mutations if stats is not None else -1
-    if stats is not None:
-        with _LISTED_LOCK:
-            known = _LISTED.get(session)
-        if known is not None and known[0] == mutations and clock() - known[1] < REUSE_FOR:
-            return known[2]
+    mutations = session.stats.mutations
+    with _LISTED_LOCK:
+        known = _LISTED.get(session)
+    if known is not None and known[0] == mutations and clock() - known[1] < REUSE_FOR:
+        return known[2]
     try:
         listed = session.api.list_volumes(_filter())
     except errors.OperationFailed as exc:
         raise errors.PodmanFailed(session.target.name, "list volumes", str(exc)) from exc
     found = parse(session.target.name, listed)
-    if stats is not None:
-        with _LISTED_LOCK:
-            _LISTED[session] = (mutations, clock(), found)
+    with _LISTED_LOCK:
+        _LISTED[session] = (mutations, clock(), found)
     return found
 
 

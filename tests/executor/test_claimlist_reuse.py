@@ -7,17 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from reconciler.executor import claimvolumes, protocol
-from reconciler.model import hoststate
 from tests.executor import test_claimvolumes as base
-
-
-class Session:
-    """What `observe` uses of a HostSession: its API, target and the executor's counters."""
-
-    def __init__(self, api: base.FakeApi, stats: protocol.ExecutorStats) -> None:
-        self.api = api
-        self.stats = stats
-        self.target = hoststate.HostTarget("h1", "198.18.0.11", 22, "rc-h1")
 
 
 class Clock:
@@ -34,7 +24,7 @@ def lists(api: base.FakeApi) -> int:
 
 def test_a_noop_lists_once_then_reuses_until_reuse_for() -> None:
     api, clock = base.FakeApi({base.VOLUME: {"Labels": base.LABELS}}), Clock()
-    session: Any = Session(api, protocol.ExecutorStats())
+    session: Any = base.Session(api, protocol.ExecutorStats())
     first = claimvolumes.observe(session, clock)
     for _ in range(5):
         clock.now += 10.0
@@ -46,7 +36,7 @@ def test_a_noop_lists_once_then_reuses_until_reuse_for() -> None:
 
 def test_any_change_by_the_executor_lists_again() -> None:
     api, clock, stats = base.FakeApi(), Clock(), protocol.ExecutorStats()
-    session: Any = Session(api, stats)
+    session: Any = base.Session(api, stats)
     assert claimvolumes.observe(session, clock) == ()
     api.volumes[base.VOLUME] = {"Labels": base.LABELS}  # made by a create on this host
     stats.count(protocol.Mutation.VOLUME_CREATE)
@@ -60,6 +50,6 @@ def test_any_change_by_the_executor_lists_again() -> None:
 def test_each_session_lists_for_itself() -> None:
     """A new connection (a new session) asks again."""
     api, clock, stats = base.FakeApi(), Clock(), protocol.ExecutorStats()
-    claimvolumes.observe(Session(api, stats), clock)  # type: ignore[arg-type]
-    claimvolumes.observe(Session(api, stats), clock)  # type: ignore[arg-type]
+    claimvolumes.observe(base.Session(api, stats), clock)  # type: ignore[arg-type]
+    claimvolumes.observe(base.Session(api, stats), clock)  # type: ignore[arg-type]
     assert lists(api) == 2

@@ -4,12 +4,11 @@ a same-named volume of someone else refused, a volume made meanwhile by a siblin
 
 from __future__ import annotations
 
-import types
 from typing import Any
 
 import pytest
 
-from reconciler.executor import claimvolumes, errors
+from reconciler.executor import claimvolumes, errors, protocol
 from reconciler.model import base, claims, hoststate, observedjson
 
 VOLUME = claims.volume_name("shop", "data")
@@ -40,8 +39,17 @@ class FakeApi:
         self.volumes[spec["Name"]] = {"Labels": dict(spec["Label"])}
 
 
+class Session:
+    """What `claimvolumes` uses of a HostSession: its API, target and the executor's counters."""
+
+    def __init__(self, api: FakeApi, stats: protocol.ExecutorStats) -> None:
+        self.api = api
+        self.stats = stats
+        self.target = hoststate.HostTarget("h1", "198.18.0.11", 22, "rc-h1")
+
+
 def _session(api: FakeApi) -> Any:
-    return types.SimpleNamespace(api=api, target=types.SimpleNamespace(name="h1"))
+    return Session(api, protocol.ExecutorStats())
 
 
 def _run() -> hoststate.PodRun:
