@@ -47,7 +47,11 @@ def register(subparsers: Any) -> None:
         "resource", choices=sorted(RESOURCES), metavar="RESOURCE",
         help="pods|deployments|hosts|services|endpoints|hpa|jobs|cronjobs|pvc",
     )  # fmt: skip
+    get.add_argument("name", nargs="?", default="", metavar="NAME",
+                     help="only the object of this name (kubectl's get pods NAME)")  # fmt: skip
     get.add_argument("-o", "--output", choices=("table", "wide", "json", "yaml"), default="table")
+    get.add_argument("-A", "--all-namespaces", action="store_true",
+                     help="every namespace (the default without -n)")  # fmt: skip
     add_common(get)
     get.set_defaults(handler=run_get)
 
@@ -154,6 +158,17 @@ HOST_WIDE = {**HOST_COLUMNS, "REASON": "reason", "USER": "user", "PORT": "port",
 
 
 def run_get(args: argparse.Namespace) -> int:
+    """The list, or with NAME only that object's rows (`getname`); -A: every namespace."""
+    if args.all_namespaces:
+        args.namespace = ""
+    if not args.name:
+        return _run_list(args)
+    from reconciler.cli import getname  # noqa: PLC0415
+
+    return getname.run(lambda: _run_list(args), RESOURCES[args.resource], args.name, args.output)
+
+
+def _run_list(args: argparse.Namespace) -> int:
     """Pods and Deployments: made by the daemon when it can answer as this process would
     (POST /v1/diff, command "get"), else here, as the other views."""
     resource = RESOURCES[args.resource]
