@@ -1,4 +1,4 @@
-"""`reconciler describe pod|service|hpa NAME`: one object in detail, kubectl style.
+"""`reconciler describe pod|service|hpa|deployment NAME`: one object in detail, kubectl style.
 
 A pod: its containers with their state, readiness and probes (each probe run once now, with its
 result), then `Events:`: what Podman recorded about the pod in the last 24 hours, and, when the
@@ -35,7 +35,9 @@ def register(subparsers: Any) -> None:
         "describe", help="show one pod, Service or HPA in detail", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    describe.add_argument("kind", choices=("pod", "hpa", "service", "svc"))
+    describe.add_argument(
+        "kind", choices=("pod", "hpa", "service", "svc", "deployment", "deployments", "deploy")
+    )
     describe.add_argument("name")
     get.add_common(describe)
     describe.set_defaults(handler=run_describe)
@@ -57,6 +59,10 @@ def run_describe(args: argparse.Namespace) -> int:
             return common.EXIT_OK
         if args.kind in ("service", "svc"):
             return describe_service(executor, path, args.name, args.namespace)
+        if args.kind.startswith("deploy"):
+            from reconciler.cli import describedeploy  # noqa: PLC0415 (it imports this module)
+
+            return describedeploy.run(executor, path, args.name, args.namespace)
         return describe(executor, path, args.name, args.namespace)
 
     return common.run_guarded("describe", args, body)
