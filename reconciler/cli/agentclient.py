@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 from reconciler.cli import agentwire
 
@@ -76,7 +77,7 @@ def _through_agent(argv: list[str], env: Mapping[str, str]) -> int:
         "cwd": os.getcwd(),
         "env": agentwire.forwarded(env),
         "tty": {"stdout": _is_tty(sys.stdout), "stderr": _is_tty(sys.stderr)},
-        "columns": shutil.get_terminal_size().columns,
+        "columns": _columns(env),
         "fingerprint": agentwire.fingerprint(),
     }
     for _attempt in range(3):
@@ -109,6 +110,16 @@ def control(folder: Path, what: str) -> tuple[int, str] | None:
                     return code, "".join(text)
         except (OSError, agentwire.WireError, ValueError, TypeError):
             return None
+
+
+def _columns(env: Mapping[str, str]) -> int:
+    """The terminal's width as `shutil.get_terminal_size` gives it (without importing it)."""
+    if env.get("COLUMNS", "").isdigit() and int(env["COLUMNS"]) > 0:
+        return int(env["COLUMNS"])
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno() if sys.__stdout__ else 1).columns
+    except (AttributeError, ValueError, OSError):
+        return 80
 
 
 def _is_tty(stream: Any) -> bool:

@@ -9,24 +9,23 @@ result (invalid, changes pending), 2 usage error, >2 other errors.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import importlib
-import logging
 import os
 import sys
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from typing import TYPE_CHECKING, NamedTuple
 
 from reconciler import __version__
-from reconciler.runtime import logs
+
+if TYPE_CHECKING:
+    import argparse
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 
 
-@dataclass(frozen=True)
-class Command:
+class Command(NamedTuple):  # not a dataclass: `dataclasses` costs a warm agent's client 20 ms
     """A command as `reconciler --help` lists it; `module` is imported only to run it."""
 
     name: str
@@ -68,6 +67,8 @@ def command_named(argv: Sequence[str]) -> str | None:
 def build_parser(wanted: Collection[str] | None = None) -> argparse.ArgumentParser:
     """The parser. The commands in `wanted` (every command when None) are registered in full,
     importing their modules; the others are listed by name and help only."""
+    import argparse  # noqa: PLC0415 (not for a command the warm agent runs)
+
     parser = argparse.ArgumentParser(
         prog="reconciler",
         description="Declarative GitOps reconciler: Kubernetes-style manifests in git, "
@@ -88,6 +89,10 @@ def log_warnings_to_stderr() -> None:
     """Warnings the library logs while a command runs (say, podman's own warning from a host)
     reach stderr as `reconciler: <message>` lines; without a handler Python would print them
     bare. The daemon command replaces this handler with its own (`logs.setup`)."""
+    import logging  # noqa: PLC0415 (not for a command the warm agent runs)
+
+    from reconciler.runtime import logs  # noqa: PLC0415
+
     handler = logs.StderrHandler()
     handler.setLevel(logging.WARNING)  # also when a logger of its own asks for more
     handler.setFormatter(logging.Formatter("reconciler: %(message)s"))
