@@ -183,6 +183,12 @@ def _changed(events: list[tuple[float, int]], period: int, now: float) -> int:
     return sum(n for at, n in events if at > now - period)
 
 
+def _period_start(memory: _Memory, period: int, current: int, now: float) -> int:
+    """The replicas at the start of the policy's period: the scalings within it undone."""
+    undone = _changed(memory.scale_up, period, now) - _changed(memory.scale_down, period, now)
+    return current - undone
+
+
 def scale_up_limit(rules: autoscaling.ScalingRules, memory: _Memory, current: int,
                    now: float) -> int:  # fmt: skip
     """The most replicas the scale-up policies allow now (Kubernetes'
@@ -191,8 +197,7 @@ def scale_up_limit(rules: autoscaling.ScalingRules, memory: _Memory, current: in
         return current
     found: list[int] = []
     for policy in rules.policies:
-        start = (current - _changed(memory.scale_up, policy.period_seconds, now)
-                 + _changed(memory.scale_down, policy.period_seconds, now))  # fmt: skip
+        start = _period_start(memory, policy.period_seconds, current, now)
         if policy.type is autoscaling.PolicyType.PODS:
             found.append(start + policy.value)
         else:
@@ -209,8 +214,7 @@ def scale_down_limit(rules: autoscaling.ScalingRules, memory: _Memory, current: 
         return current
     found: list[int] = []
     for policy in rules.policies:
-        start = (current - _changed(memory.scale_up, policy.period_seconds, now)
-                 + _changed(memory.scale_down, policy.period_seconds, now))  # fmt: skip
+        start = _period_start(memory, policy.period_seconds, current, now)
         if policy.type is autoscaling.PolicyType.PODS:
             found.append(start - policy.value)
         else:

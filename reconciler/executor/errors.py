@@ -157,6 +157,11 @@ class ImagePullError(PodError):
         )
         self.image = image
 
+    @classmethod
+    def never_pulled(cls, host: str, pod: str, image: str) -> ImagePullError:
+        """The image is absent and imagePullPolicy is Never (the real and the fake executor)."""
+        return cls(host, pod, image, "it is not present on the host and imagePullPolicy is Never")
+
 
 class NameConflict(PodError):  # noqa: N818 (the architecture's vocabulary)
     """A podman object with the name we need exists and was not created by the reconciler."""

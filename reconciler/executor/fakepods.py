@@ -93,10 +93,7 @@ class FakePodman:
             if policy != "Always" and image in present:
                 continue
             if policy == "Never":
-                raise errors.ImagePullError(
-                    run.host, run.podman_name, image,
-                    "it is not present on the host and imagePullPolicy is Never",
-                )  # fmt: skip
+                raise errors.ImagePullError.never_pulled(run.host, run.podman_name, image)
             self._stats.count(protocol.Mutation.IMAGE_PULL)
             if image in self.bad_images:
                 raise errors.ImagePullError(

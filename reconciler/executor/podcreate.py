@@ -40,10 +40,7 @@ def pull_images(session: hostsession.HostSession, run: hoststate.PodRun) -> None
             if present:
                 continue
             if policy == "Never":
-                raise errors.ImagePullError(
-                    run.host, run.podman_name, image,
-                    "it is not present on the host and imagePullPolicy is Never",
-                )  # fmt: skip
+                raise errors.ImagePullError.never_pulled(run.host, run.podman_name, image)
         try:
             pullauth.pull(session.api, image, run.pull_credentials)
         except errors.OperationFailed as exc:
