@@ -89,9 +89,3 @@ class Placement:
         return self.spread != () or self.affinity != PodAffinity() or (
             self.anti_affinity != PodAffinity()
         )
-
-    def topology_keys(self) -> tuple[str, ...]:
-        terms = [*self.affinity.required, *self.anti_affinity.required]
-        terms += [w.term for w in (*self.affinity.preferred, *self.anti_affinity.preferred)]
-        keys = [c.topology_key for c in self.spread] + [t.topology_key for t in terms]
-        return tuple(dict.fromkeys(keys))

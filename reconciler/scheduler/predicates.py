@@ -9,7 +9,6 @@ term, the reference one per host and pod), so their Kubernetes semantics live in
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
 
 from reconciler.scheduler import topology
 from reconciler.scheduler.inputs import HostInfo, PodRequest, Taint, TaintEffect, Toleration
@@ -36,11 +35,6 @@ def preference_penalty(taints: tuple[Taint, ...], tolerations: tuple[Toleration,
         for taint in taints
         if taint.effect is TaintEffect.PREFER_NO_SCHEDULE and not tolerated(taint, tolerations)
     )
-
-
-def selector_matches(labels: Mapping[str, str], selector: Mapping[str, str]) -> bool:
-    """nodeSelector semantics: every key present with exactly that value."""
-    return all(labels.get(key) == value for key, value in selector.items())
 
 
 def node_affinity_allows(host: HostInfo, pod: PodRequest) -> bool:

@@ -78,9 +78,6 @@ class _GaugeChild:
         with self._lock:
             self.value += amount
 
-    def dec(self, amount: float = 1.0) -> None:
-        self.inc(-amount)
-
 
 class _HistogramChild:
     def __init__(self, lock: threading.Lock, bounds: tuple[float, ...]) -> None:
