@@ -665,8 +665,6 @@ KINDS: tuple[KindSubset, ...] = (
 
 # fmt: on
 
-BY_KIND: dict[base.Kind, KindSubset] = {subset.kind: subset for subset in KINDS}
-
 ANNOTATION_PREFIX = f"{base.API_GROUP}/"
 KNOWN_ANNOTATIONS: dict[str, tuple[base.Kind, ...]] = {
     workloads.ROLLBACK_ON_FAILURE: (base.Kind.DEPLOYMENT,),

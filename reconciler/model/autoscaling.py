@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from reconciler.model import base
 
-API_VERSION = "autoscaling/v2"
 DEFAULT_CPU_UTILIZATION = 80
 """Kubernetes' metric when `metrics` is empty: 80% of the cpu requests."""
 
