@@ -68,14 +68,12 @@ class Reconciler:
     )  # rollback targets already read from their commits
     _loads: dict[tuple[str, Path | None, str], loader.LoadResult] = field(default_factory=dict)
     """Valid loads by (revision, age key file, service CIDR): a resync does not read them again."""
-    _files: loadcache.LoadCache = field(default_factory=loadcache.LoadCache)
-    """What each file gave the last load: a new revision reads only the files that changed."""
+    _files: loadcache.LoadCache = field(default_factory=loadcache.LoadCache)  # per file, last load
     _phases: dict[str, float] = field(default_factory=dict)
     """Seconds of the running sync's phases (fetch+load, observe, plan, converge, record), for
     its log line: where a push's time to running goes."""
-    _targets: tuple[hoststate.HostTarget, ...] | None = None
-    """The hosts of the revision last applied: observed while a new revision loads."""
-    _early: ahead.Ahead | None = None  # that observation, until the sync's first plan takes it
+    _targets: tuple[hoststate.HostTarget, ...] | None = None  # of the revision last applied
+    _early: ahead.Ahead | None = None  # their observation, until the sync's first plan takes it
     _early_seconds: float | None = None  # its own seconds, when taken (for the log line)
 
     def template_at(
@@ -97,10 +95,9 @@ class Reconciler:
         key = (revision, self.age_key_file, self.service_cidr)
         loaded = self._loads.get(key)
         if loaded is None:
-            loaded = loader.load_repository(
-                checkout, age_key_file=self.age_key_file, service_cidr=self.service_cidr,
-                cache=self._files,
-            )  # fmt: skip
+            loaded = loader.load_repository(checkout, age_key_file=self.age_key_file,
+                                            service_cidr=self.service_cidr,
+                                            cache=self._files)  # fmt: skip
             if loaded.ok:
                 if len(self._loads) >= LOADS_KEPT:
                     self._loads.clear()
@@ -124,16 +121,14 @@ class Reconciler:
         """One reconcile. While the newest revision is refused, each sync is recorded against it
         (result Invalid, its errors) and repairs drift of the last good revision, which keeps
         running: a refused revision is never applied and never prunes anything. The hosts of
-        the revision last applied are read meanwhile (`controllers.ahead`): the new revision's
-        resolve, check-out and load do not wait for them, nor they for those."""
+        the revision last applied are read meanwhile, on a thread (`controllers.ahead`)."""
         started = time.monotonic()
-        if self._targets is not None:
-            self._early = ahead.start(self.executor, self._targets, self.controllers)
+        early = self._early = (ahead.start(self.executor, self._targets, self.controllers)
+                               if self._targets else None)  # fmt: skip
         try:
             return self._sync(",".join(triggers) or str(cond.Trigger.RESYNC), started)
         finally:
-            ahead.settle(self._early)  # unused (a refused revision, no source): ended here
-            self._early = None
+            ahead.settle(early)  # used or not (a refused revision, no source): ended here
 
     def _sync(self, trigger: str, started: float) -> cond.SyncResult:
         self.requeue_after = None
@@ -182,12 +177,10 @@ class Reconciler:
         early, self._early = self._early, None  # the sync's first plan only
         prepared = sync.prepare_loaded(loaded, self.executor, sha, self.controllers,
                                        self._guard(sha), early=early)  # fmt: skip
-        ahead.settle(early)
-        self._early_seconds = prepared.early_seconds
         if prepared.held is not None:
             return self._hold(sync_id, sha, prepared.held, started)
         self.requeue_after = prepared.requeue_after
-        self._targets = prepared.targets
+        self._targets, self._early_seconds = prepared.targets, prepared.early_seconds
         converging = time.monotonic()
         done = sync.converge(prepared, self.executor, _log_action)
         retry = self.requeue_after
@@ -207,10 +200,9 @@ class Reconciler:
         now = time.monotonic()
         self.pulls.update(done.results, now)
         self.pulls.forget_except((r.namespace, r.name) for r in prepared.result.runs)
-        retry = self.pulls.requeue_after(now)
+        retry, after = self.pulls.requeue_after(now), self.requeue_after
         if retry is not None:
-            self.requeue_after = retry if self.requeue_after is None else min(retry,
-                                                                              self.requeue_after)
+            self.requeue_after = retry if after is None else min(retry, after)
 
     def _cause(self, trigger: str, newest: str) -> str:
         """What caused this sync: a revision no sync has seen came from the source (a push seen
@@ -380,8 +372,7 @@ class Reconciler:
             extra={"result": str(result), "revision": sha, "seconds": round(seconds, 3),
                    "counts": counts, "trigger": revision.trigger if revision else "",
                    "phases": {k: round(v, 3) for k, v in self._phases.items()},
-                   **({"observed_ahead": round(self._early_seconds, 3)}
-                      if self._early_seconds is not None else {})},
+                   "observed_ahead": self._early_seconds and round(self._early_seconds, 3)},
             # errors only in the message: it is redacted
         )  # fmt: skip
         return result
