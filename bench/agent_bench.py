@@ -134,11 +134,13 @@ def main() -> None:
                         help="the shared test hosts h1..h3 instead of a lab of its own (run it "
                         "under /tmp/e2e.lock: it removes every pod there)")  # fmt: skip
     parser.add_argument("--save", type=Path)
-    parser.add_argument("--render", type=Path, help="rewrite the README section from a saved run")
+    parser.add_argument("--render", type=Path, nargs="+",
+                        help="rewrite the README section from saved runs")  # fmt: skip
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     if args.render:
-        report.write_section(TITLE, render(json.loads(args.render.read_text())))
+        report.write_section(TITLE, "\n\n".join(render(json.loads(p.read_text()))
+                                                for p in args.render))  # fmt: skip
         return
     args.baseline = "HEAD"  # `cli_bench.Bench` extracts a baseline tree; not used here
     tmp = Path(tempfile.mkdtemp(prefix="reconciler-agent-bench-"))
