@@ -72,6 +72,7 @@ class Reconciler:
     _phases: dict[str, float] = field(default_factory=dict)
     """Seconds of the running sync's phases (fetch+load, observe, plan, converge, record), for
     its log line: where a push's time to running goes."""
+    observe_ahead: bool = False  # observe while loading (`controllers.ahead`): slower on hosts
     _targets: tuple[hoststate.HostTarget, ...] | None = None  # of the revision last applied
     _early: ahead.Ahead | None = None  # their observation, until the sync's first plan takes it
     _early_seconds: float | None = None  # its own seconds, when taken (for the log line)
@@ -120,11 +121,10 @@ class Reconciler:
     def run(self, triggers: Iterable[str]) -> cond.SyncResult:
         """One reconcile. While the newest revision is refused, each sync is recorded against it
         (result Invalid, its errors) and repairs drift of the last good revision, which keeps
-        running: a refused revision is never applied and never prunes anything. The hosts of
-        the revision last applied are read meanwhile, on a thread (`controllers.ahead`)."""
+        running: a refused revision is never applied and never prunes anything."""
         started = time.monotonic()
         early = self._early = (ahead.start(self.executor, self._targets, self.controllers)
-                               if self._targets else None)  # fmt: skip
+                               if self._targets and self.observe_ahead else None)  # fmt: skip
         try:
             return self._sync(",".join(triggers) or str(cond.Trigger.RESYNC), started)
         finally:

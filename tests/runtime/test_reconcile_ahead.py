@@ -51,6 +51,7 @@ def _setup(tmp_path: Path) -> tuple[fake_source.FakeSource, CountingExecutor,
     store = storemod.Store(storemod.path_in(tmp_path / "state"))
     rec = reconcile.Reconciler(source, executor, store,
                                metrics.ReconcilerMetrics(metrics.Registry()))  # fmt: skip
+    rec.observe_ahead = True  # off by default (see bench/README.md)
     return source, executor, rec, store
 
 
@@ -139,6 +140,16 @@ def test_an_unreadable_source_waits_for_its_early_observation(
     source.fail_next(source_errors.FetchFailed("the fake source", "refused"))
     assert rec.run(["poll"]) is cond.SyncResult.FAILED
     assert len(started) == 1 and started[0].future.done()
+    store.close()
+
+
+def test_off_by_default(tmp_path: Path) -> None:
+    source, executor, rec, store = _setup(tmp_path)
+    rec.observe_ahead = False
+    source.push(_files(), "deploy")
+    for trigger in ("push", "resync"):
+        assert rec.run([trigger]) is cond.SyncResult.SUCCEEDED
+    assert "observe-ahead" not in _threads(executor)
     store.close()
 
 
