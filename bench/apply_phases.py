@@ -59,7 +59,7 @@ def main() -> None:
         mark = lap("connect", mark)
 
         def lists(target: hoststate.HostTarget) -> None:  # observe's first step, alone
-            session = executor._sessions[target.name]
+            session = executor._hosts.sessions[target.name]
             pods = session.submit(session.api.list_pods, observed.managed_filter())
             session.api.list_containers(observed.managed_filter())
             pods.result()

@@ -3,22 +3,16 @@ podman-py through one long-lived, host-key-verified asyncssh connection per host
 
 Threads: one asyncio loop thread owns the SSH connections; a fan-out pool works on hosts in
 parallel (up to 128 at once; at most 16 of them opening a connection at a time); each host has
-its own bounded pool for podman calls (`hostsession`). The pod
-operations themselves are in `hostops` and `podcreate`.
+its own bounded pool for podman calls (`hostsession`; one live session per host, `sessionpool`).
+A plan is applied by `planrun`; the pod operations themselves are in `hostops` and `podcreate`.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
-import itertools
 import logging
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterable, Mapping, Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -32,18 +26,17 @@ from reconciler.executor import (
     hostsession,
     idlepool,
     loop,
-    podcreate,
+    planrun,
     probing,
     protocol,
+    sessionpool,
     sshconn,
 )
-from reconciler.model import claims as claimsmod
 from reconciler.model import hoststate, loadbalancer
 from reconciler.model import metrics as usage
 
 log = logging.getLogger(__name__)
 
-Indexed = tuple[int, hoststate.Action]
 FRESH_ANSWER = 1.0
 """A host whose Podman answered within this many seconds needs no health-check ping (`ping`).
 A session taken for work (`_live_session`) is always pinged first: a host cut off a moment
@@ -85,14 +78,11 @@ class PodmanSSHExecutor:
         self._stats = protocol.ExecutorStats()
         self._runner = loop.LoopThread()
         self._fanout = idlepool.RetiringPool(max(1, max_parallel_hosts), "executor-host")
-        self._socket_dir = Path(tempfile.mkdtemp(prefix="reconciler-podman-"))
-        self._socket_ids = itertools.count()
-        self._sessions: dict[str, hostsession.HostSession] = {}
-        self._host_locks: dict[str, threading.Lock] = {}
+        self._hosts = sessionpool.SessionPool(
+            self._options, self._runner, self._stats, max_parallel_connects
+        )
         self._lb_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
-        self._connecting = threading.BoundedSemaphore(max(1, max_parallel_connects))
-        self._progress_lock = threading.Lock()
         self._closed = False
         self._exits = exitwatch.ExitWatcher(self._exit_socket, connect_timeout)
         self._metrics = hostmetrics.Collector(self._runner)
@@ -109,56 +99,19 @@ class PodmanSSHExecutor:
 
     # ----- sessions ------------------------------------------------------------------------
 
-    def _host_lock(self, name: str) -> threading.Lock:
-        with self._lock:
-            return self._host_locks.setdefault(name, threading.Lock())
-
     def _check_open(self) -> None:
         if self._closed:
             raise errors.ExecutorError("the executor is closed; make a new one")
 
     def _session(self, target: hoststate.HostTarget) -> tuple[hostsession.HostSession, bool]:
-        """The host's live session (reused) or a new one; True when new. Raises HostError."""
+        """The host's session from the pool (True when new). Raises HostError."""
         self._check_open()
-        with self._host_lock(target.name):
-            session = self._sessions.get(target.name)
-            if session is not None and session.alive and session.target == target:
-                return session, False
-            if session is not None:
-                self._drop(target.name)
-            local = str(self._socket_dir / f"{next(self._socket_ids)}.sock")
-            with self._connecting:  # SSH handshakes are CPU work on both ends: a bounded few
-                session = hostsession.HostSession.open(
-                    target, self._options, self._runner, local, self._stats
-                )
-            self._sessions[target.name] = session
-            return session, True
-
-    def _drop(self, name: str) -> None:
-        session = self._sessions.pop(name, None)
-        if session is not None:
-            session.close()
+        return self._hosts.get(target)
 
     def _live_session(self, target: hoststate.HostTarget) -> hostsession.HostSession:
-        """A session that just answered a ping: a reused one that fails is replaced once,
-        unless the host simply did not answer (then it is unreachable, no second wait). A ping
-        that timed out while other calls on the session were answered meanwhile keeps it (a
-        busy host: dropping the session would abort its calls in flight)."""
-        session, fresh = self._session(target)
-        if fresh:
-            return session
-        try:
-            session.ping()
-            return session
-        except errors.HostError as exc:
-            if not session.broken:  # timed out, but its connection answers other calls
-                return session
-            with self._host_lock(target.name):
-                if self._sessions.get(target.name) is session:
-                    self._drop(target.name)
-            if isinstance(exc, errors.HostUnreachable) and exc.timed_out:
-                raise
-        return self._session(target)[0]
+        """The host's session, pinged first (`SessionPool.live`). Raises HostError."""
+        self._check_open()
+        return self._hosts.live(target)
 
     # ----- health --------------------------------------------------------------------------
 
@@ -186,7 +139,7 @@ class PodmanSSHExecutor:
 
     def answer_age(self, host: str) -> float | None:
         """Seconds since Podman last answered any call on `host`'s live connection."""
-        session = self._sessions.get(host)
+        session = self._hosts.sessions.get(host)
         if session is None or not session.alive:
             return None
         return session.api.answer_age()
@@ -248,138 +201,7 @@ class PodmanSSHExecutor:
         progress: protocol.ProgressCallback | None = None,
     ) -> list[hoststate.ActionResult]:
         self._check_open()
-        by_name = {target.name: target for target in targets}
-        results: list[hoststate.ActionResult | None] = [None] * len(plan.actions)
-        for number in sorted({action.wave for action in plan.actions}):  # one wave at a time
-            by_host: dict[str, list[Indexed]] = {}
-            for index, action in enumerate(plan.actions):
-                if action.wave == number:
-                    by_host.setdefault(action.host, []).append((index, action))
-            jobs = [
-                self._fanout.submit(self._apply_host, by_name.get(host), host, actions, progress)
-                for host, actions in by_host.items()
-            ]
-            for job in jobs:
-                for index, result in job.result():
-                    results[index] = result
-        for claim in plan.reclaims:  # after the pods that mounted them are gone
-            self._reclaim(by_name.get(claim.host), claim)
-        return [r for r in results if r is not None]
-
-    def _reclaim(self, target: hoststate.HostTarget | None, claim: claimsmod.ObservedClaim) -> None:
-        """Remove a claim volume whose policy is Delete; a failure is logged (tried again by
-        the next plan, which finds the volume still there)."""
-        if target is None:
-            return
-        try:
-            message = claimvolumes.remove(self._live_session(target), claim)
-        except errors.ExecutorError as exc:
-            log.warning("host %s: reclaiming volume %s failed: %s", claim.host, claim.volume, exc)
-            return
-        log.info("host %s: %s (reclaim policy Delete)", claim.host, message)
-
-    def _report(
-        self, progress: protocol.ProgressCallback | None, result: hoststate.ActionResult
-    ) -> hoststate.ActionResult:
-        # DEBUG only: whoever asked reports each result once (apply's progress line, the
-        # daemon's log); a warning here printed every failed action twice.
-        a = result.action
-        log.debug("%s %s/%s on %s: %s: %s", a.kind, a.namespace, a.name, a.host, result.outcome,
-                  result.message)  # fmt: skip
-        if progress is not None:
-            with self._progress_lock:
-                progress(result)
-        return result
-
-    def _apply_host(
-        self,
-        target: hoststate.HostTarget | None,
-        host: str,
-        actions: Sequence[Indexed],
-        progress: protocol.ProgressCallback | None,
-    ) -> list[tuple[int, hoststate.ActionResult]]:
-        def finish_all(
-            outcome: hoststate.Outcome, message: str
-        ) -> list[tuple[int, hoststate.ActionResult]]:
-            return [
-                (i, self._report(progress, hoststate.ActionResult(a, outcome, message)))
-                for i, a in actions
-            ]
-
-        if target is None:
-            return finish_all(
-                hoststate.Outcome.FAILED,
-                f"no Host named {host!r} among the targets: declare it (kind: Host) "
-                "or move its pods",
-            )
-        try:
-            session = self._live_session(target)
-        except errors.HostError as exc:
-            return finish_all(hoststate.Outcome.SKIPPED, str(exc))
-        host_down: list[errors.HostError] = []
-        done: list[tuple[int, hoststate.ActionResult]] = []
-        pending: list[tuple[int, hoststate.Action, Future[hoststate.ActionResult] | None]] = []
-        for i, a in actions:
-            try:
-                future = session.submit(self._run_action, session, a, host_down, progress)
-            except errors.HostError as exc:  # the session was dropped by another call
-                host_down.append(exc)
-                future = None
-            pending.append((i, a, future))
-        for i, a, future in pending:
-            result = None
-            with contextlib.suppress(concurrent.futures.CancelledError):
-                result = future.result() if future is not None else None
-            if result is None:
-                why = str(host_down[0]) if host_down else f"host {host}: connection closed"
-                skipped = hoststate.ActionResult(a, hoststate.Outcome.SKIPPED, why)
-                result = self._report(progress, skipped)
-            done.append((i, result))
-        if host_down:
-            with self._host_lock(host):
-                if self._sessions.get(host) is session:
-                    self._drop(host)
-        return done
-
-    def _run_action(
-        self,
-        session: hostsession.HostSession,
-        action: hoststate.Action,
-        host_down: list[errors.HostError],
-        progress: protocol.ProgressCallback | None,
-    ) -> hoststate.ActionResult:
-        started = time.monotonic()
-        if host_down:
-            result = hoststate.ActionResult(action, hoststate.Outcome.SKIPPED, str(host_down[0]))
-            return self._report(progress, result)
-        try:
-            message = self._dispatch(session, action)
-            outcome = hoststate.Outcome.DONE
-        except errors.HostError as exc:
-            host_down.append(exc)
-            outcome, message = hoststate.Outcome.SKIPPED, str(exc)
-        except errors.ExecutorError as exc:
-            outcome, message = hoststate.Outcome.FAILED, str(exc)
-        seconds = time.monotonic() - started
-        return self._report(progress, hoststate.ActionResult(action, outcome, message, seconds))
-
-    @staticmethod
-    def _dispatch(session: hostsession.HostSession, action: hoststate.Action) -> str:
-        kind = action.kind
-        if kind is hoststate.ActionKind.CREATE and action.run is not None:
-            return podcreate.create(session, action.run)
-        if kind is hoststate.ActionKind.DELETE and action.observed is not None:
-            return hostops.delete(session, action.observed)
-        if kind is hoststate.ActionKind.REPLACE and action.run and action.observed:
-            return podcreate.replace(session, action.run, action.observed)
-        if kind is hoststate.ActionKind.RESTART and action.observed and action.container:
-            return hostops.restart(session, action.observed, action.container)
-        raise errors.PodError(
-            action.host,
-            f"{action.namespace}/{action.name}",
-            f"malformed {kind} action (CREATE needs run, DELETE observed, REPLACE both, "
-            "RESTART observed and container)",
-        )
+        return planrun.apply(self._hosts, self._fanout, plan, targets, progress)
 
     # ----- probes and exits (filled in by the probes / lifecycle work) ---------------------
 
@@ -474,13 +296,9 @@ class PodmanSSHExecutor:
         self._closed = True
         self._exits.close()
         self._fanout.shutdown(wait=True, cancel_futures=True)
-        with self._lock:
-            names = list(self._sessions)
-        for name in names:
-            with contextlib.suppress(Exception):
-                self._drop(name)
+        self._hosts.close()
         self._runner.stop()
-        shutil.rmtree(self._socket_dir, ignore_errors=True)
+        self._hosts.remove_sockets()
 
 
 def _conforms(executor: PodmanSSHExecutor) -> protocol.HostExecutor:

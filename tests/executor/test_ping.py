@@ -69,7 +69,7 @@ def executor(tmp_path: Path) -> Iterator[tuple[podman_ssh.PodmanSSHExecutor, _Po
     )
     podman = _Podman(session)
     session.api._api = podman  # type: ignore[assignment]
-    ex._sessions["h1"] = session
+    ex._hosts.sessions["h1"] = session
     try:
         yield ex, podman
     finally:
@@ -98,9 +98,9 @@ def test_a_ping_timing_out_while_other_calls_answer_keeps_the_session(
     create in flight on it ("SSH connection lost during create container", 608 times)."""
     ex, podman = executor
     podman.silent = podman.busy = True
-    session = ex._sessions["h1"]
+    session = ex._hosts.sessions["h1"]
     assert ex.ping(TARGET) is None  # the host answers other calls: alive, busy
-    assert not session.broken and ex._sessions["h1"] is session
+    assert not session.broken and ex._hosts.sessions["h1"] is session
     assert ex._live_session(TARGET) is session  # the reconcile's calls go on on it
     with pytest.raises(errors.HostUnreachable) as raised:
         session.ping()
@@ -113,7 +113,7 @@ def test_a_ping_timing_out_on_a_silent_connection_breaks_the_session(
 ) -> None:
     ex, podman = executor
     podman.silent = True
-    session = ex._sessions["h1"]
+    session = ex._hosts.sessions["h1"]
     error = ex.ping(TARGET)
     assert error is not None and "no answer in time" in error and "busy" not in error
     assert session.broken  # replaced by the next call
