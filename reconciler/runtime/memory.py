@@ -2,8 +2,7 @@
 calls `settle()`, which drops what only building a new kind's schema needs (`schemas.release`)
 and gives the heap pages a reconcile freed back to the system (glibc's `malloc_trim`), and after
 the first one also collects and freezes the start-up objects (the imported modules and the
-first load), so later collections never walk them again. It trims once more when the sync's
-worker threads have exited (`executor.idlepool` retires them after IDLE seconds). Before any
+first load), so later collections never walk them again. Before any
 thread starts, `daemon.run` calls `limit_arenas()` (at most ARENAS malloc arenas).
 
 Linux with glibc only; elsewhere (musl, macOS) `settle` collects and freezes and trims nothing,
@@ -18,10 +17,8 @@ import functools
 import gc
 import logging
 import os
-import threading
 from collections.abc import Callable
 
-from reconciler.executor import idlepool
 from reconciler.manifests import schemas
 
 log = logging.getLogger(__name__)
@@ -30,9 +27,6 @@ M_ARENA_MAX = -8  # glibc's mallopt parameter (malloc.h)
 ARENAS = 2
 """glibc gives each thread that allocates under contention its own arena, up to 8 per core, and
 each keeps the memory its threads freed; the daemon's hundred-odd mostly idle threads need few."""
-RETIRED_AFTER = idlepool.IDLE + 1.0
-"""Seconds after a sync when its worker threads have exited: what they held is freed by then."""
-Later = Callable[[float, Callable[[], object]], None]
 
 
 @functools.cache
@@ -79,20 +73,11 @@ def trim() -> bool:
     return True
 
 
-def _later(delay: float, call: Callable[[], object]) -> None:
-    timer = threading.Timer(delay, call)
-    timer.name = "memory-trim"
-    timer.daemon = True
-    timer.start()
-
-
 class Settler:
-    """`settle()` after every sync: the first time also `gc.collect()` then `gc.freeze()`.
-    `later(delay, call)` runs `call` after `delay` seconds (a timer thread; tests pass theirs)."""
+    """`settle()` after every sync: the first time also `gc.collect()` then `gc.freeze()`."""
 
-    def __init__(self, later: Later = _later) -> None:
+    def __init__(self) -> None:
         self.frozen = False
-        self._later = later
 
     def settle(self) -> None:
         schemas.release()  # before the first collect: not frozen with the start-up objects
@@ -102,5 +87,3 @@ class Settler:
             self.frozen = True
         if not trim():
             log.debug("malloc_trim is not available: freed heap pages stay with the process")
-            return
-        self._later(RETIRED_AFTER, trim)  # what the retired worker threads held, too

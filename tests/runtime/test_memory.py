@@ -5,11 +5,9 @@ present on these Linux machines)."""
 from __future__ import annotations
 
 import gc
-import threading
 
 import pytest
 
-from reconciler.executor import idlepool
 from reconciler.manifests import schemas
 from reconciler.model import base
 from reconciler.runtime import memory
@@ -29,24 +27,6 @@ def test_the_first_settle_freezes_the_start_up_objects_once() -> None:
 
 def test_trim_gives_pages_back_on_glibc() -> None:
     assert memory.trim() is True
-
-
-def test_each_settle_trims_again_once_the_worker_threads_have_retired() -> None:
-    asked: list[tuple[float, object]] = []
-    settler = memory.Settler(later=lambda delay, call: asked.append((delay, call)))
-    try:
-        settler.settle()
-        settler.settle()
-    finally:
-        gc.unfreeze()
-    assert asked == [(memory.RETIRED_AFTER, memory.trim)] * 2
-    assert memory.RETIRED_AFTER > idlepool.IDLE
-
-
-def test_the_later_trim_runs_on_a_timer_thread() -> None:
-    done = threading.Event()
-    memory._later(0.0, done.set)
-    assert done.wait(30)
 
 
 def test_limit_arenas_applies_on_glibc(monkeypatch: pytest.MonkeyPatch) -> None:
