@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         counts = {kind: 0 for kind in hoststate.ActionKind}
         failed = 0
         unchanged: int | None = None
+        printed: dict[tuple[str, str], tuple[str, float]] = {}  # each rollout's last line
         try:
             while True:
                 prepared = sync.prepare_loaded(loaded, executor, revision, controllers, guard)
@@ -103,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
                 for result in done.results:
                     if result.outcome is hoststate.Outcome.DONE:
                         counts[result.action.kind] += 1
-                _print_rollouts(prepared, done, args.quiet)
+                _print_rollouts(prepared, done, args.quiet, printed)
                 if done.failed or not _worth_waiting(prepared):
                     break
                 if not controllers.watch_exits and controllers.restarts is not None:
@@ -169,10 +170,21 @@ def _worth_waiting(prepared: sync.Prepared) -> bool:
     )
 
 
-def _print_rollouts(prepared: sync.Prepared, done: sync.Converged, quiet: bool) -> None:
+REPEAT_AFTER = 30.0
+"""Seconds after which a rollout's unchanged progress line is printed again (it still waits)."""
+
+
+def _print_rollouts(
+    prepared: sync.Prepared,
+    done: sync.Converged,
+    quiet: bool,
+    printed: dict[tuple[str, str], tuple[str, float]],
+) -> None:
     """One progress line per Deployment whose rollout is not complete (kubectl rollout status
     style), counted as the step found it, then what the step did: `deployment shop/web: 2 of 4
-    updated, 3 available: waiting for ...; this step: 1 new started, 1 old removed`."""
+    updated, 3 available: waiting for ...; this step: 1 new started, 1 old removed`. A line the
+    same as the last one of its Deployment (`printed`) is left out, unless REPEAT_AFTER seconds
+    passed: a rollout waiting on a readiness probe checks about once a second."""
     for status in prepared.deployments:
         if status.complete or (quiet and not status.failed):
             continue
@@ -187,5 +199,11 @@ def _print_rollouts(prepared: sync.Prepared, done: sync.Converged, quiet: bool) 
         started = sum(1 for a in mine if a.kind is hoststate.ActionKind.CREATE)
         removed = sum(1 for a in mine if a.kind is hoststate.ActionKind.DELETE)
         step = f"; this step: {started} new started, {removed} old removed" if mine else ""
-        print(f"deployment {status.namespace}/{status.name}: {c.updated} of {c.replicas} updated, "
-              f"{c.available} available: {status.message}{step}", flush=True)  # fmt: skip
+        line = (f"deployment {status.namespace}/{status.name}: {c.updated} of {c.replicas} "
+                f"updated, {c.available} available: {status.message}{step}")  # fmt: skip
+        key, now = (status.namespace, status.name), time.monotonic()
+        last = printed.get(key)
+        if last is not None and last[0] == line and now - last[1] < REPEAT_AFTER:
+            continue
+        printed[key] = (line, now)
+        print(line, flush=True)
