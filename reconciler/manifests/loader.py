@@ -28,6 +28,7 @@ from reconciler.manifests import (
     servicechecks,
     sops,
     sopsformat,
+    toolfiles,
     yamldocs,
 )
 from reconciler.model import base, clusterips, errors, objects
@@ -299,7 +300,8 @@ class _Run:
                     (name,) if name in value else (),
                     dg.Code.MISSING_TYPE,
                     f"{name} is missing" if given is None else f"{name} must be a string",
-                    "every manifest starts with apiVersion and kind, for example "
+                    toolfiles.hint(document.file, value)
+                    or "every manifest starts with apiVersion and kind, for example "
                     "apiVersion: v1 and kind: ConfigMap",
                 )
                 return None
@@ -327,7 +329,9 @@ class _Run:
             )
         else:
             close = difflib.get_close_matches(kind_name, [str(k) for k in base.Kind], n=1)
-            hint = f'did you mean "{close[0]}"?' if close else f"supported kinds: {supported}"
+            hint = toolfiles.hint(document.file, value) or (
+                f'did you mean "{close[0]}"?' if close else f"supported kinds: {supported}"
+            )
             self._error(
                 document,
                 ("kind",),
