@@ -254,6 +254,35 @@ class Checker:
                 "write an IPv4 or IPv6 address",
             )
 
+    def expression_values(self, path: pos.Path, operator: str, values: list[Any]) -> None:
+        """A selector expression's values as its operator wants them (`path`: the expression):
+        In/NotIn at least one, Exists/DoesNotExist none."""
+        if operator in ("In", "NotIn") and not values:
+            self.error(
+                (*path, "operator"),
+                dg.Code.INVALID_VALUE,
+                f"operator {operator} needs at least one value",
+                "list the label values under values",
+            )
+        if operator in ("Exists", "DoesNotExist") and values:
+            self.error(
+                (*path, "values"),
+                dg.Code.INVALID_VALUE,
+                f"operator {operator} takes no values",
+                "remove values, or use operator In",
+            )
+
+    def expression_key(self, path: pos.Path, key: str) -> None:
+        """A selector expression's label key (`path`: the expression)."""
+        problem = qualified_name_problem(key)
+        if problem:
+            self.error(
+                (*path, "key"),
+                dg.Code.INVALID_NAME,
+                f"invalid label key {key!r}: {problem}",
+                "keys are [prefix/]name",
+            )
+
     def data_keys(self, path: pos.Path, data: dict[str, Any] | None) -> None:
         for key in data or {}:
             if len(key) > 253 or not CONFIG_KEY.match(key):

@@ -81,20 +81,7 @@ def check(checker: checking.Checker, path: pos.Path, spec: Doc) -> None:
 
 def _expression(checker: checking.Checker, path: pos.Path, expression: Doc) -> None:
     operator, values = expression["operator"], expression.get("values") or []
-    if operator in ("In", "NotIn") and not values:
-        checker.error(
-            (*path, "operator"),
-            dg.Code.INVALID_VALUE,
-            f"operator {operator} needs at least one value",
-            "list the label values under values",
-        )
-    if operator in ("Exists", "DoesNotExist") and values:
-        checker.error(
-            (*path, "values"),
-            dg.Code.INVALID_VALUE,
-            f"operator {operator} takes no values",
-            "remove values, or use operator In",
-        )
+    checker.expression_values(path, operator, values)
     if operator in ("Gt", "Lt") and (len(values) != 1 or not _integer(values[0])):
         checker.error(
             (*path, "values"),
@@ -102,14 +89,7 @@ def _expression(checker: checking.Checker, path: pos.Path, expression: Doc) -> N
             f"operator {operator} needs exactly one value, an integer (got {values!r})",
             'write one integer as a string, for example values: ["4"]',
         )
-    problem = checking.qualified_name_problem(expression["key"])
-    if problem:
-        checker.error(
-            (*path, "key"),
-            dg.Code.INVALID_NAME,
-            f"invalid label key {expression['key']!r}: {problem}",
-            "keys are [prefix/]name",
-        )
+    checker.expression_key(path, expression["key"])
 
 
 def _field(checker: checking.Checker, path: pos.Path, expression: Doc) -> None:

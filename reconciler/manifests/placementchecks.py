@@ -85,29 +85,8 @@ def _selector(checker: checking.Checker, path: pos.Path, selector: Doc | None) -
     checker.label_map((*path, "matchLabels"), selector.get("matchLabels"), annotations=False)
     for index, expression in enumerate(selector.get("matchExpressions") or []):
         epath = (*path, "matchExpressions", index)
-        operator, values = expression["operator"], expression.get("values") or []
-        if operator in ("In", "NotIn") and not values:
-            checker.error(
-                (*epath, "operator"),
-                dg.Code.INVALID_VALUE,
-                f"operator {operator} needs at least one value",
-                "list the label values under values",
-            )
-        if operator in ("Exists", "DoesNotExist") and values:
-            checker.error(
-                (*epath, "values"),
-                dg.Code.INVALID_VALUE,
-                f"operator {operator} takes no values",
-                "remove values, or use operator In",
-            )
-        problem = checking.qualified_name_problem(expression["key"])
-        if problem:
-            checker.error(
-                (*epath, "key"),
-                dg.Code.INVALID_NAME,
-                f"invalid label key {expression['key']!r}: {problem}",
-                "keys are [prefix/]name",
-            )
+        checker.expression_values(epath, expression["operator"], expression.get("values") or [])
+        checker.expression_key(epath, expression["key"])
 
 
 # -- building --------------------------------------------------------------------------------
