@@ -14,6 +14,7 @@ import logging
 import re
 import sys
 import threading
+from collections.abc import Collection
 from typing import Any, TextIO
 
 REDACTED = "<redacted>"
@@ -36,12 +37,14 @@ class Redactor:
         self._values: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
 
-    def register(self, value: str | bytes) -> None:
+    def register(self, value: str | bytes, public: Collection[str] = ()) -> None:
         """Redact `value` from now on (bytes are decoded as UTF-8; a multi-line value is also
-        redacted line by line, so a key printed in part is still hidden)."""
+        redacted line by line, so a key printed in part is still hidden). A value in `public`
+        (the repository's namespaces and object names: in git for all to read) is not: hiding
+        it would hide that name in every line (`DB_USER: shop` in namespace `shop`)."""
         text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
         candidates = {text, text.strip(), *(line.strip() for line in text.splitlines())}
-        found = {c for c in candidates if len(c) >= MIN_SECRET_LENGTH}
+        found = {c for c in candidates if len(c) >= MIN_SECRET_LENGTH and c not in public}
         with self._lock:
             if found <= self._values:
                 return

@@ -379,12 +379,14 @@ class Reconciler:
 
 
 def _register_secrets(loaded: loader.LoadResult) -> None:
-    """Every Secret value of the revision is redacted from the logs from now on."""
+    """Every Secret value of the revision is redacted from the logs from now on, but for one
+    that is also a namespace or object name of the repository (public in git as that name)."""
+    names = {part for key in loaded.state.objects for part in (key.namespace, key.name)}
     for secret in loaded.state.secrets:
         for value in secret.data.values():
-            logs.redact.register(value)
+            logs.redact.register(value, names)
         for part in pullsecrets.sensitive_values(secret):  # a registry password, its `auth`
-            logs.redact.register(part)
+            logs.redact.register(part, names)
 
 
 def _log_action(result: hoststate.ActionResult) -> None:

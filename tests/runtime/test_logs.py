@@ -127,3 +127,31 @@ def test_redactor_rules() -> None:
     assert redactor("x a.b*c y aXbbc") == "x <redacted> y aXbbc"
     redactor.clear()
     assert redactor("secret") == "secret"
+
+
+def test_a_value_that_is_a_public_name_is_not_redacted() -> None:
+    redactor = logs.Redactor()
+    redactor.register("shop", public={"shop", "backend"})  # DB_USER: shop in namespace shop
+    redactor.register("s3cr3t-pass", public={"shop", "backend"})
+    assert redactor("create shop/backend-1 on h1: s3cr3t-pass") == (
+        "create shop/backend-1 on h1: <redacted>"
+    )
+
+
+def test_the_daemon_spares_the_repository_names_and_hides_the_rest(tmp_path: Any) -> None:
+    from reconciler.manifests import loader  # noqa: PLC0415
+    from reconciler.runtime import reconcile  # noqa: PLC0415
+
+    (tmp_path / "app.yaml").write_text(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: db, namespace: shop}\n"
+        "stringData: {DB_USER: shop, DB_PASSWORD: s3cr3t-pass, OWNER: db-owner}\n"
+    )
+    loaded = loader.load_repository(tmp_path)
+    assert loaded.ok, loaded.errors
+    logs.redact.clear()
+    try:
+        reconcile._register_secrets(loaded)
+        assert logs.redact("shop/db: s3cr3t-pass db-owner") == "shop/db: <redacted> <redacted>"
+    finally:
+        logs.redact.clear()
