@@ -163,7 +163,7 @@ def hold(p: sync.Pass) -> None:
     note = f"; held until it answers or is NotReady: {', '.join(view.held)}"
     for host in view.unknown:
         seen = p.observations[host]
-        p.observations[host] = dataclasses.replace(seen, error=seen.error + note)
+        p.observations[host] = dataclasses.replace(seen, error=seen.error.rstrip(".") + note)
 
 
 def _shrink(p: sync.Pass, view: HostView) -> None:
