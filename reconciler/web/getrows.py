@@ -73,15 +73,20 @@ def pods_of(
                   key=lambda p: (p.namespace, p.name))  # fmt: skip
 
 
+ENDED = {hoststate.PodPhase.SUCCEEDED: "Completed", hoststate.PodPhase.FAILED: "Error"}
+"""kubectl's STATUS of a pod whose containers all ended: its containers' terminated reason."""
+
+
 def pod_row(pod: hoststate.ObservedPod, address: str, restarts: Records | None = None,
             ) -> dict[str, Any]:  # fmt: skip
     """kubectl's row: READY containers ready (by their probes; running when not probed), STATUS
-    the phase or CrashLoopBackOff while the daemon backs off a restart, RESTARTS the restarts
-    the daemon made (its state database, when readable) or Podman's own count."""
+    the phase, or as kubectl names a pod whose containers ended: Completed (all exited 0) or
+    Error (one did not), or CrashLoopBackOff while the daemon backs off a restart, RESTARTS the
+    restarts the daemon made (its state database, when readable) or Podman's own count."""
     records = [(restarts or {}).get((pod.namespace, pod.name, c.name)) for c in pod.containers]
     ready = sum(1 for c in pod.containers if (c.ready if c.ready is not None else
                                                 c.state == "running"))  # fmt: skip
-    status = str(pod.phase)
+    status = ENDED.get(pod.phase, str(pod.phase))
     if any(r is not None and r.backing_off for r in records):
         status = backoff.CRASH_LOOP
     status = initsteps.status(pod, restarts) or status  # Init:0/2, Init:Error, ...
