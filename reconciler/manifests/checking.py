@@ -208,7 +208,7 @@ class Checker:
     def metadata(self, kind: base.Kind) -> None:
         meta = self.doc["metadata"]
         self.name(("metadata", "name"), meta["name"], label=kind in LABEL_NAMED_KINDS)
-        if kind.namespaced and "namespace" in meta:
+        if kind.namespaced and meta.get("namespace", "") != "":  # "": default, as kubectl
             self.name(("metadata", "namespace"), meta["namespace"], label=True, what="namespace")
             self.refer(("metadata", "namespace"), base.Kind.NAMESPACE, self.namespace, namespace="")
         self.label_map(("metadata", "labels"), meta.get("labels"), annotations=False)

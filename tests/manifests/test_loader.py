@@ -169,3 +169,15 @@ def test_desired_state_accessors(example: loader.LoadResult) -> None:
               base.Kind.POD_DISRUPTION_BUDGET, base.Kind.JOB}
     unused.add(base.Kind.PERSISTENT_VOLUME_CLAIM)  # the example repository has no claim
     assert set(state.by_kind()) == set(base.Kind) - unused
+
+
+def test_an_empty_namespace_is_the_default_one_as_kubectl_reads_it(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: ""}\ndata: {k: v}\n'
+        "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+        "    - {name: c, image: busybox, envFrom: [{configMapRef: {name: a}}]}\n"
+    )
+    result = loader.load_repository(tmp_path)
+    assert result.ok and not result.diagnostics, [d.format() for d in result.diagnostics]
+    (config_map,) = result.state.config_maps
+    assert config_map.meta.namespace == base.DEFAULT_NAMESPACE
