@@ -10,7 +10,8 @@ prune guard: nothing is changed, unless --allow-mass-prune is given, the config 
 `allow_mass_prune: true`, or the repository has a file `.reconciler/allow-prune`.
 Exit: 0 converged, 2 usage, 3 invalid manifests (nothing changed), 4 incomplete (a host not
 ready, a pod unschedulable, an action failed, or a rollout stuck: see the messages), 5 held by
-the prune guard (nothing changed).
+the prune guard (nothing changed). `--dry-run` changes nothing: it prints what `diff` prints and
+exits 0 when the plan could be applied (3 or 4 as above when not).
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="print only the result")
     parser.add_argument("--allow-mass-prune", action="store_true",
                         help="let a revision delete more than the prune guard allows")  # fmt: skip
+    parser.add_argument("--dry-run", nargs="?", const="client", metavar="{none,client,server}",
+                        help="change nothing: print what apply would change (as `diff`) and "
+                        "exit 0 when it could be applied")  # fmt: skip
     settings.add_arguments(parser)
     parser.set_defaults(handler=run)
 
@@ -72,7 +76,30 @@ class _Progress:
             print(line, flush=True)
 
 
+DRY_RUN = ("none", "client", "server")
+"""kubectl's values; client and server both plan here (or in the daemon, as `diff` does)."""
+
+
+def dry_run(args: argparse.Namespace) -> int | None:
+    """`--dry-run`: `diff`'s plan and output, exit 0 when it could be applied (kubectl's, even
+    with changes); None when this is no dry run."""
+    mode = args.dry_run
+    if mode is not None and mode not in DRY_RUN:  # `--dry-run PATH`: the word is the path
+        if args.path != ".":
+            return common.fail("apply", f"--dry-run takes none, client or server, not {mode!r}")
+        args.path, mode = mode, "client"
+    if mode in (None, "none"):
+        return None
+    args.output = "text"
+    code = diffcmd.run_here(args)
+    return common.EXIT_OK if code == common.EXIT_CHANGES else code
+
+
 def run(args: argparse.Namespace) -> int:
+    planned = dry_run(args)
+    if planned is not None:
+        return planned
+
     def body(executor: protocol.HostExecutor, path: Path) -> int:
         loaded = sync.load(path)
         revision = worktree.revision_of(path)
