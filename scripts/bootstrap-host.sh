@@ -203,6 +203,24 @@ else
   fi
 fi
 
+# 6b. the ports the reconciler allocates ----------------------------------------------------------
+# Pods' published ports (42000-44999) and probe ports (41000-41999) are kept out of the ephemeral
+# ports the kernel gives outgoing connections (32768-60999 by default): none is ever taken by one,
+# which would make a pod's start fail with "address already in use".
+RESERVED_SYSCTL=net.ipv4.ip_local_reserved_ports
+RESERVED_PORTS=41000-44999
+reserved="$(sysctl -n "$RESERVED_SYSCTL")"
+case ",$reserved," in
+  *",$RESERVED_PORTS,"*) say "$RESERVED_SYSCTL: $reserved (kept)" ;;
+  *)
+    wanted="${reserved:+$reserved,}$RESERVED_PORTS"
+    printf '# scripts/bootstrap-host.sh: ports the reconciler publishes pods and probes on\n%s = %s\n' \
+      "$RESERVED_SYSCTL" "$wanted" >/etc/sysctl.d/61-reconciler-reserved-ports.conf
+    sysctl -q -w "$RESERVED_SYSCTL=$wanted"
+    say "$RESERVED_SYSCTL: ${reserved:-none} -> $wanted (/etc/sysctl.d/61-reconciler-reserved-ports.conf)"
+    ;;
+esac
+
 # 7. the service CIDR ---------------------------------------------------------------------------
 CIDR_UNIT=/etc/systemd/system/reconciler-service-cidr.service
 if [ "$SERVICE_CIDR" = none ]; then

@@ -32,6 +32,10 @@ MAX_HOSTS = 50
 PORT_SYSCTL = "net.ipv4.ip_unprivileged_port_start"
 UNPRIVILEGED_PORT_START = 80
 """What scripts/bootstrap-host.sh sets on a real host: Services on port 80 and up bind rootless."""
+RESERVED_SYSCTL = "net.ipv4.ip_local_reserved_ports"
+RESERVED_PORTS = "41000-44999"
+"""As scripts/bootstrap-host.sh reserves them: the ports the planner allocates (`podports`,
+`probeports`) never taken by an outgoing connection's ephemeral port."""
 SERVICE_CIDR = "198.19.128.0/17"
 """The lab's Service cluster IPs (inside the reserved test range), routed to lo in every host
 netns as scripts/bootstrap-host.sh --service-cidr does; the lab's CLI and daemons use it."""
@@ -324,7 +328,8 @@ class Lab:
             proc.run(["ip", "-n", host.netns, "route", "add", "default", "via", cfg.gateway])
         # as scripts/bootstrap-host.sh sets it on a real host (a per-namespace setting)
         proc.run(["nsenter", f"--net=/run/netns/{host.netns}", "sysctl", "-q", "-w",
-                  f"{PORT_SYSCTL}={UNPRIVILEGED_PORT_START}"])  # fmt: skip
+                  f"{PORT_SYSCTL}={UNPRIVILEGED_PORT_START}",
+                  f"{RESERVED_SYSCTL}={RESERVED_PORTS}"])  # fmt: skip
         local = proc.run(["ip", "-n", host.netns, "route", "show", "table", "local",
                           SERVICE_CIDR]).stdout  # fmt: skip
         if not local.strip():  # cluster IPs: any address of the CIDR is the host's own

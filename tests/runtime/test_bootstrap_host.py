@@ -89,6 +89,7 @@ def stubs() -> Iterator[Path]:
     yield directory
     shutil.rmtree(directory)
     Path("/etc/sysctl.d/60-reconciler-ports.conf").unlink(missing_ok=True)  # the script wrote it
+    Path("/etc/sysctl.d/61-reconciler-reserved-ports.conf").unlink(missing_ok=True)
     CIDR_UNIT.unlink(missing_ok=True)
 
 
@@ -152,6 +153,10 @@ def test_a_real_run_twice(user: str, stubs: Path, tmp_path: Path) -> None:
     assert "net.ipv4.ip_unprivileged_port_start: 1024 -> 80" in first.stdout
     conf = Path("/etc/sysctl.d/60-reconciler-ports.conf")
     assert "net.ipv4.ip_unprivileged_port_start = 80" in conf.read_text()
+    # the planner's ports kept out of the ephemeral ports of outgoing connections
+    assert "sysctl -q -w net.ipv4.ip_local_reserved_ports=41000-44999" in calls
+    reserved = Path("/etc/sysctl.d/61-reconciler-reserved-ports.conf").read_text()
+    assert "net.ipv4.ip_local_reserved_ports = 41000-44999" in reserved
     # the service CIDR routed to lo now (ip is a stub here) and at boot by a oneshot unit
     assert "ip route replace local 10.96.0.0/12 dev lo" in calls
     assert "systemctl enable reconciler-service-cidr.service" in calls
@@ -176,3 +181,14 @@ def test_a_real_run_twice(user: str, stubs: Path, tmp_path: Path) -> None:
         if name != user
     ]
     assert all(new_start >= s + c or new_start + new_count <= s for s, c in others), "overlap"
+
+
+def test_the_reserved_ports_are_the_ones_the_planner_allocates() -> None:
+    from reconciler.plan import podports, probeports  # noqa: PLC0415
+    from tests.harness import lab  # noqa: PLC0415
+
+    wanted = f"{podports.RESERVED.start}-{podports.RESERVED.stop - 1}"
+    assert f"\nRESERVED_PORTS={wanted}\n" in SCRIPT.read_text()
+    assert wanted == lab.RESERVED_PORTS
+    assert probeports.RANGE.start >= podports.RESERVED.start
+    assert podports.RANGE.stop <= podports.RESERVED.stop
