@@ -54,6 +54,11 @@ def pod_context(host: str, pod: str) -> Iterator[None]:
     try:
         yield
     except errors.OperationFailed as exc:
+        if "address already in use" in exc.detail:  # a port: not a name (Podman says 409 too)
+            raise errors.PodmanRequestFailed(
+                host, pod, exc.operation, f"{exc.detail} (a port conflict: something else on the "
+                "host holds that port; the next reconcile tries again)"
+            ) from exc  # fmt: skip
         if exc.status == 409 or "already in use" in exc.detail or "already exists" in exc.detail:
             raise errors.PodmanRequestFailed(
                 host, pod, exc.operation, f"{exc.detail} (a name conflict: an object with that "
