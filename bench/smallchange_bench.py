@@ -185,7 +185,7 @@ def timeline(log: Path, since: float, until: float) -> list[dict[str, Any]]:
             events.append({"kind": "sync", "end": round(at, 3),
                            "start": round(at - float(entry["seconds"]), 3),
                            "trigger": entry.get("trigger", ""), "phases": entry.get("phases"),
-                           "counts": counts, "ahead": entry.get("observed_ahead")})  # fmt: skip
+                           "counts": counts})  # fmt: skip
         elif "action" in entry:
             events.append({"kind": str(entry["action"]), "end": round(at, 3),
                            "host": entry.get("host"), "pod": entry.get("pod")})  # fmt: skip
@@ -204,8 +204,6 @@ def describe(events: list[dict[str, Any]], running: float) -> str:
         done = ", ".join(f"{len(v)} {k} ended {min(v):+.2f}..{max(v):+.2f}"
                          for k, v in acts.items())  # fmt: skip
         phases = ", ".join(f"{k} {v:.2f}" for k, v in (sync.get("phases") or {}).items())
-        if sync.get("ahead") is not None:  # observed while loading; `observe` is the wait for it
-            phases += f" (observed during load: {sync['ahead']:.2f})"
         said = f"{'; ' + phases if phases else ''}){': ' + done if done else ''}"
         lines.append(f"sync {sync['start']:+.2f} → {sync['end']:+.2f} s ({sync['trigger']}{said}")
     lines.append(f"new pods Running {running:+.2f} s")

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reconciler.controllers import autoscale as autoscalectl
+from reconciler.controllers import balancers as balancersctl
 from reconciler.controllers import (
-    ahead,
     cronrun,
     drain,
     hosthealth,
@@ -27,8 +28,6 @@ from reconciler.controllers import (
     lifecycle,
     rollouts,
 )
-from reconciler.controllers import autoscale as autoscalectl
-from reconciler.controllers import balancers as balancersctl
 from reconciler.controllers import deployment as deploymentctl
 from reconciler.controllers import prober as proberctl
 from reconciler.executor import protocol
@@ -93,8 +92,6 @@ class Prepared:
     held: pruneguard.Verdict | None = None
     """Set when the prune guard holds the revision: the controllers never saw it and the plan is
     empty (a dry run, without controllers, plans on to show what would be deleted)."""
-    early_seconds: float | None = None
-    """The observation's own seconds when it was read while the revision loaded (ahead)."""
 
     @property
     def rolling(self) -> bool:
@@ -169,20 +166,14 @@ class Pass:
     state_dir: Path | None = None
     """Without controllers (a dry run): the state directory whose Job and CronJob records it
     reads (None: `storemod.default_state_dir()`)."""
-    early: ahead.Ahead | None = None  # an observation started while the revision loaded
-    early_seconds: float | None = None  # its own seconds, when this pass took it
 
 
 def observe(p: Pass) -> None:
     """What runs on every declared host (reachable or why not)."""
     p.targets = targets_of(p.loaded.state)
     started = time.monotonic()
-    taken = ahead.take(p.early, p.targets)  # the same hosts: what was read while loading
-    if taken is not None:
-        p.observations, p.early_seconds = taken
-    else:
-        p.observations = hosthealth.observe(p.executor, p.targets, p.controllers)
-    p.observe_seconds = time.monotonic() - started  # with an observation ahead: its wait
+    p.observations = hosthealth.observe(p.executor, p.targets, p.controllers)
+    p.observe_seconds = time.monotonic() - started
     p.now = p.controllers.clock() if p.controllers else time.time()
     c = p.controllers
     if c is not None and c.restarts is not None and c.watch_exits:
@@ -307,14 +298,11 @@ def prepare_loaded(
     guard: pruneguard.Policy | None = None,
     *,
     state_dir: Path | None = None,
-    early: ahead.Ahead | None = None,
 ) -> Prepared:
     """STEPS for manifests already loaded and valid. With a `guard`, a revision the prune guard
     holds stops after it (`Prepared.held`, an empty plan) unless this is a dry run, which reads
-    the Job records of `state_dir` (`Pass.state_dir`). `early`: the hosts observed while the
-    revision loaded (`controllers.ahead`), taken if the revision declares the same hosts."""
-    p = Pass(loaded, executor, revision, controllers, guard=guard, state_dir=state_dir,
-             early=early)  # fmt: skip
+    the Job records of `state_dir` (`Pass.state_dir`)."""
+    p = Pass(loaded, executor, revision, controllers, guard=guard, state_dir=state_dir)
     for run_step in STEPS:
         if p.held is not None and controllers is not None:
             p.result = pipeline.PlanResult(plan=hoststate.Plan(), revision=revision)
@@ -324,7 +312,7 @@ def prepare_loaded(
     return Prepared(
         loaded, p.targets, p.observations, p.result, p.observe_seconds,
         tuple(p.deployments), min(p.requeue) if p.requeue else None, p.waiting, controllers,
-        held=p.held, early_seconds=p.early_seconds,
+        held=p.held,
     )  # fmt: skip
 
 

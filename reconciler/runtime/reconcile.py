@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.controllers import ahead, pullfailures, status, sync
+from reconciler.controllers import pullfailures, status, sync
 from reconciler.executor import protocol
 from reconciler.manifests import loadcache, loader
 from reconciler.model import clusterips, errors, hooks, hoststate, workloads
@@ -72,10 +72,6 @@ class Reconciler:
     _phases: dict[str, float] = field(default_factory=dict)
     """Seconds of the running sync's phases (fetch+load, observe, plan, converge, record), for
     its log line: where a push's time to running goes."""
-    observe_ahead: bool = False  # observe while loading (`controllers.ahead`): slower on hosts
-    _targets: tuple[hoststate.HostTarget, ...] | None = None  # of the revision last applied
-    _early: ahead.Ahead | None = None  # their observation, until the sync's first plan takes it
-    _early_seconds: float | None = None  # its own seconds, when taken (for the log line)
 
     def template_at(
         self, revision: str, namespace: str, name: str
@@ -122,17 +118,11 @@ class Reconciler:
         """One reconcile. While the newest revision is refused, each sync is recorded against it
         (result Invalid, its errors) and repairs drift of the last good revision, which keeps
         running: a refused revision is never applied and never prunes anything."""
-        started = time.monotonic()
-        early = self._early = (ahead.start(self.executor, self._targets, self.controllers)
-                               if self._targets and self.observe_ahead else None)  # fmt: skip
-        try:
-            return self._sync(",".join(triggers) or str(cond.Trigger.RESYNC), started)
-        finally:
-            ahead.settle(early)  # used or not (a refused revision, no source): ended here
+        return self._sync(",".join(triggers) or str(cond.Trigger.RESYNC), time.monotonic())
 
     def _sync(self, trigger: str, started: float) -> cond.SyncResult:
         self.requeue_after = None
-        self._phases, self._early_seconds = {}, None
+        self._phases = {}
         try:
             newest = self.source.resolve()
         except errors.ReconcilerError as exc:
@@ -174,13 +164,11 @@ class Reconciler:
     ) -> cond.SyncResult:
         _register_secrets(loaded)
         planning = time.monotonic()
-        early, self._early = self._early, None  # the sync's first plan only
         prepared = sync.prepare_loaded(loaded, self.executor, sha, self.controllers,
-                                       self._guard(sha), early=early)  # fmt: skip
+                                       self._guard(sha))  # fmt: skip
         if prepared.held is not None:
             return self._hold(sync_id, sha, prepared.held, started)
         self.requeue_after = prepared.requeue_after
-        self._targets, self._early_seconds = prepared.targets, prepared.early_seconds
         converging = time.monotonic()
         done = sync.converge(prepared, self.executor, _log_action)
         retry = self.requeue_after
@@ -371,8 +359,7 @@ class Reconciler:
             "".join(f"; {error}" for error in errors),
             extra={"result": str(result), "revision": sha, "seconds": round(seconds, 3),
                    "counts": counts, "trigger": revision.trigger if revision else "",
-                   "phases": {k: round(v, 3) for k, v in self._phases.items()},
-                   "observed_ahead": self._early_seconds and round(self._early_seconds, 3)},
+                   "phases": {k: round(v, 3) for k, v in self._phases.items()}},
             # errors only in the message: it is redacted
         )  # fmt: skip
         return result
